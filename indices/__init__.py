@@ -1,0 +1,1 @@
+"""Pure risk and safety index library: no I/O, no Kafka, deterministic."""

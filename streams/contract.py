@@ -1,0 +1,300 @@
+"""The wire contract: every Kafka message and every websocket message riskmon exchanges.
+
+Defined once here and used by the producer (simulator), the worker, the gateway and the tests.
+``indices`` never sees these models; :mod:`streams.convert` turns them into its plain inputs.
+
+Inputs (published by agencies)
+    ``riskmon.incidents``  :class:`Incident`
+    ``riskmon.readings``   :class:`SensorReading`
+    ``riskmon.safety``     :data:`SafetyFact` (:class:`InspectionFact` | :class:`FacilityFact`)
+Internal
+    ``riskmon.located``    :class:`LocatedEvent` (keyed by district code)
+Outputs
+    ``riskmon.scores``     :class:`ScoreUpdate` (keyed by district code)
+    ``riskmon.deadletter`` :class:`DeadLetter`
+Websocket (server to client)
+    :class:`SnapshotMessage`, :class:`ScoreMessage`
+
+Times are RFC 3339 strings with an offset (``2026-11-24T21:05:00+09:00``); a time without an offset
+is rejected, because "09:00" means different instants in Seoul and in UTC.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
+
+from indices.taxonomy import FACILITY_KINDS, INCIDENT_TYPES, SENSOR_KINDS
+
+__all__ = [
+    "DeadLetter",
+    "Driver",
+    "FacilityFact",
+    "Incident",
+    "InspectionFact",
+    "LocatedEvent",
+    "SafetyFact",
+    "ScoreMessage",
+    "ScoreUpdate",
+    "SensorReading",
+    "SnapshotMessage",
+    "export_schemas",
+]
+
+DISTRICT_CODE_PATTERN = r"^\d{10}$"
+
+
+def _known(values: frozenset[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in values:
+            raise ValueError(f"unknown {what} {value!r}; known: {', '.join(sorted(values))}")
+        return value
+
+    return AfterValidator(check)
+
+
+IncidentType = Annotated[str, _known(frozenset(INCIDENT_TYPES), "incident type")]
+SensorKind = Annotated[str, _known(frozenset(SENSOR_KINDS), "sensor kind")]
+FacilityKind = Annotated[str, _known(frozenset(FACILITY_KINDS), "facility kind")]
+DistrictCode = Annotated[str, Field(pattern=DISTRICT_CODE_PATTERN, examples=["4157056000"])]
+Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Located(_Message):
+    """A location: either a WGS84 point (``lat`` and ``lon``) or a 10-digit district ``code``."""
+
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    code: DistrictCode | None = None
+
+    @model_validator(mode="after")
+    def _one_location(self) -> _Located:
+        has_point = self.lat is not None or self.lon is not None
+        if has_point and (self.lat is None or self.lon is None):
+            raise ValueError("a point needs both lat and lon")
+        if not has_point and self.code is None:
+            raise ValueError("give a location: lat and lon (WGS84), or a district code")
+        return self
+
+
+class Incident(_Located):
+    """An incident reported by an agency (fire service, police, city hall, ...).
+
+    ``id`` is unique per ``source``; publishing the same (source, id) again is a redelivery and never
+    counts twice.
+    """
+
+    id: Identifier
+    source: Identifier = Field(description="publishing agency, e.g. 'gimpo-fire'")
+    type: IncidentType
+    severity: int = Field(ge=1, le=5, description="1 minor .. 5 catastrophic")
+    occurred_at: AwareDatetime
+    casualties: int = Field(default=0, ge=0)
+    description: str | None = Field(default=None, max_length=2000)
+    status: Literal["reported", "responding", "contained", "closed"] | None = None
+
+
+class SensorReading(_Located):
+    """One observation of a sensor; the newest reading per ``sensor_id`` is the one that counts."""
+
+    sensor_id: Identifier
+    source: Identifier = "sensor-network"
+    kind: SensorKind
+    value: float = Field(allow_inf_nan=False)
+    observed_at: AwareDatetime
+
+
+class InspectionFact(_Located):
+    """A structure's safety-inspection grade (시설물안전법: A excellent .. E bad)."""
+
+    fact: Literal["inspection"] = "inspection"
+    id: Identifier
+    source: Identifier
+    structure_id: Identifier
+    grade: Literal["A", "B", "C", "D", "E"]
+    effective_at: AwareDatetime
+
+
+class FacilityFact(_Located):
+    """A safety facility (CCTV, hydrant, ...) added to or removed from service."""
+
+    fact: Literal["facility"] = "facility"
+    id: Identifier
+    source: Identifier
+    facility_id: Identifier
+    facility: FacilityKind
+    action: Literal["added", "removed"]
+    effective_at: AwareDatetime
+
+
+SafetyFact = Annotated[InspectionFact | FacilityFact, Field(discriminator="fact")]
+SAFETY_FACT: TypeAdapter[InspectionFact | FacilityFact] = TypeAdapter(SafetyFact)
+
+InputEvent = Incident | SensorReading | InspectionFact | FacilityFact
+
+
+class LocatedEvent(_Message):
+    """A validated input placed in a district (and an H3 cell when it came with a point)."""
+
+    kind: Literal["incident", "reading", "safety"]
+    district: DistrictCode
+    h3: str | None = None
+    received_at: AwareDatetime
+    origin: str = Field(description="topic/partition/offset the event was read from")
+    incident: Incident | None = None
+    reading: SensorReading | None = None
+    safety: SafetyFact | None = None
+
+    @model_validator(mode="after")
+    def _payload_matches_kind(self) -> LocatedEvent:
+        payload = {"incident": self.incident, "reading": self.reading, "safety": self.safety}
+        present = [name for name, value in payload.items() if value is not None]
+        if present != [self.kind]:
+            raise ValueError(f"a {self.kind!r} event carries exactly its own payload, got {present}")
+        return self
+
+    @property
+    def event(self) -> InputEvent:
+        event = self.incident or self.reading or self.safety
+        assert event is not None  # guaranteed by the validator
+        return event
+
+
+class Driver(_Message):
+    """An event that moved a district's index in this update."""
+
+    event_id: str = Field(description="'source:id' for incidents and facts, sensor id for readings")
+    type: str = Field(description="incident type, sensor kind, or safety fact kind")
+    domain: str
+    contribution: float = Field(description="its share of the domain hazard (0-10 scale) at as_of")
+
+
+class Composite(_Message):
+    value: float = Field(ge=0, le=10)
+    grade: int = Field(ge=1, le=5)
+
+
+class DomainScore(_Message):
+    hazard: float = Field(ge=0, le=10, description="hazard & exposure, 0-10")
+    risk: float = Field(ge=0, le=10, description="(hazard * vulnerability * lack of coping)^(1/3)")
+    grade: int = Field(ge=1, le=5)
+    intensity: float = Field(ge=0, description="decayed severity-weighted incident intensity")
+    sensor_hazard: float = Field(ge=0, le=10)
+
+
+class Delta(_Message):
+    composite: float
+    safety: float
+    domains: dict[str, float] = Field(description="change of each domain's risk")
+
+
+class ScoreUpdate(_Message):
+    """A district's indices at ``as_of``; published on ``riskmon.scores`` keyed by district code."""
+
+    district: DistrictCode
+    name: str
+    seq: int = Field(ge=0, description="per district, strictly increasing, also across restarts")
+    as_of: AwareDatetime
+    model_version: str
+    reason: Literal["events", "tick", "recovered"]
+    composite: Composite
+    domains: dict[str, DomainScore]
+    vulnerability: float = Field(ge=0, le=10)
+    coping_lack: float = Field(ge=0, le=10)
+    safety: float = Field(ge=0, le=10)
+    delta: Delta
+    drivers: list[Driver]
+    events: int = Field(ge=0, description="distinct incidents counted in this district's state")
+
+
+class DeadLetter(_Message):
+    """An input the worker could not use, with the original bytes and a reason a person can act on."""
+
+    topic: str
+    partition: int
+    offset: int
+    key_b64: str | None
+    value_b64: str
+    reason: str
+    error: Literal["not_json", "schema", "outside_city", "unknown_district", "conflict", "internal"]
+    failed_at: AwareDatetime
+
+    @property
+    def value(self) -> bytes:
+        return base64.b64decode(self.value_b64)
+
+    @staticmethod
+    def encode(raw: bytes | None) -> str | None:
+        return None if raw is None else base64.b64encode(raw).decode("ascii")
+
+
+class SnapshotMessage(_Message):
+    """First message on a websocket: the latest update of every district."""
+
+    type: Literal["snapshot"] = "snapshot"
+    districts: list[ScoreUpdate]
+
+
+class ScoreMessage(_Message):
+    """A live update of one district."""
+
+    type: Literal["score"] = "score"
+    update: ScoreUpdate
+
+
+WS_SERVER_MESSAGE: TypeAdapter[SnapshotMessage | ScoreMessage] = TypeAdapter(
+    Annotated[SnapshotMessage | ScoreMessage, Field(discriminator="type")]
+)
+
+SCHEMAS: dict[str, Any] = {
+    "incident": Incident,
+    "sensor-reading": SensorReading,
+    "safety-fact": SAFETY_FACT,
+    "located-event": LocatedEvent,
+    "score-update": ScoreUpdate,
+    "dead-letter": DeadLetter,
+    "ws-server-message": WS_SERVER_MESSAGE,
+}
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of one message, by its name in :data:`SCHEMAS`."""
+    target = SCHEMAS[name]
+    if isinstance(target, TypeAdapter):
+        schema: dict[str, Any] = target.json_schema()
+    else:
+        schema = target.model_json_schema()
+    return schema
+
+
+def export_schemas(directory: Path) -> list[Path]:
+    """Write every message's JSON Schema to ``directory``; returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in SCHEMAS:
+        path = directory / f"{name}.schema.json"
+        path.write_text(json.dumps(json_schema(name), indent=2, ensure_ascii=False) + "\n")
+        written.append(path)
+    return written
+
+
+def utc_iso(moment: datetime) -> str:
+    """RFC 3339 text of an aware datetime."""
+    return moment.isoformat()

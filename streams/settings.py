@@ -1,0 +1,105 @@
+"""The one settings object. Read once at the entry point (``riskmon ...``) and passed down.
+
+Every field can be set from the environment with the ``RISKMON_`` prefix, e.g.
+``RISKMON_KAFKA_BOOTSTRAP=kafka-1:9092,kafka-2:9092`` or ``RISKMON_PG_DSN=postgresql://...``.
+Nothing else in riskmon reads the environment.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Topics(BaseModel):
+    """Kafka topic names. Change them with e.g. ``RISKMON_TOPICS__SCORES=city.scores``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incidents: str = "riskmon.incidents"
+    readings: str = "riskmon.readings"
+    safety: str = "riskmon.safety"
+    located: str = "riskmon.located"
+    scores: str = "riskmon.scores"
+    deadletter: str = "riskmon.deadletter"
+
+    def inputs(self) -> tuple[str, str, str]:
+        return (self.incidents, self.readings, self.safety)
+
+    def all(self) -> tuple[str, ...]:
+        return (self.incidents, self.readings, self.safety, self.located, self.scores,
+                self.deadletter)
+
+
+class Settings(BaseSettings):
+    """riskmon configuration; defaults suit the embedded demo on one machine."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RISKMON_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port[,host:port]; unset = start the embedded Tansu broker"
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topics: Topics = Topics()
+    partitions: int = Field(default=4, ge=1, description="partitions of every topic riskmon creates")
+    replication_factor: int = Field(default=1, ge=1)
+    # The embedded broker answers fetches only after the wait elapses; keep it short (see docs/).
+    fetch_max_wait_ms: int = Field(default=10, ge=0, le=5000)
+    session_timeout_s: float = Field(default=10.0, gt=0)
+
+    # --- PostgreSQL ----------------------------------------------------------------------------
+    pg_dsn: str | None = Field(
+        default=None, description="postgresql:// DSN; unset = start an embedded PostgreSQL"
+    )
+
+    # --- worker --------------------------------------------------------------------------------
+    app_id: str = Field(default="riskmon", description="Kafka consumer group of the worker")
+    batch_max: int = Field(default=1000, ge=1)
+    batch_within_s: float = Field(default=0.02, gt=0)
+    tick_interval_s: float = Field(default=5.0, gt=0, description="decay re-evaluation period")
+    tick_min_change: float = Field(default=0.001, ge=0, description="publish a tick if moved more")
+    checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    worker_metrics_port: int = Field(default=0, ge=0, description="0 = pick a free port")
+    data_dir: Path = Path(".riskmon")
+
+    # --- gateway -------------------------------------------------------------------------------
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8080, ge=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Security options in aiokafka's keyword names (used by every aiokafka client we make)."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            options["ssl_context"] = ssl.create_default_context(
+                cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+            )
+        if self.kafka_security_protocol.startswith("SASL"):
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            )
+        return options
+
+    def require_bootstrap(self) -> str:
+        if not self.kafka_bootstrap:
+            raise ValueError("RISKMON_KAFKA_BOOTSTRAP is not set (riskmon demo starts a broker)")
+        return self.kafka_bootstrap
+
+    def require_pg_dsn(self) -> str:
+        if not self.pg_dsn:
+            raise ValueError("RISKMON_PG_DSN is not set (riskmon demo starts PostgreSQL)")
+        return self.pg_dsn
