@@ -1,1 +1,55 @@
-"""Pure risk and safety index library: no I/O, no Kafka, deterministic."""
+"""Pure risk and safety index library: no I/O, no Kafka, no clock, deterministic.
+
+Feed a district's events to a :class:`DistrictState` and read its :class:`Scores`; or score a whole
+event list at once with :func:`score_batch`, the batch twin that also serves as the test oracle.
+Formulas, parameters and their sources: docs/index-model.md.
+
+>>> params = ModelParams()
+>>> district = District("4157056000", "장기동", population=41_316, area_km2=4.1)
+>>> state = DistrictState.new()
+>>> state.apply(ReadingIn("aws-gimpo", "rainfall_mm_1h", value=50.0, t=0.0), params)
+'applied'
+>>> scores = state.evaluate(district, params, at=600.0)
+>>> scores.domains["flood_weather"].sensor_hazard, scores.freshness_s
+(8.0, {'rainfall_mm_1h': 600.0})
+"""
+
+from indices.batch import score_batch
+from indices.errors import IndicesError, InvalidConfig, InvalidEvent, InvalidState
+from indices.formulas import grade, vulnerability
+from indices.model import (
+    MODEL_VERSION,
+    District,
+    DomainScores,
+    Event,
+    FacilityIn,
+    IncidentIn,
+    InspectionIn,
+    Outcome,
+    ReadingIn,
+    Scores,
+)
+from indices.params import ModelParams
+from indices.state import DistrictState
+
+__all__ = [
+    "MODEL_VERSION",
+    "District",
+    "DistrictState",
+    "DomainScores",
+    "Event",
+    "FacilityIn",
+    "IncidentIn",
+    "IndicesError",
+    "InspectionIn",
+    "InvalidConfig",
+    "InvalidEvent",
+    "InvalidState",
+    "ModelParams",
+    "Outcome",
+    "ReadingIn",
+    "Scores",
+    "grade",
+    "score_batch",
+    "vulnerability",
+]

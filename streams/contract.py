@@ -97,8 +97,8 @@ class _Located(_Message):
 class Incident(_Located):
     """An incident reported by an agency (fire service, police, city hall, ...).
 
-    ``id`` is unique per ``source``; publishing the same (source, id) again is a redelivery and never
-    counts twice.
+    ``id`` is unique per ``source``; publishing the same (source, id) again is a redelivery
+    and never counts twice.
     """
 
     id: Identifier
@@ -167,7 +167,9 @@ class LocatedEvent(_Message):
         payload = {"incident": self.incident, "reading": self.reading, "safety": self.safety}
         present = [name for name, value in payload.items() if value is not None]
         if present != [self.kind]:
-            raise ValueError(f"a {self.kind!r} event carries exactly its own payload, got {present}")
+            raise ValueError(
+                f"a {self.kind!r} event carries exactly its own payload, got {present}"
+            )
         return self
 
     @property
@@ -225,7 +227,7 @@ class ScoreUpdate(_Message):
 
 
 class DeadLetter(_Message):
-    """An input the worker could not use, with the original bytes and a reason a person can act on."""
+    """An input the worker could not use, with its original bytes and a reason to act on."""
 
     topic: str
     partition: int

@@ -31,8 +31,14 @@ class Topics(BaseModel):
         return (self.incidents, self.readings, self.safety)
 
     def all(self) -> tuple[str, ...]:
-        return (self.incidents, self.readings, self.safety, self.located, self.scores,
-                self.deadletter)
+        return (
+            self.incidents,
+            self.readings,
+            self.safety,
+            self.located,
+            self.scores,
+            self.deadletter,
+        )
 
 
 class Settings(BaseSettings):
@@ -52,7 +58,9 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
     topics: Topics = Topics()
-    partitions: int = Field(default=4, ge=1, description="partitions of every topic riskmon creates")
+    partitions: int = Field(
+        default=4, ge=1, description="partitions of every topic riskmon creates"
+    )
     replication_factor: int = Field(default=1, ge=1)
     # The embedded broker answers fetches only after the wait elapses; keep it short (see docs/).
     fetch_max_wait_ms: int = Field(default=10, ge=0, le=5000)

@@ -1,0 +1,312 @@
+"""The gateway's pure core: latest score per district, snapshots, one coalescing queue per client.
+
+No sockets, no asyncio, no clock: the I/O shell (:mod:`dashboard_ws.server`) feeds updates in with
+:meth:`Hub.ingest` or :meth:`Hub.offer` and sends the strings the hub hands out. Every message is
+encoded to JSON once, however many clients receive it.
+
+A client's life, checked against :data:`TRANSITIONS`::
+
+    CONNECTING --take_snapshot--> SNAPSHOT_SENT --go_live--> LIVE
+         |                             |                      |
+         +---------- remove_client ----+----------------------+--> CLOSED
+
+Snapshot versus live: a client's queue starts filling at :meth:`Hub.take_snapshot`, in the same
+step that builds the snapshot. An update accepted before that step is in the snapshot; one
+accepted after it waits in the queue until the client is live. Nothing falls between the two, and
+because the hub accepts a district's update only when its ``seq`` is higher than the one it holds,
+the ``seq`` of a district never goes backwards for a client.
+
+Slow clients: a queue holds at most one message per district. A newer update of a district
+replaces the pending one (counted in :attr:`HubStats.coalesced`), so a client that cannot keep up
+costs at most one message per district and, once it catches up, sees every district's latest value.
+
+Errors::
+
+    GatewayError
+     ├── UnknownClient       the client id was never added, or was removed
+     └── InvalidTransition   the client's state does not allow the operation
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final, NewType
+
+from pydantic import ValidationError
+
+from streams.contract import ScoreMessage, ScoreUpdate, SnapshotMessage
+
+__all__ = [
+    "TRANSITIONS",
+    "ClientId",
+    "ClientState",
+    "GatewayError",
+    "Hub",
+    "HubStats",
+    "InvalidTransition",
+    "Offer",
+    "Outcome",
+    "Outgoing",
+    "UnknownClient",
+    "check_transition",
+]
+
+ClientId = NewType("ClientId", int)
+
+
+class ClientState(enum.Enum):
+    """Where a websocket client is in its life."""
+
+    CONNECTING = "connecting"
+    """Accepted; receives nothing until its snapshot is taken."""
+    SNAPSHOT_SENT = "snapshot_sent"
+    """Snapshot handed to the shell; updates accepted since then wait in the client's queue."""
+    LIVE = "live"
+    """Snapshot delivered; the shell takes queued messages with :meth:`Hub.pop_next`."""
+    CLOSED = "closed"
+    """Gone; the hub has forgotten it."""
+
+
+TRANSITIONS: Final[Mapping[ClientState, frozenset[ClientState]]] = MappingProxyType(
+    {
+        ClientState.CONNECTING: frozenset({ClientState.SNAPSHOT_SENT, ClientState.CLOSED}),
+        ClientState.SNAPSHOT_SENT: frozenset({ClientState.LIVE, ClientState.CLOSED}),
+        ClientState.LIVE: frozenset({ClientState.CLOSED}),
+        ClientState.CLOSED: frozenset(),
+    }
+)
+
+
+class GatewayError(Exception):
+    """Root of the gateway's errors; each one is a bug in the caller, not a condition to retry."""
+
+
+class UnknownClient(GatewayError):
+    """The client id was never returned by :meth:`Hub.add_client`, or was removed since."""
+
+
+class InvalidTransition(GatewayError):
+    """The client's state does not allow the operation; :data:`TRANSITIONS` lists what does."""
+
+    def __init__(self, current: ClientState, wanted: ClientState) -> None:
+        allowed = ", ".join(sorted(s.name for s in TRANSITIONS[current])) or "nothing"
+        super().__init__(
+            f"a {current.name} client cannot become {wanted.name} (allowed: {allowed})"
+        )
+        self.current = current
+        self.wanted = wanted
+
+
+def check_transition(current: ClientState, wanted: ClientState) -> None:
+    """Raise :class:`InvalidTransition` unless :data:`TRANSITIONS` allows ``current -> wanted``.
+
+    >>> check_transition(ClientState.CONNECTING, ClientState.SNAPSHOT_SENT)
+    >>> check_transition(ClientState.LIVE, ClientState.CONNECTING)
+    Traceback (most recent call last):
+    ...
+    dashboard_ws.hub.InvalidTransition: a LIVE client cannot become CONNECTING (allowed: CLOSED)
+    """
+    if wanted not in TRANSITIONS[current]:
+        raise InvalidTransition(current, wanted)
+
+
+class Outcome(enum.Enum):
+    """What the hub did with one record of the scores topic."""
+
+    ACCEPTED = "accepted"
+    STALE = "stale"
+    """Its seq was not above the one held for its district; dropped."""
+    INVALID = "invalid"
+    """Not a ScoreUpdate; dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """The result of :meth:`Hub.offer` / :meth:`Hub.ingest`.
+
+    Wake the writers of the clients in ``wake``: their queue was empty and now holds a message.
+    ``reason`` says why an INVALID record was dropped; log it.
+    """
+
+    outcome: Outcome
+    district: str | None = None
+    seq: int | None = None
+    wake: tuple[ClientId, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One encoded :class:`~streams.contract.ScoreMessage`: send ``text`` as a text frame."""
+
+    district: str
+    seq: int
+    text: str
+
+
+@dataclass(slots=True)
+class HubStats:
+    """Counters since the hub was made; read them for metrics, never write them."""
+
+    accepted: int = 0
+    stale: int = 0
+    invalid: int = 0
+    coalesced: int = 0
+    """Pending messages replaced by a newer update of their district before being sent."""
+
+
+@dataclass(slots=True)
+class _Client:
+    state: ClientState = ClientState.CONNECTING
+    # district -> newest message not yet handed out; dict order is delivery order.
+    pending: dict[str, Outgoing] = field(default_factory=dict)
+
+
+class Hub:
+    """Latest :class:`~streams.contract.ScoreUpdate` per district and the clients that follow them.
+
+    Drive one client like this (the shell's websocket handler does)::
+
+        cid = hub.add_client()
+        send(hub.take_snapshot(cid))          # first frame: the snapshot
+        hub.go_live(cid)
+        while connected:
+            while (out := hub.pop_next(cid)) is not None:
+                send(out.text)
+            wait until an Offer lists cid in ``wake``
+        hub.remove_client(cid)                # always, e.g. in ``finally``
+
+    >>> hub = Hub()
+    >>> cid = hub.add_client()
+    >>> hub.take_snapshot(cid)
+    '{"type":"snapshot","districts":[]}'
+    >>> hub.state(cid)
+    <ClientState.SNAPSHOT_SENT: 'snapshot_sent'>
+    """
+
+    def __init__(self) -> None:
+        self._latest: dict[str, ScoreUpdate] = {}
+        self._clients: dict[ClientId, _Client] = {}
+        self._next_id = 0
+        self._snapshot_text: str | None = None  # cached until the next accepted update
+        self.stats = HubStats()
+
+    # --- updates --------------------------------------------------------------------------------
+
+    def ingest(self, raw: bytes | None) -> Offer:
+        """Decode one record value of the scores topic and :meth:`offer` it.
+
+        A value that is not a valid ScoreUpdate is counted and returned as INVALID with a
+        ``reason``; it never raises.
+        """
+        if raw is None:
+            self.stats.invalid += 1
+            return Offer(Outcome.INVALID, reason="empty value (tombstone)")
+        try:
+            update = ScoreUpdate.model_validate_json(raw)
+        except ValidationError as exc:
+            self.stats.invalid += 1
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "value"
+            return Offer(Outcome.INVALID, reason=f"{where}: {first['msg']}")
+        return self.offer(update)
+
+    def offer(self, update: ScoreUpdate) -> Offer:
+        """Keep ``update`` if its seq is above the one held for its district, and queue it.
+
+        Queued for every client past CONNECTING (a CONNECTING client gets it in its snapshot).
+        """
+        held = self._latest.get(update.district)
+        if held is not None and update.seq <= held.seq:
+            self.stats.stale += 1
+            return Offer(Outcome.STALE, update.district, update.seq)
+        self.stats.accepted += 1
+        self._latest[update.district] = update
+        self._snapshot_text = None
+        out: Outgoing | None = None  # encoded once, and only if some client takes it
+        wake: list[ClientId] = []
+        for cid, client in self._clients.items():
+            if client.state is ClientState.CONNECTING:
+                continue
+            if out is None:
+                text = ScoreMessage(update=update).model_dump_json()
+                out = Outgoing(update.district, update.seq, text)
+            if not client.pending:
+                wake.append(cid)
+            elif client.pending.pop(update.district, None) is not None:
+                self.stats.coalesced += 1
+            client.pending[update.district] = out  # at the end: delivered after older districts
+        return Offer(Outcome.ACCEPTED, update.district, update.seq, tuple(wake))
+
+    def latest(self, district: str) -> ScoreUpdate | None:
+        """The update held for ``district``, or None."""
+        return self._latest.get(district)
+
+    def snapshot(self) -> SnapshotMessage:
+        """Every district's latest update, sorted by district code."""
+        return SnapshotMessage(districts=[self._latest[code] for code in sorted(self._latest)])
+
+    @property
+    def district_count(self) -> int:
+        return len(self._latest)
+
+    # --- clients --------------------------------------------------------------------------------
+
+    def add_client(self) -> ClientId:
+        """Register a new client in CONNECTING; call :meth:`remove_client` when it goes."""
+        self._next_id += 1
+        cid = ClientId(self._next_id)
+        self._clients[cid] = _Client()
+        return cid
+
+    def take_snapshot(self, cid: ClientId) -> str:
+        """The encoded snapshot the client must receive first; its queue starts filling now."""
+        client = self._move(cid, ClientState.SNAPSHOT_SENT)
+        client.pending.clear()  # empty already: a CONNECTING client queues nothing
+        if self._snapshot_text is None:
+            self._snapshot_text = self.snapshot().model_dump_json()
+        return self._snapshot_text
+
+    def go_live(self, cid: ClientId) -> None:
+        """Call once the snapshot is written; then take queued messages with :meth:`pop_next`."""
+        self._move(cid, ClientState.LIVE)
+
+    def pop_next(self, cid: ClientId) -> Outgoing | None:
+        """The next message for a LIVE client (oldest district first), or None when it is idle."""
+        client = self._get(cid)
+        if client.state is not ClientState.LIVE:
+            raise InvalidTransition(client.state, ClientState.LIVE)
+        if not client.pending:
+            return None
+        return client.pending.pop(next(iter(client.pending)))
+
+    def remove_client(self, cid: ClientId) -> None:
+        """Mark the client CLOSED and forget it and its queue; call it exactly once per client."""
+        self._move(cid, ClientState.CLOSED)
+        del self._clients[cid]
+
+    def state(self, cid: ClientId) -> ClientState:
+        return self._get(cid).state
+
+    def pending_count(self, cid: ClientId) -> int:
+        """Messages waiting for the client: never more than the number of districts."""
+        return len(self._get(cid).pending)
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def _get(self, cid: ClientId) -> _Client:
+        try:
+            return self._clients[cid]
+        except KeyError:
+            raise UnknownClient(f"no client {cid}: never added, or removed") from None
+
+    def _move(self, cid: ClientId, wanted: ClientState) -> _Client:
+        client = self._get(cid)
+        check_transition(client.state, wanted)
+        client.state = wanted
+        return client

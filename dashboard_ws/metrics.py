@@ -1,0 +1,98 @@
+"""Prometheus metrics of one gateway, read from the hub's and the shell's counters at scrape time.
+
+Nothing here increments anything: the hub counts what it accepts, drops and coalesces
+(:class:`~dashboard_ws.hub.HubStats`), the shell counts what it sends (:class:`ShellStats`), and
+:class:`GatewayCollector` turns both into metric families when ``/metrics`` is scraped. Each gateway
+has its own registry (:func:`gateway_registry`), so several gateways can run in one process (tests).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from dashboard_ws.hub import Hub
+
+__all__ = ["GatewayCollector", "ShellStats", "gateway_registry"]
+
+
+@dataclass(slots=True)
+class ShellStats:
+    """What only the I/O shell knows; the shell updates these fields, metrics and health read them.
+
+    >>> stats = ShellStats(stale_after_s=15.0)
+    >>> stats.kafka_status(now=100.0)
+    'kafka_consumer_down'
+    >>> stats.consumer_running, stats.last_fetch_at = True, 90.0
+    >>> stats.kafka_status(now=100.0), stats.kafka_status(now=106.0)
+    ('ok', 'kafka_no_fetch')
+    """
+
+    stale_after_s: float
+    """With no fetch response for this long the consumer counts as down (broker unreachable)."""
+    snapshots_sent: int = 0
+    scores_sent: int = 0
+    consumer_running: bool = False
+    last_fetch_at: float = 0.0
+    """``time.monotonic()`` of the newest fetch response, or of the consumer's start."""
+
+    def kafka_status(self, now: float) -> str:
+        """``ok``, ``kafka_consumer_down`` (not started) or ``kafka_no_fetch`` (broker silent)."""
+        if not self.consumer_running:
+            return "kafka_consumer_down"
+        if now - self.last_fetch_at > self.stale_after_s:
+            return "kafka_no_fetch"
+        return "ok"
+
+
+class GatewayCollector:
+    """A prometheus_client collector over a :class:`Hub` and a :class:`ShellStats`."""
+
+    def __init__(self, hub: Hub, shell: ShellStats) -> None:
+        self._hub = hub
+        self._shell = shell
+
+    def collect(self) -> Iterator[Metric]:
+        hub, shell = self._hub, self._shell
+        yield GaugeMetricFamily(
+            "riskmon_gateway_clients", "Websocket clients connected.", value=hub.client_count
+        )
+        yield GaugeMetricFamily(
+            "riskmon_gateway_districts", "Districts with a score held.", value=hub.district_count
+        )
+        yield GaugeMetricFamily(
+            "riskmon_gateway_consumer_up",
+            "1 while the Kafka consumer of the scores topic runs and gets fetch responses.",
+            value=1 if shell.kafka_status(time.monotonic()) == "ok" else 0,
+        )
+        sent = CounterMetricFamily(
+            "riskmon_gateway_messages_sent", "Websocket messages sent, by type.", labels=["type"]
+        )
+        sent.add_metric(["snapshot"], shell.snapshots_sent)
+        sent.add_metric(["score"], shell.scores_sent)
+        yield sent
+        consumed = CounterMetricFamily(
+            "riskmon_gateway_updates_consumed",
+            "Records read from the scores topic, by outcome (accepted, stale seq, invalid).",
+            labels=["outcome"],
+        )
+        consumed.add_metric(["accepted"], hub.stats.accepted)
+        consumed.add_metric(["stale"], hub.stats.stale)
+        consumed.add_metric(["invalid"], hub.stats.invalid)
+        yield consumed
+        yield CounterMetricFamily(
+            "riskmon_gateway_coalesced_drops",
+            "Queued score messages replaced by a newer update before a slow client took them.",
+            value=hub.stats.coalesced,
+        )
+
+
+def gateway_registry(hub: Hub, shell: ShellStats) -> CollectorRegistry:
+    """A fresh registry holding only this gateway's metrics; render it with ``generate_latest``."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(GatewayCollector(hub, shell))
+    return registry

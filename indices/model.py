@@ -1,0 +1,177 @@
+"""What goes into the index model and what comes out: districts, events, scores.
+
+All plain frozen dataclasses; :mod:`streams` converts its wire messages into these at the edge.
+Events validate themselves on construction and raise :class:`~indices.errors.InvalidEvent`, so an
+event that exists is one the model can use. Times are epoch seconds (floats), never datetimes.
+
+>>> IncidentIn("gimpo-fire:981", "fire", severity=3, t=1_795_000_000.0)
+IncidentIn(key='gimpo-fire:981', type='fire', severity=3, t=1795000000.0, casualties=0)
+>>> IncidentIn("gimpo-fire:982", "fire", severity=9, t=0.0)
+Traceback (most recent call last):
+...
+indices.errors.InvalidEvent: severity must be an integer 1..5, got 9 (event gimpo-fire:982)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Container
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from indices.errors import InvalidConfig, InvalidEvent
+from indices.taxonomy import FACILITY_KINDS, INCIDENT_TYPES, INSPECTION_GRADES, SENSOR_KINDS
+
+__all__ = [
+    "MODEL_VERSION",
+    "District",
+    "DomainScores",
+    "Event",
+    "FacilityIn",
+    "IncidentIn",
+    "InspectionIn",
+    "Outcome",
+    "ReadingIn",
+    "Scores",
+]
+
+# Published with every score so a consumer can tell which formulas produced it. Bump it whenever a
+# formula or a default parameter changes the numbers.
+MODEL_VERSION: Final[str] = "riskmon-index/0.1"
+
+Outcome = Literal["applied", "duplicate", "conflict", "unknown_gauge"]
+
+
+def _check_time(t: float, what: str) -> None:
+    if not math.isfinite(t):
+        raise InvalidEvent(f"time must be finite epoch seconds, got {t!r} ({what})")
+
+
+def _check_choice(value: str, allowed: Container[str], field: str, what: str) -> None:
+    if value not in allowed:
+        raise InvalidEvent(f"unknown {field} {value!r} ({what}); see indices.taxonomy")
+
+
+@dataclass(frozen=True)
+class District:
+    """A district the indices are computed for; ``population`` residents on ``area_km2``."""
+
+    code: str
+    name: str
+    population: int
+    area_km2: float
+
+    def __post_init__(self) -> None:
+        if self.population < 0:
+            raise InvalidConfig(f"district {self.code}: population must be >= 0")
+        if not (math.isfinite(self.area_km2) and self.area_km2 > 0):
+            raise InvalidConfig(f"district {self.code}: area_km2 must be a positive number")
+
+
+@dataclass(frozen=True)
+class IncidentIn:
+    """An incident; ``key`` is ``"source:id"`` (the dedup key), ``severity`` 1 minor .. 5."""
+
+    key: str
+    type: str
+    severity: int
+    t: float
+    casualties: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice(self.type, INCIDENT_TYPES, "incident type", f"event {self.key}")
+        if isinstance(self.severity, bool) or self.severity not in (1, 2, 3, 4, 5):
+            raise InvalidEvent(
+                f"severity must be an integer 1..5, got {self.severity!r} (event {self.key})"
+            )
+        if isinstance(self.casualties, bool) or not isinstance(self.casualties, int):
+            raise InvalidEvent(f"casualties must be an integer (event {self.key})")
+        if self.casualties < 0:
+            raise InvalidEvent(f"casualties must be >= 0, got {self.casualties} (event {self.key})")
+        _check_time(self.t, f"event {self.key}")
+
+
+@dataclass(frozen=True)
+class ReadingIn:
+    """One sensor observation; only the newest reading per ``sensor_id`` counts."""
+
+    sensor_id: str
+    kind: str
+    value: float
+    t: float
+
+    def __post_init__(self) -> None:
+        _check_choice(self.kind, SENSOR_KINDS, "sensor kind", f"sensor {self.sensor_id}")
+        if not math.isfinite(self.value):
+            raise InvalidEvent(f"reading value must be finite (sensor {self.sensor_id})")
+        _check_time(self.t, f"sensor {self.sensor_id}")
+
+
+@dataclass(frozen=True)
+class FacilityIn:
+    """A safety facility put into (``present=True``) or taken out of service at ``t``."""
+
+    key: str
+    facility_id: str
+    facility: str
+    present: bool
+    t: float
+
+    def __post_init__(self) -> None:
+        _check_choice(self.facility, FACILITY_KINDS, "facility kind", f"fact {self.key}")
+        if not isinstance(self.present, bool):
+            raise InvalidEvent(f"present must be a bool (fact {self.key})")
+        _check_time(self.t, f"fact {self.key}")
+
+
+@dataclass(frozen=True)
+class InspectionIn:
+    """A structure's inspection grade (시설물안전법: A excellent .. E bad), effective at ``t``."""
+
+    key: str
+    structure_id: str
+    grade: str
+    t: float
+
+    def __post_init__(self) -> None:
+        _check_choice(self.grade, INSPECTION_GRADES, "inspection grade", f"fact {self.key}")
+        _check_time(self.t, f"fact {self.key}")
+
+
+Event = IncidentIn | ReadingIn | FacilityIn | InspectionIn
+
+
+@dataclass(frozen=True)
+class DomainScores:
+    """One domain's scores, all on 0-10 (10 worst) except ``intensity`` (unbounded, >= 0).
+
+    ``hazard`` is hazard & exposure (incidents combined with sensors), ``risk`` the INFORM geometric
+    mean with vulnerability and lack of coping capacity, ``grade`` its class 1 (very low) .. 5.
+    """
+
+    hazard: float
+    risk: float
+    grade: int
+    intensity: float
+    sensor_hazard: float
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A district's indices at one instant.
+
+    ``domains`` has every domain of :data:`indices.taxonomy.DOMAINS`. ``safety`` is
+    ``10 - coping_lack`` (10 = best). ``events`` counts the distinct incidents still inside their
+    decay horizon. ``freshness_s`` maps each sensor kind seen to the age in seconds of its newest
+    reading (negative if that reading is stamped after the evaluation time); kinds never seen are
+    absent.
+    """
+
+    composite: float
+    grade: int
+    domains: dict[str, DomainScores]
+    vulnerability: float
+    coping_lack: float
+    safety: float
+    events: int
+    freshness_s: dict[str, float]

@@ -1,0 +1,318 @@
+"""Per-district incremental state: feed events with ``apply``, read scores with ``evaluate``.
+
+>>> params = ModelParams()
+>>> district = District("4157056000", "장기동", population=41_316, area_km2=4.1)
+>>> state = DistrictState.new()
+>>> fire = IncidentIn("gimpo-fire:981", "fire", severity=4, t=0.0)
+>>> state.apply(fire, params), state.apply(fire, params)
+('applied', 'duplicate')
+>>> state.apply(IncidentIn("gimpo-fire:981", "fire", severity=5, t=0.0), params)
+'conflict'
+>>> scores = state.evaluate(district, params, at=12 * 3600.0)  # one fire half-life later
+>>> scores.domains["fire"].intensity, scores.events
+(4.0, 1)
+>>> round(state.contribution(fire, district, params, at=12 * 3600.0), 3)
+3.837
+>>> DistrictState.from_dict(state.to_dict()) == state
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from indices.errors import InvalidEvent, InvalidState
+from indices.formulas import Components, clamp, compose, fade, incident_hazard, mark, sensor_hazard
+from indices.model import (
+    District,
+    Event,
+    FacilityIn,
+    IncidentIn,
+    InspectionIn,
+    Outcome,
+    ReadingIn,
+    Scores,
+)
+from indices.params import RIVER_KIND, ModelParams
+from indices.records import (
+    FacilityRecord,
+    FactRecord,
+    IncidentRecord,
+    InspectionRecord,
+    ReadingRecord,
+    decode_fact,
+    decode_intensity,
+    decode_table,
+    fact_rank,
+    reading_rank,
+)
+from indices.taxonomy import INCIDENT_TYPES, SENSOR_DOMAIN
+
+__all__ = ["STATE_FORMAT", "DistrictState"]
+
+STATE_FORMAT = 1  # version of the to_dict layout; from_dict refuses others
+
+
+class DistrictState:
+    """Explicit per-district state. Mutated only by :meth:`apply` and :meth:`prune`;
+    :meth:`evaluate` and :meth:`contribution` only read.
+
+    Keeps, per domain, the Hawkes sum S and the newest event time (O(1) per incident, independent of
+    arrival order); every incident's dedup key; each sensor's newest reading; every safety fact,
+    with the newest one per facility and structure. Persist it with :meth:`to_dict` (JSON-safe)
+    and restore it with :meth:`from_dict`; never pickle it. Use one :class:`ModelParams` for a
+    state's whole life.
+    """
+
+    __slots__ = ("_counts", "_facts", "_grades", "_incidents", "_intensity", "_newest", "_readings")
+
+    def __init__(self) -> None:
+        """An empty state; prefer :meth:`new` or :meth:`from_dict`."""
+        self._incidents: dict[str, IncidentRecord] = {}
+        self._intensity: dict[str, tuple[float, float]] = {}  # domain -> (S at t_last, t_last)
+        self._readings: dict[str, ReadingRecord] = {}  # sensor_id -> newest reading
+        self._facts: dict[str, FactRecord] = {}  # dedup key -> fact
+        # Derived from _facts (rebuilt by from_dict): newest fact key per ("facility"|"structure",
+        # id), facilities in service per kind, structures per newest grade.
+        self._newest: dict[tuple[str, str], str] = {}
+        self._counts: dict[str, int] = {}
+        self._grades: dict[str, int] = {}
+
+    @classmethod
+    def new(cls) -> DistrictState:
+        """A state that has seen nothing."""
+        return cls()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DistrictState):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return (
+            f"<DistrictState incidents={len(self._incidents)} sensors={len(self._readings)} "
+            f"facts={len(self._facts)}>"
+        )
+
+    # --- mutation ---------------------------------------------------------------------------
+
+    def apply(self, event: Event, params: ModelParams) -> Outcome:
+        """Take ``event`` into the state and say what happened to it.
+
+        - ``"applied"``: taken into account. It may not move any score: a reading or fact older
+          than the newest one for its sensor, facility or structure is applied and has no effect.
+        - ``"duplicate"``: this incident or fact key (or this exact reading) was already applied;
+          nothing changed. Expected on redelivery; acknowledge and move on.
+        - ``"conflict"``: the key was applied before with different content; the first one stays.
+          Report it (dead-letter ``conflict``): the source reused an id.
+        - ``"unknown_gauge"``: a river level from a gauge without ``params.river_stages``; nothing
+          changed. Configure the gauge's stages to use it.
+        """
+        if isinstance(event, IncidentIn):
+            return self._apply_incident(event, params)
+        if isinstance(event, ReadingIn):
+            return self._apply_reading(event, params)
+        if isinstance(event, FacilityIn):
+            return self._apply_fact(event.key, FacilityRecord.of(event))
+        if isinstance(event, InspectionIn):
+            return self._apply_fact(event.key, InspectionRecord.of(event))
+        raise InvalidEvent(f"not an indices event: {type(event).__name__}")
+
+    def prune(self, params: ModelParams, at: float) -> int:
+        """Forget dedup keys that can no longer matter at ``at`` or later; returns how many.
+
+        An incident key goes once ``at - t`` exceeds its domain's horizon (``horizon_half_lives``
+        half-lives: less than 1e-12 of its mark is left). A safety fact's key goes once another fact
+        superseded it and it is older than the longest domain horizon. Scores evaluated at ``at`` or
+        later do not change. It walks every key, so call it now and then (e.g. hourly) with the
+        current time; a key redelivered after being forgotten adds less than 1e-12 of its mark to
+        scores at ``at`` or later.
+        """
+        expired = [
+            key
+            for key, record in self._incidents.items()
+            if at - record.t > params.horizon_s(INCIDENT_TYPES[record.type])
+        ]
+        for key in expired:
+            del self._incidents[key]
+        newest = set(self._newest.values())
+        horizon = params.fact_horizon_s()
+        stale = [
+            key
+            for key, record in self._facts.items()
+            if key not in newest and at - record.t > horizon
+        ]
+        for key in stale:
+            del self._facts[key]
+        return len(expired) + len(stale)
+
+    def _apply_incident(self, event: IncidentIn, params: ModelParams) -> Outcome:
+        record = IncidentRecord.of(event)
+        held = self._incidents.get(event.key)
+        if held is not None:
+            return "duplicate" if held == record else "conflict"
+        self._incidents[event.key] = record
+        domain = INCIDENT_TYPES[record.type]
+        weight = mark(record.severity, record.casualties, params)
+        omega = params.decay_rate(domain)
+        total, t_last = self._intensity.get(domain, (0.0, record.t))
+        # Exponential kernels commute (Mohler et al. 2015): decay the sum to the newer of the two
+        # times and add the mark decayed to the same time. Arrival order only changes rounding.
+        if record.t >= t_last:
+            total = total * math.exp(-omega * (record.t - t_last)) + weight
+            t_last = record.t
+        else:
+            total += weight * math.exp(-omega * (t_last - record.t))
+        self._intensity[domain] = (total, t_last)
+        return "applied"
+
+    def _apply_reading(self, event: ReadingIn, params: ModelParams) -> Outcome:
+        if event.kind == RIVER_KIND and event.sensor_id not in params.river_stages:
+            return "unknown_gauge"
+        record = ReadingRecord.of(event)
+        held = self._readings.get(event.sensor_id)
+        if held == record:
+            return "duplicate"
+        if held is None or reading_rank(record) > reading_rank(held):
+            self._readings[event.sensor_id] = record
+        return "applied"
+
+    def _apply_fact(self, key: str, record: FactRecord) -> Outcome:
+        held = self._facts.get(key)
+        if held is not None:
+            return "duplicate" if held == record else "conflict"
+        self._facts[key] = record
+        self._promote(key, record)
+        return "applied"
+
+    def _promote(self, key: str, record: FactRecord) -> None:
+        """Make ``record`` its facility's or structure's newest fact if it outranks the holder."""
+        table = "facility" if isinstance(record, FacilityRecord) else "structure"
+        subject = (table, record.subject)
+        current = self._newest.get(subject)
+        if current is not None:
+            if fact_rank(current, self._facts[current]) >= fact_rank(key, record):
+                return
+            self._count(self._facts[current], -1)
+        self._newest[subject] = key
+        self._count(record, +1)
+
+    def _count(self, record: FactRecord, step: int) -> None:
+        if isinstance(record, FacilityRecord):
+            if record.present:
+                self._counts[record.facility] = self._counts.get(record.facility, 0) + step
+        else:
+            self._grades[record.grade] = self._grades.get(record.grade, 0) + step
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def evaluate(self, district: District, params: ModelParams, at: float) -> Scores:
+        """The district's scores at ``at`` (epoch seconds); does not change the state.
+
+        Each domain's incidents are read at ``max(at, newest incident time)``: the model never
+        evaluates before an event it has seen. Readings stamped after ``at`` count as fresh.
+        """
+        return compose(district, params, self._components(params, at))
+
+    def contribution(
+        self, event: Event, district: District, params: ModelParams, at: float
+    ) -> float:
+        """How much of its domain's hazard (0-10) ``event`` explains at ``at``; ranks drivers.
+
+        For an incident the state holds: its proportional share of the domain's incident hazard
+        (the shares of all held incidents of a domain sum to that hazard). For a reading that is its
+        sensor's newest: its faded sensor hazard. 0.0 for everything else: safety facts, readings
+        superseded by newer ones, incidents whose key is not held or is held with other content.
+        """
+        if isinstance(event, IncidentIn):
+            return self._incident_share(event, district, params, at)
+        if isinstance(event, ReadingIn) and self._readings.get(event.sensor_id) == ReadingRecord.of(
+            event
+        ):
+            return _reading_hazard(event.sensor_id, ReadingRecord.of(event), params, at)
+        return 0.0
+
+    def _incident_share(
+        self, event: IncidentIn, district: District, params: ModelParams, at: float
+    ) -> float:
+        record = IncidentRecord.of(event)
+        if self._incidents.get(event.key) != record:
+            return 0.0
+        domain = INCIDENT_TYPES[record.type]
+        total, t_last = self._intensity[domain]
+        omega = params.decay_rate(domain)
+        when = max(at, t_last)
+        intensity = total * math.exp(-omega * (when - t_last))
+        if intensity <= 0.0:
+            return 0.0
+        weight = mark(record.severity, record.casualties, params)
+        own = weight * math.exp(-omega * (when - record.t))
+        hazard = incident_hazard(intensity, district.population, domain, params)
+        return clamp(hazard * min(own / intensity, 1.0))
+
+    def _components(self, params: ModelParams, at: float) -> Components:
+        intensity = {
+            domain: total * math.exp(-params.decay_rate(domain) * (max(at, t_last) - t_last))
+            for domain, (total, t_last) in self._intensity.items()
+        }
+        hazards: dict[str, float] = {}
+        newest: dict[str, float] = {}
+        for sensor_id, record in self._readings.items():
+            domain = SENSOR_DOMAIN[record.kind]
+            value = _reading_hazard(sensor_id, record, params, at)
+            hazards[domain] = max(hazards.get(domain, 0.0), value)
+            newest[record.kind] = max(newest.get(record.kind, -math.inf), record.t)
+        horizon = {kind: params.horizon_s(domain) for kind, domain in INCIDENT_TYPES.items()}
+        events = sum(1 for r in self._incidents.values() if at - r.t <= horizon[r.type])
+        return Components(
+            intensity=intensity,
+            sensor_hazard=hazards,
+            facilities=dict(self._counts),
+            grades=dict(self._grades),
+            events=events,
+            freshness_s={kind: at - t for kind, t in newest.items()},
+        )
+
+    # --- persistence ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, object]:
+        """The state as JSON-safe data (str, int, float, list, dict); :meth:`from_dict` restores it
+        exactly, also through ``json.dumps``/``json.loads``."""
+        return {
+            "format": STATE_FORMAT,
+            "incidents": {key: record.encode() for key, record in self._incidents.items()},
+            "intensity": {domain: [total, t] for domain, (total, t) in self._intensity.items()},
+            "readings": {sensor: record.encode() for sensor, record in self._readings.items()},
+            "facts": {key: record.encode() for key, record in self._facts.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> DistrictState:
+        """Restore a state written by :meth:`to_dict`.
+
+        Raises :class:`~indices.errors.InvalidState` if ``data`` is malformed or of another format
+        version; rebuild such a state by replaying its events.
+        """
+        if data.get("format") != STATE_FORMAT:
+            raise InvalidState(f"state format {data.get('format')!r}, expected {STATE_FORMAT}")
+        state = cls()
+        state._incidents = decode_table(data, "incidents", IncidentRecord.decode)
+        state._intensity = decode_table(data, "intensity", decode_intensity)
+        state._readings = decode_table(data, "readings", ReadingRecord.decode)
+        state._facts = decode_table(data, "facts", decode_fact)
+        domains = {INCIDENT_TYPES[record.type] for record in state._incidents.values()}
+        missing = domains - set(state._intensity)
+        if missing:
+            raise InvalidState(f"incidents of {sorted(missing)} held without their intensity")
+        for key, record in state._facts.items():
+            state._promote(key, record)
+        return state
+
+
+def _reading_hazard(sensor_id: str, record: ReadingRecord, params: ModelParams, at: float) -> float:
+    """A held reading's hazard at ``at``: its curve value times its freshness fade."""
+    value = sensor_hazard(record.kind, record.value, sensor_id, params)
+    return value * fade(at - record.t, params.validity_s[record.kind])

@@ -1,0 +1,260 @@
+"""The worker's Faust agents: loops that read, call the pure steps, and write. No logic here.
+
+ingest  (riskmon.incidents | readings | safety) -> :func:`streams.ingest.ingest`
+        -> riskmon.located (explicit partition per district) or riskmon.deadletter
+score   (riskmon.located) -> :class:`streams.scoring.PartitionScorer` -> riskmon.scores
+tick    (timer) re-evaluates decaying indices and publishes what moved
+checkpoint (timer) saves each partition's state with its next offset to PostgreSQL
+
+Recovery does not use Faust tables or changelogs (the embedded broker under-reports end offsets,
+so changelog recovery can skip the newest records). When a located partition is assigned, its
+checkpoint is loaded and the consumer is moved to the checkpoint's offset; the records after it
+are replayed into the state. A checkpoint that cannot be written delays nothing but recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from faust.types import TP
+
+from indices import ModelParams
+
+from . import metrics
+from .checkpoint import CheckpointStore
+from .city import CityMap
+from .contract import DeadLetter, LocatedEvent, ScoreUpdate
+from .ingest import Kind, RawRecord, dead_letter, ingest
+from .scoring import PartitionScorer, ScoringContext
+from .settings import Settings
+
+log = logging.getLogger("riskmon.worker")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Worker:
+    """Everything the agents share: settings, city, model, owned scorers, topics."""
+
+    def __init__(
+        self,
+        app: Any,
+        settings: Settings,
+        city: CityMap,
+        params: ModelParams,
+        checkpoints: CheckpointStore,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.city = city
+        self.ctx = ScoringContext(city.model_districts(), params)
+        self.checkpoints = checkpoints
+        self.scorers: dict[int, PartitionScorer] = {}
+        self.dirty: set[int] = set()
+        self._restoring = asyncio.Lock()
+        topics = settings.topics
+        raw = {
+            "value_serializer": "raw",
+            "key_serializer": "raw",
+            "partitions": settings.partitions,
+        }
+        self.inputs = app.topic(*topics.inputs(), **raw)
+        self.located = app.topic(topics.located, **raw)
+        self.scores = app.topic(topics.scores, **raw)
+        self.deadletter = app.topic(topics.deadletter, **raw)
+        self.kind_of: dict[str, Kind] = {
+            topics.incidents: "incident",
+            topics.readings: "reading",
+            topics.safety: "safety",
+        }
+
+    # --- sending ------------------------------------------------------------------------------
+    async def send_dead(self, letter: DeadLetter) -> None:
+        metrics.DEAD_LETTERS.labels(letter.error).inc()
+        log.warning(
+            "dead letter error=%s origin=%s/%s/%s reason=%s",
+            letter.error,
+            letter.topic,
+            letter.partition,
+            letter.offset,
+            letter.reason,
+        )
+        await self.deadletter.send(
+            key=f"{letter.topic}/{letter.partition}".encode(),
+            value=letter.model_dump_json().encode(),
+        )
+
+    async def send_updates(self, updates: Sequence[ScoreUpdate]) -> None:
+        for update in updates:
+            metrics.SCORE_UPDATES.labels(update.reason).inc()
+            await self.scores.send(
+                key=update.district.encode(), value=update.model_dump_json().encode()
+            )
+
+    # --- ingest -------------------------------------------------------------------------------
+    async def ingest_batch(self, events: Sequence[Any]) -> None:
+        now = utcnow()
+        for event in events:
+            msg = event.message
+            raw = RawRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+            out = ingest(raw, self.kind_of[msg.topic], self.city, self.ctx.params, now)
+            if isinstance(out, DeadLetter):
+                await self.send_dead(out)
+                continue
+            metrics.INGESTED.labels(out.kind).inc()
+            partition = self.city.partition_of(out.district, self.settings.partitions)
+            await self.located.send(
+                key=out.district.encode(), value=out.model_dump_json().encode(), partition=partition
+            )
+
+    # --- scoring ------------------------------------------------------------------------------
+    async def score_batch(self, events: Sequence[Any]) -> None:
+        now = utcnow()
+        by_partition: dict[int, list[tuple[int, LocatedEvent]]] = {}
+        for event in events:
+            msg = event.message
+            try:
+                located = LocatedEvent.model_validate_json(msg.value)
+            except ValueError as exc:  # only a foreign producer on our internal topic gets here
+                raw = RawRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+                await self.send_dead(dead_letter(raw, "schema", f"bad located event: {exc}", now))
+                continue
+            by_partition.setdefault(msg.partition, []).append((msg.offset, located))
+        for partition, batch in by_partition.items():
+            scorer = self.scorers.get(partition) or await self.restore(partition)
+            with metrics.BATCH_SECONDS.time():
+                outcome = scorer.process(batch, self.ctx, now)
+            self.dirty.add(partition)
+            for outcome_name, count in outcome.counts.items():
+                metrics.EVENTS.labels(outcome_name).inc(count)
+            await self.send_updates(outcome.updates)
+            for conflict in outcome.conflicts:
+                raw = RawRecord(
+                    self.settings.topics.located,
+                    partition,
+                    conflict.offset,
+                    conflict.event.district.encode(),
+                    conflict.event.model_dump_json().encode(),
+                )
+                await self.send_dead(dead_letter(raw, "conflict", conflict.reason, now))
+
+    async def tick(self) -> None:
+        now = utcnow()
+        for partition, scorer in list(self.scorers.items()):
+            updates = scorer.tick(self.ctx, now, self.settings.tick_min_change)
+            if updates:
+                self.dirty.add(partition)
+            await self.send_updates(updates)
+
+    # --- state --------------------------------------------------------------------------------
+    async def restore(self, partition: int) -> PartitionScorer:
+        """Load ``partition``'s checkpoint (or start empty) and read on from its offset."""
+        async with self._restoring:
+            return await self._restore(partition)
+
+    async def _restore(self, partition: int) -> PartitionScorer:
+        codes = self.city.codes_of_partition(partition, self.settings.partitions)
+        state = await self.checkpoints.load(partition)
+        if state is None:
+            scorer = PartitionScorer(partition, codes)
+        else:
+            scorer = PartitionScorer.from_checkpoint(state, codes)
+        self.scorers[partition] = scorer
+        tp = TP(self.settings.topics.located, partition)
+        await self.app.consumer.seek(tp, scorer.next_offset)
+        log.info(
+            "partition restored partition=%s next_offset=%s districts=%s from=%s",
+            partition,
+            scorer.next_offset,
+            len(scorer.slots),
+            "checkpoint" if state else "beginning",
+        )
+        await self.send_updates(scorer.publish_all(self.ctx, utcnow(), "recovered"))
+        return scorer
+
+    def resume_positions(self, assignment: set[TP]) -> dict[TP, int]:
+        """Where each owned located partition must be read from: its scorer's next offset."""
+        located = self.settings.topics.located
+        return {
+            tp: self.scorers[tp.partition].next_offset
+            for tp in assignment
+            if tp.topic == located and tp.partition in self.scorers
+        }
+
+    async def on_assigned(self, assigned: set[TP]) -> None:
+        for tp in sorted(assigned):
+            if tp.topic == self.settings.topics.located:
+                await self.restore(tp.partition)
+
+    async def on_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            if tp.topic == self.settings.topics.located and tp.partition in self.scorers:
+                await self.save(tp.partition)
+                del self.scorers[tp.partition]
+
+    async def save(self, partition: int) -> bool:
+        scorer = self.scorers.get(partition)
+        if scorer is None:
+            return True
+        state = scorer.to_checkpoint()  # synchronous snapshot: consistent with next_offset
+        self.dirty.discard(partition)
+        try:
+            await self.checkpoints.save(partition, state, utcnow())
+        except Exception as exc:  # PostgreSQL down: keep scoring, retry on the next timer
+            self.dirty.add(partition)
+            metrics.CHECKPOINT_FAILURES.inc()
+            log.warning("checkpoint failed partition=%s error=%r", partition, exc)
+            return False
+        metrics.CHECKPOINTS.inc()
+        return True
+
+    async def save_dirty(self) -> None:
+        for partition in sorted(self.dirty):
+            await self.save(partition)
+
+
+def register(
+    app: Any, settings: Settings, city: CityMap, params: ModelParams, checkpoints: CheckpointStore
+) -> Worker:
+    """Add riskmon's agents and timers to ``app``; returns the shared :class:`Worker`."""
+    worker = Worker(app, settings, city, params, checkpoints)
+    app.resume_positions = worker.resume_positions
+    take = (settings.batch_max, settings.batch_within_s)
+
+    @app.agent(worker.inputs, name="riskmon.ingest")  # type: ignore[untyped-decorator]
+    async def ingest_agent(stream: Any) -> None:
+        async for events in stream.take_events(*take):
+            await worker.ingest_batch(events)
+
+    @app.agent(worker.located, name="riskmon.score")  # type: ignore[untyped-decorator]
+    async def score_agent(stream: Any) -> None:
+        async for events in stream.take_events(*take):
+            await worker.score_batch(events)
+
+    @app.timer(interval=settings.tick_interval_s)  # type: ignore[untyped-decorator]
+    async def tick_timer() -> None:
+        await worker.tick()
+
+    @app.timer(interval=settings.checkpoint_interval_s)  # type: ignore[untyped-decorator]
+    async def checkpoint_timer() -> None:
+        await worker.save_dirty()
+
+    @app.on_partitions_assigned.connect  # type: ignore[untyped-decorator]
+    async def on_assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
+        await worker.on_assigned(assigned)
+
+    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
+    async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
+        await worker.on_revoked(revoked)
+
+    @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]
+    async def on_shutdown(sender: Any, **_: Any) -> None:
+        await worker.save_dirty()
+
+    return worker

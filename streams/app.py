@@ -1,0 +1,103 @@
+"""The Faust app, kept small: configuration from :class:`Settings` and one transport override.
+
+Faust hard-codes the worker consumer's ``fetch_max_wait_ms=1500``. The embedded broker (Tansu)
+answers a fetch only when that wait elapses, so every event would sit for 1.5 s; the override
+applies ``settings.fetch_max_wait_ms`` instead (harmless on Apache Kafka, which answers as soon as
+data arrives).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from typing import Any, cast
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from .settings import Settings
+
+
+class _ShortFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Private attribute of aiokafka.AIOKafkaConsumer, read when the consumer starts (the
+        # fetcher is created in start()); tests/unit/streams/test_app.py checks it takes effect.
+        consumer._fetch_max_wait_ms = cast(RiskmonApp, self.app).fetch_max_wait_ms
+        return consumer
+
+
+class _ShortFetchConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _ShortFetchConsumerThread:
+        return _ShortFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def seek_to_committed(self) -> Mapping[Any, int]:
+        """Seek to committed offsets, except where the app keeps its own position.
+
+        Faust calls this after every rebalance (and when fetching while flow is stopped), after
+        the partitions-assigned signal, so a seek made in that signal would be undone. Partitions
+        whose state is checkpointed by riskmon resume at the checkpoint's offset instead.
+        """
+        committed = dict(await super().seek_to_committed())
+        own = cast(RiskmonApp, self.app).resume_positions(self.assignment())
+        for tp, offset in own.items():
+            await self._seek(tp, offset)
+            committed[tp] = offset
+        return committed
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _ShortFetchConsumer
+
+
+class RiskmonApp(faust.App):
+    """faust.App whose worker consumer uses riskmon's fetch wait."""
+
+    fetch_max_wait_ms: int = 10
+
+    def resume_positions(self, assignment: Set[Any]) -> Mapping[Any, int]:
+        """Offsets (by TP) to resume at instead of the committed ones; set by the agents."""
+        return {}
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self, loop=self.loop)
+
+
+def broker_credentials(settings: Settings) -> Any:
+    """Faust credentials for the configured security protocol (None for PLAINTEXT)."""
+    options = settings.kafka_client_options()
+    protocol = settings.kafka_security_protocol
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"],
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=options.get("ssl_context"),
+        )
+    if protocol == "SSL":
+        return faust.SSLCredentials(options["ssl_context"])
+    return None
+
+
+def create_app(settings: Settings) -> RiskmonApp:
+    """A Faust app for ``settings`` (agents are added by :func:`streams.agents.register`)."""
+    brokers = [
+        f"kafka://{hostport.strip()}" for hostport in settings.require_bootstrap().split(",")
+    ]
+    app = RiskmonApp(
+        settings.app_id,
+        broker=brokers,
+        broker_credentials=broker_credentials(settings),
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+        broker_commit_interval=1.0,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=False,
+        store="memory://",
+        autodiscover=False,
+        datadir=str(settings.data_dir / "faust"),
+    )
+    app.fetch_max_wait_ms = settings.fetch_max_wait_ms
+    return app

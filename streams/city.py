@@ -1,0 +1,144 @@
+"""The city: its districts (polygons, population) and how a point is placed in one of them.
+
+Gimpo's 14 districts ship as package data (``streams/data/gimpo/``, with their source and licence in
+that folder's README). Another city passes its own GeoJSON and population CSV to :func:`load_city`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import h3
+import shapely
+from shapely.geometry import shape
+from shapely.strtree import STRtree
+
+from indices import District
+
+H3_RESOLUTION = 9  # ~0.1 km² hexagons: street-block scale for heat maps
+EARTH_RADIUS_M = 6_371_008.8
+
+
+@dataclass(frozen=True)
+class DistrictInfo:
+    """One district: its code, names, kind (eup/myeon/dong), population and polygon."""
+
+    code: str
+    name_ko: str
+    name_en: str
+    kind: str
+    population: int
+    area_km2: float
+    geometry: shapely.Geometry
+
+    def as_model_input(self) -> District:
+        return District(
+            code=self.code, name=self.name_ko, population=self.population, area_km2=self.area_km2
+        )
+
+
+class CityMap:
+    """Districts of one city with a spatial index; :meth:`locate` finds the district of a point."""
+
+    def __init__(self, name: str, districts: list[DistrictInfo]) -> None:
+        if not districts:
+            raise ValueError("a city needs at least one district")
+        self.name = name
+        self.districts: dict[str, DistrictInfo] = {d.code: d for d in districts}
+        self.codes: tuple[str, ...] = tuple(sorted(self.districts))
+        self._geoms = [self.districts[c].geometry for c in self.codes]
+        for geom in self._geoms:
+            shapely.prepare(geom)
+        self._tree = STRtree(self._geoms)
+        west, south, east, north = (float(v) for v in shapely.total_bounds(self._geoms))
+        self.bounds = (west, south, east, north)
+
+    def locate(self, lat: float, lon: float) -> str | None:
+        """The code of the district containing (lat, lon), or None outside the city.
+
+        A point exactly on a shared border goes to the district with the smallest code.
+        """
+        point = shapely.Point(lon, lat)
+        for index in sorted(self._tree.query(point, predicate="intersects").tolist()):
+            return self.codes[int(index)]
+        return None
+
+    def h3_cell(self, lat: float, lon: float) -> str:
+        """The H3 cell (resolution 9) of a point, for heat maps."""
+        cell: str = h3.latlng_to_cell(lat, lon, H3_RESOLUTION)
+        return cell
+
+    def model_districts(self) -> dict[str, District]:
+        return {code: info.as_model_input() for code, info in self.districts.items()}
+
+    def partition_of(self, code: str, partitions: int) -> int:
+        """The partition of the located-events topic that owns ``code`` (stable, explicit)."""
+        return self.codes.index(code) % partitions
+
+    def codes_of_partition(self, partition: int, partitions: int) -> list[str]:
+        return [c for c in self.codes if self.partition_of(c, partitions) == partition]
+
+
+def geodesic_area_km2(geometry: shapely.Geometry) -> float:
+    """Area of a lon/lat polygon in km², on a local equirectangular projection.
+
+    Accurate to about 0.1 % at a city's scale, which is plenty for population density.
+    """
+    lat0 = math.radians(shapely.centroid(geometry).y)
+
+    def project(coords: Any) -> Any:
+        out = coords.copy()
+        out[:, 0] = EARTH_RADIUS_M * math.radians(1) * coords[:, 0] * math.cos(lat0)
+        out[:, 1] = EARTH_RADIUS_M * math.radians(1) * coords[:, 1]
+        return out
+
+    area: float = shapely.transform(geometry, project).area / 1e6
+    return area
+
+
+def load_city(geojson: str, population_csv: str, name: str) -> CityMap:
+    """Build a :class:`CityMap` from GeoJSON text (features with ``code``, ``name_ko``, ``name_en``,
+    ``kind`` properties) and CSV text with ``code`` and ``population`` columns."""
+    population = {
+        row["code"]: int(row["population"]) for row in csv.DictReader(io.StringIO(population_csv))
+    }
+    districts = []
+    for feature in json.loads(geojson)["features"]:
+        props = feature["properties"]
+        code = props["code"]
+        if code not in population:
+            raise ValueError(f"district {code} ({props.get('name_ko')}) has no population row")
+        geometry = shape(feature["geometry"])
+        districts.append(
+            DistrictInfo(
+                code=code,
+                name_ko=props["name_ko"],
+                name_en=props.get("name_en", props["name_ko"]),
+                kind=props.get("kind", ""),
+                population=population[code],
+                area_km2=geodesic_area_km2(geometry),
+                geometry=geometry,
+            )
+        )
+    return CityMap(name, districts)
+
+
+def load_gimpo() -> CityMap:
+    """Gimpo-si (김포시): the bundled default city."""
+    folder = resources.files("streams") / "data" / "gimpo"
+    return load_city(
+        (folder / "districts.geojson").read_text("utf-8"),
+        (folder / "population.csv").read_text("utf-8"),
+        "Gimpo-si 김포시",
+    )
+
+
+def load_city_files(geojson: Path, population_csv: Path, name: str) -> CityMap:
+    return load_city(geojson.read_text("utf-8"), population_csv.read_text("utf-8"), name)

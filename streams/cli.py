@@ -1,0 +1,124 @@
+"""The ``riskmon`` command.
+
+    riskmon demo [--port 8080] [--no-simulator]   everything on one machine, embedded servers
+    riskmon worker                                 the Faust worker (needs Kafka and PostgreSQL)
+    riskmon gateway                                the websocket gateway
+    riskmon sink                                   the PostgreSQL history sink
+    riskmon simulate                               the Gimpo event simulator
+    riskmon topics                                 create riskmon's topics
+    riskmon db migrate                             apply database migrations
+    riskmon schema [--out DIR]                     export the wire contract as JSON Schema
+
+Settings come from ``RISKMON_*`` environment variables (see README, "Configuration").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from . import logs
+from .settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="riskmon", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="broker, PostgreSQL, worker, gateway and simulator")
+    demo.add_argument("--port", type=int, default=None, help="gateway port (default 8080)")
+    demo.add_argument("--no-simulator", action="store_true", help="no synthetic events")
+    demo.add_argument("--speed", type=float, default=1.0, help="simulated s per real s")
+    demo.add_argument("--rate", type=float, default=30.0, help="incident rate multiplier")
+    sub.add_parser("worker", help="run the Faust worker")
+    gateway = sub.add_parser("gateway", help="run the websocket gateway")
+    gateway.add_argument("--port", type=int, default=None)
+    sub.add_parser("sink", help="run the PostgreSQL history sink")
+    simulate = sub.add_parser("simulate", help="publish simulated Gimpo events")
+    simulate.add_argument("--speed", type=float, default=1.0)
+    simulate.add_argument("--rate", type=float, default=30.0)
+    simulate.add_argument("--seed", type=int, default=7)
+    sub.add_parser("topics", help="create riskmon's Kafka topics")
+    db = sub.add_parser("db", help="database administration")
+    db.add_argument("action", choices=["migrate"])
+    schema = sub.add_parser("schema", help="export the wire contract as JSON Schema")
+    schema.add_argument("--out", type=Path, default=Path("docs/schemas"))
+    return parser
+
+
+def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``main(stop)`` and set ``stop`` on SIGINT/SIGTERM."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runner())
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    if getattr(args, "port", None) is not None:
+        settings = settings.model_copy(update={"gateway_port": args.port})
+    logs.setup(settings.log_level)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        run_until_signal(
+            lambda stop: run_demo(
+                settings, stop, simulator=not args.no_simulator, speed=args.speed, rate=args.rate
+            )
+        )
+    elif args.command == "worker":
+        from .worker_main import run_worker
+
+        run_worker(settings)
+    elif args.command == "gateway":
+        from dashboard_ws.server import Gateway
+
+        async def serve(stop: asyncio.Event) -> None:
+            async with Gateway(settings) as gateway:
+                print(f"dashboard: http://{settings.gateway_host}:{gateway.port}/", flush=True)
+                await stop.wait()
+
+        run_until_signal(serve)
+    elif args.command == "sink":
+        from .sink import run_sink
+
+        run_until_signal(lambda stop: run_sink(settings, stop))
+    elif args.command == "simulate":
+        from .sim_producer import run_simulator
+
+        run_until_signal(
+            lambda stop: run_simulator(
+                settings, speed=args.speed, rate_multiplier=args.rate, seed=args.seed, stop=stop
+            )
+        )
+    elif args.command == "topics":
+        from .admin import create_topics
+
+        print("\n".join(asyncio.run(create_topics(settings))) or "all topics exist")
+    elif args.command == "db":
+        from .worker_main import migrate_db
+
+        print("applied:", asyncio.run(migrate_db(settings)) or "nothing (up to date)")
+    elif args.command == "schema":
+        from .contract import export_schemas
+
+        for path in export_schemas(args.out):
+            print(path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,204 @@
+"""Ingest, the pure step: raw Kafka bytes -> a :class:`LocatedEvent` or a :class:`DeadLetter`.
+
+No Kafka here: the agent in :mod:`streams.agents` hands each record's bytes in and sends what comes
+out. Every failure becomes a dead letter with the original bytes and a reason a person can act on;
+nothing raises out of :func:`ingest`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ValidationError
+
+from indices import ModelParams
+
+from .city import CityMap
+from .contract import (
+    SAFETY_FACT,
+    DeadLetter,
+    FacilityFact,
+    Incident,
+    InputEvent,
+    InspectionFact,
+    LocatedEvent,
+    SensorReading,
+)
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["incident", "reading", "safety"]
+ErrorKind = Literal[
+    "not_json", "schema", "outside_city", "unknown_district", "conflict", "internal"
+]
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One Kafka record as read: where it came from and its bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    @property
+    def origin(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+class Rejected(Exception):
+    """An input that cannot be used; carries the dead-letter error kind and the reason."""
+
+    def __init__(self, error: ErrorKind, reason: str) -> None:
+        super().__init__(reason)
+        self.error: ErrorKind = error
+        self.reason = reason
+
+
+def _parse_incident(data: object) -> InputEvent:
+    return Incident.model_validate(data)
+
+
+def _parse_reading(data: object) -> InputEvent:
+    return SensorReading.model_validate(data)
+
+
+def _parse_safety(data: object) -> InputEvent:
+    return SAFETY_FACT.validate_python(data)
+
+
+PARSERS: Mapping[Kind, Callable[[object], InputEvent]] = {
+    "incident": _parse_incident,
+    "reading": _parse_reading,
+    "safety": _parse_safety,
+}
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Each problem naming its field, e.g. ``severity: Input should be less than or equal to 5``."""
+    parts = []
+    for problem in error.errors(include_url=False):
+        where = ".".join(str(p) for p in problem["loc"]) or "message"
+        parts.append(f"{where}: {problem['msg']}")
+    return "; ".join(parts)
+
+
+def decode(raw: RawRecord, kind: Kind) -> InputEvent:
+    """Parse and validate the record's bytes as a ``kind`` message; raises :class:`Rejected`."""
+    if raw.value is None:
+        raise Rejected("not_json", "empty message (null value); expected a JSON object")
+    try:
+        data = json.loads(raw.value)
+    except UnicodeDecodeError as exc:
+        raise Rejected("not_json", f"not UTF-8 text: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise Rejected(
+            "not_json", f"not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise Rejected("schema", f"expected a JSON object, got {type(data).__name__}")
+    try:
+        return PARSERS[kind](data)
+    except ValidationError as exc:
+        raise Rejected("schema", f"invalid {kind}: {describe_validation_error(exc)}") from exc
+
+
+def place(event: BaseModel, city: CityMap) -> tuple[str, str | None]:
+    """The event's district code and H3 cell; raises :class:`Rejected` when it has none."""
+    lat, lon, code = (
+        getattr(event, "lat", None),
+        getattr(event, "lon", None),
+        getattr(event, "code", None),
+    )
+    if lat is not None and lon is not None:
+        found = city.locate(lat, lon)
+        if found is None:
+            w, s, e, n = city.bounds
+            raise Rejected(
+                "outside_city",
+                (
+                    f"point lat={lat}, lon={lon} lies outside every district of {city.name} "
+                    f"(city bounds lat {s:.4f}..{n:.4f}, lon {w:.4f}..{e:.4f}); "
+                    "check that lat and lon are not swapped"
+                ),
+            )
+        if code is not None and code != found:
+            raise Rejected(
+                "schema",
+                (
+                    f"lat/lon lie in district {found} ({city.districts[found].name_ko}) "
+                    f"but code says {code}; send one or make them agree"
+                ),
+            )
+        return found, city.h3_cell(lat, lon)
+    assert code is not None  # the contract requires a point or a code
+    if code not in city.districts:
+        raise Rejected(
+            "unknown_district",
+            (
+                f"district code {code} is not a district of {city.name}; "
+                f"known codes: {', '.join(city.codes)}"
+            ),
+        )
+    return code, None
+
+
+def check_model_inputs(event: InputEvent, params: ModelParams) -> None:
+    """Reject what the index model cannot use (e.g. a river gauge without flood stages)."""
+    if (
+        isinstance(event, SensorReading)
+        and event.kind == "river_level_m"
+        and event.sensor_id not in params.river_stages
+    ):
+        raise Rejected(
+            "schema",
+            (
+                f"river gauge {event.sensor_id!r} has no flood stages in the city configuration; "
+                f"configured gauges: {', '.join(sorted(params.river_stages)) or 'none'}"
+            ),
+        )
+
+
+def ingest(
+    raw: RawRecord, kind: Kind, city: CityMap, params: ModelParams, received_at: datetime
+) -> LocatedEvent | DeadLetter:
+    """Turn one record into a located event, or a dead letter saying why it could not be."""
+    try:
+        event = decode(raw, kind)
+        check_model_inputs(event, params)
+        district, cell = place(event, city)
+        return LocatedEvent(
+            kind=kind,
+            district=district,
+            h3=cell,
+            received_at=received_at,
+            origin=raw.origin,
+            incident=event if isinstance(event, Incident) else None,
+            reading=event if isinstance(event, SensorReading) else None,
+            safety=event if isinstance(event, InspectionFact | FacilityFact) else None,
+        )
+    except Rejected as rejected:
+        return dead_letter(raw, rejected.error, rejected.reason, received_at)
+    except Exception as exc:  # a bug must not stop the stream: dead-letter it, loudly
+        log.exception("ingest failed unexpectedly origin=%s", raw.origin)
+        return dead_letter(raw, "internal", f"internal error: {exc!r}", received_at)
+
+
+def dead_letter(raw: RawRecord, error: ErrorKind, reason: str, at: datetime) -> DeadLetter:
+    return DeadLetter(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key_b64=DeadLetter.encode(raw.key),
+        value_b64=DeadLetter.encode(raw.value) or "",
+        reason=reason,
+        error=error,
+        failed_at=at,
+    )

@@ -1,0 +1,28 @@
+"""Prometheus metrics of the worker (served on ``settings.worker_metrics_port``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+INGESTED = Counter("riskmon_ingested_total", "Inputs validated and located", ["kind"])
+DEAD_LETTERS = Counter(
+    "riskmon_dead_letters_total", "Inputs sent to the dead-letter topic", ["error"]
+)
+EVENTS = Counter(
+    "riskmon_scoring_events_total",
+    "Located events by scoring outcome (applied, duplicate, conflict, redelivered)",
+    ["outcome"],
+)
+SCORE_UPDATES = Counter("riskmon_score_updates_total", "Score updates published", ["reason"])
+CHECKPOINTS = Counter("riskmon_checkpoints_total", "Partition checkpoints saved")
+CHECKPOINT_FAILURES = Counter(
+    "riskmon_checkpoint_failures_total",
+    "Checkpoint saves that failed (retried on the next interval)",
+)
+BATCH_SECONDS = Histogram(
+    "riskmon_score_batch_seconds",
+    "Time to score one partition batch",
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
+)
+SINK_ROWS = Counter("riskmon_sink_rows_total", "Rows written to PostgreSQL", ["table"])
+SINK_RETRIES = Counter("riskmon_sink_retries_total", "PostgreSQL write attempts that failed")

@@ -1,0 +1,353 @@
+"""Scoring, the pure step: located events -> per-district index state -> :class:`ScoreUpdate`s.
+
+One :class:`PartitionScorer` owns the districts of one partition of the located-events topic. It is
+explicit state (round-trips through :meth:`to_checkpoint` / :meth:`from_checkpoint`) and never reads
+the clock: the agent passes ``now``. The index model itself is :mod:`indices`; this module only
+converts wire messages into its inputs and its results into wire messages.
+
+Idempotency has two layers:
+
+* by position: records at offsets below ``next_offset`` are already in the state and are skipped
+  (redelivery after a crash or a seek);
+* by identity: incidents and safety facts are deduplicated by ``source:id`` inside
+  :class:`indices.DistrictState`, so an agency re-sending an event never counts it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from indices import (
+    MODEL_VERSION,
+    District,
+    DistrictState,
+    Event,
+    FacilityIn,
+    IncidentIn,
+    InspectionIn,
+    ModelParams,
+    ReadingIn,
+    Scores,
+)
+from indices.taxonomy import INCIDENT_TYPES, SENSOR_DOMAIN
+
+from .contract import (
+    Composite,
+    Delta,
+    DomainScore,
+    Driver,
+    Incident,
+    InputEvent,
+    InspectionFact,
+    LocatedEvent,
+    ScoreUpdate,
+    SensorReading,
+)
+
+MAX_DRIVERS = 25
+Reason = Literal["events", "tick", "recovered"]
+
+
+def to_model_event(event: InputEvent) -> Event:
+    """The :mod:`indices` input for a validated wire event."""
+    if isinstance(event, Incident):
+        return IncidentIn(
+            key=f"{event.source}:{event.id}",
+            type=event.type,
+            severity=event.severity,
+            t=event.occurred_at.timestamp(),
+            casualties=event.casualties,
+        )
+    if isinstance(event, SensorReading):
+        return ReadingIn(
+            sensor_id=event.sensor_id,
+            kind=event.kind,
+            value=event.value,
+            t=event.observed_at.timestamp(),
+        )
+    if isinstance(event, InspectionFact):
+        return InspectionIn(
+            key=f"{event.source}:{event.id}",
+            structure_id=event.structure_id,
+            grade=event.grade,
+            t=event.effective_at.timestamp(),
+        )
+    return FacilityIn(
+        key=f"{event.source}:{event.id}",
+        facility_id=event.facility_id,
+        facility=event.facility,
+        present=event.action == "added",
+        t=event.effective_at.timestamp(),
+    )
+
+
+def driver_identity(event: Event) -> tuple[str, str, str]:
+    """(event_id, type, domain) of a model event, as shown to operators."""
+    if isinstance(event, IncidentIn):
+        return event.key, event.type, INCIDENT_TYPES[event.type]
+    if isinstance(event, ReadingIn):
+        return event.sensor_id, event.kind, SENSOR_DOMAIN[event.kind]
+    if isinstance(event, InspectionIn):
+        return event.key, "inspection", "safety"
+    return event.key, f"facility:{event.facility}", "safety"
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """What scoring needs besides state: the districts and the model parameters."""
+
+    districts: Mapping[str, District]
+    params: ModelParams
+
+
+@dataclass
+class DistrictSlot:
+    """A district's model state plus what was last published for it (for seq and delta)."""
+
+    state: DistrictState
+    seq: int = 0
+    last: Scores | None = None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An event whose id was already counted with different content (it is dead-lettered)."""
+
+    offset: int
+    event: LocatedEvent
+    reason: str
+
+
+@dataclass
+class BatchOutcome:
+    updates: list[ScoreUpdate] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def next_seq(previous: int, now: datetime) -> int:
+    """Per-district sequence: microseconds of ``now``, and always above ``previous``.
+
+    Tied to time so that a restarted worker, which resumes from a checkpoint taken before its last
+    publications, still publishes numbers above everything it published before the crash.
+    """
+    return max(previous + 1, int(now.timestamp() * 1_000_000))
+
+
+class PartitionScorer:
+    """Index state of the districts of one located-events partition."""
+
+    def __init__(
+        self,
+        partition: int,
+        codes: Iterable[str],
+        next_offset: int = 0,
+        slots: dict[str, DistrictSlot] | None = None,
+    ) -> None:
+        self.partition = partition
+        self.next_offset = next_offset
+        self.slots: dict[str, DistrictSlot] = slots if slots is not None else {}
+        for code in codes:
+            self.slots.setdefault(code, DistrictSlot(DistrictState.new()))
+
+    # --- events ---------------------------------------------------------------------------------
+    def process(
+        self, batch: Sequence[tuple[int, LocatedEvent]], ctx: ScoringContext, now: datetime
+    ) -> BatchOutcome:
+        """Apply a batch (offset, event) in offset order; one update per touched district."""
+        outcome = BatchOutcome()
+        touched: dict[str, list[Event]] = {}
+        for offset, located in batch:
+            if offset < self.next_offset:
+                self._count(outcome, "redelivered")
+                continue
+            self.next_offset = offset + 1
+            slot = self.slots.setdefault(located.district, DistrictSlot(DistrictState.new()))
+            event = to_model_event(located.event)
+            result = slot.state.apply(event, ctx.params)
+            self._count(outcome, result)
+            if result == "applied":
+                touched.setdefault(located.district, []).append(event)
+            elif result == "conflict":
+                event_id = driver_identity(event)[0]
+                outcome.conflicts.append(
+                    Conflict(
+                        offset,
+                        located,
+                        (
+                            f"{located.kind} {event_id} was already counted with other content; "
+                            "events are immutable: publish a correction under a new id"
+                        ),
+                    )
+                )
+        for code, events in touched.items():
+            outcome.updates.append(self._publish(code, ctx, now, "events", events))
+        return outcome
+
+    # --- time -----------------------------------------------------------------------------------
+    def tick(self, ctx: ScoringContext, now: datetime, min_change: float) -> list[ScoreUpdate]:
+        """Re-evaluate every district at ``now``; an update for each that moved by > min_change."""
+        updates = []
+        at = now.timestamp()
+        for code, slot in sorted(self.slots.items()):
+            slot.state.prune(ctx.params, at)
+            scores = slot.state.evaluate(ctx.districts[code], ctx.params, at)
+            if slot.last is None or max_change(slot.last, scores) > min_change:
+                updates.append(self._publish(code, ctx, now, "tick", [], scores))
+        return updates
+
+    def publish_all(
+        self, ctx: ScoringContext, now: datetime, reason: Reason = "recovered"
+    ) -> list[ScoreUpdate]:
+        """An update for every district (after start or recovery, so every gateway has them)."""
+        return [self._publish(code, ctx, now, reason, []) for code in sorted(self.slots)]
+
+    def _publish(
+        self,
+        code: str,
+        ctx: ScoringContext,
+        now: datetime,
+        reason: Reason,
+        events: Sequence[Event],
+        scores: Scores | None = None,
+    ) -> ScoreUpdate:
+        slot = self.slots[code]
+        district = ctx.districts[code]
+        at = now.timestamp()
+        if scores is None:
+            scores = slot.state.evaluate(district, ctx.params, at)
+        drivers = []
+        for event in events:
+            event_id, kind, domain = driver_identity(event)
+            contribution = slot.state.contribution(event, district, ctx.params, at)
+            drivers.append(
+                Driver(event_id=event_id, type=kind, domain=domain, contribution=contribution)
+            )
+        drivers.sort(key=lambda d: (-d.contribution, d.event_id))
+        slot.seq = next_seq(slot.seq, now)
+        update = build_update(
+            district, slot.seq, now, reason, scores, slot.last, drivers[:MAX_DRIVERS]
+        )
+        slot.last = scores
+        return update
+
+    @staticmethod
+    def _count(outcome: BatchOutcome, what: str) -> None:
+        outcome.counts[what] = outcome.counts.get(what, 0) + 1
+
+    # --- persistence ----------------------------------------------------------------------------
+    def to_checkpoint(self) -> dict[str, Any]:
+        """JSON-safe state: everything needed to resume exactly where this scorer is now."""
+        return {
+            "partition": self.partition,
+            "next_offset": self.next_offset,
+            "model_version": MODEL_VERSION,
+            "districts": {
+                code: {
+                    "state": slot.state.to_dict(),
+                    "seq": slot.seq,
+                    "last": scores_to_dict(slot.last) if slot.last else None,
+                }
+                for code, slot in self.slots.items()
+            },
+        }
+
+    @classmethod
+    def from_checkpoint(cls, data: Mapping[str, Any], codes: Iterable[str]) -> PartitionScorer:
+        slots = {
+            code: DistrictSlot(
+                DistrictState.from_dict(entry["state"]),
+                int(entry["seq"]),
+                scores_from_dict(entry["last"]) if entry["last"] else None,
+            )
+            for code, entry in data["districts"].items()
+        }
+        return cls(int(data["partition"]), codes, int(data["next_offset"]), slots)
+
+
+def max_change(before: Scores, after: Scores) -> float:
+    """Largest absolute change across composite, safety and domain risks."""
+    changes = [abs(after.composite - before.composite), abs(after.safety - before.safety)]
+    changes += [abs(after.domains[d].risk - before.domains[d].risk) for d in after.domains]
+    return max(changes)
+
+
+def build_update(
+    district: District,
+    seq: int,
+    now: datetime,
+    reason: Reason,
+    scores: Scores,
+    previous: Scores | None,
+    drivers: list[Driver],
+) -> ScoreUpdate:
+    """The wire message for ``scores``; ``delta`` is against the previous publication."""
+    base = previous or scores
+    return ScoreUpdate(
+        district=district.code,
+        name=district.name,
+        seq=seq,
+        as_of=now,
+        model_version=MODEL_VERSION,
+        reason=reason,
+        composite=Composite(value=scores.composite, grade=scores.grade),
+        domains={
+            name: DomainScore(
+                hazard=d.hazard,
+                risk=d.risk,
+                grade=d.grade,
+                intensity=d.intensity,
+                sensor_hazard=d.sensor_hazard,
+            )
+            for name, d in scores.domains.items()
+        },
+        vulnerability=scores.vulnerability,
+        coping_lack=scores.coping_lack,
+        safety=scores.safety,
+        delta=Delta(
+            composite=scores.composite - base.composite,
+            safety=scores.safety - base.safety,
+            domains={
+                name: scores.domains[name].risk - base.domains[name].risk for name in scores.domains
+            },
+        ),
+        drivers=drivers,
+        events=scores.events,
+    )
+
+
+def scores_to_dict(scores: Scores) -> dict[str, Any]:
+    return {
+        "composite": scores.composite,
+        "grade": scores.grade,
+        "domains": {
+            n: [d.hazard, d.risk, d.grade, d.intensity, d.sensor_hazard]
+            for n, d in scores.domains.items()
+        },
+        "vulnerability": scores.vulnerability,
+        "coping_lack": scores.coping_lack,
+        "safety": scores.safety,
+        "events": scores.events,
+        "freshness_s": scores.freshness_s,
+    }
+
+
+def scores_from_dict(data: Mapping[str, Any]) -> Scores:
+    from indices import DomainScores
+
+    return Scores(
+        composite=data["composite"],
+        grade=data["grade"],
+        domains={
+            n: DomainScores(hazard=v[0], risk=v[1], grade=v[2], intensity=v[3], sensor_hazard=v[4])
+            for n, v in data["domains"].items()
+        },
+        vulnerability=data["vulnerability"],
+        coping_lack=data["coping_lack"],
+        safety=data["safety"],
+        events=data["events"],
+        freshness_s=dict(data["freshness_s"]),
+    )

@@ -1,0 +1,112 @@
+"""The history sink: located events, score updates and dead letters -> PostgreSQL.
+
+Its own consumer group, so it never slows scoring. Offsets are committed only after the batch's
+rows are committed in PostgreSQL; while PostgreSQL is down it retries with backoff and consumes
+nothing more, and resumes where it stopped. Writes are idempotent, so a redelivered batch after a
+crash changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
+
+from . import metrics, store
+from .contract import DeadLetter, LocatedEvent, ScoreUpdate
+from .settings import Settings
+
+log = logging.getLogger("riskmon.sink")
+
+
+class Batch:
+    """Pure buffer: sorts decoded records into rows per table; undecodable records are counted."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.topics = settings.topics
+        self.events: list[LocatedEvent] = []
+        self.scores: list[ScoreUpdate] = []
+        self.dead: list[DeadLetter] = []
+        self.undecodable = 0
+
+    def add(self, topic: str, value: bytes | None) -> None:
+        try:
+            if topic == self.topics.located:
+                self.events.append(LocatedEvent.model_validate_json(value or b""))
+            elif topic == self.topics.scores:
+                self.scores.append(ScoreUpdate.model_validate_json(value or b""))
+            elif topic == self.topics.deadletter:
+                self.dead.append(DeadLetter.model_validate_json(value or b""))
+        except ValidationError:
+            self.undecodable += 1
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.scores) + len(self.dead)
+
+
+async def write_with_retry(dsn: str, conn: Any, batch: Batch, stop: asyncio.Event) -> Any:
+    """Write ``batch`` until it is durable (or ``stop`` is set); returns the live connection."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            if conn is None or conn.is_closed():
+                conn = await store.connect(dsn)
+            await store.write_batch(conn, batch.events, batch.scores, batch.dead)
+            metrics.SINK_ROWS.labels("events").inc(len(batch.events))
+            metrics.SINK_ROWS.labels("score_updates").inc(len(batch.scores))
+            metrics.SINK_ROWS.labels("dead_letters").inc(len(batch.dead))
+            return conn
+        except store.TRANSIENT_ERRORS as exc:
+            metrics.SINK_RETRIES.inc()
+            log.warning("sink write failed, retrying in %.1f s error=%r", delay, exc)
+            conn = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    return conn
+
+
+async def run_sink(
+    settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
+    """Consume until ``stop`` is set, writing each batch before committing its offsets."""
+    dsn = settings.require_pg_dsn()
+    conn = await store.connect(dsn)
+    await store.migrate(conn)
+    topics = settings.topics
+    consumer = AIOKafkaConsumer(
+        topics.located,
+        topics.scores,
+        topics.deadletter,
+        bootstrap_servers=settings.require_bootstrap(),
+        group_id=f"{settings.app_id}-sink",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        session_timeout_ms=int(settings.session_timeout_s * 1000),
+        heartbeat_interval_ms=int(min(3.0, settings.session_timeout_s / 3) * 1000),
+        **settings.kafka_client_options(),
+    )
+    await consumer.start()
+    if ready is not None:
+        ready.set()
+    log.info("sink started group=%s-sink", settings.app_id)
+    try:
+        while not stop.is_set():
+            records = await consumer.getmany(timeout_ms=200, max_records=2000)
+            batch = Batch(settings)
+            for partition_records in records.values():
+                for record in partition_records:
+                    batch.add(record.topic, record.value)
+            if batch.undecodable:
+                log.warning("sink skipped undecodable records count=%s", batch.undecodable)
+            if len(batch):
+                conn = await write_with_retry(dsn, conn, batch, stop)
+            if records and not stop.is_set():
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        if conn is not None and not conn.is_closed():
+            await conn.close()

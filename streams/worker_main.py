@@ -1,0 +1,51 @@
+"""``riskmon worker``: run the Faust worker (ingest, scoring, ticks, checkpoints)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+from prometheus_client import start_http_server
+
+from . import store
+from .admin import create_topics
+from .agents import register
+from .app import create_app
+from .checkpoint import PgCheckpointStore
+from .citycfg import gimpo
+from .settings import Settings
+
+log = logging.getLogger("riskmon.worker")
+
+
+async def migrate_db(settings: Settings) -> list[int]:
+    """Apply pending database migrations; returns the versions applied."""
+    conn = await store.connect(settings.require_pg_dsn())
+    try:
+        return await store.migrate(conn)
+    finally:
+        await conn.close()
+
+
+async def prepare(settings: Settings) -> None:
+    """Create topics and migrate the database before the worker joins its group."""
+    await create_topics(settings)
+    await migrate_db(settings)
+
+
+def run_worker(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM; exits the process."""
+    asyncio.run(prepare(settings))
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    city, params = gimpo()
+    app = create_app(settings)
+    checkpoints = PgCheckpointStore(
+        settings.require_pg_dsn(), settings.app_id, settings.topics.located
+    )
+    register(app, settings, city, params, checkpoints)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
+        log.info("metrics http://127.0.0.1:%s/metrics", settings.worker_metrics_port)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()

@@ -1,0 +1,248 @@
+"""The gateway against a real Kafka-protocol broker: scores topic -> hub -> websocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from websockets.asyncio.client import ClientConnection, connect
+
+from dashboard_ws.server import Gateway
+from streams.contract import WS_SERVER_MESSAGE, ScoreMessage, ScoreUpdate, SnapshotMessage
+from streams.embedded import EmbeddedBroker, free_port
+from streams.settings import Settings, Topics
+
+pytestmark = pytest.mark.integration
+
+DISTRICTS = [f"41570{n:05d}" for n in range(25000, 25014)]  # 14 well-formed district codes
+WAIT_S = 15.0
+
+
+def update(district: str, seq: int, value: float = 1.0) -> ScoreUpdate:
+    return ScoreUpdate.model_validate(
+        {
+            "district": district,
+            "name": f"d{district[-4:]}",
+            "seq": seq,
+            "as_of": "2026-11-24T21:05:00+09:00",
+            "model_version": "test",
+            "reason": "events",
+            "composite": {"value": value, "grade": 1},
+            "domains": {
+                "fire": {
+                    "hazard": value,
+                    "risk": value,
+                    "grade": 1,
+                    "intensity": 0.0,
+                    "sensor_hazard": 0.0,
+                }
+            },
+            "vulnerability": 1.0,
+            "coping_lack": 1.0,
+            "safety": 5.0,
+            "delta": {"composite": 0.0, "safety": 0.0, "domains": {"fire": 0.0}},
+            "drivers": [],
+            "events": 0,
+        }
+    )
+
+
+async def http_get(port: int, path: str) -> tuple[int, str, bytes]:
+    """(status, content type, body) of one GET."""
+
+    def fetch() -> tuple[int, str, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                return response.status, response.headers["Content-Type"], response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers["Content-Type"], error.read()
+
+    return await asyncio.to_thread(fetch)
+
+
+async def wait_for_health(port: int, districts: int | None, status: int = 200) -> dict[str, Any]:
+    """Poll /healthz until it answers ``status`` with ``districts`` districts held (None: any)."""
+    async with asyncio.timeout(WAIT_S):
+        while True:
+            got, _, body = await http_get(port, "/healthz")
+            health: dict[str, Any] = json.loads(body)
+            if got == status and districts in (None, health["districts"]):
+                return health
+            await asyncio.sleep(0.05)
+
+
+async def next_score(ws: ClientConnection) -> ScoreUpdate:
+    async with asyncio.timeout(WAIT_S):
+        message = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+    assert isinstance(message, ScoreMessage)
+    return message.update
+
+
+@pytest.fixture
+async def settings(kafka_bootstrap: str) -> Settings:
+    """Settings for a fresh scores topic of 4 partitions, a free gateway port."""
+    topic = f"riskmon.scores.test-{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        response = await admin.create_topics([NewTopic(topic, 4, 1)])
+        assert [error for _, error, *_ in response.topic_errors] == [0]
+    finally:
+        await admin.close()
+    return Settings(kafka_bootstrap=kafka_bootstrap, gateway_port=0, topics=Topics(scores=topic))
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+async def publish(producer: AIOKafkaProducer, topic: str, *updates: ScoreUpdate) -> None:
+    for u in updates:
+        await producer.send_and_wait(topic, u.model_dump_json().encode(), key=u.district.encode())
+
+
+async def test_snapshot_then_live_scores(settings: Settings, producer: AIOKafkaProducer) -> None:
+    topic = settings.topics.scores
+    # Published before the gateway starts: read from the beginning of every partition.
+    await publish(producer, topic, *(update(d, 1) for d in reversed(DISTRICTS)))
+    await publish(producer, topic, update(DISTRICTS[0], 5, value=5.0))
+    await producer.send_and_wait(topic, b"not a score update", key=b"junk")
+    await publish(producer, topic, update(DISTRICTS[0], 4, value=4.0))  # stale: dropped
+
+    async with Gateway(settings) as gateway:
+        health = await wait_for_health(gateway.port, districts=14)
+        assert health == {"status": "ok", "districts": 14, "clients": 0}
+
+        async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as ws:
+            async with asyncio.timeout(WAIT_S):
+                first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+            assert isinstance(first, SnapshotMessage)
+            assert [u.district for u in first.districts] == DISTRICTS  # sorted by code
+            assert (first.districts[0].seq, first.districts[0].composite.value) == (5, 5.0)
+
+            await publish(producer, topic, update(DISTRICTS[3], 2, value=7.5))
+            live = await next_score(ws)
+            assert (live.district, live.seq, live.composite.value) == (DISTRICTS[3], 2, 7.5)
+
+            # A stale update reaches nobody; the next newer one does.
+            await publish(
+                producer,
+                topic,
+                update(DISTRICTS[3], 2, value=0.5),
+                update(DISTRICTS[3], 3, value=8.0),
+            )
+            live = await next_score(ws)
+            assert (live.seq, live.composite.value) == (3, 8.0)
+
+            status, _, body = await http_get(gateway.port, "/healthz")
+            assert (status, json.loads(body)["clients"]) == (200, 1)
+
+        status, ctype, page = await http_get(gateway.port, "/")
+        assert (status, ctype) == (200, "text/html; charset=utf-8")
+        assert b"/ws" in page
+
+        _, _, metrics = await http_get(gateway.port, "/metrics")
+        text = metrics.decode()
+        assert 'riskmon_gateway_updates_consumed_total{outcome="accepted"} 17.0' in text
+        assert 'riskmon_gateway_updates_consumed_total{outcome="stale"} 2.0' in text
+        assert 'riskmon_gateway_updates_consumed_total{outcome="invalid"} 1.0' in text
+        assert 'riskmon_gateway_messages_sent_total{type="score"} 2.0' in text
+        assert "riskmon_gateway_consumer_up 1.0" in text
+
+
+async def test_every_client_gets_every_district_in_order(
+    settings: Settings, producer: AIOKafkaProducer
+) -> None:
+    """Clients connect while updates are published: for each client a district's seq only
+    increases, and each client ends on the latest update of every district."""
+    topic = settings.topics.scores
+    rounds = 5
+
+    async def publish_rounds() -> None:
+        for seq in range(1, rounds + 1):
+            await publish(producer, topic, *(update(d, seq) for d in DISTRICTS[:4]))
+
+    async with Gateway(settings) as gateway:
+        await wait_for_health(gateway.port, districts=0)
+        url = f"ws://127.0.0.1:{gateway.port}/ws"
+        publishing = asyncio.create_task(publish_rounds())
+        clients = []
+        for _ in range(4):
+            clients.append(await connect(url))
+            await asyncio.sleep(0.01)
+        await publishing
+        try:
+            for ws in clients:
+                seen: dict[str, int] = {}
+                async with asyncio.timeout(WAIT_S):
+                    snapshot = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+                    assert isinstance(snapshot, SnapshotMessage)
+                    seen.update({u.district: u.seq for u in snapshot.districts})
+                    while seen != {d: rounds for d in DISTRICTS[:4]}:
+                        u = await next_score(ws)
+                        assert u.seq > seen.get(u.district, 0)
+                        seen[u.district] = u.seq
+        finally:
+            for ws in clients:
+                await ws.close()
+
+
+async def crash(broker: EmbeddedBroker) -> None:
+    """SIGKILL by PID: a crash, and quicker than a graceful stop while clients are connected."""
+    broker.process.kill()
+    await asyncio.to_thread(broker.process.wait)
+
+
+@pytest.mark.slow
+async def test_health_follows_the_broker_and_reading_resumes(tmp_path: Path) -> None:
+    """503 before the broker is up and while it is gone; clients get the last known scores
+    meanwhile; after a restart the gateway reads again. Uses its own broker, stopped by PID."""
+    port = free_port()
+    settings = Settings(
+        kafka_bootstrap=f"127.0.0.1:{port}",
+        gateway_port=0,
+        topics=Topics(scores="riskmon.scores.restart"),
+    )
+    async with Gateway(settings, stale_after_s=1.0) as gateway:
+        health = await wait_for_health(gateway.port, None, status=503)
+        assert health["status"] == "kafka_consumer_down"
+        broker = await asyncio.to_thread(EmbeddedBroker.start, tmp_path / "a", port=port)
+        try:
+            async with AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap) as producer:
+                await publish(producer, settings.topics.scores, update(DISTRICTS[0], 1))
+            await wait_for_health(gateway.port, districts=1)
+        finally:
+            await crash(broker)
+
+        health = await wait_for_health(gateway.port, districts=1, status=503)
+        assert health["status"] == "kafka_no_fetch"
+        async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as ws:
+            snapshot = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+            assert isinstance(snapshot, SnapshotMessage)
+            assert [(u.district, u.seq) for u in snapshot.districts] == [(DISTRICTS[0], 1)]
+
+            # The restarted broker is empty: its offsets start again at 0, below our position.
+            broker = await asyncio.to_thread(EmbeddedBroker.start, tmp_path / "b", port=port)
+            try:
+                await wait_for_health(gateway.port, districts=1)  # fetching again
+                async with AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap) as producer:
+                    await publish(producer, settings.topics.scores, update(DISTRICTS[0], 2))
+                live = await next_score(ws)
+                assert (live.district, live.seq) == (DISTRICTS[0], 2)
+            finally:
+                await crash(broker)

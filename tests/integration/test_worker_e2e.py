@@ -1,0 +1,148 @@
+"""End to end on real servers: incidents on Kafka -> worker -> scores -> gateway -> websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import websockets
+
+from dashboard_ws.server import Gateway
+from streams.contract import WS_SERVER_MESSAGE, DeadLetter, Incident, ScoreMessage, ScoreUpdate
+
+from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, produce
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+JANGGI_DONG = "4157056000"
+
+
+def fire(n: int) -> Incident:
+    return Incident(
+        id=f"e2e-{n}",
+        source="gimpo-fire",
+        type="fire",
+        severity=4,
+        occurred_at=datetime.now(UTC),
+        lat=37.6385,
+        lon=126.6791,
+        description="apartment kitchen fire",
+    )
+
+
+async def next_score(
+    ws: websockets.ClientConnection, district: str, event_id: str, within: float
+) -> ScoreUpdate:
+    async with asyncio.timeout(within):
+        while True:
+            message = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+            if (
+                isinstance(message, ScoreMessage)
+                and message.update.district == district
+                and any(d.event_id == event_id for d in message.update.drivers)
+            ):
+                return message.update
+
+
+async def test_incident_reaches_websocket_and_bad_input_is_dead_lettered(
+    kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    settings = isolated_settings(kafka_bootstrap, pg_dsn)
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    worker.start()
+    try:
+        async with Gateway(settings) as gateway:
+            url = f"ws://127.0.0.1:{gateway.port}/ws"
+            # Every district is published once the worker owns its partitions.
+            snapshot = None
+
+            async def full_snapshot() -> bool:
+                nonlocal snapshot
+                async with websockets.connect(url) as ws:
+                    first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+                    snapshot = first
+                    return first.type == "snapshot" and len(first.districts) == 14
+
+            await eventually(full_snapshot, within=90, interval=1.0, watch=[worker])
+            assert worker.alive, worker.log_tail()
+
+            async with websockets.connect(url) as ws:
+                first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+                assert first.type == "snapshot"
+                before = {u.district: u for u in first.districts}[JANGGI_DONG]
+
+                await produce(settings, settings.topics.incidents, [fire(1)])
+                update = await next_score(ws, JANGGI_DONG, "gimpo-fire:e2e-1", within=10)
+                assert update.domains["fire"].risk > before.domains["fire"].risk
+                assert update.domains["fire"].intensity > 0
+                assert update.seq > before.seq
+
+                # Malformed input: dead-lettered with its bytes and reason; scoring goes on.
+                await produce(
+                    settings,
+                    settings.topics.incidents,
+                    [
+                        b"{oops",
+                        json.dumps(
+                            {
+                                "id": "x",
+                                "source": "s",
+                                "type": "fire",
+                                "severity": 7,
+                                "occurred_at": "2026-11-24T10:00:00+09:00",
+                                "code": JANGGI_DONG,
+                            }
+                        ).encode(),
+                    ],
+                )
+                async with TopicReader(settings, settings.topics.deadletter) as reader:
+
+                    async def two_letters() -> bool:
+                        await reader.poll()
+                        return len(reader.values) >= 2
+
+                    await eventually(two_letters, within=15)
+                letters = {
+                    letter.value: letter
+                    for letter in map(DeadLetter.model_validate_json, reader.values)
+                }
+                assert letters[b"{oops"].error == "not_json"
+                assert letters[b"{oops"].topic == settings.topics.incidents
+                invalid = next(v for k, v in letters.items() if k != b"{oops")
+                assert invalid.error == "schema"
+                assert "severity" in invalid.reason
+
+                await produce(settings, settings.topics.incidents, [fire(2)])
+                again = await next_score(ws, JANGGI_DONG, "gimpo-fire:e2e-2", within=10)
+                assert again.domains["fire"].intensity > update.domains["fire"].intensity
+                assert worker.alive, worker.log_tail()
+
+            async with gateway_health(gateway.port) as health:
+                assert health["status"] == "ok"
+                assert health["districts"] == 14
+    finally:
+        worker.stop()
+
+
+class gateway_health:
+    """GET /healthz over a raw socket (no HTTP client dependency)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def __aenter__(self) -> dict[str, object]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        data = await reader.read()
+        writer.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        result: dict[str, object] = json.loads(body)
+        return result
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None

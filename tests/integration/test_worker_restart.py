@@ -1,0 +1,248 @@
+"""A worker killed with SIGKILL mid-stream and restarted ends with exactly the offline scores."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import BaseModel
+
+from indices import score_batch
+from streams.citycfg import gimpo
+from streams.contract import FacilityFact, Incident, InspectionFact, ScoreUpdate, SensorReading
+from streams.scoring import to_model_event
+from streams.settings import Settings
+
+from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, produce
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CITY, PARAMS = gimpo()
+TOLERANCE = 1e-9
+
+
+def generate(seed: int, now: datetime) -> list[tuple[str, BaseModel]]:
+    """A realistic mix: incidents (with re-sent duplicates), readings and safety facts."""
+    rng = random.Random(seed)
+    codes = list(CITY.codes)
+    types = ["fire", "traffic_accident", "theft", "assault", "fall", "gas_leak", "flood"]
+    out: list[tuple[str, BaseModel]] = []
+    for n in range(500):
+        code = rng.choice(codes)
+        incident = Incident(
+            id=f"r-{n}",
+            source=rng.choice(["gimpo-fire", "gimpo-police"]),
+            type=rng.choice(types),
+            severity=rng.choice([1, 1, 2, 2, 3, 4, 5]),
+            occurred_at=now - timedelta(minutes=rng.uniform(0, 720)),
+            casualties=rng.choice([0, 0, 0, 1, 2]),
+            code=code,
+        )
+        out.append(("incidents", incident))
+        if rng.random() < 0.1:
+            out.append(("incidents", incident))  # an agency re-sends it
+        if n % 5 == 0:
+            out.append(
+                (
+                    "readings",
+                    SensorReading(
+                        sensor_id=f"rain-{code}",
+                        kind="rainfall_mm_1h",
+                        value=rng.uniform(0, 60),
+                        observed_at=now - timedelta(minutes=rng.uniform(0, 180)),
+                        code=code,
+                    ),
+                )
+            )
+        if n % 10 == 0:
+            out.append(
+                (
+                    "safety",
+                    FacilityFact(
+                        id=f"fac-{n}",
+                        source="gimpo-city",
+                        facility_id=f"cctv-{n % 40}",
+                        facility="cctv",
+                        action=rng.choice(["added", "added", "removed"]),
+                        effective_at=now - timedelta(days=rng.uniform(0, 30)),
+                        code=code,
+                    ),
+                )
+            )
+        if n % 25 == 0:
+            out.append(
+                (
+                    "safety",
+                    InspectionFact(
+                        id=f"insp-{n}",
+                        source="gimpo-city",
+                        structure_id=f"bridge-{n % 7}",
+                        grade=rng.choice("ABCDE"),
+                        effective_at=now - timedelta(days=rng.uniform(0, 90)),
+                        code=code,
+                    ),
+                )
+            )
+    return out
+
+
+def assert_equal_to_offline(update: ScoreUpdate, events: list[BaseModel]) -> None:
+    district = CITY.model_districts()[update.district]
+    oracle = score_batch(
+        district,
+        [to_model_event(e) for e in events],  # type: ignore[arg-type]
+        PARAMS,
+        update.as_of.timestamp(),
+    )
+    assert update.events == oracle.events
+    assert update.composite.grade == oracle.grade
+    pairs = [
+        (update.composite.value, oracle.composite),
+        (update.safety, oracle.safety),
+        (update.coping_lack, oracle.coping_lack),
+        (update.vulnerability, oracle.vulnerability),
+    ]
+    for name, domain in oracle.domains.items():
+        got = update.domains[name]
+        pairs += [
+            (got.hazard, domain.hazard),
+            (got.risk, domain.risk),
+            (got.intensity, domain.intensity),
+            (got.sensor_hazard, domain.sensor_hazard),
+        ]
+        assert got.grade == domain.grade
+    for got_value, want in pairs:
+        assert abs(got_value - want) <= TOLERANCE, (update.district, got_value, want)
+
+
+async def checkpointed(pg_dsn: str, app_id: str) -> int:
+    """Sum of the saved checkpoints' next offsets (records of riskmon.located they cover)."""
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        total = await conn.fetchval(
+            "SELECT coalesce(sum(next_offset), 0) FROM scorer_checkpoints WHERE app_id = $1", app_id
+        )
+    finally:
+        await conn.close()
+    return int(total)
+
+
+async def committed(settings: Settings) -> int:
+    """Sum of the worker group's committed offsets on riskmon.located."""
+    # Manual assignment with the group's id reads its offsets without joining the group.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.require_bootstrap(),
+        group_id=settings.app_id,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(settings.topics.located, p) for p in range(settings.partitions)]
+        consumer.assign(tps)
+        offsets = [await consumer.committed(tp) for tp in tps]
+    finally:
+        await consumer.stop()
+    return sum(offset for offset in offsets if offset)
+
+
+async def test_sigkill_mid_stream_then_restart_matches_offline_scores(
+    kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    # Checkpoints rarer than Faust's offset commits (1 s), so Faust's committed offset runs ahead
+    # of the checkpoint: a restart that trusted it would lose the records in between.
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, checkpoint_interval_s=8.0)
+    topic = {
+        "incidents": settings.topics.incidents,
+        "readings": settings.topics.readings,
+        "safety": settings.topics.safety,
+    }
+    stream = generate(11, datetime.now(UTC))
+    phase_a, phase_b, phase_c = stream[:300], stream[300:400], stream[400:]
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+
+    async def send(chunk: list[tuple[str, BaseModel]]) -> None:
+        for name in topic:
+            messages = [m for t, m in chunk if t == name]
+            if messages:
+                await produce(settings, topic[name], messages)
+
+    worker.start()
+    try:
+        async with TopicReader(settings, settings.topics.scores) as reader:
+            latest: dict[str, ScoreUpdate] = {}
+
+            async def drain() -> None:
+                for value in await reader.poll(0.2):
+                    update = ScoreUpdate.model_validate_json(value)
+                    if update.district not in latest or update.seq > latest[update.district].seq:
+                        latest[update.district] = update
+
+            async def all_districts() -> bool:
+                await drain()
+                return len(latest) == 14
+
+            await eventually(all_districts, within=90, watch=[worker])
+            # Phase A is processed and checkpointed; phase B is processed and committed by
+            # Faust but not checkpointed when the worker is killed.
+            await send(phase_a)
+            await eventually(
+                lambda: checkpointed(pg_dsn, settings.app_id), within=30, watch=[worker]
+            )
+            await eventually(
+                lambda: _equals(checkpointed(pg_dsn, settings.app_id), len(phase_a)),
+                within=30,
+                watch=[worker],
+            )
+            await send(phase_b)
+            await eventually(
+                lambda: _equals(committed(settings), len(phase_a) + len(phase_b)),
+                within=6,
+                interval=0.1,
+                watch=[worker],
+            )
+            worker.kill()
+            assert await checkpointed(pg_dsn, settings.app_id) == len(phase_a), (
+                "a checkpoint landed between phase B and the kill; the test lost its point"
+            )
+            worker.start()
+            for start in range(0, len(phase_c), 50):
+                await send(phase_c[start : start + 50])
+
+            by_district: dict[str, list[BaseModel]] = {code: [] for code in CITY.codes}
+            for _, message in stream:
+                by_district[message.code].append(message)  # type: ignore[attr-defined]
+            expected_events = {
+                code: len({(e.source, e.id) for e in events if isinstance(e, Incident)})
+                for code, events in by_district.items()
+            }
+
+            async def caught_up() -> bool:
+                await drain()
+                return all(latest[c].events == n for c, n in expected_events.items())
+
+            await eventually(caught_up, within=120, interval=0.5, watch=[worker])
+            quiet_since = asyncio.get_running_loop().time()
+            while asyncio.get_running_loop().time() - quiet_since < 4:
+                before = {c: u.seq for c, u in latest.items()}
+                await drain()
+                if any(
+                    latest[c].seq != s and latest[c].reason != "tick" for c, s in before.items()
+                ):
+                    quiet_since = asyncio.get_running_loop().time()
+
+        assert worker.alive, worker.log_tail()
+        assert "from=checkpoint" in worker.log_path.read_text()
+        for code, update in latest.items():
+            assert_equal_to_offline(update, by_district[code])
+    finally:
+        worker.stop()
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected

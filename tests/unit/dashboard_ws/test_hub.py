@@ -1,0 +1,347 @@
+"""The hub: seq ordering, snapshots, coalescing, the snapshot-vs-live race, client states."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard_ws.hub import (
+    TRANSITIONS,
+    ClientId,
+    ClientState,
+    Hub,
+    InvalidTransition,
+    Outcome,
+    UnknownClient,
+    check_transition,
+)
+from streams.contract import WS_SERVER_MESSAGE, ScoreMessage, ScoreUpdate, SnapshotMessage
+
+A, B, C = "4157025000", "4157051500", "4157056000"
+
+
+def update(district: str, seq: int, value: float = 1.0) -> ScoreUpdate:
+    return ScoreUpdate.model_validate(
+        {
+            "district": district,
+            "name": f"d{district[-4:]}",
+            "seq": seq,
+            "as_of": "2026-11-24T21:05:00+09:00",
+            "model_version": "test",
+            "reason": "events",
+            "composite": {"value": value, "grade": 1},
+            "domains": {
+                "fire": {
+                    "hazard": value,
+                    "risk": value,
+                    "grade": 1,
+                    "intensity": 0.0,
+                    "sensor_hazard": 0.0,
+                }
+            },
+            "vulnerability": 1.0,
+            "coping_lack": 1.0,
+            "safety": 5.0,
+            "delta": {"composite": 0.0, "safety": 0.0, "domains": {"fire": 0.0}},
+            "drivers": [],
+            "events": 0,
+        }
+    )
+
+
+def live_client(hub: Hub) -> ClientId:
+    cid = hub.add_client()
+    hub.take_snapshot(cid)
+    hub.go_live(cid)
+    return cid
+
+
+def drain(hub: Hub, cid: ClientId) -> list[tuple[str, int]]:
+    out = []
+    while (msg := hub.pop_next(cid)) is not None:
+        decoded = WS_SERVER_MESSAGE.validate_json(msg.text)
+        assert isinstance(decoded, ScoreMessage)
+        assert (decoded.update.district, decoded.update.seq) == (msg.district, msg.seq)
+        out.append((msg.district, msg.seq))
+    return out
+
+
+def snapshot_seqs(text: str) -> dict[str, int]:
+    decoded = WS_SERVER_MESSAGE.validate_json(text)
+    assert isinstance(decoded, SnapshotMessage)
+    return {u.district: u.seq for u in decoded.districts}
+
+
+# --- latest per district ------------------------------------------------------------------------
+
+
+def test_keeps_an_update_only_when_its_seq_is_higher() -> None:
+    hub = Hub()
+    assert hub.offer(update(A, 1)).outcome is Outcome.ACCEPTED
+    assert hub.offer(update(A, 3, value=3.0)).outcome is Outcome.ACCEPTED
+    assert hub.offer(update(A, 3, value=9.0)).outcome is Outcome.STALE
+    assert hub.offer(update(A, 2)).outcome is Outcome.STALE
+    held = hub.latest(A)
+    assert held is not None
+    assert (held.seq, held.composite.value) == (3, 3.0)
+    assert (hub.stats.accepted, hub.stats.stale) == (2, 2)
+
+
+def test_snapshot_has_every_district_sorted_by_code() -> None:
+    hub = Hub()
+    for district, seq in [(C, 1), (A, 4), (B, 2), (A, 5)]:
+        hub.offer(update(district, seq))
+    snap = hub.snapshot()
+    assert [(u.district, u.seq) for u in snap.districts] == [(A, 5), (B, 2), (C, 1)]
+    assert snapshot_seqs(hub.take_snapshot(hub.add_client())) == {A: 5, B: 2, C: 1}
+
+
+def test_ingest_counts_bad_records_and_never_raises() -> None:
+    hub = Hub()
+    bad = [
+        None,
+        b"",
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"district": "1"}',
+        json.dumps({**update(A, 1).model_dump(mode="json"), "seq": -1}).encode(),
+    ]
+    for raw in bad:
+        offer = hub.ingest(raw)
+        assert offer.outcome is Outcome.INVALID
+        assert offer.reason
+    assert hub.stats.invalid == len(bad)
+    assert hub.district_count == 0
+    assert hub.ingest(update(A, 1).model_dump_json().encode()).outcome is Outcome.ACCEPTED
+    assert hub.district_count == 1
+
+
+def test_ingest_names_the_bad_field() -> None:
+    raw = json.dumps({**update(A, 1).model_dump(mode="json"), "seq": -1}).encode()
+    assert Hub().ingest(raw).reason.startswith("seq:")
+
+
+# --- per-client queues --------------------------------------------------------------------------
+
+
+def test_wakes_a_client_only_when_its_queue_was_empty() -> None:
+    hub = Hub()
+    cid = live_client(hub)
+    assert hub.offer(update(A, 1)).wake == (cid,)
+    assert hub.offer(update(B, 1)).wake == ()
+    assert drain(hub, cid) == [(A, 1), (B, 1)]
+    assert hub.offer(update(A, 2)).wake == (cid,)
+
+
+def test_slow_client_holds_at_most_one_message_per_district() -> None:
+    hub = Hub()
+    slow = live_client(hub)
+    for seq in range(1, 101):
+        for district in (A, B, C):
+            hub.offer(update(district, seq))
+        assert hub.pending_count(slow) <= 3
+    assert hub.stats.coalesced == 3 * 99
+    assert drain(hub, slow) == [(A, 100), (B, 100), (C, 100)]
+
+
+def test_coalesced_district_moves_behind_the_others() -> None:
+    hub = Hub()
+    cid = live_client(hub)
+    hub.offer(update(A, 1))
+    hub.offer(update(B, 1))
+    hub.offer(update(A, 2))
+    assert drain(hub, cid) == [(B, 1), (A, 2)]
+
+
+def test_fast_client_is_not_affected_by_a_slow_one() -> None:
+    hub = Hub()
+    fast, slow = live_client(hub), live_client(hub)
+    seen = []
+    for seq in (1, 2, 3):
+        hub.offer(update(A, seq))
+        seen += drain(hub, fast)
+    assert seen == [(A, 1), (A, 2), (A, 3)]
+    assert drain(hub, slow) == [(A, 3)]
+
+
+def test_stale_update_reaches_no_client() -> None:
+    hub = Hub()
+    cid = live_client(hub)
+    hub.offer(update(A, 5))
+    drain(hub, cid)
+    assert hub.offer(update(A, 4)).wake == ()
+    assert drain(hub, cid) == []
+
+
+# --- snapshot versus live -----------------------------------------------------------------------
+
+
+def test_update_before_the_snapshot_is_in_it_and_not_queued() -> None:
+    hub = Hub()
+    hub.offer(update(A, 1))
+    cid = hub.add_client()
+    assert hub.offer(update(A, 2)).wake == ()  # CONNECTING: the snapshot will carry it
+    assert snapshot_seqs(hub.take_snapshot(cid)) == {A: 2}
+    hub.go_live(cid)
+    assert drain(hub, cid) == []
+
+
+def test_update_between_snapshot_and_live_is_delivered_after_the_snapshot() -> None:
+    hub = Hub()
+    hub.offer(update(A, 1))
+    cid = hub.add_client()
+    assert snapshot_seqs(hub.take_snapshot(cid)) == {A: 1}
+    # the shell is still writing the snapshot when these arrive
+    assert hub.offer(update(A, 2)).wake == (cid,)
+    hub.offer(update(B, 7))
+    hub.go_live(cid)
+    assert drain(hub, cid) == [(A, 2), (B, 7)]
+
+
+def test_snapshot_text_follows_accepted_updates() -> None:
+    hub = Hub()
+    hub.offer(update(A, 1))
+    first = hub.take_snapshot(hub.add_client())
+    assert hub.take_snapshot(hub.add_client()) is first  # encoded once while nothing changed
+    hub.offer(update(A, 0))  # stale: same snapshot
+    assert hub.take_snapshot(hub.add_client()) is first
+    hub.offer(update(A, 2))
+    assert snapshot_seqs(hub.take_snapshot(hub.add_client())) == {A: 2}
+
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("offer"), st.sampled_from([A, B, C]), st.integers(0, 12)),
+        st.tuples(st.just("add"), st.just(""), st.just(0)),
+        st.tuples(
+            st.sampled_from(["snapshot", "live", "pop", "remove"]), st.just(""), st.integers(0, 4)
+        ),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(OPS)
+def test_any_interleaving_delivers_increasing_seqs_and_ends_on_the_latest(
+    ops: list[tuple[str, str, int]],
+) -> None:
+    hub = Hub()
+    clients: list[ClientId] = []
+    seen: dict[ClientId, dict[str, int]] = {}
+
+    def receive(cid: ClientId, district: str, seq: int) -> None:
+        assert seq > seen[cid].get(district, -1), "a district's seq went backwards"
+        seen[cid][district] = seq
+
+    def pick(n: int) -> ClientId | None:
+        alive = [c for c in clients if c in seen]
+        return alive[n % len(alive)] if alive else None
+
+    for op, district, n in ops:
+        if op == "offer":
+            hub.offer(update(district, n))
+            continue
+        if op == "add":
+            cid = hub.add_client()
+            clients.append(cid)
+            seen[cid] = {}
+            continue
+        cid_or_none = pick(n)
+        if cid_or_none is None:
+            continue
+        cid, state = cid_or_none, hub.state(cid_or_none)
+        if op == "snapshot" and state is ClientState.CONNECTING:
+            for d, seq in snapshot_seqs(hub.take_snapshot(cid)).items():
+                receive(cid, d, seq)
+        elif op == "live" and state is ClientState.SNAPSHOT_SENT:
+            hub.go_live(cid)
+        elif op == "pop" and state is ClientState.LIVE and (msg := hub.pop_next(cid)):
+            receive(cid, msg.district, msg.seq)
+        elif op == "remove":
+            hub.remove_client(cid)
+            del seen[cid]
+        assert all(hub.pending_count(c) <= 3 for c in seen)
+
+    latest = {u.district: u.seq for u in hub.snapshot().districts}
+    for cid in seen:  # let every remaining client catch up: it must end on the hub's latest
+        if hub.state(cid) is ClientState.CONNECTING:
+            for d, seq in snapshot_seqs(hub.take_snapshot(cid)).items():
+                receive(cid, d, seq)
+        if hub.state(cid) is ClientState.SNAPSHOT_SENT:
+            hub.go_live(cid)
+        for d, seq in drain(hub, cid):
+            receive(cid, d, seq)
+        assert seen[cid] == latest
+
+
+# --- client states ------------------------------------------------------------------------------
+
+
+def test_transition_table() -> None:
+    S = ClientState
+    allowed = {(a, b) for a, targets in TRANSITIONS.items() for b in targets}
+    assert allowed == {
+        (S.CONNECTING, S.SNAPSHOT_SENT),
+        (S.CONNECTING, S.CLOSED),
+        (S.SNAPSHOT_SENT, S.LIVE),
+        (S.SNAPSHOT_SENT, S.CLOSED),
+        (S.LIVE, S.CLOSED),
+    }
+    for a, b in itertools.product(S, S):
+        if (a, b) in allowed:
+            check_transition(a, b)
+        else:
+            with pytest.raises(InvalidTransition):
+                check_transition(a, b)
+
+
+def test_a_client_moves_through_its_states() -> None:
+    hub = Hub()
+    cid = hub.add_client()
+    assert hub.state(cid) is ClientState.CONNECTING
+    hub.take_snapshot(cid)
+    assert hub.state(cid) is ClientState.SNAPSHOT_SENT
+    hub.go_live(cid)
+    assert hub.state(cid) is ClientState.LIVE
+    hub.remove_client(cid)
+    assert hub.client_count == 0
+
+
+@pytest.mark.parametrize("skip_to", ["live", "pop"])
+def test_going_live_needs_the_snapshot_first(skip_to: str) -> None:
+    hub = Hub()
+    cid = hub.add_client()
+    with pytest.raises(InvalidTransition, match="CONNECTING client cannot become LIVE"):
+        hub.go_live(cid) if skip_to == "live" else hub.pop_next(cid)
+
+
+def test_invalid_moves_raise_and_leave_the_state_alone() -> None:
+    hub = Hub()
+    cid = hub.add_client()
+    hub.take_snapshot(cid)
+    with pytest.raises(InvalidTransition):
+        hub.take_snapshot(cid)
+    with pytest.raises(InvalidTransition):
+        hub.pop_next(cid)  # not live yet
+    assert hub.state(cid) is ClientState.SNAPSHOT_SENT
+    hub.go_live(cid)
+    with pytest.raises(InvalidTransition):
+        hub.go_live(cid)
+    assert hub.state(cid) is ClientState.LIVE
+
+
+def test_removed_client_is_unknown_and_gets_nothing() -> None:
+    hub = Hub()
+    cid = live_client(hub)
+    hub.offer(update(A, 1))
+    hub.remove_client(cid)
+    assert hub.offer(update(A, 2)).wake == ()
+    for call in (hub.remove_client, hub.go_live, hub.pop_next, hub.state):
+        with pytest.raises(UnknownClient):
+            call(cid)

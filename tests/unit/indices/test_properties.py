@@ -1,0 +1,284 @@
+"""Properties of the index model: order independence, batch twin == incremental, monotonicity,
+bounds, exact persistence, invisible pruning."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indices import (
+    District,
+    DistrictState,
+    Event,
+    FacilityIn,
+    IncidentIn,
+    InspectionIn,
+    ModelParams,
+    ReadingIn,
+    Scores,
+    score_batch,
+)
+from indices.formulas import incident_hazard
+from indices.taxonomy import (
+    DOMAINS,
+    FACILITY_KINDS,
+    INCIDENT_TYPES,
+    INSPECTION_GRADES,
+    SENSOR_KINDS,
+)
+
+T0 = 1_795_000_000.0
+DAY = 86_400.0
+GAUGES = {"gauge-1": (2.0, 3.0, 4.0, 5.0), "gauge-2": (1.0, 1.5, 2.5, 3.5)}
+PARAMS = ModelParams(river_stages=GAUGES)
+DISTRICTS = (
+    District("4157056000", "장기동", population=41_316, area_km2=4.1),
+    District("4157035000", "월곶면", population=5_440, area_km2=61.0),
+)
+
+# Few distinct times, keys and ids, so ties, duplicates and conflicts are common.
+times = st.one_of(
+    st.sampled_from([T0, T0 + 3600.0, T0 + DAY]),
+    st.floats(T0 - 30 * DAY, T0 + 30 * DAY, allow_nan=False),
+)
+keys = st.sampled_from([f"src:{i}" for i in range(8)])
+incidents = st.builds(
+    IncidentIn,
+    keys,
+    st.sampled_from(sorted(INCIDENT_TYPES)),
+    st.integers(1, 5),
+    times,
+    st.integers(0, 15),
+)
+readings = st.builds(
+    ReadingIn,
+    st.sampled_from(["aws-1", "aws-2", "pm-1", "gauge-1", "gauge-2", "gauge-9"]),
+    st.sampled_from(sorted(SENSOR_KINDS)),
+    st.floats(-10.0, 600.0, allow_nan=False),
+    times,
+)
+facilities = st.builds(
+    FacilityIn,
+    keys,
+    st.sampled_from(["f-1", "f-2", "f-3"]),
+    st.sampled_from(FACILITY_KINDS),
+    st.booleans(),
+    times,
+)
+inspections = st.builds(
+    InspectionIn,
+    keys,
+    st.sampled_from(["s-1", "s-2"]),
+    st.sampled_from(INSPECTION_GRADES),
+    times,
+)
+events = st.one_of(incidents, readings, facilities, inspections)
+event_lists = st.lists(events, max_size=40)
+instants = st.floats(T0 - 40 * DAY, T0 + 200 * DAY, allow_nan=False)
+districts = st.sampled_from(DISTRICTS)
+
+
+def unique_keys(items: list[Event]) -> list[Event]:
+    """The same events with a distinct key each, so no two can conflict."""
+    return [
+        dataclasses.replace(e, key=f"u:{i}") if not isinstance(e, ReadingIn) else e
+        for i, e in enumerate(items)
+    ]
+
+
+def incremental(items: Sequence[Event]) -> DistrictState:
+    state = DistrictState.new()
+    for event in items:
+        state.apply(event, PARAMS)
+    return state
+
+
+def flat(scores: Scores) -> dict[str, float]:
+    """Every number in ``scores`` by its path, e.g. ``domains.fire.hazard``."""
+    out: dict[str, float] = {}
+
+    def walk(value: object, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else key)
+        else:
+            out[path] = value  # type: ignore[assignment]
+
+    walk(dataclasses.asdict(scores), "")
+    return out
+
+
+def assert_close(a: Scores, b: Scores, tolerance: float = 1e-9) -> None:
+    left, right = flat(a), flat(b)
+    assert left.keys() == right.keys()
+    for path, value in left.items():
+        if isinstance(value, int):
+            assert value == right[path], path
+        else:
+            assert abs(value - right[path]) <= tolerance, (path, value, right[path])
+
+
+@given(event_lists, instants, districts)
+@settings(max_examples=300)
+def test_batch_twin_equals_incremental(items: list[Event], at: float, district: District) -> None:
+    state = incremental(items)
+    assert_close(score_batch(district, items, PARAMS, at), state.evaluate(district, PARAMS, at))
+
+
+@given(st.data(), event_lists, instants, districts)
+@settings(max_examples=200)
+def test_order_and_duplicates_do_not_matter(
+    data: st.DataObject, items: list[Event], at: float, district: District
+) -> None:
+    items = unique_keys(items)
+    again = data.draw(st.lists(st.sampled_from(items), max_size=20)) if items else []
+    shuffled = data.draw(st.permutations(items + again))
+    expected = incremental(items).evaluate(district, PARAMS, at)
+    assert_close(incremental(shuffled).evaluate(district, PARAMS, at), expected)
+    assert_close(score_batch(district, shuffled, PARAMS, at), expected)
+
+
+@given(event_lists, incidents, st.floats(0.0, 60 * DAY), districts)
+def test_adding_an_incident_never_lowers_its_domain_hazard(
+    items: list[Event], incident: IncidentIn, later: float, district: District
+) -> None:
+    state = incremental(unique_keys(items))
+    at = incident.t + later
+    before = state.evaluate(district, PARAMS, at)
+    assert state.apply(dataclasses.replace(incident, key="new:1"), PARAMS) == "applied"
+    after = state.evaluate(district, PARAMS, at)
+    domain = INCIDENT_TYPES[incident.type]
+    assert after.domains[domain].hazard >= before.domains[domain].hazard - 1e-12
+    assert after.domains[domain].risk >= before.domains[domain].risk - 1e-12
+    assert after.composite >= before.composite - 1e-12
+
+
+@given(event_lists, instants, districts)
+def test_all_values_stay_in_bounds(items: list[Event], at: float, district: District) -> None:
+    scores = incremental(items).evaluate(district, PARAMS, at)
+    for value in (scores.composite, scores.vulnerability, scores.coping_lack, scores.safety):
+        assert 0.0 <= value <= 10.0
+    assert 1 <= scores.grade <= 5
+    assert scores.events >= 0
+    assert set(scores.domains) == set(DOMAINS)
+    for domain in scores.domains.values():
+        for value in (domain.hazard, domain.risk, domain.sensor_hazard):
+            assert 0.0 <= value <= 10.0
+        assert domain.hazard >= domain.sensor_hazard - 1e-12
+        assert domain.intensity >= 0.0
+        assert 1 <= domain.grade <= 5
+    assert set(scores.freshness_s) <= set(SENSOR_KINDS)
+
+
+@given(event_lists, instants)
+def test_state_round_trips_exactly_through_json(items: list[Event], at: float) -> None:
+    state = incremental(items)
+    data = state.to_dict()
+    restored = DistrictState.from_dict(json.loads(json.dumps(data)))
+    assert restored == state
+    assert restored.to_dict() == data
+    district = DISTRICTS[0]
+    assert restored.evaluate(district, PARAMS, at) == state.evaluate(district, PARAMS, at)
+    # and it keeps behaving the same: the next events get the same outcomes
+    assert [restored.apply(e, PARAMS) for e in items] == [state.apply(e, PARAMS) for e in items]
+
+
+@given(event_lists, instants, st.floats(0.0, 400 * DAY), districts)
+def test_prune_never_changes_scores(
+    items: list[Event], pruned_at: float, later: float, district: District
+) -> None:
+    state = incremental(items)
+    untouched = incremental(items)
+    state.prune(PARAMS, pruned_at)
+    at = pruned_at + later
+    assert_close(
+        state.evaluate(district, PARAMS, at),
+        untouched.evaluate(district, PARAMS, at),
+        tolerance=1e-12,
+    )
+    assert (
+        state.evaluate(district, PARAMS, at).events
+        == untouched.evaluate(district, PARAMS, at).events
+    )
+
+
+@given(event_lists, instants, districts)
+def test_incident_contributions_sum_to_incident_hazard(
+    items: list[Event], at: float, district: District
+) -> None:
+    state = incremental(items)
+    scores = state.evaluate(district, PARAMS, at)
+    held = {e.key: e for e in reversed(items) if isinstance(e, IncidentIn)}  # first one per key
+    for domain in DOMAINS:
+        shares = [
+            state.contribution(e, district, PARAMS, at)
+            for e in held.values()
+            if INCIDENT_TYPES[e.type] == domain
+        ]
+        hazard = incident_hazard(
+            scores.domains[domain].intensity, district.population, domain, PARAMS
+        )
+        assert sum(shares) == pytest.approx(hazard, abs=1e-9)
+
+
+def random_events(rng: np.random.Generator, count: int) -> list[Event]:
+    """``count`` events over a year, with redeliveries and reused keys (conflicts)."""
+    types, kinds = sorted(INCIDENT_TYPES), sorted(SENSOR_KINDS)
+    out: list[Event] = []
+    for _ in range(count):
+        t = T0 + float(rng.random()) * 365 * DAY
+        draw = rng.random()
+        if out and draw < 0.05:
+            out.append(out[int(rng.integers(len(out)))])  # a redelivery
+        elif draw < 0.6:
+            out.append(
+                IncidentIn(
+                    f"agency:{rng.integers(60_000)}",
+                    types[rng.integers(len(types))],
+                    int(rng.integers(1, 6)),
+                    t,
+                    int(rng.integers(0, 4)),
+                )
+            )
+        elif draw < 0.85:
+            kind = kinds[rng.integers(len(kinds))]
+            river = kind == "river_level_m"
+            sensor = f"gauge-{rng.integers(1, 4)}" if river else f"s{rng.integers(40)}"
+            out.append(ReadingIn(sensor, kind, float(rng.random()) * 300.0, t))
+        elif draw < 0.95:
+            out.append(
+                FacilityIn(
+                    f"city:{rng.integers(20_000)}",
+                    f"f{rng.integers(3_000)}",
+                    FACILITY_KINDS[rng.integers(8)],
+                    bool(rng.random() < 0.8),
+                    t,
+                )
+            )
+        else:
+            out.append(
+                InspectionIn(
+                    f"city:{rng.integers(20_000)}",
+                    f"s{rng.integers(300)}",
+                    INSPECTION_GRADES[rng.integers(5)],
+                    t,
+                )
+            )
+    return out
+
+
+@pytest.mark.slow
+def test_batch_twin_equals_incremental_on_100k_seeded_events() -> None:
+    items = random_events(np.random.default_rng(20261124), 100_000)
+    state = incremental(items)
+    for district in DISTRICTS:
+        for at in (T0 + 90 * DAY, T0 + 365 * DAY, T0 + 380 * DAY):
+            assert_close(
+                score_batch(district, items, PARAMS, at), state.evaluate(district, PARAMS, at)
+            )
