@@ -81,7 +81,7 @@ def incident_hazard(intensity: float, population: int, domain: str, params: Mode
     I_ref = intensity_ref[domain] * max(min_exposure_scale, population / reference_population):
     the same intensity means more in a small district than in a large one.
 
-    >>> round(incident_hazard(8.0, 40_000, "fire", ModelParams()), 3)
+    >>> round(incident_hazard(20.0, 40_000, "fire", ModelParams()), 3)
     6.321
     """
     exposure = max(params.min_exposure_scale, population / params.reference_population)
@@ -164,9 +164,19 @@ def facility_lack(counts: Mapping[str, int], population: int, params: ModelParam
 
 
 def structural_hazard(grades: Mapping[str, int], params: ModelParams) -> float:
-    """Structural weakness 10*(1 - exp(-(0.2 nC + 1.0 nD + 2.5 nE) / 5)) from inspection grades."""
+    """Structural weakness from inspection grades: 10*(1 - exp(-share / structure_scale)).
+
+    share = (0.2 nC + 1.0 nD + 2.5 nE) / (n + structure_prior): a weighted share of the inspected
+    structures, so a district is not judged by how many structures it has but by their state.
+
+    >>> params = ModelParams()
+    >>> structural_hazard({"B": 20}, params), round(structural_hazard({"D": 10**6}, params), 2)
+    (0.0, 8.65)
+    """
     weighted = sum(params.structure_weight[g] * grades.get(g, 0) for g in INSPECTION_GRADES)
-    return clamp(SCALE * (1.0 - math.exp(-weighted / params.structure_scale)))
+    inspected = sum(grades.get(g, 0) for g in INSPECTION_GRADES)
+    share = weighted / (inspected + params.structure_prior)
+    return clamp(SCALE * (1.0 - math.exp(-share / params.structure_scale)))
 
 
 def coping_lack(

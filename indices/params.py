@@ -60,15 +60,17 @@ DEFAULT_HALF_LIFE_H: Mapping[str, float] = {
 }
 
 # Decayed, severity-weighted intensity at which incident hazard reaches 10*(1 - 1/e) ~ 6.3 in a
-# district of reference_population. Fire 8: one severity-4 fire now, or two severity-3 fires.
-# Traffic and crime are routine in every district, so it takes more of them to mean the same: 12.
+# district of reference_population. 20: a cluster (e.g. one severity-5 incident with casualties, or
+# five severity-3 ones within a half-life); a single severity-4 incident (mark 8) reads as 3.3.
+# Crime 40: its long half-life accumulates routine reports (Gimpo ~20/day, ~1.7/day in a district of
+# 40,000 with 72 h half-life -> a background of ~10), which alone should stay low (~2.2).
 DEFAULT_INTENSITY_REF: Mapping[str, float] = {
-    "fire": 8.0,
-    "flood_weather": 8.0,
-    "traffic": 12.0,
-    "crime": 12.0,
-    "living_safety": 8.0,
-    "air_quality": 8.0,
+    "fire": 20.0,
+    "flood_weather": 20.0,
+    "traffic": 20.0,
+    "crime": 40.0,
+    "living_safety": 20.0,
+    "air_quality": 20.0,
 }
 
 # Hazard curves anchored on official Korean thresholds (docs/index-model.md has the table).
@@ -151,7 +153,11 @@ class ModelParams:
     coverage_per_residents: float = 10_000.0  # coverage is weighted facilities per this many people
     coverage_ref: float = 20.0  # coverage at which lack of facilities is 5 (half of 10)
     structure_weight: Mapping[str, float] = _default(DEFAULT_STRUCTURE_WEIGHT)
-    structure_scale: float = 5.0  # weighted bad structures at which structural hazard is 6.3
+    # Structural weakness is the weighted share of bad structures among those inspected, with
+    # structure_prior pseudo-structures of grade B so one bad bridge in a tiny sample does not
+    # saturate it; a share of structure_scale gives 6.3 (e.g. half the structures at D).
+    structure_scale: float = 0.5
+    structure_prior: float = 5.0
     # INFORM's absolute risk classes:
     # very low < 2.0 <= low < 3.5 <= medium < 5.0 <= high < 6.5 <= very high.
     grade_cuts: tuple[float, float, float, float] = (2.0, 3.5, 5.0, 6.5)
@@ -221,8 +227,12 @@ class ModelParams:
             "reference_population and min_exposure_scale must be > 0",
         )
         _require(
-            self.coverage_per_residents > 0 and self.coverage_ref > 0 and self.structure_scale > 0,
-            "coverage_per_residents, coverage_ref and structure_scale must be > 0",
+            self.coverage_per_residents > 0
+            and self.coverage_ref > 0
+            and self.structure_scale > 0
+            and self.structure_prior >= 0,
+            "coverage_per_residents, coverage_ref and structure_scale must be > 0, "
+            "structure_prior >= 0",
         )
         _require(
             _increasing(self.grade_cuts, 4) and self.grade_cuts[0] > 0 and self.grade_cuts[-1] < 10,

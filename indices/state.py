@@ -12,7 +12,7 @@
 >>> scores.domains["fire"].intensity, scores.events
 (4.0, 1)
 >>> round(state.contribution(fire, district, params, at=12 * 3600.0), 3)
-3.837
+1.76
 >>> DistrictState.from_dict(state.to_dict()) == state
 True
 """

@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=None, help="gateway port (default 8080)")
     demo.add_argument("--no-simulator", action="store_true", help="no synthetic events")
     demo.add_argument("--speed", type=float, default=1.0, help="simulated s per real s")
-    demo.add_argument("--rate", type=float, default=30.0, help="incident rate multiplier")
+    demo.add_argument("--rate", type=float, default=120.0, help="incident rate multiplier")
     sub.add_parser("worker", help="run the Faust worker")
     gateway = sub.add_parser("gateway", help="run the websocket gateway")
     gateway.add_argument("--port", type=int, default=None)

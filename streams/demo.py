@@ -53,7 +53,7 @@ async def run_demo(
     *,
     simulator: bool = True,
     speed: float = 1.0,
-    rate: float = 30.0,
+    rate: float = 120.0,
 ) -> None:
     from dashboard_ws.server import Gateway
 

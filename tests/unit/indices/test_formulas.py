@@ -96,12 +96,12 @@ def test_mark_doubles_per_severity_and_caps_casualties(
 def test_incident_hazard_saturates_and_scales_with_population() -> None:
     assert incident_hazard(0.0, 40_000, "fire", PARAMS) == 0.0
     at_ref = 10 * (1 - math.exp(-1))
-    assert incident_hazard(8.0, 40_000, "fire", PARAMS) == pytest.approx(at_ref)
-    assert incident_hazard(12.0, 40_000, "crime", PARAMS) == pytest.approx(at_ref)
+    assert incident_hazard(20.0, 40_000, "fire", PARAMS) == pytest.approx(at_ref)
+    assert incident_hazard(40.0, 40_000, "crime", PARAMS) == pytest.approx(at_ref)
     # twice the population, twice the reference intensity
-    assert incident_hazard(16.0, 80_000, "fire", PARAMS) == pytest.approx(at_ref)
+    assert incident_hazard(40.0, 80_000, "fire", PARAMS) == pytest.approx(at_ref)
     # small districts are floored at a quarter of the reference population
-    assert incident_hazard(2.0, 1_000, "fire", PARAMS) == pytest.approx(at_ref)
+    assert incident_hazard(5.0, 1_000, "fire", PARAMS) == pytest.approx(at_ref)
     assert incident_hazard(1e6, 40_000, "fire", PARAMS) == 10.0
 
 
@@ -125,14 +125,27 @@ def test_facility_lack_is_ten_without_facilities_and_five_at_reference_coverage(
 def test_structural_hazard_from_grades() -> None:
     assert structural_hazard({}, PARAMS) == 0.0
     assert structural_hazard({"A": 50, "B": 50}, PARAMS) == 0.0
-    assert structural_hazard({"D": 5}, PARAMS) == pytest.approx(10 * (1 - math.exp(-1)))
-    assert structural_hazard({"E": 2}, PARAMS) == pytest.approx(10 * (1 - math.exp(-1)))
-    assert structural_hazard({"C": 25}, PARAMS) == pytest.approx(10 * (1 - math.exp(-1)))
+    # share = weighted / (inspected + 5 pseudo-structures); 6.3 at share 0.5
+    assert structural_hazard({"D": 5, "A": 5, "B": 5}, PARAMS) == pytest.approx(
+        10 * (1 - math.exp(-(5 / 20) / 0.5))
+    )
+    assert structural_hazard({"E": 1}, PARAMS) == pytest.approx(
+        10 * (1 - math.exp(-(2.5 / 6) / 0.5))
+    )
+    # a district is judged by the state of its structures, not by how many it has
+    few = structural_hazard({"D": 2, "B": 18}, PARAMS)
+    many = structural_hazard({"D": 20, "B": 180}, PARAMS)
+    assert few < many < 10 * (1 - math.exp(-(20 / 200) / 0.5)) + 1e-12
+    assert many == pytest.approx(10 * (1 - math.exp(-(20 / 205) / 0.5)))
 
 
 def test_coping_lack_combines_facilities_and_structures() -> None:
     assert coping_lack({"fire_station": 8}, {}, 40_000, PARAMS) == pytest.approx(5.0)
-    assert coping_lack({"fire_station": 8}, {"E": 1000}, 40_000, PARAMS) == pytest.approx(10.0)
+    # every structure at E: structural 10*(1 - exp(-2.5/0.5)) ~ 9.93, combined with lack 5
+    all_e = 10 * (1 - math.exp(-(2500 / 1005) / 0.5))
+    assert coping_lack({"fire_station": 8}, {"E": 1000}, 40_000, PARAMS) == pytest.approx(
+        5.0 + all_e - 5.0 * all_e / 10
+    )
     assert either(5.0, 5.0) == 7.5
     assert either(0.0, 3.0) == 3.0
     assert either(10.0, 0.0) == 10.0

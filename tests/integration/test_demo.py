@@ -1,0 +1,105 @@
+"""`riskmon demo` as a user runs it: three lines, a full snapshot, live scores, a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+import pytest
+import websockets
+from confluent_kafka import Producer
+
+from .harness import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def read_banner(process: subprocess.Popen[str], deadline: float) -> dict[str, str]:
+    lines: dict[str, str] = {}
+    assert process.stdout is not None
+    while len(lines) < 3 and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        name, _, value = line.strip().partition(": ")
+        if name in ("kafka", "dashboard", "websocket"):
+            lines[name] = value
+    return lines
+
+
+async def test_demo_prints_urls_serves_live_scores_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("RISKMON_")
+    }  # embedded broker and PostgreSQL, as on a fresh machine
+    env["RISKMON_DATA_DIR"] = str(tmp_path / "data")
+    process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
+        [sys.executable, "-m", "streams.cli", "demo", "--port", "0", "--no-simulator"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        banner = await asyncio.to_thread(read_banner, process, time.monotonic() + 60)
+        assert set(banner) == {"kafka", "dashboard", "websocket"}, banner
+        assert banner["websocket"].startswith("ws://")
+        assert banner["websocket"].endswith("/ws")
+        started = time.monotonic()
+        snapshot: dict[str, object] = {}
+        while time.monotonic() - started < 60:
+            async with websockets.connect(banner["websocket"], max_size=None) as ws:
+                snapshot = json.loads(await ws.recv())
+            if snapshot["type"] == "snapshot" and len(snapshot["districts"]) == 14:  # type: ignore[arg-type]
+                break
+            await asyncio.sleep(1)
+        assert len(snapshot["districts"]) == 14  # type: ignore[arg-type]
+
+        async with websockets.connect(banner["websocket"], max_size=None) as ws:
+            await ws.recv()  # snapshot
+            producer = Producer({"bootstrap.servers": banner["kafka"]})  # librdkafka
+            incident = {
+                "id": "demo-1",
+                "source": "test",
+                "type": "fire",
+                "severity": 4,
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "lat": 37.6385,
+                "lon": 126.6791,
+            }
+            producer.produce("riskmon.incidents", json.dumps(incident).encode())
+            assert producer.flush(10) == 0
+            sent = time.monotonic()
+            async with asyncio.timeout(5):
+                while True:
+                    message = json.loads(await ws.recv())
+                    update = message.get("update", {})
+                    if update.get("district") == "4157056000" and any(
+                        d["event_id"] == "test:demo-1" for d in update["drivers"]
+                    ):
+                        break
+            assert time.monotonic() - sent < 5
+
+        children = psutil.Process(process.pid).children(recursive=True)
+        postgres_pids = [
+            p.pid
+            for p in psutil.process_iter(["cmdline"])
+            if str(tmp_path) in " ".join(p.info["cmdline"] or [])
+        ]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 0
+        survivors = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        survivors += [psutil.Process(pid) for pid in postgres_pids if psutil.pid_exists(pid)]
+        assert not survivors, [(p.pid, p.cmdline()) for p in survivors]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
