@@ -94,8 +94,10 @@ def main(argv: list[str] | None = None) -> None:
 
         run_until_signal(serve)
     elif args.command == "sink":
+        from .metrics import serve_metrics
         from .sink import run_sink
 
+        serve_metrics(settings.metrics_host, settings.metrics_port)
         run_until_signal(lambda stop: run_sink(settings, stop))
     elif args.command == "simulate":
         from .sim_producer import run_simulator

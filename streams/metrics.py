@@ -1,8 +1,20 @@
-"""Prometheus metrics of the worker (served on ``settings.worker_metrics_port``)."""
+"""Prometheus metrics of the worker (served on ``settings.metrics_port``)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import logging
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """Serve this process's metrics on ``host:port`` (nothing when ``port`` is 0)."""
+    if port:
+        start_http_server(port, addr=host)
+        log.info("metrics url=http://%s:%s/metrics", host, port)
+
 
 INGESTED = Counter("riskmon_ingested_total", "Inputs validated and located", ["kind"])
 DEAD_LETTERS = Counter(

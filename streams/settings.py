@@ -78,7 +78,10 @@ class Settings(BaseSettings):
     tick_interval_s: float = Field(default=5.0, gt=0, description="decay re-evaluation period")
     tick_min_change: float = Field(default=0.001, ge=0, description="publish a tick if moved more")
     checkpoint_interval_s: float = Field(default=1.0, gt=0)
-    worker_metrics_port: int = Field(default=0, ge=0, description="0 = pick a free port")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(
+        default=0, ge=0, description="Prometheus port of a worker or sink process; 0 = none"
+    )
     data_dir: Path = Path(".riskmon")
 
     # --- gateway -------------------------------------------------------------------------------

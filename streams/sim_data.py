@@ -1,22 +1,21 @@
-"""Load the simulator's inputs (district polygons and population) from package data.
+"""The simulator's inputs as plain data, taken from the city map (:mod:`streams.city`).
 
-This is the simulator's only file access; the core in :mod:`streams.simulator` takes the result as
-plain data, so tests and other cities can build :class:`DistrictInput` values themselves::
+The core in :mod:`streams.simulator` takes plain :class:`DistrictInput` values, so tests and other
+cities can build them themselves::
 
     sim = Simulator(load_gimpo_districts(), seed=7, start=datetime.now(KST))
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from importlib import resources
 from typing import Any
 
+from shapely.geometry import mapping
+
+from .city import CityMap, load_gimpo
 from .sim_base import DistrictInput, PolygonCoords
 
-__all__ = ["load_gimpo_districts", "parse_districts"]
+__all__ = ["districts_from_city", "load_gimpo_districts"]
 
 
 def _polygons(geometry: dict[str, Any]) -> tuple[PolygonCoords, ...]:
@@ -31,38 +30,21 @@ def _polygons(geometry: dict[str, Any]) -> tuple[PolygonCoords, ...]:
     )
 
 
-def parse_districts(geojson: str, population_csv: str) -> list[DistrictInput]:
-    """Districts from GeoJSON text (properties ``code``, ``name_ko``, ``name_en``, ``kind``) and
-    CSV text with ``code`` and ``population`` columns, sorted by code.
-
-    Raises ValueError if a district has no population row.
-    """
-    population = {
-        row["code"]: int(row["population"]) for row in csv.DictReader(io.StringIO(population_csv))
-    }
-    districts = []
-    for feature in json.loads(geojson)["features"]:
-        props = feature["properties"]
-        code = props["code"]
-        if code not in population:
-            raise ValueError(f"district {code} ({props.get('name_ko')}) has no population row")
-        districts.append(
-            DistrictInput(
-                code=code,
-                name_ko=props["name_ko"],
-                name_en=props.get("name_en") or props["name_ko"],
-                kind=props.get("kind", ""),
-                population=population[code],
-                polygons=_polygons(feature["geometry"]),
-            )
+def districts_from_city(city: CityMap) -> list[DistrictInput]:
+    """Every district of ``city`` as simulator input, sorted by code."""
+    return [
+        DistrictInput(
+            code=info.code,
+            name_ko=info.name_ko,
+            name_en=info.name_en,
+            kind=info.kind,
+            population=info.population,
+            polygons=_polygons(dict(mapping(info.geometry))),
         )
-    return sorted(districts, key=lambda d: d.code)
+        for info in (city.districts[code] for code in city.codes)
+    ]
 
 
 def load_gimpo_districts() -> list[DistrictInput]:
     """Gimpo's 14 districts from ``streams/data/gimpo/`` (sources and licence in its README)."""
-    folder = resources.files("streams").joinpath("data", "gimpo")
-    return parse_districts(
-        folder.joinpath("districts.geojson").read_text("utf-8"),
-        folder.joinpath("population.csv").read_text("utf-8"),
-    )
+    return districts_from_city(load_gimpo())

@@ -6,7 +6,6 @@ import asyncio
 import logging
 
 import faust
-from prometheus_client import start_http_server
 
 from . import store
 from .admin import create_topics
@@ -14,6 +13,7 @@ from .agents import register
 from .app import create_app
 from .checkpoint import PgCheckpointStore
 from .citycfg import gimpo
+from .metrics import serve_metrics
 from .settings import Settings
 
 log = logging.getLogger("riskmon.worker")
@@ -44,8 +44,6 @@ def run_worker(settings: Settings) -> None:
         settings.require_pg_dsn(), settings.app_id, settings.topics.located
     )
     register(app, settings, city, params, checkpoints)
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
-        log.info("metrics http://127.0.0.1:%s/metrics", settings.worker_metrics_port)
+    serve_metrics(settings.metrics_host, settings.metrics_port)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -19,7 +19,9 @@ from streams.settings import Settings, Topics
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def isolated_settings(kafka_bootstrap: str, pg_dsn: str, **overrides: object) -> Settings:
+def isolated_settings(
+    kafka_bootstrap: str, pg_dsn: str, data_dir: Path, **overrides: object
+) -> Settings:
     """Settings with topic names and consumer group unique to one test."""
     tag = uuid.uuid4().hex[:8]
     topics = Topics(
@@ -33,7 +35,7 @@ def isolated_settings(kafka_bootstrap: str, pg_dsn: str, **overrides: object) ->
         "tick_interval_s": 1.0,
         "checkpoint_interval_s": 0.5,
         "gateway_port": 0,
-        "data_dir": Path("/tmp") / f"riskmon-{tag}",
+        "data_dir": data_dir,
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -50,7 +50,7 @@ async def next_score(
 async def test_incident_reaches_websocket_and_bad_input_is_dead_lettered(
     kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
 ) -> None:
-    settings = isolated_settings(kafka_bootstrap, pg_dsn)
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path)
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     try:

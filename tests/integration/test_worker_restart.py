@@ -156,7 +156,7 @@ async def test_sigkill_mid_stream_then_restart_matches_offline_scores(
 ) -> None:
     # Checkpoints rarer than Faust's offset commits (1 s), so Faust's committed offset runs ahead
     # of the checkpoint: a restart that trusted it would lose the records in between.
-    settings = isolated_settings(kafka_bootstrap, pg_dsn, checkpoint_interval_s=8.0)
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path, checkpoint_interval_s=8.0)
     topic = {
         "incidents": settings.topics.incidents,
         "readings": settings.topics.readings,
