@@ -30,13 +30,7 @@ from indices.errors import InvalidEvent
 from indices.formulas import Components, compose, curve_anchors
 from indices.model import District, Event, FacilityIn, IncidentIn, InspectionIn, ReadingIn, Scores
 from indices.params import RIVER_KIND, ModelParams
-from indices.taxonomy import (
-    DOMAINS,
-    FACILITY_KINDS,
-    INCIDENT_TYPES,
-    INSPECTION_GRADES,
-    SENSOR_DOMAIN,
-)
+from indices.taxonomy import DOMAINS, FACILITY_KINDS, INSPECTION_GRADES, SENSOR_DOMAIN
 
 __all__ = ["score_batch"]
 
@@ -50,15 +44,17 @@ def score_batch(
 ) -> Scores:
     """Scores of ``district`` at ``at`` from ``events`` (any order, duplicates allowed).
 
-    River readings from gauges without ``params.river_stages`` are ignored (``apply`` rejects them).
-    Raises :class:`~indices.errors.InvalidEvent` if an element is not one of the four event types.
+    River readings from gauges without ``params.river_stages`` and incidents of types that
+    ``params.incident_domain`` leaves out are ignored (``apply`` rejects them too). Raises
+    :class:`~indices.errors.InvalidEvent` if an element is not one of the four event types.
     """
     incidents: list[IncidentIn] = []
     readings: list[ReadingIn] = []
     facts: list[FacilityIn | InspectionIn] = []
     for event in events:
         if isinstance(event, IncidentIn):
-            incidents.append(event)
+            if event.type in params.incident_domain:
+                incidents.append(event)
         elif isinstance(event, ReadingIn):
             if event.kind != RIVER_KIND or event.sensor_id in params.river_stages:
                 readings.append(event)
@@ -80,7 +76,7 @@ def _incidents(
     if not incidents:
         return {}, 0
     index = {domain: i for i, domain in enumerate(DOMAINS)}
-    domain = _ints(index[INCIDENT_TYPES[e.type]] for e in incidents)
+    domain = _ints(index[params.incident_domain[e.type]] for e in incidents)
     severity = _ints(e.severity for e in incidents)
     casualties = _ints(e.casualties for e in incidents)
     t = _floats(e.t for e in incidents)

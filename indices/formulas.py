@@ -10,21 +10,26 @@ own way; :func:`compose` turns components into :class:`~indices.Scores`.
 5.0
 >>> grade(3.5, params)
 3
+>>> round(incident_hazard(8.0, 40_000, "fire", params), 2)  # one severity-4 fire
+3.3
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from indices.model import District, DomainScores, Scores
+from indices.model import District, DomainScores, GroupScores, Scores
 from indices.params import RIVER_KIND, Anchors, ModelParams
-from indices.taxonomy import DOMAINS, FACILITY_KINDS, INSPECTION_GRADES
+from indices.taxonomy import DOMAINS, FACILITY_KINDS, GROUPS, INSPECTION_GRADES
 
 __all__ = [
     "Components",
+    "any_of",
+    "background_load",
+    "background_rate",
     "clamp",
     "compose",
     "coping_lack",
@@ -32,8 +37,10 @@ __all__ = [
     "either",
     "facility_lack",
     "fade",
+    "freshness",
     "grade",
     "incident_hazard",
+    "incident_reference",
     "interpolate",
     "mark",
     "risk",
@@ -43,6 +50,7 @@ __all__ = [
 ]
 
 SCALE = 10.0  # every index is on 0..10, 10 worst (INFORM convention)
+PER_RESIDENTS = 10_000.0  # background rates are per this many residents, as in official statistics
 
 
 def clamp(value: float) -> float:
@@ -62,6 +70,20 @@ def either(first: float, second: float) -> float:
     return clamp(first + second - first * second / SCALE)
 
 
+def any_of(hazards: Iterable[float]) -> float:
+    """Combine 0-10 hazards like independent probabilities: 10 (1 - Π (1 - h/10)).
+
+    Never below the largest; associative, so combining groups of combinations gives the same.
+
+    >>> any_of([5.0, 5.0, 0.0])
+    7.5
+    """
+    spared = 1.0  # the chance that none of the hazards materialises
+    for hazard in hazards:
+        spared *= 1.0 - hazard / SCALE
+    return clamp(SCALE * (1.0 - spared))
+
+
 # --- incidents -----------------------------------------------------------------------------------
 
 
@@ -75,17 +97,46 @@ def mark(severity: int, casualties: int, params: ModelParams) -> float:
     return params.severity_weight[severity - 1] * (1.0 + params.casualty_weight * capped)
 
 
-def incident_hazard(intensity: float, population: int, domain: str, params: ModelParams) -> float:
-    """Incident hazard HI = 10*(1 - exp(-I / I_ref)) with I_ref scaled by exposed population.
+def background_rate(population: int, domain: str, params: ModelParams) -> float:
+    """λ0 = μ_d · population / 10^4: routine incidents of ``domain`` expected per day.
 
-    I_ref = intensity_ref[domain] * max(min_exposure_scale, population / reference_population):
-    the same intensity means more in a small district than in a large one.
-
-    >>> round(incident_hazard(20.0, 40_000, "fire", ModelParams()), 3)
-    6.321
+    >>> round(background_rate(40_000, "crime", ModelParams()), 2)
+    1.08
     """
-    exposure = max(params.min_exposure_scale, population / params.reference_population)
-    reference = params.intensity_ref[domain] * exposure
+    return params.background_per_10k_day[domain] * population / PER_RESIDENTS
+
+
+def background_load(population: int, domain: str, params: ModelParams) -> float:
+    """B_d = λ0 · E[a] · τ_d: the decayed load routine incidents keep up on average.
+
+    A Poisson stream of rate λ0 (per day) with mean mark E[a] under the kernel e^{-t/τ} has
+    expected intensity λ0 E[a] τ, τ = half-life / ln 2 in days (Campbell's theorem).
+
+    >>> round(background_load(40_000, "crime", ModelParams()), 2)
+    8.41
+    """
+    rate = background_rate(population, domain, params)
+    return rate * params.mean_mark[domain] * params.lifetime_days(domain)
+
+
+def incident_reference(population: int, domain: str, params: ModelParams) -> float:
+    """The load R_d = max(excess_ref · B_d, min_reference) at which incident hazard reads 6.3."""
+    load = background_load(population, domain, params)
+    return max(params.excess_ref * load, params.min_reference)
+
+
+def incident_hazard(intensity: float, population: int, domain: str, params: ModelParams) -> float:
+    """Incident hazard HI = 10 (1 - exp(-I / R_d)), R_d from :func:`incident_reference`.
+
+    At the background load alone (I = B_d) it reads 10 (1 - e^{-1/excess_ref}), 2.2 with the
+    defaults, unless the floor ``min_reference`` applies (then less): a district is judged by how
+    far its incidents exceed its own routine, and a single incident never saturates it.
+
+    >>> params = ModelParams()
+    >>> round(incident_hazard(background_load(40_000, "crime", params), 40_000, "crime", params), 2)
+    2.21
+    """
+    reference = incident_reference(population, domain, params)
     return clamp(SCALE * (1.0 - math.exp(-intensity / reference)))
 
 
@@ -123,6 +174,15 @@ def sensor_hazard(kind: str, value: float, sensor_id: str, params: ModelParams) 
     """Hazard 0-10 of one reading before fading; 0 for a river gauge without stages."""
     anchors = curve_anchors(kind, sensor_id, params)
     return 0.0 if anchors is None else clamp(interpolate(anchors, value))
+
+
+def freshness(ages_s: Mapping[str, float], params: ModelParams) -> dict[str, float]:
+    """Each sensor kind's freshness factor: :func:`fade` of its newest reading's age.
+
+    >>> freshness({"wind_ms": 5400.0, "pm10_ugm3": 60.0}, ModelParams())
+    {'wind_ms': 0.5, 'pm10_ugm3': 1.0}
+    """
+    return {kind: fade(age, params.validity_s[kind]) for kind, age in ages_s.items()}
 
 
 def fade(age_s: float, validity_s: float) -> float:
@@ -231,22 +291,18 @@ def compose(district: District, params: ModelParams, parts: Components) -> Score
     """Scores of ``district`` from its reduced components."""
     vuln = vulnerability(district, params)
     lack = coping_lack(parts.facilities, parts.grades, district.population, params)
-    domains: dict[str, DomainScores] = {}
-    spared = 1.0  # product of (1 - HE_d/10): the chance that no domain's hazard materialises
-    for domain in DOMAINS:
-        intensity = parts.intensity.get(domain, 0.0)
-        sensors = parts.sensor_hazard.get(domain, 0.0)
-        hazard = either(incident_hazard(intensity, district.population, domain, params), sensors)
+    domains = {
+        domain: _domain_scores(domain, district, params, parts, vuln, lack) for domain in DOMAINS
+    }
+    groups: dict[str, GroupScores] = {}
+    for group, members in GROUPS.items():
+        hazard = any_of(domains[d].hazard for d in members)
         value = risk(hazard, vuln, lack, params)
-        domains[domain] = DomainScores(
-            hazard=hazard,
-            risk=value,
-            grade=grade(value, params),
-            intensity=intensity,
-            sensor_hazard=sensors,
-        )
-        spared *= 1.0 - hazard / SCALE
-    composite = risk(clamp(SCALE * (1.0 - spared)), vuln, lack, params)
+        groups[group] = GroupScores(hazard=hazard, risk=value, grade=grade(value, params))
+    hazard = any_of(domains[d].hazard for d in DOMAINS)
+    composite = risk(hazard, vuln, lack, params)
+    factors = freshness(parts.freshness_s, params)
+    confidence = sum(factors.values()) / len(factors) if factors else 1.0
     return Scores(
         composite=composite,
         grade=grade(composite, params),
@@ -256,4 +312,32 @@ def compose(district: District, params: ModelParams, parts: Components) -> Score
         safety=clamp(SCALE - lack),
         events=parts.events,
         freshness_s=dict(parts.freshness_s),
+        groups=groups,
+        confidence=min(max(confidence, 0.0), 1.0),
+        stale_feeds=tuple(sorted(kind for kind, f in factors.items() if f < 1.0)),
+        hazard=hazard,
+    )
+
+
+def _domain_scores(
+    domain: str,
+    district: District,
+    params: ModelParams,
+    parts: Components,
+    vuln: float,
+    lack: float,
+) -> DomainScores:
+    intensity = parts.intensity.get(domain, 0.0)
+    sensors = parts.sensor_hazard.get(domain, 0.0)
+    incidents = incident_hazard(intensity, district.population, domain, params)
+    hazard = either(incidents, sensors)
+    value = risk(hazard, vuln, lack, params)
+    return DomainScores(
+        hazard=hazard,
+        risk=value,
+        grade=grade(value, params),
+        intensity=intensity,
+        sensor_hazard=sensors,
+        incident_hazard=incidents,
+        background=background_load(district.population, domain, params),
     )

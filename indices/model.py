@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from indices.errors import InvalidConfig, InvalidEvent
@@ -28,6 +28,7 @@ __all__ = [
     "DomainScores",
     "Event",
     "FacilityIn",
+    "GroupScores",
     "IncidentIn",
     "InspectionIn",
     "Outcome",
@@ -37,9 +38,9 @@ __all__ = [
 
 # Published with every score so a consumer can tell which formulas produced it. Bump it whenever a
 # formula or a default parameter changes the numbers.
-MODEL_VERSION: Final[str] = "riskmon-index/0.1"
+MODEL_VERSION: Final[str] = "riskmon-index/0.2"
 
-Outcome = Literal["applied", "duplicate", "conflict", "unknown_gauge"]
+Outcome = Literal["applied", "duplicate", "conflict", "unknown_gauge", "unmapped_type"]
 
 
 def _check_time(t: float, what: str) -> None:
@@ -47,9 +48,9 @@ def _check_time(t: float, what: str) -> None:
         raise InvalidEvent(f"time must be finite epoch seconds, got {t!r} ({what})")
 
 
-def _check_choice(value: str, allowed: Container[str], field: str, what: str) -> None:
+def _check_choice(value: str, allowed: Container[str], name: str, what: str) -> None:
     if value not in allowed:
-        raise InvalidEvent(f"unknown {field} {value!r} ({what}); see indices.taxonomy")
+        raise InvalidEvent(f"unknown {name} {value!r} ({what}); see indices.taxonomy")
 
 
 @dataclass(frozen=True)
@@ -143,10 +144,13 @@ Event = IncidentIn | ReadingIn | FacilityIn | InspectionIn
 
 @dataclass(frozen=True)
 class DomainScores:
-    """One domain's scores, all on 0-10 (10 worst) except ``intensity`` (unbounded, >= 0).
+    """One domain's scores, all on 0-10 (10 worst) except ``intensity`` and ``background``.
 
-    ``hazard`` is hazard & exposure (incidents combined with sensors), ``risk`` the INFORM geometric
-    mean with vulnerability and lack of coping capacity, ``grade`` its class 1 (very low) .. 5.
+    ``hazard`` is hazard & exposure (``incident_hazard`` combined with ``sensor_hazard``), ``risk``
+    the INFORM geometric mean with vulnerability and lack of coping capacity, ``grade`` its class
+    1 (very low) .. 5. ``intensity`` is the decayed, severity-weighted incident load I (>= 0);
+    ``background`` the load B that routine incidents at the background rate keep up on average
+    (>= 0), so ``intensity / background`` says how unusual the moment is.
     """
 
     hazard: float
@@ -154,17 +158,36 @@ class DomainScores:
     grade: int
     intensity: float
     sensor_hazard: float
+    incident_hazard: float = 0.0
+    background: float = 0.0
+
+
+@dataclass(frozen=True)
+class GroupScores:
+    """One risk type's scores (natural 재해, calamity 재난, crime 범죄), on 0-10 (10 worst).
+
+    ``hazard`` combines its member domains' hazards like independent probabilities,
+    ``10 (1 - Π (1 - HE_d / 10))``; ``risk`` and ``grade`` as for a domain.
+    """
+
+    hazard: float
+    risk: float
+    grade: int
 
 
 @dataclass(frozen=True)
 class Scores:
     """A district's indices at one instant.
 
-    ``domains`` has every domain of :data:`indices.taxonomy.DOMAINS`. ``safety`` is
+    ``domains`` has every domain of :data:`indices.taxonomy.DOMAINS` and ``groups`` every group of
+    :data:`indices.taxonomy.GROUPS`. ``composite`` is the risk of ``hazard``, the combination of
+    every domain's hazard (equal to the combination of the groups' hazards). ``safety`` is
     ``10 - coping_lack`` (10 = best). ``events`` counts the distinct incidents still inside their
     decay horizon. ``freshness_s`` maps each sensor kind seen to the age in seconds of its newest
-    reading (negative if that reading is stamped after the evaluation time); kinds never seen are
-    absent.
+    reading (negative if stamped after the evaluation time); kinds never seen are absent.
+    ``confidence`` (0-1) is the mean freshness factor of those kinds (1 while the newest reading
+    is within its validity, falling linearly to 0 at twice it; 1.0 without sensor data) and
+    ``stale_feeds`` the kinds whose factor is below 1, sorted.
     """
 
     composite: float
@@ -175,3 +198,7 @@ class Scores:
     safety: float
     events: int
     freshness_s: dict[str, float]
+    groups: dict[str, GroupScores] = field(default_factory=dict)
+    confidence: float = 1.0
+    stale_feeds: tuple[str, ...] = ()
+    hazard: float = 0.0

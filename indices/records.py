@@ -14,7 +14,7 @@ from typing import NamedTuple, TypeVar
 
 from indices.errors import IndicesError, InvalidState
 from indices.model import FacilityIn, IncidentIn, InspectionIn, ReadingIn
-from indices.taxonomy import DOMAINS, INSPECTION_GRADES
+from indices.taxonomy import DOMAINS, INCIDENT_TYPES, INSPECTION_GRADES
 
 __all__ = [
     "FacilityRecord",
@@ -37,18 +37,29 @@ class IncidentRecord(NamedTuple):
     severity: int
     t: float
     casualties: int
+    domain: str  # where params.incident_domain put it when it was applied
 
     @classmethod
-    def of(cls, event: IncidentIn) -> IncidentRecord:
-        return cls(event.type, event.severity, float(event.t), event.casualties)
+    def of(cls, event: IncidentIn, domain: str) -> IncidentRecord:
+        return cls(event.type, event.severity, float(event.t), event.casualties, domain)
 
     def encode(self) -> list[object]:
-        return [self.type, self.severity, self.t, self.casualties]
+        return [self.type, self.severity, self.t, self.casualties, self.domain]
 
     @classmethod
     def decode(cls, key: str, value: object) -> IncidentRecord:
+        kind, severity, t, casualties, domain = _fields(value, 5, key)
+        if domain not in DOMAINS:
+            raise InvalidState(f"incident {key!r}: unknown domain {domain!r}")
+        event = IncidentIn(key, _str(kind), _int(severity), _float(t), _int(casualties))
+        return cls.of(event, _str(domain))
+
+    @classmethod
+    def decode_v1(cls, key: str, value: object) -> IncidentRecord:
+        """A record of state format 1, which kept no domain: the default taxonomy's."""
         kind, severity, t, casualties = _fields(value, 4, key)
-        return cls.of(IncidentIn(key, _str(kind), _int(severity), _float(t), _int(casualties)))
+        event = IncidentIn(key, _str(kind), _int(severity), _float(t), _int(casualties))
+        return cls.of(event, INCIDENT_TYPES[event.type])
 
 
 class ReadingRecord(NamedTuple):

@@ -12,17 +12,20 @@
 >>> scores.domains["fire"].intensity, scores.events
 (4.0, 1)
 >>> round(state.contribution(fire, district, params, at=12 * 3600.0), 3)
-1.76
+1.813
+>>> [(key, kind, round(c, 3)) for key, kind, c in state.drivers("fire", district, params, 43200.0)]
+[('gimpo-fire:981', 'fire', 1.813)]
 >>> DistrictState.from_dict(state.to_dict()) == state
 True
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from indices.errors import InvalidEvent, InvalidState
+from indices.errors import InvalidConfig, InvalidEvent, InvalidState
 from indices.formulas import Components, clamp, compose, fade, incident_hazard, mark, sensor_hazard
 from indices.model import (
     District,
@@ -47,11 +50,12 @@ from indices.records import (
     fact_rank,
     reading_rank,
 )
-from indices.taxonomy import INCIDENT_TYPES, SENSOR_DOMAIN
+from indices.taxonomy import DOMAINS, SENSOR_DOMAIN
 
-__all__ = ["STATE_FORMAT", "DistrictState"]
+__all__ = ["STATE_FORMAT", "DistrictState", "Driver"]
 
-STATE_FORMAT = 1  # version of the to_dict layout; from_dict refuses others
+STATE_FORMAT = 2  # version of the to_dict layout; from_dict also reads 1 and refuses others
+Driver = tuple[str, str, float]  # (event id, type or sensor kind, contribution 0-10)
 
 
 class DistrictState:
@@ -59,13 +63,22 @@ class DistrictState:
     :meth:`evaluate` and :meth:`contribution` only read.
 
     Keeps, per domain, the Hawkes sum S and the newest event time (O(1) per incident, independent of
-    arrival order); every incident's dedup key; each sensor's newest reading; every safety fact,
-    with the newest one per facility and structure. Persist it with :meth:`to_dict` (JSON-safe)
-    and restore it with :meth:`from_dict`; never pickle it. Use one :class:`ModelParams` for a
-    state's whole life.
+    arrival order); every incident's dedup key with the domain it went to; each sensor's newest
+    reading; every safety fact, with the newest one per facility and structure. Persist it with
+    :meth:`to_dict` (JSON-safe) and restore it with :meth:`from_dict`; never pickle it. Use one
+    :class:`ModelParams` for a state's whole life.
     """
 
-    __slots__ = ("_counts", "_facts", "_grades", "_incidents", "_intensity", "_newest", "_readings")
+    __slots__ = (
+        "_by_domain",
+        "_counts",
+        "_facts",
+        "_grades",
+        "_incidents",
+        "_intensity",
+        "_newest",
+        "_readings",
+    )
 
     def __init__(self) -> None:
         """An empty state; prefer :meth:`new` or :meth:`from_dict`."""
@@ -78,6 +91,7 @@ class DistrictState:
         self._newest: dict[tuple[str, str], str] = {}
         self._counts: dict[str, int] = {}
         self._grades: dict[str, int] = {}
+        self._by_domain: dict[str, set[str]] = {}  # domain -> keys of its held incidents
 
     @classmethod
     def new(cls) -> DistrictState:
@@ -110,6 +124,8 @@ class DistrictState:
           Report it (dead-letter ``conflict``): the source reused an id.
         - ``"unknown_gauge"``: a river level from a gauge without ``params.river_stages``; nothing
           changed. Configure the gauge's stages to use it.
+        - ``"unmapped_type"``: an incident whose type ``params.incident_domain`` leaves out; nothing
+          changed. The city chose not to count that type.
         """
         if isinstance(event, IncidentIn):
             return self._apply_incident(event, params)
@@ -134,10 +150,10 @@ class DistrictState:
         expired = [
             key
             for key, record in self._incidents.items()
-            if at - record.t > params.horizon_s(INCIDENT_TYPES[record.type])
+            if at - record.t > params.horizon_s(record.domain)
         ]
         for key in expired:
-            del self._incidents[key]
+            self._by_domain[self._incidents.pop(key).domain].discard(key)
         newest = set(self._newest.values())
         horizon = params.fact_horizon_s()
         stale = [
@@ -150,12 +166,15 @@ class DistrictState:
         return len(expired) + len(stale)
 
     def _apply_incident(self, event: IncidentIn, params: ModelParams) -> Outcome:
-        record = IncidentRecord.of(event)
+        domain = params.incident_domain.get(event.type)
+        if domain is None:
+            return "unmapped_type"
+        record = IncidentRecord.of(event, domain)
         held = self._incidents.get(event.key)
         if held is not None:
             return "duplicate" if held == record else "conflict"
         self._incidents[event.key] = record
-        domain = INCIDENT_TYPES[record.type]
+        self._by_domain.setdefault(domain, set()).add(event.key)
         weight = mark(record.severity, record.casualties, params)
         omega = params.decay_rate(domain)
         total, t_last = self._intensity.get(domain, (0.0, record.t))
@@ -228,30 +247,61 @@ class DistrictState:
         superseded by newer ones, incidents whose key is not held or is held with other content.
         """
         if isinstance(event, IncidentIn):
-            return self._incident_share(event, district, params, at)
+            domain = params.incident_domain.get(event.type)
+            record = IncidentRecord.of(event, domain) if domain is not None else None
+            if record is None or self._incidents.get(event.key) != record:
+                return 0.0
+            return self._shares(record.domain, district, params, at)(record)
         if isinstance(event, ReadingIn) and self._readings.get(event.sensor_id) == ReadingRecord.of(
             event
         ):
             return _reading_hazard(event.sensor_id, ReadingRecord.of(event), params, at)
         return 0.0
 
-    def _incident_share(
-        self, event: IncidentIn, district: District, params: ModelParams, at: float
-    ) -> float:
-        record = IncidentRecord.of(event)
-        if self._incidents.get(event.key) != record:
-            return 0.0
-        domain = INCIDENT_TYPES[record.type]
-        total, t_last = self._intensity[domain]
+    def drivers(
+        self, domain: str, district: District, params: ModelParams, at: float, limit: int = 5
+    ) -> list[Driver]:
+        """The ``limit`` events that explain most of ``domain``'s hazard at ``at``, largest first.
+
+        Each is ``(event_id, type, contribution)``: an incident's key, type and share of the
+        incident hazard (all held incidents' shares sum to it), or a sensor's id, kind and faded
+        hazard. Only positive contributions; ties go by id, then type. Walks the domain's held
+        incidents and the district's sensors once.
+        """
+        if domain not in DOMAINS:
+            raise InvalidConfig(f"unknown domain {domain!r}; known: {', '.join(DOMAINS)}")
+        share = self._shares(domain, district, params, at)
+        found: list[Driver] = []
+        for key in self._by_domain.get(domain, ()):
+            record = self._incidents[key]
+            found.append((key, record.type, share(record)))
+        for sensor_id, reading in self._readings.items():
+            if SENSOR_DOMAIN[reading.kind] == domain:
+                found.append(
+                    (sensor_id, reading.kind, _reading_hazard(sensor_id, reading, params, at))
+                )
+        ranked = (item for item in found if item[2] > 0.0)
+        return heapq.nsmallest(max(limit, 0), ranked, key=lambda d: (-d[2], d[0], d[1]))
+
+    def _shares(
+        self, domain: str, district: District, params: ModelParams, at: float
+    ) -> Callable[[IncidentRecord], float]:
+        """Share of the domain's incident hazard of a held incident of ``domain``."""
+        total, t_last = self._intensity.get(domain, (0.0, at))
         omega = params.decay_rate(domain)
         when = max(at, t_last)
         intensity = total * math.exp(-omega * (when - t_last))
-        if intensity <= 0.0:
-            return 0.0
-        weight = mark(record.severity, record.casualties, params)
-        own = weight * math.exp(-omega * (when - record.t))
         hazard = incident_hazard(intensity, district.population, domain, params)
-        return clamp(hazard * min(own / intensity, 1.0))
+
+        def share(record: IncidentRecord) -> float:
+            if intensity <= 0.0:
+                return 0.0
+            own = mark(record.severity, record.casualties, params) * math.exp(
+                -omega * (when - record.t)
+            )
+            return clamp(hazard * min(own / intensity, 1.0))
+
+        return share
 
     def _components(self, params: ModelParams, at: float) -> Components:
         intensity = {
@@ -265,8 +315,8 @@ class DistrictState:
             value = _reading_hazard(sensor_id, record, params, at)
             hazards[domain] = max(hazards.get(domain, 0.0), value)
             newest[record.kind] = max(newest.get(record.kind, -math.inf), record.t)
-        horizon = {kind: params.horizon_s(domain) for kind, domain in INCIDENT_TYPES.items()}
-        events = sum(1 for r in self._incidents.values() if at - r.t <= horizon[r.type])
+        horizon = {domain: params.horizon_s(domain) for domain in DOMAINS}
+        events = sum(1 for r in self._incidents.values() if at - r.t <= horizon[r.domain])
         return Components(
             intensity=intensity,
             sensor_hazard=hazards,
@@ -296,19 +346,22 @@ class DistrictState:
         Raises :class:`~indices.errors.InvalidState` if ``data`` is malformed or of another format
         version; rebuild such a state by replaying its events.
         """
-        if data.get("format") != STATE_FORMAT:
-            raise InvalidState(f"state format {data.get('format')!r}, expected {STATE_FORMAT}")
+        version = data.get("format")
+        if version not in (1, STATE_FORMAT):
+            raise InvalidState(f"state format {version!r}, expected {STATE_FORMAT} (or 1)")
         state = cls()
-        state._incidents = decode_table(data, "incidents", IncidentRecord.decode)
+        decode = IncidentRecord.decode if version == STATE_FORMAT else IncidentRecord.decode_v1
+        state._incidents = decode_table(data, "incidents", decode)
         state._intensity = decode_table(data, "intensity", decode_intensity)
         state._readings = decode_table(data, "readings", ReadingRecord.decode)
         state._facts = decode_table(data, "facts", decode_fact)
-        domains = {INCIDENT_TYPES[record.type] for record in state._incidents.values()}
-        missing = domains - set(state._intensity)
+        for key, record in state._incidents.items():
+            state._by_domain.setdefault(record.domain, set()).add(key)
+        missing = set(state._by_domain) - set(state._intensity)
         if missing:
             raise InvalidState(f"incidents of {sorted(missing)} held without their intensity")
-        for key, record in state._facts.items():
-            state._promote(key, record)
+        for key, fact in state._facts.items():
+            state._promote(key, fact)
         return state
 
 

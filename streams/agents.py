@@ -29,7 +29,7 @@ from .checkpoint import CheckpointStore
 from .city import CityMap
 from .contract import DeadLetter, LocatedEvent, ScoreUpdate
 from .ingest import Kind, RawRecord, dead_letter, ingest
-from .scoring import PartitionScorer, ScoringContext
+from .scoring import PartitionScorer, ScoringContext, model_fingerprint
 from .settings import Settings
 
 log = logging.getLogger("riskmon.worker")
@@ -54,6 +54,7 @@ class Worker:
         self.settings = settings
         self.city = city
         self.ctx = ScoringContext(city.model_districts(), params)
+        self.fingerprint = model_fingerprint(params)
         self.checkpoints = checkpoints
         self.scorers: dict[int, PartitionScorer] = {}
         self.dirty: set[int] = set()
@@ -161,6 +162,15 @@ class Worker:
     async def _restore(self, partition: int) -> PartitionScorer:
         codes = self.city.codes_of_partition(partition, self.settings.partitions)
         state = await self.checkpoints.load(partition)
+        if state is not None and state.get("model_fingerprint") != self.fingerprint:
+            log.warning(
+                "checkpoint ignored partition=%s reason=model_changed saved=%s now=%s: "
+                "rebuilding the partition from the beginning of its log",
+                partition,
+                state.get("model_fingerprint"),
+                self.fingerprint,
+            )
+            state = None
         if state is None:
             scorer = PartitionScorer(partition, codes)
         else:
@@ -202,7 +212,7 @@ class Worker:
         scorer = self.scorers.get(partition)
         if scorer is None:
             return True
-        state = scorer.to_checkpoint()  # synchronous snapshot: consistent with next_offset
+        state = scorer.to_checkpoint(self.fingerprint)  # synchronous: consistent with next_offset
         self.dirty.discard(partition)
         try:
             await self.checkpoints.save(partition, state, utcnow())

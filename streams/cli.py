@@ -20,6 +20,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import logs
@@ -44,12 +45,34 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--speed", type=float, default=1.0)
     simulate.add_argument("--rate", type=float, default=30.0)
     simulate.add_argument("--seed", type=int, default=7)
+    score = sub.add_parser("score", help="score events offline, as the worker would")
+    score.add_argument(
+        "--events",
+        type=Path,
+        required=True,
+        help="JSON lines: Incident, SensorReading, SafetyFact or located events",
+    )
+    score.add_argument(
+        "--at",
+        type=_aware_time,
+        default=None,
+        help="evaluation time, RFC 3339 with offset (default: now)",
+    )
+    score.add_argument("--config", type=Path, default=None, help="city configuration TOML")
+    score.add_argument("--json", action="store_true", help="one JSON document on stdout")
     sub.add_parser("topics", help="create riskmon's Kafka topics")
     db = sub.add_parser("db", help="database administration")
     db.add_argument("action", choices=["migrate"])
     schema = sub.add_parser("schema", help="export the wire contract as JSON Schema")
     schema.add_argument("--out", type=Path, default=Path("docs/schemas"))
     return parser
+
+
+def _aware_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (e.g. +09:00 or Z)")
+    return moment
 
 
 def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -105,6 +128,17 @@ def main(argv: list[str] | None = None) -> None:
         run_until_signal(
             lambda stop: run_simulator(
                 settings, speed=args.speed, rate_multiplier=args.rate, seed=args.seed, stop=stop
+            )
+        )
+    elif args.command == "score":
+        from .score_cli import run_score
+
+        sys.exit(
+            run_score(
+                args.events,
+                args.at or datetime.now(UTC),
+                args.config or settings.city_config,
+                as_json=args.json,
             )
         )
     elif args.command == "topics":

@@ -41,6 +41,7 @@ from indices.taxonomy import FACILITY_KINDS, INCIDENT_TYPES, SENSOR_KINDS
 
 __all__ = [
     "DeadLetter",
+    "DistrictScores",
     "Driver",
     "FacilityFact",
     "Incident",
@@ -201,29 +202,53 @@ class DomainScore(_Message):
     sensor_hazard: float = Field(ge=0, le=10)
 
 
+class GroupScore(_Message):
+    """One of the three risk types: natural 재해, calamity 재난, crime 범죄."""
+
+    hazard: float = Field(ge=0, le=10, description="hazards of its domains combined")
+    risk: float = Field(ge=0, le=10)
+    grade: int = Field(ge=1, le=5)
+
+
 class Delta(_Message):
     composite: float
     safety: float
     domains: dict[str, float] = Field(description="change of each domain's risk")
 
 
-class ScoreUpdate(_Message):
-    """A district's indices at ``as_of``; published on ``riskmon.scores`` keyed by district code."""
+class DistrictScores(_Message):
+    """A district's indices at ``as_of`` (what ``riskmon score`` prints per district)."""
 
     district: DistrictCode
     name: str
-    seq: int = Field(ge=0, description="per district, strictly increasing, also across restarts")
     as_of: AwareDatetime
     model_version: str
-    reason: Literal["events", "tick", "recovered"]
     composite: Composite
     domains: dict[str, DomainScore]
+    groups: dict[str, GroupScore] = Field(description="natural, calamity, crime")
     vulnerability: float = Field(ge=0, le=10)
     coping_lack: float = Field(ge=0, le=10)
-    safety: float = Field(ge=0, le=10)
+    safety: float = Field(ge=0, le=10, description="안전도: 10 - lack of coping capacity")
+    confidence: float = Field(ge=0, le=1, description="1 = every sensor feed is fresh")
+    freshness_s: dict[str, float] = Field(description="sensor kind -> age of its newest reading")
+    stale_feeds: list[str] = Field(description="sensor kinds past their validity")
+    events: int = Field(ge=0, description="distinct incidents counted in this district's state")
+    contributors: dict[str, list[Driver]] = Field(
+        description="per domain: the events and readings that explain its hazard now, largest first"
+    )
+
+
+class ScoreUpdate(DistrictScores):
+    """A change of a district's indices; published on ``riskmon.scores`` keyed by district code.
+
+    ``drivers`` are the events of this batch that moved it; ``contributors`` explain, for each
+    domain that changed, its whole current hazard.
+    """
+
+    seq: int = Field(ge=0, description="per district, strictly increasing, also across restarts")
+    reason: Literal["events", "tick", "recovered"]
     delta: Delta
     drivers: list[Driver]
-    events: int = Field(ge=0, description="distinct incidents counted in this district's state")
 
 
 class DeadLetter(_Message):
@@ -235,7 +260,15 @@ class DeadLetter(_Message):
     key_b64: str | None
     value_b64: str
     reason: str
-    error: Literal["not_json", "schema", "outside_city", "unknown_district", "conflict", "internal"]
+    error: Literal[
+        "not_json",
+        "schema",
+        "outside_city",
+        "unknown_district",
+        "not_counted",
+        "conflict",
+        "internal",
+    ]
     failed_at: AwareDatetime
 
     @property
@@ -271,6 +304,7 @@ SCHEMAS: dict[str, Any] = {
     "safety-fact": SAFETY_FACT,
     "located-event": LocatedEvent,
     "score-update": ScoreUpdate,
+    "district-scores": DistrictScores,
     "dead-letter": DeadLetter,
     "ws-server-message": WS_SERVER_MESSAGE,
 }

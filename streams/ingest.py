@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["incident", "reading", "safety"]
 ErrorKind = Literal[
-    "not_json", "schema", "outside_city", "unknown_district", "conflict", "internal"
+    "not_json", "schema", "outside_city", "unknown_district", "not_counted", "conflict", "internal"
 ]
 
 
@@ -152,6 +152,12 @@ def place(event: BaseModel, city: CityMap) -> tuple[str, str | None]:
 
 def check_model_inputs(event: InputEvent, params: ModelParams) -> None:
     """Reject what the index model cannot use (e.g. a river gauge without flood stages)."""
+    if isinstance(event, Incident) and event.type not in params.incident_domain:
+        raise Rejected(
+            "not_counted",
+            f"incident type {event.type!r} is not counted in this city's configuration "
+            "(model.incident_domain); map it to a domain to count it",
+        )
     if (
         isinstance(event, SensorReading)
         and event.kind == "river_level_m"

@@ -15,6 +15,8 @@ Idempotency has two layers:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,13 +34,16 @@ from indices import (
     ReadingIn,
     Scores,
 )
-from indices.taxonomy import INCIDENT_TYPES, SENSOR_DOMAIN
+from indices.config import params_to_mapping
+from indices.taxonomy import SENSOR_DOMAIN
 
 from .contract import (
     Composite,
     Delta,
+    DistrictScores,
     DomainScore,
     Driver,
+    GroupScore,
     Incident,
     InputEvent,
     InspectionFact,
@@ -48,6 +53,7 @@ from .contract import (
 )
 
 MAX_DRIVERS = 25
+MAX_CONTRIBUTORS = 5
 Reason = Literal["events", "tick", "recovered"]
 
 
@@ -84,10 +90,10 @@ def to_model_event(event: InputEvent) -> Event:
     )
 
 
-def driver_identity(event: Event) -> tuple[str, str, str]:
+def driver_identity(event: Event, params: ModelParams) -> tuple[str, str, str]:
     """(event_id, type, domain) of a model event, as shown to operators."""
     if isinstance(event, IncidentIn):
-        return event.key, event.type, INCIDENT_TYPES[event.type]
+        return event.key, event.type, params.incident_domain[event.type]
     if isinstance(event, ReadingIn):
         return event.sensor_id, event.kind, SENSOR_DOMAIN[event.kind]
     if isinstance(event, InspectionIn):
@@ -103,13 +109,41 @@ class ScoringContext:
     params: ModelParams
 
 
+@dataclass(frozen=True)
+class Published:
+    """What ``delta`` and the tick's change test need from a district's last publication."""
+
+    composite: float
+    safety: float
+    risks: dict[str, float]
+
+    @classmethod
+    def of(cls, scores: Scores) -> Published:
+        return cls(
+            scores.composite, scores.safety, {name: d.risk for name, d in scores.domains.items()}
+        )
+
+    def change(self, scores: Scores) -> float:
+        """Largest absolute change across composite, safety and domain risks."""
+        changes = [abs(scores.composite - self.composite), abs(scores.safety - self.safety)]
+        changes += [abs(d.risk - self.risks[name]) for name, d in scores.domains.items()]
+        return max(changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"composite": self.composite, "safety": self.safety, "risks": self.risks}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Published:
+        return cls(data["composite"], data["safety"], dict(data["risks"]))
+
+
 @dataclass
 class DistrictSlot:
     """A district's model state plus what was last published for it (for seq and delta)."""
 
     state: DistrictState
     seq: int = 0
-    last: Scores | None = None
+    last: Published | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +160,13 @@ class BatchOutcome:
     updates: list[ScoreUpdate] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+
+
+def model_fingerprint(params: ModelParams) -> str:
+    """Identifies the model and its parameters; a checkpoint made under another is not reused
+    (e.g. its decayed sums were computed with other half-lives)."""
+    text = json.dumps([MODEL_VERSION, params_to_mapping(params)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def next_seq(previous: int, now: datetime) -> int:
@@ -172,7 +213,7 @@ class PartitionScorer:
             if result == "applied":
                 touched.setdefault(located.district, []).append(event)
             elif result == "conflict":
-                event_id = driver_identity(event)[0]
+                event_id = driver_identity(event, ctx.params)[0]
                 outcome.conflicts.append(
                     Conflict(
                         offset,
@@ -195,7 +236,7 @@ class PartitionScorer:
         for code, slot in sorted(self.slots.items()):
             slot.state.prune(ctx.params, at)
             scores = slot.state.evaluate(ctx.districts[code], ctx.params, at)
-            if slot.last is None or max_change(slot.last, scores) > min_change:
+            if slot.last is None or slot.last.change(scores) > min_change:
                 updates.append(self._publish(code, ctx, now, "tick", [], scores))
         return updates
 
@@ -221,35 +262,48 @@ class PartitionScorer:
             scores = slot.state.evaluate(district, ctx.params, at)
         drivers = []
         for event in events:
-            event_id, kind, domain = driver_identity(event)
+            event_id, kind, domain = driver_identity(event, ctx.params)
             contribution = slot.state.contribution(event, district, ctx.params, at)
             drivers.append(
                 Driver(event_id=event_id, type=kind, domain=domain, contribution=contribution)
             )
         drivers.sort(key=lambda d: (-d.contribution, d.event_id))
-        slot.seq = next_seq(slot.seq, now)
-        update = build_update(
-            district, slot.seq, now, reason, scores, slot.last, drivers[:MAX_DRIVERS]
+        previous = slot.last or Published.of(scores)
+        delta = Delta(
+            composite=scores.composite - previous.composite,
+            safety=scores.safety - previous.safety,
+            domains={n: d.risk - previous.risks[n] for n, d in scores.domains.items()},
         )
-        slot.last = scores
-        return update
+        # A recovered update may be a gateway's first: explain every domain with a hazard.
+        changed = (
+            None
+            if reason == "recovered"
+            else ({n for n, v in delta.domains.items() if v != 0.0} | {d.domain for d in drivers})
+        )
+        base = build_scores(district, slot.state, ctx.params, now, scores, changed)
+        slot.seq = next_seq(slot.seq, now)
+        slot.last = Published.of(scores)
+        return ScoreUpdate(
+            **dict(base), seq=slot.seq, reason=reason, delta=delta, drivers=drivers[:MAX_DRIVERS]
+        )
 
     @staticmethod
     def _count(outcome: BatchOutcome, what: str) -> None:
         outcome.counts[what] = outcome.counts.get(what, 0) + 1
 
     # --- persistence ----------------------------------------------------------------------------
-    def to_checkpoint(self) -> dict[str, Any]:
+    def to_checkpoint(self, fingerprint: str) -> dict[str, Any]:
         """JSON-safe state: everything needed to resume exactly where this scorer is now."""
         return {
             "partition": self.partition,
             "next_offset": self.next_offset,
             "model_version": MODEL_VERSION,
+            "model_fingerprint": fingerprint,
             "districts": {
                 code: {
                     "state": slot.state.to_dict(),
                     "seq": slot.seq,
-                    "last": scores_to_dict(slot.last) if slot.last else None,
+                    "last": slot.last.to_dict() if slot.last else None,
                 }
                 for code, slot in self.slots.items()
             },
@@ -261,38 +315,45 @@ class PartitionScorer:
             code: DistrictSlot(
                 DistrictState.from_dict(entry["state"]),
                 int(entry["seq"]),
-                scores_from_dict(entry["last"]) if entry["last"] else None,
+                Published.from_dict(entry["last"]) if entry["last"] else None,
             )
             for code, entry in data["districts"].items()
         }
         return cls(int(data["partition"]), codes, int(data["next_offset"]), slots)
 
 
-def max_change(before: Scores, after: Scores) -> float:
-    """Largest absolute change across composite, safety and domain risks."""
-    changes = [abs(after.composite - before.composite), abs(after.safety - before.safety)]
-    changes += [abs(after.domains[d].risk - before.domains[d].risk) for d in after.domains]
-    return max(changes)
-
-
-def build_update(
+def build_scores(
     district: District,
-    seq: int,
+    state: DistrictState,
+    params: ModelParams,
     now: datetime,
-    reason: Reason,
-    scores: Scores,
-    previous: Scores | None,
-    drivers: list[Driver],
-) -> ScoreUpdate:
-    """The wire message for ``scores``; ``delta`` is against the previous publication."""
-    base = previous or scores
-    return ScoreUpdate(
+    scores: Scores | None = None,
+    explain: Iterable[str] | None = None,
+) -> DistrictScores:
+    """The wire form of a district's scores at ``now``, with the current contributors of the
+    domains in ``explain`` (every domain with a hazard when None)."""
+    at = now.timestamp()
+    scores = scores or state.evaluate(district, params, at)
+    domains = (
+        sorted(explain)
+        if explain is not None
+        else [n for n, d in scores.domains.items() if d.hazard > 0]
+    )
+    contributors = {
+        name: [
+            Driver(event_id=event_id, type=kind, domain=name, contribution=value)
+            for event_id, kind, value in state.drivers(
+                name, district, params, at, limit=MAX_CONTRIBUTORS
+            )
+        ]
+        for name in domains
+        if name in scores.domains
+    }
+    return DistrictScores(
         district=district.code,
         name=district.name,
-        seq=seq,
         as_of=now,
         model_version=MODEL_VERSION,
-        reason=reason,
         composite=Composite(value=scores.composite, grade=scores.grade),
         domains={
             name: DomainScore(
@@ -304,50 +365,16 @@ def build_update(
             )
             for name, d in scores.domains.items()
         },
+        groups={
+            name: GroupScore(hazard=g.hazard, risk=g.risk, grade=g.grade)
+            for name, g in scores.groups.items()
+        },
         vulnerability=scores.vulnerability,
         coping_lack=scores.coping_lack,
         safety=scores.safety,
-        delta=Delta(
-            composite=scores.composite - base.composite,
-            safety=scores.safety - base.safety,
-            domains={
-                name: scores.domains[name].risk - base.domains[name].risk for name in scores.domains
-            },
-        ),
-        drivers=drivers,
+        confidence=scores.confidence,
+        freshness_s=dict(scores.freshness_s),
+        stale_feeds=list(scores.stale_feeds),
         events=scores.events,
-    )
-
-
-def scores_to_dict(scores: Scores) -> dict[str, Any]:
-    return {
-        "composite": scores.composite,
-        "grade": scores.grade,
-        "domains": {
-            n: [d.hazard, d.risk, d.grade, d.intensity, d.sensor_hazard]
-            for n, d in scores.domains.items()
-        },
-        "vulnerability": scores.vulnerability,
-        "coping_lack": scores.coping_lack,
-        "safety": scores.safety,
-        "events": scores.events,
-        "freshness_s": scores.freshness_s,
-    }
-
-
-def scores_from_dict(data: Mapping[str, Any]) -> Scores:
-    from indices import DomainScores
-
-    return Scores(
-        composite=data["composite"],
-        grade=data["grade"],
-        domains={
-            n: DomainScores(hazard=v[0], risk=v[1], grade=v[2], intensity=v[3], sensor_hazard=v[4])
-            for n, v in data["domains"].items()
-        },
-        vulnerability=data["vulnerability"],
-        coping_lack=data["coping_lack"],
-        safety=data["safety"],
-        events=data["events"],
-        freshness_s=dict(data["freshness_s"]),
+        contributors=contributors,
     )

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
         default=None, description="postgresql:// DSN; unset = start an embedded PostgreSQL"
     )
 
+    city_config: Path | None = Field(
+        default=None, description="city configuration TOML; unset = the bundled Gimpo one"
+    )
+
     # --- worker --------------------------------------------------------------------------------
     app_id: str = Field(default="riskmon", description="Kafka consumer group of the worker")
     batch_max: int = Field(default=1000, ge=1)

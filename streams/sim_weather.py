@@ -51,8 +51,9 @@ RIVER_GAIN_M_PER_MMH = 0.3  # rise per mm/h of city-mean rain, approached with t
 RIVER_LAG_S = 2 * 3600.0
 
 # (sensor id, district code, mean level m, tide amplitude m, tide lag s). Levels are illustrative:
-# calm water stays below half the first flood stage of streams.citycfg (3.0 and 2.5 m), a heavy
-# storm reaches the caution/alert stages. The tide reaches the upstream gauge about an hour later.
+# calm water stays below half the first flood stage in streams/data/gimpo/city.toml (3.0 and
+# 2.5 m), a heavy storm reaches the caution/alert stages. The tide reaches the upstream gauge
+# about an hour later.
 RIVER_GAUGES = (
     ("river-gimpo-1", "4157025300", 1.0, 0.4, 3600.0),
     ("river-gimpo-2", "4157036000", 0.8, 0.3, 0.0),

@@ -12,7 +12,7 @@ from .admin import create_topics
 from .agents import register
 from .app import create_app
 from .checkpoint import PgCheckpointStore
-from .citycfg import gimpo
+from .cityconfig import load_city_config
 from .metrics import serve_metrics
 from .settings import Settings
 
@@ -38,7 +38,8 @@ def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM; exits the process."""
     asyncio.run(prepare(settings))
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
-    city, params = gimpo()
+    config = load_city_config(settings.city_config)
+    city, params = config.city, config.params
     app = create_app(settings)
     checkpoints = PgCheckpointStore(
         settings.require_pg_dsn(), settings.app_id, settings.topics.located

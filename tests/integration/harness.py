@@ -55,6 +55,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "RISKMON_SESSION_TIMEOUT_S": str(settings.session_timeout_s),
         }
     )
+    if settings.city_config:
+        env["RISKMON_CITY_CONFIG"] = str(settings.city_config)
     for name, topic in settings.topics.model_dump().items():
         env[f"RISKMON_TOPICS__{name.upper()}"] = topic
     return env

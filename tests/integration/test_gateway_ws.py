@@ -20,6 +20,7 @@ from dashboard_ws.server import Gateway
 from streams.contract import WS_SERVER_MESSAGE, ScoreMessage, ScoreUpdate, SnapshotMessage
 from streams.embedded import EmbeddedBroker, free_port
 from streams.settings import Settings, Topics
+from tests.factories import score_update
 
 pytestmark = pytest.mark.integration
 
@@ -28,32 +29,7 @@ WAIT_S = 15.0
 
 
 def update(district: str, seq: int, value: float = 1.0) -> ScoreUpdate:
-    return ScoreUpdate.model_validate(
-        {
-            "district": district,
-            "name": f"d{district[-4:]}",
-            "seq": seq,
-            "as_of": "2026-11-24T21:05:00+09:00",
-            "model_version": "test",
-            "reason": "events",
-            "composite": {"value": value, "grade": 1},
-            "domains": {
-                "fire": {
-                    "hazard": value,
-                    "risk": value,
-                    "grade": 1,
-                    "intensity": 0.0,
-                    "sensor_hazard": 0.0,
-                }
-            },
-            "vulnerability": 1.0,
-            "coping_lack": 1.0,
-            "safety": 5.0,
-            "delta": {"composite": 0.0, "safety": 0.0, "domains": {"fire": 0.0}},
-            "drivers": [],
-            "events": 0,
-        }
-    )
+    return score_update(district, seq, value)
 
 
 async def http_get(port: int, path: str) -> tuple[int, str, bytes]:

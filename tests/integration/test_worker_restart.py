@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import subprocess
+import sys
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +17,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel
 
 from indices import score_batch
-from streams.citycfg import gimpo
-from streams.contract import FacilityFact, Incident, InspectionFact, ScoreUpdate, SensorReading
+from streams.cityconfig import load_city_config
+from streams.contract import (
+    DistrictScores,
+    FacilityFact,
+    Incident,
+    InspectionFact,
+    ScoreUpdate,
+    SensorReading,
+)
+from streams.offline import score_lines
 from streams.scoring import to_model_event
 from streams.settings import Settings
 
@@ -23,7 +34,8 @@ from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, 
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CITY, PARAMS = gimpo()
+CONFIG = load_city_config()
+CITY, PARAMS = CONFIG.city, CONFIG.params
 TOLERANCE = 1e-9
 
 
@@ -121,6 +133,36 @@ def assert_equal_to_offline(update: ScoreUpdate, events: list[BaseModel]) -> Non
         assert abs(got_value - want) <= TOLERANCE, (update.district, got_value, want)
 
 
+def assert_same_scores(update: ScoreUpdate, offline: DistrictScores) -> None:
+    """Every number of the offline scores equals the published update's (to 1e-9)."""
+    assert update.as_of == offline.as_of
+    assert update.events == offline.events
+    assert update.composite.grade == offline.composite.grade
+    published = update.model_dump(include=set(DistrictScores.model_fields) - {"contributors"})
+    expected = offline.model_dump(include=set(DistrictScores.model_fields) - {"contributors"})
+    got, want = _flatten(published), _flatten(expected)
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        if isinstance(value, float):
+            assert got[key] == pytest.approx(value, abs=TOLERANCE), key
+        else:
+            assert got[key] == value, key
+    for domain, drivers in update.contributors.items():
+        want_drivers = offline.contributors[domain]
+        assert [d.event_id for d in drivers] == [d.event_id for d in want_drivers]
+        for got_driver, want_driver in zip(drivers, want_drivers, strict=True):
+            assert got_driver.contribution == pytest.approx(want_driver.contribution, abs=TOLERANCE)
+
+
+def _flatten(value: object, path: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{path}.{key}"))
+        return out
+    return {path: value}
+
+
 async def checkpointed(pg_dsn: str, app_id: str) -> int:
     """Sum of the saved checkpoints' next offsets (records of riskmon.located they cover)."""
     conn = await asyncpg.connect(pg_dsn)
@@ -192,27 +234,32 @@ async def test_sigkill_mid_stream_then_restart_matches_offline_scores(
             # Faust but not checkpointed when the worker is killed.
             await send(phase_a)
             await eventually(
-                lambda: checkpointed(pg_dsn, settings.app_id), within=30, watch=[worker]
-            )
-            await eventually(
                 lambda: _equals(checkpointed(pg_dsn, settings.app_id), len(phase_a)),
                 within=30,
                 watch=[worker],
             )
-            await send(phase_b)
-            await eventually(
-                lambda: _equals(committed(settings), len(phase_a) + len(phase_b)),
-                within=6,
-                interval=0.1,
-                watch=[worker],
-            )
+            # Send phase B in small chunks until Faust has committed records past the newest
+            # checkpoint (a checkpoint may land meanwhile on a loaded machine), then SIGKILL.
+            sent = len(phase_a)
+            for chunk_start in range(0, len(phase_b), 25):
+                chunk = phase_b[chunk_start : chunk_start + 25]
+                await send(chunk)
+                sent += len(chunk)
+                await eventually(
+                    lambda n=sent: _equals(committed(settings), n),
+                    within=30,
+                    interval=0.1,
+                    watch=[worker],
+                )
+                if await checkpointed(pg_dsn, settings.app_id) < sent:
+                    break
+            rest = phase_b[chunk_start + 25 :] + phase_c
             worker.kill()
-            assert await checkpointed(pg_dsn, settings.app_id) == len(phase_a), (
-                "a checkpoint landed between phase B and the kill; the test lost its point"
-            )
+            saved = await checkpointed(pg_dsn, settings.app_id)
+            assert saved < sent, "no records between checkpoint and kill: the test lost its point"
             worker.start()
-            for start in range(0, len(phase_c), 50):
-                await send(phase_c[start : start + 50])
+            for start in range(0, len(rest), 50):
+                await send(rest[start : start + 50])
 
             by_district: dict[str, list[BaseModel]] = {code: [] for code in CITY.codes}
             for _, message in stream:
@@ -240,6 +287,33 @@ async def test_sigkill_mid_stream_then_restart_matches_offline_scores(
         assert "from=checkpoint" in worker.log_path.read_text()
         for code, update in latest.items():
             assert_equal_to_offline(update, by_district[code])
+        # ... and equal to `riskmon score` on the same events at the same times.
+        events_file = tmp_path / "events.jsonl"
+        events_file.write_text("\n".join(m.model_dump_json() for _, m in stream))
+        for code, update in latest.items():
+            offline = score_lines(events_file.read_bytes().splitlines(), CONFIG, update.as_of)
+            assert_same_scores(update, next(d for d in offline.districts if d.district == code))
+        janggi = latest["4157056000"]
+        printed = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "score",
+                "--events",
+                str(events_file),
+                "--at",
+                janggi.as_of.isoformat(),
+                "--json",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+        document = json.loads(printed.stdout)
+        cli = next(d for d in document["districts"] if d["district"] == "4157056000")
+        assert_same_scores(janggi, DistrictScores.model_validate(cli))
     finally:
         worker.stop()
 

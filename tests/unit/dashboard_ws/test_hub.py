@@ -20,37 +20,13 @@ from dashboard_ws.hub import (
     check_transition,
 )
 from streams.contract import WS_SERVER_MESSAGE, ScoreMessage, ScoreUpdate, SnapshotMessage
+from tests.factories import score_update
 
 A, B, C = "4157025000", "4157051500", "4157056000"
 
 
 def update(district: str, seq: int, value: float = 1.0) -> ScoreUpdate:
-    return ScoreUpdate.model_validate(
-        {
-            "district": district,
-            "name": f"d{district[-4:]}",
-            "seq": seq,
-            "as_of": "2026-11-24T21:05:00+09:00",
-            "model_version": "test",
-            "reason": "events",
-            "composite": {"value": value, "grade": 1},
-            "domains": {
-                "fire": {
-                    "hazard": value,
-                    "risk": value,
-                    "grade": 1,
-                    "intensity": 0.0,
-                    "sensor_hazard": 0.0,
-                }
-            },
-            "vulnerability": 1.0,
-            "coping_lack": 1.0,
-            "safety": 5.0,
-            "delta": {"composite": 0.0, "safety": 0.0, "domains": {"fire": 0.0}},
-            "drivers": [],
-            "events": 0,
-        }
-    )
+    return score_update(district, seq, value)
 
 
 def live_client(hub: Hub) -> ClientId:

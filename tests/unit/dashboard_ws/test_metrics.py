@@ -14,7 +14,7 @@ import dashboard_ws.logfmt
 import dashboard_ws.metrics
 from dashboard_ws.hub import Hub
 from dashboard_ws.metrics import ShellStats, gateway_registry
-from streams.contract import ScoreUpdate
+from tests.factories import score_update
 
 A = "4157025000"
 
@@ -35,28 +35,7 @@ def test_registry_reports_the_counters_at_scrape_time() -> None:
     cid = hub.add_client()
     hub.take_snapshot(cid)
     hub.go_live(cid)
-    raw = (
-        ScoreUpdate.model_validate(
-            {
-                "district": A,
-                "name": "A",
-                "seq": 1,
-                "as_of": "2026-11-24T21:05:00+09:00",
-                "model_version": "t",
-                "reason": "tick",
-                "composite": {"value": 1.0, "grade": 1},
-                "domains": {},
-                "vulnerability": 0.0,
-                "coping_lack": 0.0,
-                "safety": 0.0,
-                "delta": {"composite": 0.0, "safety": 0.0, "domains": {}},
-                "drivers": [],
-                "events": 0,
-            }
-        )
-        .model_dump_json()
-        .encode()
-    )
+    raw = score_update(A, 1, reason="tick").model_dump_json().encode()
     hub.ingest(raw)
     hub.ingest(raw.replace(b'"seq":1', b'"seq":2'))
     hub.ingest(raw)  # stale

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from indices import (
@@ -20,16 +21,22 @@ from indices import (
     vulnerability,
 )
 from indices.formulas import (
+    any_of,
+    background_load,
+    background_rate,
     coping_lack,
     either,
     facility_lack,
     fade,
+    freshness,
     incident_hazard,
+    incident_reference,
     mark,
     risk,
     sensor_hazard,
     structural_hazard,
 )
+from indices.taxonomy import DOMAINS, INCIDENT_TYPES
 
 PARAMS = ModelParams(river_stages={"gauge-1": (2.0, 3.0, 4.0, 5.0)})
 
@@ -93,16 +100,64 @@ def test_mark_doubles_per_severity_and_caps_casualties(
     assert mark(severity, casualties, PARAMS) == expected
 
 
-def test_incident_hazard_saturates_and_scales_with_population() -> None:
-    assert incident_hazard(0.0, 40_000, "fire", PARAMS) == 0.0
+def test_background_load_is_rate_times_mean_mark_times_lifetime() -> None:
+    # crime: 0.27 per 10,000 per day, 4 units of 10,000, E[a] 1.8, tau = 72 h / ln 2 in days
+    assert background_rate(40_000, "crime", PARAMS) == pytest.approx(1.08)
+    tau = 72 / 24 / math.log(2)
+    assert PARAMS.lifetime_days("crime") == pytest.approx(tau)
+    assert background_load(40_000, "crime", PARAMS) == pytest.approx(1.08 * 1.8 * tau)
+    assert background_load(80_000, "crime", PARAMS) == pytest.approx(
+        2 * background_load(40_000, "crime", PARAMS)
+    )
+    assert background_load(0, "crime", PARAMS) == 0.0
+    assert background_load(40_000, "air_quality", PARAMS) == 0.0  # no incident type maps there
+
+
+def test_incident_reference_is_excess_times_background_floored() -> None:
+    crime = background_load(40_000, "crime", PARAMS)
+    assert incident_reference(40_000, "crime", PARAMS) == pytest.approx(4.0 * crime)
+    # a small background: the floor, 2.5 severity-4 marks
+    assert incident_reference(40_000, "fire", PARAMS) == 20.0
+    assert incident_reference(0, "crime", PARAMS) == 20.0
     at_ref = 10 * (1 - math.exp(-1))
     assert incident_hazard(20.0, 40_000, "fire", PARAMS) == pytest.approx(at_ref)
-    assert incident_hazard(40.0, 40_000, "crime", PARAMS) == pytest.approx(at_ref)
-    # twice the population, twice the reference intensity
-    assert incident_hazard(40.0, 80_000, "fire", PARAMS) == pytest.approx(at_ref)
-    # small districts are floored at a quarter of the reference population
-    assert incident_hazard(5.0, 1_000, "fire", PARAMS) == pytest.approx(at_ref)
+    assert incident_hazard(4 * crime, 40_000, "crime", PARAMS) == pytest.approx(at_ref)
+    assert incident_hazard(0.0, 40_000, "fire", PARAMS) == 0.0
     assert incident_hazard(1e6, 40_000, "fire", PARAMS) == 10.0
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_calibration_background_single_incident_and_cluster(domain: str) -> None:
+    """The documented targets in a district of 40,000 residents."""
+    background = background_load(40_000, domain, PARAMS)
+
+    def hazard(extra: float) -> float:
+        return incident_hazard(background + extra, 40_000, domain, PARAMS)
+
+    # routine background alone at steady state: 10 (1 - e^(-1/4)) = 2.21 where it sets the
+    # reference (crime), less where the floor does
+    assert hazard(0.0) <= 10 * (1 - math.exp(-1 / 4)) + 1e-12
+    assert 3.0 <= hazard(mark(4, 0, PARAMS)) <= 4.0  # one severity-4 incident
+    assert hazard(3 * mark(4, 0, PARAMS)) >= 6.0  # a cluster: three severity-4 in a half-life
+    if domain == "crime":
+        assert hazard(0.0) == pytest.approx(2.212, abs=1e-3)
+
+
+def test_routine_incidents_at_the_background_rate_read_low() -> None:
+    """A seeded Poisson stream of routine crime reports in a 40,000 district stays near 2."""
+    rng = np.random.default_rng(7)
+    rate = background_rate(40_000, "crime", PARAMS)  # per day
+    days = 400
+    times = np.sort(rng.uniform(0, days, rng.poisson(rate * days)))
+    marks = np.asarray(PARAMS.severity_weight)[rng.choice(3, times.size, p=[0.5, 0.35, 0.15])]
+    omega = 1 / PARAMS.lifetime_days("crime")
+    hazards = []
+    for at in np.arange(30.0, days, 0.5):  # after a month of warm-up, twice a day
+        past = times <= at
+        load = float(np.sum(marks[past] * np.exp(-omega * (at - times[past]))))
+        hazards.append(incident_hazard(load, 40_000, "crime", PARAMS))
+    assert 1.5 <= float(np.mean(hazards)) <= 2.5
+    assert float(np.percentile(hazards, 95)) < 3.5
 
 
 @pytest.mark.parametrize(
@@ -151,6 +206,21 @@ def test_coping_lack_combines_facilities_and_structures() -> None:
     assert either(10.0, 0.0) == 10.0
 
 
+def test_any_of_is_either_folded_and_associative() -> None:
+    assert any_of([]) == 0.0
+    assert any_of([4.0]) == pytest.approx(4.0)
+    assert any_of([2.0, 3.0, 4.0]) == pytest.approx(either(either(2.0, 3.0), 4.0))
+    assert any_of([2.0, 3.0, 4.0]) == pytest.approx(any_of([any_of([2.0, 3.0]), 4.0]))
+    assert any_of([10.0, 0.0, 3.0]) == 10.0
+
+
+def test_freshness_factor_per_kind() -> None:
+    factors = freshness(
+        {"wind_ms": 3600.0, "pm10_ugm3": 3 * 3600.0, "rainfall_mm_1h": -5.0}, PARAMS
+    )
+    assert factors == {"wind_ms": 1.0, "pm10_ugm3": 0.5, "rainfall_mm_1h": 1.0}
+
+
 def test_risk_is_the_floored_geometric_mean() -> None:
     assert risk(10.0, 10.0, 10.0, PARAMS) == pytest.approx(10.0)
     assert risk(8.0, 1.0, 1.0, PARAMS) == pytest.approx(2.0)
@@ -192,6 +262,18 @@ def test_default_params_are_as_documented() -> None:
     assert params.grade_cuts == (2.0, 3.5, 5.0, 6.5)
     assert params.epsilon == 0.1
     assert dict(params.river_stages) == {}
+    assert dict(params.background_per_10k_day) == {
+        "fire": 0.02,
+        "flood_weather": 0.005,
+        "traffic": 0.105,
+        "crime": 0.27,
+        "living_safety": 0.08,
+        "air_quality": 0.0,
+    }
+    assert set(params.mean_mark.values()) == {1.8, 2.7}
+    assert (params.excess_ref, params.min_reference) == (4.0, 20.0)
+    assert params.min_reference == 2.5 * mark(4, 0, params)
+    assert dict(params.incident_domain) == INCIDENT_TYPES
     assert params.decay_rate("fire") == pytest.approx(math.log(2) / (12 * 3600))
     assert params.horizon_s("crime") == 40 * 72 * 3600
     assert ModelParams() == ModelParams()
@@ -207,24 +289,53 @@ def test_params_are_read_only_and_replaceable() -> None:
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "path"),
     [
-        {"half_life_h": {"fire": 12.0}},
-        {"intensity_ref": {**ModelParams().intensity_ref, "fire": 0.0}},
-        {"severity_weight": (1.0, 2.0, 4.0)},
-        {"grade_cuts": (2.0, 2.0, 5.0, 6.5)},
-        {"epsilon": 0.0},
-        {"river_stages": {"g": (3.0, 2.0, 4.0, 5.0)}},
-        {"river_stages": {"g": (0.0, 2.0, 4.0, 5.0)}},
-        {"sensor_curves": {**ModelParams().sensor_curves, "wind_ms": ((9.0, 0.0),)}},
-        {"sensor_curves": {**ModelParams().sensor_curves, "wind_ms": ((9.0, 5.0), (14.0, 0.0))}},
-        {"validity_s": {**ModelParams().validity_s, "wind_ms": -1.0}},
-        {"facility_weight": {**ModelParams().facility_weight, "drone": 1.0}},
+        ({"half_life_h": {"fire": 12.0}}, "half_life_h: missing flood_weather"),
+        ({"mean_mark": {**ModelParams().mean_mark, "fire": 0.0}}, "mean_mark.fire"),
+        ({"severity_weight": (1.0, 2.0, 4.0)}, "severity_weight:"),
+        ({"grade_cuts": (2.0, 2.0, 5.0, 6.5)}, "grade_cuts:"),
+        ({"epsilon": 0.0}, "epsilon:"),
+        ({"river_stages": {"g": (3.0, 2.0, 4.0, 5.0)}}, "river_stages.g:"),
+        ({"river_stages": {"g": (0.0, 2.0, 4.0, 5.0)}}, "river_stages.g:"),
+        (
+            {"sensor_curves": {**ModelParams().sensor_curves, "wind_ms": ((9.0, 0.0),)}},
+            "sensor_curves.wind_ms:",
+        ),
+        (
+            {
+                "sensor_curves": {
+                    **ModelParams().sensor_curves,
+                    "wind_ms": ((9.0, 5.0), (14.0, 0.0)),
+                }
+            },
+            "sensor_curves.wind_ms:",
+        ),
+        ({"validity_s": {**ModelParams().validity_s, "wind_ms": -1.0}}, "validity_s.wind_ms:"),
+        (
+            {"facility_weight": {**ModelParams().facility_weight, "drone": 1.0}},
+            "facility_weight.drone: unknown facility kind 'drone'",
+        ),
+        (
+            {"background_per_10k_day": {**ModelParams().background_per_10k_day, "fire": -0.1}},
+            "background_per_10k_day.fire: must be >= 0",
+        ),
+        ({"mean_mark": {**ModelParams().mean_mark, "crime": 0.0}}, "mean_mark.crime: must be > 0"),
+        ({"excess_ref": 0.0}, "excess_ref: must be > 0"),
+        ({"min_reference": math.nan}, "min_reference: must be > 0"),
+        ({"incident_domain": {"meteor": "fire"}}, "incident_domain.meteor: unknown incident type"),
+        ({"incident_domain": {"fall": "falls"}}, "incident_domain.fall: unknown domain 'falls'"),
     ],
 )
-def test_invalid_params_are_refused(change: dict[str, object]) -> None:
-    with pytest.raises(InvalidConfig):
+def test_invalid_params_are_refused_naming_the_path(change: dict[str, object], path: str) -> None:
+    with pytest.raises(InvalidConfig) as error:
         ModelParams(**change)  # type: ignore[arg-type]
+    assert str(error.value).startswith(path)
+
+
+def test_incident_domain_may_remap_and_leave_out_types() -> None:
+    params = ModelParams(incident_domain={"fall": "traffic", "theft": "crime"})
+    assert dict(params.incident_domain) == {"fall": "traffic", "theft": "crime"}
 
 
 @pytest.mark.parametrize(

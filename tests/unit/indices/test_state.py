@@ -13,13 +13,15 @@ from indices import (
     FacilityIn,
     IncidentIn,
     InspectionIn,
+    InvalidConfig,
     InvalidEvent,
     InvalidState,
     ModelParams,
     ReadingIn,
     score_batch,
 )
-from indices.formulas import incident_hazard
+from indices.formulas import any_of, incident_hazard, risk
+from indices.taxonomy import GROUPS
 
 HOUR = 3600.0
 T0 = 1_795_000_000.0  # an epoch instant in 2026
@@ -246,6 +248,9 @@ def test_to_dict_is_json_safe_and_round_trips_exactly() -> None:
         {"format": 1, "facts": {"k": ["inspection", "s", "Z", 0.0]}},
         {"format": 1, "facts": {"k": ["permit", "s"]}},
         {"format": 1, "incidents": {"k": ["fire", 3, 0.0, 0]}},  # no intensity for fire
+        {"format": 2, "incidents": {"k": ["fire", 3, 0.0, 0]}},  # format 2 keeps the domain
+        {"format": 2, "incidents": {"k": ["fire", 3, 0.0, 0, "volcano"]}},
+        {"format": 2, "incidents": {"k": ["fire", 3, 0.0, 0, "fire"]}},  # no intensity
     ],
 )
 def test_from_dict_refuses_malformed_data(data: dict[str, object]) -> None:
@@ -258,3 +263,107 @@ def test_objects_that_are_not_events_are_refused() -> None:
         DistrictState.new().apply("fire!", PARAMS)  # type: ignore[arg-type]
     with pytest.raises(InvalidEvent):
         score_batch(DISTRICT, ["fire!"], PARAMS, T0)  # type: ignore[list-item]
+
+
+def test_unmapped_incident_types_are_not_counted() -> None:
+    params = ModelParams(incident_domain={"fire": "fire", "fall": "traffic"})
+    state = DistrictState.new()
+    theft = IncidentIn("police:1", "theft", 3, T0)
+    assert state.apply(theft, params) == "unmapped_type"
+    assert state.to_dict() == DistrictState.new().to_dict()
+    fall = IncidentIn("119:1", "fall", 4, T0)
+    assert state.apply(fall, params) == "applied"
+    scores = state.evaluate(DISTRICT, params, T0)
+    assert scores.domains["traffic"].intensity == 8.0
+    assert scores.domains["living_safety"].intensity == 0.0
+    assert state.contribution(theft, DISTRICT, params, T0) == 0.0
+    assert state.contribution(fall, DISTRICT, params, T0) == scores.domains["traffic"].hazard
+    assert score_batch(DISTRICT, [theft, fall], params, T0) == scores
+
+
+def test_format_1_states_are_read_with_the_default_taxonomy() -> None:
+    fire = IncidentIn("fire:1", "fire", 3, T0, casualties=1)
+    state = fed(fire, ReadingIn("aws-1", "wind_ms", 15.0, T0))
+    data = state.to_dict()
+    assert data["format"] == 2
+    old = json.loads(json.dumps(data))
+    old["format"] = 1
+    old["incidents"] = {"fire:1": ["fire", 3, T0, 1]}
+    restored = DistrictState.from_dict(old)
+    assert restored == state
+    assert restored.apply(fire, PARAMS) == "duplicate"
+
+
+def test_drivers_rank_the_incidents_of_one_domain() -> None:
+    events = [IncidentIn(f"fire:{i}", "fire", 1 + i % 5, T0 + i * HOUR) for i in range(8)]
+    state = fed(*events, IncidentIn("police:1", "theft", 5, T0))
+    at = T0 + 10 * HOUR
+    everything = state.drivers("fire", DISTRICT, PARAMS, at, limit=100)
+    assert len(everything) == 8
+    scores = state.evaluate(DISTRICT, PARAMS, at)
+    assert sum(c for _, _, c in everything) == pytest.approx(
+        scores.domains["fire"].incident_hazard, abs=1e-9
+    )
+    assert [c for _, _, c in everything] == sorted((c for _, _, c in everything), reverse=True)
+    top = state.drivers("fire", DISTRICT, PARAMS, at, limit=3)
+    assert top == everything[:3]
+    assert top[0][:2] == ("fire:4", "fire")  # severity 5, five hours before evaluation
+    by_key = {key: value for key, _, value in everything}
+    assert by_key == {e.key: state.contribution(e, DISTRICT, PARAMS, at) for e in events}
+    assert state.drivers("fire", DISTRICT, PARAMS, at, limit=0) == []
+    assert state.drivers("air_quality", DISTRICT, PARAMS, at) == []
+    with pytest.raises(InvalidConfig):
+        state.drivers("fyre", DISTRICT, PARAMS, at)
+
+
+def test_drivers_include_readings_and_break_ties_by_id() -> None:
+    state = fed(
+        ReadingIn("aws-2", "rainfall_mm_1h", 30.0, T0),
+        ReadingIn("aws-1", "rainfall_mm_1h", 30.0, T0),
+        ReadingIn("aws-3", "rainfall_mm_1h", 0.0, T0),  # no hazard: not a driver
+        ReadingIn("pm-1", "pm10_ugm3", 150.0, T0),  # another domain
+        IncidentIn("119:1", "flood", 1, T0),
+    )
+    drivers = state.drivers("flood_weather", DISTRICT, PARAMS, T0)
+    assert [d[:2] for d in drivers] == [
+        ("aws-1", "rainfall_mm_1h"),
+        ("aws-2", "rainfall_mm_1h"),
+        ("119:1", "flood"),
+    ]
+    assert drivers[0][2] == drivers[1][2] == 5.0
+
+
+def test_groups_combine_their_domains_and_composite_combines_all() -> None:
+    state = fed(
+        IncidentIn("fire:1", "fire", 4, T0),
+        IncidentIn("road:1", "traffic_accident", 3, T0),
+        ReadingIn("aws-1", "rainfall_mm_1h", 30.0, T0),
+        IncidentIn("police:1", "robbery", 5, T0),
+    )
+    scores = state.evaluate(DISTRICT, PARAMS, T0)
+    for group, members in GROUPS.items():
+        expected = any_of(scores.domains[d].hazard for d in members)
+        assert scores.groups[group].hazard == pytest.approx(expected, abs=1e-12)
+        assert scores.groups[group].risk == risk(expected, 8.0, 10.0, PARAMS)
+    assert scores.groups["natural"].hazard == 5.0
+    assert scores.hazard == pytest.approx(any_of(g.hazard for g in scores.groups.values()))
+    assert scores.composite == risk(scores.hazard, 8.0, 10.0, PARAMS)
+
+
+def test_confidence_is_the_mean_freshness_of_the_kinds_seen() -> None:
+    assert (
+        fed(IncidentIn("fire:1", "fire", 4, T0)).evaluate(DISTRICT, PARAMS, T0 + 9e9).confidence
+        == 1.0
+    )
+    state = fed(
+        ReadingIn("aws-1", "wind_ms", 21.0, T0),  # valid 1 h
+        ReadingIn("aws-1b", "wind_ms", 5.0, T0 - 5 * HOUR),  # older reading of the same kind
+        ReadingIn("pm-1", "pm25_ugm3", 75.0, T0),  # valid 2 h
+    )
+    fresh = state.evaluate(DISTRICT, PARAMS, T0 + HOUR)
+    assert (fresh.confidence, fresh.stale_feeds) == (1.0, ())
+    fading = state.evaluate(DISTRICT, PARAMS, T0 + 1.5 * HOUR)
+    assert fading.confidence == pytest.approx((0.5 + 1.0) / 2)
+    assert fading.stale_feeds == ("wind_ms",)
+    dead = state.evaluate(DISTRICT, PARAMS, T0 + 5 * HOUR)
+    assert (dead.confidence, dead.stale_feeds) == (0.0, ("pm25_ugm3", "wind_ms"))

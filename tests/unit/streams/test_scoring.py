@@ -113,7 +113,7 @@ def test_checkpoint_resume_equals_uninterrupted_run_and_batch_twin() -> None:
         straight.process(stream[start : start + 50], CTX, now)
     resumed = PartitionScorer(0, CODES)
     resumed.process(stream[:170], CTX, now)
-    snapshot = json.loads(json.dumps(resumed.to_checkpoint()))
+    snapshot = json.loads(json.dumps(resumed.to_checkpoint("test")))
     resumed = PartitionScorer.from_checkpoint(snapshot, CODES)
     resumed.process(stream[120:], CTX, now)  # overlaps: redelivery after the crash
     for code in CODES[:5]:

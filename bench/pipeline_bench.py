@@ -1,0 +1,628 @@
+"""End-to-end benchmarks on real servers: Kafka (embedded Tansu) -> worker -> scores -> gateway.
+
+Starts the embedded Tansu broker, uses PostgreSQL (``RISKMON_PG_DSN``, else the machine's server on
+127.0.0.1:5432 if it answers, else an embedded one; a fresh database either way, dropped at the
+end), creates unique topics, and runs ``riskmon worker`` as a child process configured through
+``RISKMON_*`` variables, as tests/integration/harness.py does. Then:
+
+* ``pipeline_throughput``: produce K incidents as fast as possible and wait until the scores topic
+  shows, for every district, an update whose ``events`` equals the incidents sent to it.
+* ``pipeline_latency``: with the system idle, send one incident at a time and time produce ->
+  ScoreUpdate on the scores topic, and produce -> ``score`` message on a websocket client of an
+  in-process gateway (both matched by the driver's event id).
+
+Every child process is stopped by its PID at the end, also on error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import numpy as np
+import websockets
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import SecretStr
+
+from bench import Result, progress
+from dashboard_ws.server import Gateway
+from streams.admin import create_topics
+from streams.city import CityMap, load_gimpo
+from streams.contract import Incident
+from streams.embedded import EmbeddedBroker, EmbeddedPostgres
+from streams.settings import Settings, Topics
+
+__all__ = ["FULL", "QUICK", "Sizes", "run"]
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+SOURCE = "bench"
+INCIDENT_TYPES = (
+    "fire",
+    "explosion",
+    "gas_leak",
+    "electrical",
+    "building_collapse",
+    "sinkhole",
+    "water_main_break",
+    "fall",
+    "drowning",
+    "traffic_accident",
+    "flood",
+    "landslide",
+    "storm_damage",
+    "heat_illness",
+    "assault",
+    "burglary",
+    "theft",
+    "robbery",
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    incidents: int  # produced at once for the throughput figure
+    probes: int  # single incidents for the latency figures
+    spacing_s: float  # idle time between two probes
+    ready_within_s: float  # worker start (first update of every district)
+    probe_within_s: float  # one probe's answer, on both paths
+    runs: int  # throughput runs (median reported), each with a fresh worker, topics and group
+
+
+FULL = Sizes(20_000, probes=100, spacing_s=0.05, ready_within_s=120, probe_within_s=15, runs=3)
+QUICK = Sizes(1_000, probes=10, spacing_s=0.05, ready_within_s=120, probe_within_s=15, runs=1)
+
+
+# --- servers and the worker ------------------------------------------------------------------
+
+
+def _answers(dsn: str) -> bool:
+    async def probe() -> bool:
+        try:
+            conn = await asyncpg.connect(dsn, timeout=3)
+        except (TimeoutError, OSError, asyncpg.PostgresError):
+            return False
+        await conn.close()
+        return True
+
+    return asyncio.run(probe())
+
+
+def with_database(dsn: str, database: str) -> str:
+    """``dsn`` pointing at another database (handles unix-socket DSNs with ?host=...)."""
+    base, _, query = dsn.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{database}" + (f"?{query}" if query else "")
+
+
+async def _admin(dsn: str, statement: str) -> None:
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def postgres_database(workdir: Path) -> Iterator[tuple[str, str]]:
+    """A fresh database: (its DSN, where the server came from); dropped (and any embedded server
+    stopped) on exit."""
+    server_dsn = os.environ.get("RISKMON_PG_DSN")
+    origin = "RISKMON_PG_DSN"
+    embedded: EmbeddedPostgres | None = None
+    if not server_dsn:
+        if _answers(LOCAL_PG):
+            server_dsn, origin = LOCAL_PG, "local 127.0.0.1:5432"
+        else:
+            progress("pipeline: starting embedded PostgreSQL")
+            embedded = EmbeddedPostgres.start(workdir / "pg")
+            server_dsn, origin = embedded.dsn, "embedded"
+    try:
+        name = f"riskmon_bench_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_admin(server_dsn, f'CREATE DATABASE "{name}"'))
+        try:
+            yield with_database(server_dsn, name), origin
+        finally:
+            asyncio.run(_admin(server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def bench_settings(kafka_bootstrap: str, pg_dsn: str, data_dir: Path) -> Settings:
+    """Default settings with topic names and consumer group of this run only."""
+    tag = uuid.uuid4().hex[:8]
+    topics = Topics(
+        **{name: f"b{tag}.{default}" for name, default in Topics().model_dump().items()}
+    )
+    return Settings.model_validate(
+        {
+            "kafka_bootstrap": kafka_bootstrap,
+            "pg_dsn": pg_dsn,
+            "topics": topics,
+            "app_id": f"riskmon-bench-{tag}",
+            "gateway_host": "127.0.0.1",
+            "gateway_port": 0,
+            "data_dir": data_dir,
+        }
+    )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment of a child process that reads back exactly ``settings``."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump(exclude={"topics"}).items():
+        if value is None:
+            env.pop(f"RISKMON_{name.upper()}", None)
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"RISKMON_{name.upper()}"] = str(value)
+    for name, topic in settings.topics.model_dump().items():
+        env[f"RISKMON_TOPICS__{name.upper()}"] = topic
+    return env
+
+
+class WorkerProcess:
+    """``riskmon worker`` as a child process, output to a log file; stopped by its PID."""
+
+    def __init__(self, settings: Settings, log_path: Path, profile: Path | None = None) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.profile = profile
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        # Under cProfile the worker writes its profile when it exits after SIGTERM.
+        profiler = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, *profiler, "-m", "streams.cli", "worker"],
+                cwd=ROOT,
+                env=settings_env(self.settings),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def stop(self) -> None:
+        """SIGTERM to its PID; SIGKILL if it has not exited 30 s later."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+    def check_alive(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"the worker died; log tail:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3, utime and stime are fields 14 and 15 (1-based).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuMeter:
+    """CPU used by the worker, the broker and this process over a stretch of wall time."""
+
+    pids: dict[str, int]
+    start_wall: float = 0.0
+    start_cpu: dict[str, float | None] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.start_wall = time.perf_counter()
+        self.start_cpu = self._now()
+
+    def shares(self) -> dict[str, float | None]:
+        """Cores used on average since :meth:`start` per process (1.0 = one core busy)."""
+        wall = time.perf_counter() - self.start_wall
+        now = self._now()
+        out: dict[str, float | None] = {}
+        for name, before in self.start_cpu.items():
+            after = now[name]
+            out[name] = (
+                None if before is None or after is None else round((after - before) / wall, 2)
+            )
+        return out
+
+    def _now(self) -> dict[str, float | None]:
+        cpu: dict[str, float | None] = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        cpu["bench"] = time.process_time()
+        return cpu
+
+
+# --- events and the scores topic -------------------------------------------------------------
+
+
+def district_points(
+    city: CityMap, n: int, rng: np.random.Generator
+) -> list[tuple[str, float, float]]:
+    """``n`` (district, lat, lon) points, uniform over the city; each district gets some."""
+    west, south, east, north = city.bounds
+    points: list[tuple[str, float, float]] = []
+    while len(points) < n:
+        lat = round(float(rng.uniform(south, north)), 6)
+        lon = round(float(rng.uniform(west, east)), 6)
+        code = city.locate(lat, lon)
+        if code is not None:
+            points.append((code, lat, lon))
+    return points
+
+
+def incident(number: str, lat: float, lon: float, rng: np.random.Generator) -> Incident:
+    return Incident(
+        id=number,
+        source=SOURCE,
+        type=INCIDENT_TYPES[int(rng.integers(len(INCIDENT_TYPES)))],
+        severity=int(rng.integers(1, 6)),
+        occurred_at=datetime.now(UTC),
+        lat=lat,
+        lon=lon,
+    )
+
+
+@dataclass
+class ScoresWatch:
+    """Reads every partition of the scores topic; remembers, per district, the highest ``events``
+    seen, and per driver event id, when its first update arrived (``time.perf_counter``)."""
+
+    settings: Settings
+    events: dict[str, int] = field(default_factory=dict)
+    arrivals: dict[str, float] = field(default_factory=dict)
+    updates: int = 0
+    last_batch_at: float = 0.0
+    reasons: Counter[str] = field(default_factory=Counter)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            self.settings.topics.scores,
+            bootstrap_servers=self.settings.require_bootstrap(),
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            **self.settings.kafka_client_options(),
+        )
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
+                now = time.perf_counter()
+                for records in batches.values():
+                    for record in records:
+                        if record.value is not None:
+                            self._take(json.loads(record.value), now)
+                if batches:
+                    self.last_batch_at = now
+                    self.changed.set()
+        finally:
+            await consumer.stop()
+
+    def _take(self, update: dict[str, object], now: float) -> None:
+        self.updates += 1
+        self.reasons[str(update["reason"])] += 1
+        district = str(update["district"])
+        events = update["events"]
+        assert isinstance(events, int)
+        self.events[district] = max(self.events.get(district, 0), events)
+        drivers = update["drivers"]
+        assert isinstance(drivers, list)
+        for driver in drivers:
+            self.arrivals.setdefault(str(driver["event_id"]), now)
+
+    async def until(self, done: Callable[[], bool], within: float, worker: WorkerProcess) -> float:
+        """Wait until ``done()``; return the perf_counter time the deciding batch arrived."""
+        deadline = time.perf_counter() + within
+        while True:
+            self.changed.clear()
+            if done():
+                return self.last_batch_at
+            worker.check_alive()
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise TimeoutError(f"scores topic did not show what was expected in {within} s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(remaining, 1.0))
+
+
+# --- the benchmarks -------------------------------------------------------------------------
+
+
+async def _producer(settings: Settings, **options: object) -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.require_bootstrap(),
+        acks="all",
+        **options,
+        **settings.kafka_client_options(),
+    )
+    await producer.start()
+    return producer
+
+
+async def throughput(
+    settings: Settings,
+    city: CityMap,
+    watch: ScoresWatch,
+    worker: WorkerProcess,
+    sizes: Sizes,
+    cpu: CpuMeter,
+) -> Result:
+    rng = np.random.default_rng(11)
+    points = district_points(city, sizes.incidents, rng)
+    payloads = [
+        incident(f"tp-{i}", lat, lon, rng).model_dump_json().encode()
+        for i, (_, lat, lon) in enumerate(points)
+    ]
+    expected = Counter(code for code, _, _ in points)
+    base = dict(watch.events)  # incidents already counted per district (none on fresh topics)
+    target = {code: base.get(code, 0) + expected.get(code, 0) for code in city.codes}
+    updates_before = watch.updates
+    producer = await _producer(settings, linger_ms=5, max_batch_size=256 * 1024)
+    try:
+        progress(f"pipeline_throughput: producing {len(payloads):,} incidents")
+        cpu.start()
+        start = time.perf_counter()
+        sent = [await producer.send(settings.topics.incidents, value) for value in payloads]
+        await producer.flush()
+        await asyncio.gather(*sent)
+        produced = time.perf_counter()
+    finally:
+        await producer.stop()
+
+    def all_counted() -> bool:
+        return all(watch.events.get(code, 0) >= n for code, n in target.items())
+
+    within = max(120.0, sizes.incidents / 100)
+    done = await watch.until(all_counted, within, worker)
+    cores = cpu.shares()
+    seconds = done - start
+    per_s = len(payloads) / seconds
+    progress(f"pipeline_throughput: {per_s:,.0f} incidents/s ({seconds:.2f} s)")
+    return {
+        "incidents": len(payloads),
+        "districts": len(target),
+        "produce_s": round(produced - start, 3),
+        "produce_per_s": round(len(payloads) / (produced - start)),
+        "all_scored_s": round(seconds, 3),
+        "incidents_per_s": round(per_s),
+        "score_updates": watch.updates - updates_before,
+        "cpu_cores_used": cores,
+        "target": None,
+        "met": None,
+    }
+
+
+@dataclass
+class WsWatch:
+    """A websocket client of the gateway; per driver event id, when its score message arrived."""
+
+    url: str
+    changed: asyncio.Event  # set on every message (shared with the ScoresWatch)
+    arrivals: dict[str, float] = field(default_factory=dict)
+    districts_in_snapshot: int = 0
+    live: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self) -> None:
+        async with websockets.connect(self.url, max_size=None) as ws:
+            async for raw in ws:
+                now = time.perf_counter()
+                message = json.loads(raw)
+                if message["type"] == "snapshot":
+                    self.districts_in_snapshot = len(message["districts"])
+                    self.live.set()
+                    continue
+                for driver in message["update"]["drivers"]:
+                    self.arrivals.setdefault(str(driver["event_id"]), now)
+                self.changed.set()
+
+
+async def latency(
+    settings: Settings, city: CityMap, watch: ScoresWatch, worker: WorkerProcess, sizes: Sizes
+) -> Result:
+    rng = np.random.default_rng(12)
+    points = district_points(city, sizes.probes, rng)
+    scores_ms: list[float] = []
+    ws_ms: list[float] = []
+    async with Gateway(settings) as gateway:
+        deadline = time.perf_counter() + 60
+        while gateway.hub.district_count < len(city.codes):
+            if time.perf_counter() > deadline:
+                raise TimeoutError("the gateway did not read every district within 60 s")
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # let the gateway read the rest of the scores topic's backlog
+        ws = WsWatch(f"ws://127.0.0.1:{gateway.port}/ws", watch.changed)
+        client = asyncio.create_task(ws.run(), name="bench-ws-client")
+        producer = await _producer(settings)  # linger 0: each probe leaves at once
+        try:
+            await asyncio.wait_for(ws.live.wait(), 30)
+            progress(
+                f"pipeline_latency: {sizes.probes} probes, {sizes.spacing_s * 1000:.0f} ms apart"
+            )
+            for i, (_, lat, lon) in enumerate(points):
+                event_id = f"{SOURCE}:lat-{i}"
+                value = incident(f"lat-{i}", lat, lon, rng).model_dump_json().encode()
+                start = time.perf_counter()
+                await producer.send_and_wait(settings.topics.incidents, value)
+                deadline = start + sizes.probe_within_s
+                while True:  # arrival times are stamped by the watchers, not by this loop
+                    watch.changed.clear()
+                    if event_id in watch.arrivals and event_id in ws.arrivals:
+                        break
+                    worker.check_alive()
+                    if client.done():
+                        client.result()  # raises what ended the websocket client
+                        raise RuntimeError("the websocket client stopped")
+                    if time.perf_counter() > deadline:
+                        raise TimeoutError(f"probe {event_id} not seen in {sizes.probe_within_s} s")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(watch.changed.wait(), 0.5)
+                scores_ms.append((watch.arrivals[event_id] - start) * 1000)
+                ws_ms.append((ws.arrivals[event_id] - start) * 1000)
+                await asyncio.sleep(sizes.spacing_s)
+        finally:
+            await producer.stop()
+            client.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await client
+    progress(
+        f"pipeline_latency: scores p50 {_pct(scores_ms, 50):.1f} ms, "
+        f"websocket p50 {_pct(ws_ms, 50):.1f} ms"
+    )
+    return {
+        "probes": len(scores_ms),
+        "spacing_ms": sizes.spacing_s * 1000,
+        "scores_topic_ms": _summary(scores_ms),
+        "websocket_ms": _summary(ws_ms),
+        "snapshot_districts": ws.districts_in_snapshot,
+        "target": None,
+        "met": None,
+    }
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(_pct(values, 50), 1),
+        "p95": round(_pct(values, 95), 1),
+        "p99": round(_pct(values, 99), 1),
+        "mean": round(statistics.fmean(values), 1),
+        "min": round(min(values), 1),
+        "max": round(max(values), 1),
+    }
+
+
+@contextlib.asynccontextmanager
+async def background(watch: ScoresWatch) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(watch.run(), name="bench-scores-watch")
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def measure(
+    settings: Settings, worker: WorkerProcess, sizes: Sizes, cpu: CpuMeter, with_latency: bool
+) -> dict[str, Result]:
+    """Throughput on a freshly started worker, then (``with_latency``) latency once it is idle."""
+    city = load_gimpo()
+    watch = ScoresWatch(settings)
+    async with background(watch) as task:
+        progress("pipeline: waiting for the worker to publish every district")
+        started = time.perf_counter()
+
+        def every_district() -> bool:
+            if task.done():
+                task.result()
+            return set(city.codes) <= set(watch.events)
+
+        ready_s = await watch.until(every_district, sizes.ready_within_s, worker) - started
+        progress(f"pipeline: worker ready after {ready_s:.1f} s")
+        results = {
+            "pipeline_throughput": await throughput(settings, city, watch, worker, sizes, cpu)
+        }
+        results["pipeline_throughput"]["worker_ready_s"] = round(ready_s, 1)
+        if with_latency:
+            await asyncio.sleep(3.0)  # idle: the worker has drained everything
+            results["pipeline_latency"] = await latency(settings, city, watch, worker, sizes)
+        return results
+
+
+def one_worker(
+    broker: EmbeddedBroker,
+    pg_dsn: str,
+    workdir: Path,
+    sizes: Sizes,
+    with_latency: bool,
+    profile: Path | None,
+) -> dict[str, Result]:
+    """Start a worker on topics and a consumer group of its own, measure, stop it by its PID."""
+    settings = bench_settings(broker.bootstrap, pg_dsn, workdir / "data")
+    asyncio.run(create_topics(settings))
+    worker = WorkerProcess(settings, workdir / f"worker-{settings.app_id}.log", profile)
+    worker.start()
+    try:
+        assert worker.process is not None
+        cpu = CpuMeter({"worker": worker.process.pid, "broker": broker.process.pid})
+        results = asyncio.run(measure(settings, worker, sizes, cpu, with_latency))
+    except BaseException:
+        progress(f"pipeline: failed; worker log tail:\n{worker.log_tail()}")
+        raise
+    finally:
+        worker.stop()
+    for result in results.values():
+        result["partitions"] = settings.partitions
+    return results
+
+
+def run(quick: bool = False, profile_worker: Path | None = None) -> dict[str, Result]:
+    """Start the servers, measure with fresh workers, stop everything (by PID); the results.
+
+    Throughput is the median of ``runs`` workers; latency is measured on the last one. With
+    ``profile_worker``, that last worker runs under cProfile and writes its profile there (its
+    figures are then slower than without).
+    """
+    sizes = QUICK if quick else FULL
+    runs: list[dict[str, Result]] = []
+    with tempfile.TemporaryDirectory(prefix="riskmon-bench-") as tmp:
+        workdir = Path(tmp)
+        progress("pipeline: starting the embedded Tansu broker")
+        broker = EmbeddedBroker.start(workdir / "tansu")
+        try:
+            with postgres_database(workdir) as (pg_dsn, pg_origin):
+                for number in range(1, sizes.runs + 1):
+                    last = number == sizes.runs
+                    progress(f"pipeline: worker {number} of {sizes.runs}")
+                    profile = profile_worker if last else None
+                    runs.append(one_worker(broker, pg_dsn, workdir, sizes, last, profile))
+        finally:
+            broker.stop()
+    rates = [outcome["pipeline_throughput"]["incidents_per_s"] for outcome in runs]
+    median = sorted(range(len(runs)), key=lambda i: rates[i])[len(runs) // 2]
+    results = {
+        "pipeline_throughput": {
+            **runs[median]["pipeline_throughput"],
+            "runs_incidents_per_s": rates,
+        },
+        "pipeline_latency": runs[-1]["pipeline_latency"],
+    }
+    for result in results.values():
+        result["broker"] = "tansu (embedded)"
+        result["postgres"] = pg_origin
+        result["worker_profiled"] = profile_worker is not None
+    return results

@@ -1,0 +1,42 @@
+"""Test data shared by unit and integration tests (valid wire messages, minimal content)."""
+
+from __future__ import annotations
+
+from streams.contract import ScoreUpdate
+
+
+def score_update(
+    district: str, seq: int, value: float = 1.0, *, reason: str = "events"
+) -> ScoreUpdate:
+    """A valid ScoreUpdate for ``district`` with composite and fire risk ``value``."""
+    return ScoreUpdate.model_validate(
+        {
+            "district": district,
+            "name": f"d{district[-4:]}",
+            "seq": seq,
+            "as_of": "2026-11-24T21:05:00+09:00",
+            "model_version": "test",
+            "reason": reason,
+            "composite": {"value": value, "grade": 1},
+            "domains": {
+                "fire": {
+                    "hazard": value,
+                    "risk": value,
+                    "grade": 1,
+                    "intensity": 0.0,
+                    "sensor_hazard": 0.0,
+                }
+            },
+            "groups": {"calamity": {"hazard": value, "risk": value, "grade": 1}},
+            "vulnerability": 1.0,
+            "coping_lack": 1.0,
+            "safety": 5.0,
+            "confidence": 1.0,
+            "freshness_s": {},
+            "stale_feeds": [],
+            "events": 0,
+            "contributors": {},
+            "delta": {"composite": 0.0, "safety": 0.0, "domains": {"fire": 0.0}},
+            "drivers": [],
+        }
+    )

@@ -1,0 +1,138 @@
+"""`riskmon score`: the worker's steps offline; rejected lines are reported with their reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from indices import score_batch
+from streams.cityconfig import load_city_config
+from streams.cli import main
+from streams.contract import Incident, LocatedEvent, SensorReading
+from streams.offline import score_lines
+from streams.scoring import PartitionScorer, ScoringContext, to_model_event
+
+CONFIG = load_city_config()
+AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+JANGGI = "4157056000"
+
+
+def lines() -> list[bytes]:
+    fire = Incident(
+        id="f1",
+        source="fire",
+        type="fire",
+        severity=4,
+        occurred_at=AT - timedelta(hours=1),
+        lat=37.6385,
+        lon=126.6791,
+    )
+    theft = Incident(
+        id="t1",
+        source="police",
+        type="theft",
+        severity=2,
+        occurred_at=AT - timedelta(hours=3),
+        code="4157051500",
+    )
+    rain = SensorReading(
+        sensor_id="aws-1",
+        kind="rainfall_mm_1h",
+        value=42.0,
+        observed_at=AT - timedelta(minutes=10),
+        code=JANGGI,
+    )
+    located = LocatedEvent(
+        kind="incident",
+        district=JANGGI,
+        received_at=AT,
+        origin="x/0/1",
+        incident=Incident(
+            id="f2", source="fire", type="explosion", severity=2, occurred_at=AT, code=JANGGI
+        ),
+    )
+    return [m.model_dump_json().encode() for m in (fire, theft, rain, located)] + [
+        fire.model_dump_json().encode(),  # duplicate
+        b"{not json",
+        b"",
+        json.dumps(
+            {
+                "id": "x",
+                "source": "s",
+                "type": "fire",
+                "severity": 2,
+                "occurred_at": AT.isoformat(),
+                "lat": 37.5665,
+                "lon": 126.978,
+            }
+        ).encode(),
+    ]
+
+
+def test_counts_rejections_and_scores() -> None:
+    result = score_lines(lines(), CONFIG, AT)
+    assert len(result.districts) == 14
+    assert dict(result.counts) == {"applied": 4, "duplicate": 1, "rejected": 2}
+    assert [(n, d.error) for n, d in result.rejected] == [(6, "not_json"), (8, "outside_city")]
+    janggi = next(d for d in result.districts if d.district == JANGGI)
+    assert janggi.events == 2
+    assert {c.event_id for c in janggi.contributors["fire"]} == {"fire:f1", "fire:f2"}
+    assert janggi.domains["flood_weather"].sensor_hazard > 0
+
+
+def test_offline_equals_the_worker_path_and_the_batch_twin() -> None:
+    ctx = ScoringContext(CONFIG.city.model_districts(), CONFIG.params)
+    offline = {d.district: d for d in score_lines(lines(), CONFIG, AT).districts}
+    scorer = PartitionScorer(0, CONFIG.city.codes)
+    located = []
+    for number, line in enumerate(lines(), 1):
+        from streams.offline import locate_line
+
+        event = locate_line(number, line, CONFIG, AT)
+        if isinstance(event, LocatedEvent):
+            located.append((number, event))
+    scorer.process(located, ctx, AT)
+    for code, slot in scorer.slots.items():
+        district = ctx.districts[code]
+        worker = slot.state.evaluate(district, CONFIG.params, AT.timestamp())
+        oracle = score_batch(
+            district,
+            [to_model_event(e.event) for _, e in located if e.district == code],
+            CONFIG.params,
+            AT.timestamp(),
+        )
+        assert offline[code].composite.value == pytest.approx(worker.composite, abs=1e-12)
+        assert offline[code].composite.value == pytest.approx(oracle.composite, abs=1e-9)
+
+
+def test_cli_prints_json_and_reports_skipped_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(lines()))
+    with pytest.raises(SystemExit) as done:
+        main(["score", "--events", str(events), "--at", AT.isoformat(), "--json"])
+    assert done.value.code == 0
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert document["as_of"] == AT.isoformat()
+    assert len(document["districts"]) == 14
+    assert f"{events}:6: skipped (not_json)" in err
+
+
+def test_cli_table_and_unreadable_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(lines()))
+    with pytest.raises(SystemExit) as done:
+        main(["score", "--events", str(events), "--at", AT.isoformat()])
+    assert done.value.code == 0
+    assert "장기동" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as failed:
+        main(["score", "--events", str(tmp_path / "missing.jsonl")])
+    assert failed.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["score", "--events", str(events), "--at", "2026-11-24T12:00:00"])  # no offset
+    assert "no UTC offset" in capsys.readouterr().err
