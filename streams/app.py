@@ -94,6 +94,7 @@ def create_app(settings: Settings) -> RiskmonApp:
         topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_linger=settings.producer_linger_ms / 1000.0,
         web_enabled=False,
         store="memory://",
         autodiscover=False,

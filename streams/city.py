@@ -75,6 +75,17 @@ class CityMap:
         cell: str = h3.latlng_to_cell(lat, lon, H3_RESOLUTION)
         return cell
 
+    def adjacency(self, tolerance_deg: float = 1e-5) -> dict[str, frozenset[str]]:
+        """Neighbours of each district: polygons that touch, within ``tolerance_deg`` (about
+        1 m), since generalised boundaries may leave hairline gaps or overlaps."""
+        grown = [geom.buffer(tolerance_deg) for geom in self._geoms]
+        neighbours: dict[str, set[str]] = {code: set() for code in self.codes}
+        for i, area in enumerate(grown):
+            for j in self._tree.query(area, predicate="intersects").tolist():
+                if int(j) != i:
+                    neighbours[self.codes[i]].add(self.codes[int(j)])
+        return {code: frozenset(found) for code, found in neighbours.items()}
+
     def model_districts(self) -> dict[str, District]:
         return {code: info.as_model_input() for code, info in self.districts.items()}
 

@@ -7,6 +7,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from indices import relative_grades
+
 from .cityconfig import CityConfigError, load_city_config
 from .offline import OfflineResult, score_lines
 
@@ -30,12 +32,21 @@ def run_score(events: Path, at: datetime, config_path: Path | None, *, as_json: 
 
 
 def as_document(result: OfflineResult, at: datetime, source: str) -> dict[str, object]:
+    composites = {d.district: d.composite.value for d in result.districts}
+    safety = {d.district: d.safety for d in result.districts}
     return {
         "as_of": at.isoformat(),
         "config": source,
         "counts": dict(sorted(result.counts.items())),
         "rejected": [{"line": n, "error": d.error, "reason": d.reason} for n, d in result.rejected],
         "districts": [d.model_dump(mode="json") for d in result.districts],
+        "city_internal_grades": {
+            "note": "rank among this city's districts in shares 10/25/30/25/10 %, as the "
+            "Regional Safety Index grades local governments; a city-internal measure, "
+            "not the national index",
+            "composite": relative_grades(composites),
+            "safety": relative_grades(safety, higher_is_worse=False),
+        },
     }
 
 

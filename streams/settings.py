@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # The embedded broker answers fetches only after the wait elapses; keep it short (see docs/).
     fetch_max_wait_ms: int = Field(default=10, ge=0, le=5000)
     session_timeout_s: float = Field(default=10.0, gt=0)
+    producer_linger_ms: int = Field(
+        default=2, ge=0, description="producer batching wait; 0 sends one request per message"
+    )
 
     # --- PostgreSQL ----------------------------------------------------------------------------
     pg_dsn: str | None = Field(

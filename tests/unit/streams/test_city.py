@@ -45,6 +45,17 @@ def test_points_outside_the_city_have_no_district() -> None:
     assert CITY.locate(0.0, 0.0) is None
 
 
+def test_adjacency_is_symmetric_and_follows_the_map() -> None:
+    adjacency = CITY.adjacency()
+    assert sum(len(n) for n in adjacency.values()) == 2 * 25
+    for code, neighbours in adjacency.items():
+        assert code not in neighbours
+        assert all(code in adjacency[other] for other in neighbours)
+    # 장기동 borders 김포본동, 장기본동 and 운양동; 월곶면 (north-west) does not touch 장기동
+    assert adjacency["4157056000"] == {"4157051500", "4157052500", "4157058000"}
+    assert "4157056000" not in adjacency["4157035000"]
+
+
 def test_every_district_has_exactly_one_partition() -> None:
     for partitions in (1, 3, 4, 16):
         owned = [CITY.codes_of_partition(p, partitions) for p in range(partitions)]

@@ -120,6 +120,11 @@ def test_cli_prints_json_and_reports_skipped_lines(
     document = json.loads(out)
     assert document["as_of"] == AT.isoformat()
     assert len(document["districts"]) == 14
+    internal = document["city_internal_grades"]
+    assert "city-internal" in internal["note"]
+    assert sorted(internal["composite"].values()) == [1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5]
+    worst = max(document["districts"], key=lambda d: d["composite"]["value"])
+    assert internal["composite"][worst["district"]] == 5
     assert f"{events}:6: skipped (not_json)" in err
 
 
