@@ -1,8 +1,9 @@
-"""The Kafka side of the gateway: read every partition of the scores topic into the hub.
+"""The Kafka side of the gateway: read every partition of the scores and alerts topics into the hub.
 
-Every gateway reads ALL partitions of ``topics.scores`` from the beginning, with no consumer group:
-gateways do not share work, each one rebuilds the latest score of every district by itself, and the
-hub drops what it already has (an older or equal ``seq``). There is nothing to commit.
+Every gateway reads ALL partitions of ``topics.scores`` and ``topics.alerts`` from the beginning,
+with no consumer group: gateways do not share work, each one rebuilds the latest score of every
+district and the open alerts by itself, and the hub drops what it already has (an older or equal
+``seq``). There is nothing to commit.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class ScoreFeed:
         settings = self._settings
         return AIOKafkaConsumer(
             settings.topics.scores,
+            settings.topics.alerts,
             bootstrap_servers=settings.require_bootstrap(),
             client_id="riskmon-gateway",
             group_id=None,
@@ -112,7 +114,10 @@ class ScoreFeed:
             wake: set[ClientId] = set()
             for records in batches.values():
                 for record in records:
-                    offer = self._hub.ingest(record.value)
+                    if record.topic == self._settings.topics.alerts:
+                        offer = self._hub.ingest_alert(record.value)
+                    else:
+                        offer = self._hub.ingest(record.value)
                     if offer.outcome is Outcome.INVALID:
                         log.warning(
                             logfmt(

@@ -30,14 +30,14 @@ Errors::
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, NewType
 
 from pydantic import ValidationError
 
-from streams.contract import ScoreMessage, ScoreUpdate, SnapshotMessage
+from streams.contract import Alert, AlertMessage, ScoreMessage, ScoreUpdate, SnapshotMessage
 
 __all__ = [
     "TRANSITIONS",
@@ -140,11 +140,14 @@ class Offer:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One encoded :class:`~streams.contract.ScoreMessage`: send ``text`` as a text frame."""
+    """One encoded score or alert message: send ``text`` as a text frame."""
 
     district: str
     seq: int
     text: str
+    key: str
+    """``score:<district>`` or ``alert:<id>``: a newer message with the same key replaces this
+    one in a slow client's queue."""
 
 
 @dataclass(slots=True)
@@ -161,7 +164,7 @@ class HubStats:
 @dataclass(slots=True)
 class _Client:
     state: ClientState = ClientState.CONNECTING
-    # district -> newest message not yet handed out; dict order is delivery order.
+    # key -> newest message not yet handed out; dict order is delivery order.
     pending: dict[str, Outgoing] = field(default_factory=dict)
 
 
@@ -182,13 +185,15 @@ class Hub:
     >>> hub = Hub()
     >>> cid = hub.add_client()
     >>> hub.take_snapshot(cid)
-    '{"type":"snapshot","districts":[]}'
+    '{"type":"snapshot","districts":[],"alerts":[]}'
     >>> hub.state(cid)
     <ClientState.SNAPSHOT_SENT: 'snapshot_sent'>
     """
 
     def __init__(self) -> None:
         self._latest: dict[str, ScoreUpdate] = {}
+        self._alerts: dict[str, Alert] = {}  # open alerts by id
+        self._alert_seq: dict[str, int] = {}  # newest seq seen per alert id, resolved ones too
         self._clients: dict[ClientId, _Client] = {}
         self._next_id = 0
         self._snapshot_text: str | None = None  # cached until the next accepted update
@@ -225,29 +230,81 @@ class Hub:
             return Offer(Outcome.STALE, update.district, update.seq)
         self.stats.accepted += 1
         self._latest[update.district] = update
+        wake = self._queue(
+            f"score:{update.district}",
+            update.district,
+            update.seq,
+            lambda: ScoreMessage(update=update).model_dump_json(),
+        )
+        return Offer(Outcome.ACCEPTED, update.district, update.seq, wake)
+
+    def ingest_alert(self, raw: bytes | None) -> Offer:
+        """Decode one record value of the alerts topic and :meth:`offer_alert` it (never raises)."""
+        try:
+            alert = Alert.model_validate_json(raw or b"")
+        except ValidationError as exc:
+            self.stats.invalid += 1
+            return Offer(Outcome.INVALID, reason=f"not an alert: {exc.errors()[0]['msg']}")
+        return self.offer_alert(alert)
+
+    def offer_alert(self, alert: Alert) -> Offer:
+        """Keep ``alert`` if its seq is above the one seen for its id, and queue it for clients.
+
+        Open alerts are part of the snapshot; a resolved one is forwarded, then forgotten.
+        """
+        held = self._alert_seq.get(alert.id)
+        if held is not None and alert.seq <= held:
+            self.stats.stale += 1
+            return Offer(Outcome.STALE, alert.district, alert.seq)
+        self.stats.accepted += 1
+        self._alert_seq[alert.id] = alert.seq
+        if alert.state == "resolved":
+            self._alerts.pop(alert.id, None)
+        else:
+            self._alerts[alert.id] = alert
+        wake = self._queue(
+            f"alert:{alert.id}",
+            alert.district,
+            alert.seq,
+            lambda: AlertMessage(alert=alert).model_dump_json(),
+        )
+        return Offer(Outcome.ACCEPTED, alert.district, alert.seq, wake)
+
+    def open_alerts(self) -> list[Alert]:
+        """Alerts not yet resolved, oldest first."""
+        return sorted(self._alerts.values(), key=lambda a: (a.opened_at, a.id))
+
+    def _queue(
+        self, key: str, district: str, seq: int, encode: Callable[[], str]
+    ) -> tuple[ClientId, ...]:
+        """Queue one message under ``key`` for every client past CONNECTING; returns whom to
+        wake. Encoded once, and only if some client takes it; a pending message with the same
+        key is replaced (coalesced)."""
         self._snapshot_text = None
-        out: Outgoing | None = None  # encoded once, and only if some client takes it
+        out: Outgoing | None = None
         wake: list[ClientId] = []
         for cid, client in self._clients.items():
             if client.state is ClientState.CONNECTING:
                 continue
             if out is None:
-                text = ScoreMessage(update=update).model_dump_json()
-                out = Outgoing(update.district, update.seq, text)
+                out = Outgoing(district, seq, encode(), key)
             if not client.pending:
                 wake.append(cid)
-            elif client.pending.pop(update.district, None) is not None:
+            elif client.pending.pop(key, None) is not None:
                 self.stats.coalesced += 1
-            client.pending[update.district] = out  # at the end: delivered after older districts
-        return Offer(Outcome.ACCEPTED, update.district, update.seq, tuple(wake))
+            client.pending[key] = out  # at the end: delivered after older keys
+        return tuple(wake)
 
     def latest(self, district: str) -> ScoreUpdate | None:
         """The update held for ``district``, or None."""
         return self._latest.get(district)
 
     def snapshot(self) -> SnapshotMessage:
-        """Every district's latest update, sorted by district code."""
-        return SnapshotMessage(districts=[self._latest[code] for code in sorted(self._latest)])
+        """Every district's latest update, sorted by district code, and the open alerts."""
+        return SnapshotMessage(
+            districts=[self._latest[code] for code in sorted(self._latest)],
+            alerts=self.open_alerts(),
+        )
 
     @property
     def district_count(self) -> int:
@@ -292,7 +349,7 @@ class Hub:
         return self._get(cid).state
 
     def pending_count(self, cid: ClientId) -> int:
-        """Messages waiting for the client: never more than the number of districts."""
+        """Messages waiting for the client: at most one per district and one per alert."""
         return len(self._get(cid).pending)
 
     @property

@@ -26,10 +26,12 @@ import http
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from importlib import resources
 from types import TracebackType
 
+from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -37,10 +39,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from dashboard_ws.acks import AckPublisher, decode_client_message, to_ack
 from dashboard_ws.consumer import ScoreFeed, min_stale_after_s
 from dashboard_ws.hub import ClientId, Hub
 from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ShellStats, gateway_registry
+from streams.contract import AckRequest
 from streams.settings import Settings
 
 __all__ = ["Gateway", "run_gateway"]
@@ -79,6 +83,7 @@ class Gateway:
         self._wakeups: dict[ClientId, asyncio.Event] = {}
         self._feed = ScoreFeed(settings, self.hub, self.shell, self._wake)
         self._feed_task: asyncio.Task[None] | None = None
+        self._acks = AckPublisher(settings)
         self._server: Server | None = None
         self._page = resources.files("dashboard_ws").joinpath("static/index.html").read_bytes()
         self.port = 0
@@ -121,6 +126,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._feed_task
             self._feed_task = None
+        await self._acks.stop()
         log.info(logfmt("gateway_stopped", port=self.port))
 
     async def __aenter__(self) -> Gateway:
@@ -137,6 +143,15 @@ class Gateway:
 
     # --- websocket clients ------------------------------------------------------------------------
 
+    async def _acknowledge(self, request: AckRequest) -> None:
+        ack = to_ack(request, datetime.now(UTC))
+        try:
+            await self._acks.publish(ack)
+        except KafkaError as exc:
+            log.warning(logfmt("ack_not_published", alert=ack.alert_id, error=repr(exc)))
+            return
+        log.info(logfmt("alert_ack", alert=ack.alert_id, who=ack.who))
+
     def _wake(self, clients: Iterable[ClientId]) -> None:
         for cid in clients:
             event = self._wakeups.get(cid)
@@ -149,7 +164,7 @@ class Gateway:
         self._wakeups[cid] = wake
         peer = _peer(ws)
         log.info(logfmt("client_connected", client=cid, peer=peer, clients=self.hub.client_count))
-        reader = asyncio.create_task(_ignore_incoming(ws, wake))
+        reader = asyncio.create_task(_read_incoming(ws, wake, self._acknowledge, cid))
         try:
             await ws.send(self.hub.take_snapshot(cid))
             self.shell.snapshots_sent += 1
@@ -224,11 +239,21 @@ async def run_gateway(settings: Settings, *, ready: asyncio.Event | None = None)
         await gateway.stop()
 
 
-async def _ignore_incoming(ws: ServerConnection, wake: asyncio.Event) -> None:
-    """Read and drop what the client sends, so pings and the close frame are processed."""
+async def _read_incoming(
+    ws: ServerConnection,
+    wake: asyncio.Event,
+    on_ack: Callable[[AckRequest], Awaitable[None]],
+    cid: ClientId,
+) -> None:
+    """Read what the client sends: ``ack`` requests are handed to ``on_ack``, anything else is
+    logged and dropped; reading also processes pings and the close frame."""
     try:
-        async for _ in ws:
-            pass
+        async for message in ws:
+            request = decode_client_message(message)
+            if isinstance(request, str):
+                log.warning(logfmt("bad_client_message", client=cid, reason=request))
+                continue
+            await on_ack(request)
     except ConnectionClosed:
         pass
     finally:

@@ -40,6 +40,10 @@ from pydantic import (
 from indices.taxonomy import FACILITY_KINDS, INCIDENT_TYPES, SENSOR_KINDS
 
 __all__ = [
+    "AckRequest",
+    "Alert",
+    "AlertAck",
+    "AlertMessage",
     "DeadLetter",
     "DistrictScores",
     "Driver",
@@ -251,6 +255,54 @@ class ScoreUpdate(DistrictScores):
     drivers: list[Driver]
 
 
+AlertRule = Literal["spike", "threshold", "stale"]
+
+
+class Alert(_Message):
+    """An alert on a district's index; published on ``riskmon.alerts`` keyed by district code.
+
+    One alert per (district, domain, rule) is open at a time: later messages with the same ``id``
+    are the same alert moving through its lifecycle (``change`` says what happened).
+    """
+
+    id: str
+    seq: int = Field(ge=0, description="per alert, strictly increasing")
+    district: DistrictCode
+    name: str
+    domain: str = Field(description="a domain, or 'composite'")
+    rule: AlertRule
+    state: Literal["pending", "firing", "acknowledged", "resolved"]
+    change: Literal["opened", "fired", "updated", "acknowledged", "resolved", "refired"]
+    severity: Literal["Minor", "Moderate", "Severe", "Extreme"] = Field(
+        description="CAP 1.2 severity terms"
+    )
+    value: float
+    baseline: float
+    peak: float
+    opened_at: AwareDatetime
+    fired_at: AwareDatetime | None = None
+    acknowledged_at: AwareDatetime | None = None
+    acknowledged_by: str | None = None
+    note: str | None = None
+    resolved_at: AwareDatetime | None = None
+    as_of: AwareDatetime
+    cluster: str | None = Field(
+        default=None, description="incident cluster: same-domain alerts in adjacent districts"
+    )
+    drivers: list[Driver] = Field(description="the events that explained it when it fired")
+
+
+class AlertAck(_Message):
+    """An operator takes ownership of an alert; published on ``riskmon.alert-acks`` keyed by
+    the alert's district code."""
+
+    alert_id: str
+    district: DistrictCode
+    who: str = Field(min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
+    at: AwareDatetime
+
+
 class DeadLetter(_Message):
     """An input the worker could not use, with its original bytes and a reason to act on."""
 
@@ -281,10 +333,11 @@ class DeadLetter(_Message):
 
 
 class SnapshotMessage(_Message):
-    """First message on a websocket: the latest update of every district."""
+    """First message on a websocket: the latest update of every district and the open alerts."""
 
     type: Literal["snapshot"] = "snapshot"
     districts: list[ScoreUpdate]
+    alerts: list[Alert] = Field(default_factory=list)
 
 
 class ScoreMessage(_Message):
@@ -294,8 +347,25 @@ class ScoreMessage(_Message):
     update: ScoreUpdate
 
 
-WS_SERVER_MESSAGE: TypeAdapter[SnapshotMessage | ScoreMessage] = TypeAdapter(
-    Annotated[SnapshotMessage | ScoreMessage, Field(discriminator="type")]
+class AlertMessage(_Message):
+    """An alert opened, changed or resolved."""
+
+    type: Literal["alert"] = "alert"
+    alert: Alert
+
+
+class AckRequest(_Message):
+    """Client to server: acknowledge an alert."""
+
+    type: Literal["ack"] = "ack"
+    alert_id: str
+    district: DistrictCode
+    who: str = Field(min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+WS_SERVER_MESSAGE: TypeAdapter[SnapshotMessage | ScoreMessage | AlertMessage] = TypeAdapter(
+    Annotated[SnapshotMessage | ScoreMessage | AlertMessage, Field(discriminator="type")]
 )
 
 SCHEMAS: dict[str, Any] = {
@@ -304,6 +374,9 @@ SCHEMAS: dict[str, Any] = {
     "safety-fact": SAFETY_FACT,
     "located-event": LocatedEvent,
     "score-update": ScoreUpdate,
+    "alert": Alert,
+    "alert-ack": AlertAck,
+    "ws-client-ack": AckRequest,
     "district-scores": DistrictScores,
     "dead-letter": DeadLetter,
     "ws-server-message": WS_SERVER_MESSAGE,

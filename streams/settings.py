@@ -26,6 +26,8 @@ class Topics(BaseModel):
     located: str = "riskmon.located"
     scores: str = "riskmon.scores"
     deadletter: str = "riskmon.deadletter"
+    alerts: str = "riskmon.alerts"
+    alert_acks: str = "riskmon.alert-acks"
 
     def inputs(self) -> tuple[str, str, str]:
         return (self.incidents, self.readings, self.safety)
@@ -38,6 +40,8 @@ class Topics(BaseModel):
             self.located,
             self.scores,
             self.deadletter,
+            self.alerts,
+            self.alert_acks,
         )
 
 

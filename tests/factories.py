@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.contract import ScoreUpdate
+from streams.contract import Alert, ScoreUpdate
 
 
 def score_update(
@@ -38,5 +38,39 @@ def score_update(
             "contributors": {},
             "delta": {"composite": 0.0, "safety": 0.0, "domains": {"fire": 0.0}},
             "drivers": [],
+        }
+    )
+
+
+def alert(
+    alert_id: str,
+    seq: int,
+    state: str = "firing",
+    *,
+    district: str = "4157056000",
+    change: str = "fired",
+    value: float = 7.0,
+) -> Alert:
+    """A valid Alert on ``district``'s fire domain."""
+    return Alert.model_validate(
+        {
+            "id": alert_id,
+            "seq": seq,
+            "district": district,
+            "name": "장기동",
+            "domain": "fire",
+            "rule": "spike",
+            "state": state,
+            "change": change,
+            "severity": "Severe",
+            "value": value,
+            "baseline": 1.0,
+            "peak": value,
+            "opened_at": "2026-11-24T21:05:00+09:00",
+            "fired_at": "2026-11-24T21:05:00+09:00",
+            "as_of": "2026-11-24T21:05:00+09:00",
+            "drivers": [
+                {"event_id": "gimpo-fire:1", "type": "fire", "domain": "fire", "contribution": 3.0}
+            ],
         }
     )

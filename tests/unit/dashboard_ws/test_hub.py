@@ -20,7 +20,7 @@ from dashboard_ws.hub import (
     check_transition,
 )
 from streams.contract import WS_SERVER_MESSAGE, ScoreMessage, ScoreUpdate, SnapshotMessage
-from tests.factories import score_update
+from tests.factories import alert, score_update
 
 A, B, C = "4157025000", "4157051500", "4157056000"
 
@@ -321,3 +321,40 @@ def test_removed_client_is_unknown_and_gets_nothing() -> None:
     for call in (hub.remove_client, hub.go_live, hub.pop_next, hub.state):
         with pytest.raises(UnknownClient):
             call(cid)
+
+
+def test_alerts_join_the_snapshot_until_resolved_and_stale_seqs_are_dropped() -> None:
+    hub = Hub()
+    assert hub.offer_alert(alert("a1", 1, "pending", change="opened")).outcome is Outcome.ACCEPTED
+    assert hub.offer_alert(alert("a1", 2)).outcome is Outcome.ACCEPTED
+    assert hub.offer_alert(alert("a1", 2)).outcome is Outcome.STALE
+    hub.offer_alert(alert("a2", 1, district=B))
+    assert [(a.id, a.seq) for a in hub.snapshot().alerts] == [("a1", 2), ("a2", 1)]
+    hub.offer_alert(alert("a1", 3, "resolved", change="resolved"))
+    assert [a.id for a in hub.snapshot().alerts] == ["a2"]
+    assert hub.offer_alert(alert("a1", 2)).outcome is Outcome.STALE  # a replay cannot reopen it
+
+
+def test_alert_messages_reach_live_clients_and_coalesce_per_alert() -> None:
+    hub = Hub()
+    cid = live_client(hub)
+    assert hub.offer_alert(alert("a1", 1)).wake == (cid,)
+    hub.offer(update(A, 1))
+    hub.offer_alert(alert("a1", 2, "acknowledged", change="acknowledged"))
+    first, second = hub.pop_next(cid), hub.pop_next(cid)
+    assert first is not None
+    assert second is not None
+    assert hub.pop_next(cid) is None
+    assert first.key == f"score:{A}"
+    decoded = WS_SERVER_MESSAGE.validate_json(second.text)
+    assert decoded.type == "alert"
+    assert decoded.alert.state == "acknowledged"  # the older pending version was replaced
+    assert hub.stats.coalesced == 1
+
+
+def test_bad_alert_records_are_counted_not_raised() -> None:
+    hub = Hub()
+    offer = hub.ingest_alert(b'{"id": 1}')
+    assert offer.outcome is Outcome.INVALID
+    assert "not an alert" in offer.reason
+    assert hub.stats.invalid == 1
