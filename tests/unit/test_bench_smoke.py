@@ -5,16 +5,10 @@ The pipeline benchmark needs servers and is not run by tests."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # bench/ is a top-level folder, not an installed package
-    sys.path.insert(0, str(ROOT))
-
-from bench.__main__ import INDEX_BENCHES, main, run  # noqa: E402
+from bench.__main__ import INDEX_BENCHES, main, run  # bench/ is importable via pytest's pythonpath
 
 
 @pytest.fixture(scope="module")
