@@ -34,9 +34,10 @@ async def create_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[
         created = []
         for name in wanted:
             try:
-                await admin.create_topics(
-                    [NewTopic(name, settings.partitions, settings.replication_factor)]
+                partitions = (
+                    1 if name in settings.topics.single_partition() else settings.partitions
                 )
+                await admin.create_topics([NewTopic(name, partitions, settings.replication_factor)])
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass

@@ -22,11 +22,13 @@ from typing import Any
 
 from faust.types import TP
 
-from indices import ModelParams
+from indices.detect import DetectorParams
 
 from . import metrics
+from .alert_agent import AlertStage
+from .alerting import AlertingContext
 from .checkpoint import CheckpointStore
-from .city import CityMap
+from .cityconfig import CityConfig
 from .contract import DeadLetter, LocatedEvent, ScoreUpdate
 from .ingest import Kind, RawRecord, dead_letter, ingest
 from .scoring import PartitionScorer, ScoringContext, model_fingerprint
@@ -46,16 +48,24 @@ class Worker:
         self,
         app: Any,
         settings: Settings,
-        city: CityMap,
-        params: ModelParams,
+        config: CityConfig,
         checkpoints: CheckpointStore,
+        alert_checkpoints: CheckpointStore,
     ) -> None:
+        city, params = config.city, config.params
         self.app = app
         self.settings = settings
         self.city = city
         self.ctx = ScoringContext(city.model_districts(), params)
         self.fingerprint = model_fingerprint(params)
         self.checkpoints = checkpoints
+        alert_ctx = AlertingContext(
+            config=config.alerts,
+            detector=DetectorParams(),
+            adjacency=city.adjacency(),
+            names={code: info.name_ko for code, info in city.districts.items()},
+        )
+        self.alert_stage = AlertStage(app, settings, alert_ctx, alert_checkpoints)
         self.scorers: dict[int, PartitionScorer] = {}
         self.dirty: set[int] = set()
         self._restoring = asyncio.Lock()
@@ -69,6 +79,7 @@ class Worker:
         self.located = app.topic(topics.located, **raw)
         self.scores = app.topic(topics.scores, **raw)
         self.deadletter = app.topic(topics.deadletter, **raw)
+        self.alert_input = app.topic(topics.alert_input, **{**raw, "partitions": 1})
         self.kind_of: dict[str, Kind] = {
             topics.incidents: "incident",
             topics.readings: "reading",
@@ -94,9 +105,10 @@ class Worker:
     async def send_updates(self, updates: Sequence[ScoreUpdate]) -> None:
         for update in updates:
             metrics.SCORE_UPDATES.labels(update.reason).inc()
-            await self.scores.send(
-                key=update.district.encode(), value=update.model_dump_json().encode()
-            )
+            value = update.model_dump_json().encode()
+            await self.scores.send(key=update.district.encode(), value=value)
+            # The alert stage sees every district on one partition (clusters span districts).
+            await self.alert_input.send(key=update.district.encode(), value=value, partition=0)
 
     # --- ingest -------------------------------------------------------------------------------
     async def ingest_batch(self, events: Sequence[Any]) -> None:
@@ -189,24 +201,29 @@ class Worker:
         return scorer
 
     def resume_positions(self, assignment: set[TP]) -> dict[TP, int]:
-        """Where each owned located partition must be read from: its scorer's next offset."""
+        """Where each stateful partition must be read from: its state's next offset."""
         located = self.settings.topics.located
-        return {
+        positions = {
             tp: self.scorers[tp.partition].next_offset
             for tp in assignment
             if tp.topic == located and tp.partition in self.scorers
         }
+        return positions | self.alert_stage.resume_positions(assignment)
 
     async def on_assigned(self, assigned: set[TP]) -> None:
         for tp in sorted(assigned):
             if tp.topic == self.settings.topics.located:
                 await self.restore(tp.partition)
+        if any(tp.topic == self.settings.topics.alert_input for tp in assigned):
+            await self.alert_stage.restore()
 
     async def on_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:
             if tp.topic == self.settings.topics.located and tp.partition in self.scorers:
                 await self.save(tp.partition)
                 del self.scorers[tp.partition]
+        if any(tp.topic == self.settings.topics.alert_input for tp in revoked):
+            await self.alert_stage.release()
 
     async def save(self, partition: int) -> bool:
         scorer = self.scorers.get(partition)
@@ -227,13 +244,18 @@ class Worker:
     async def save_dirty(self) -> None:
         for partition in sorted(self.dirty):
             await self.save(partition)
+        await self.alert_stage.save()
 
 
 def register(
-    app: Any, settings: Settings, city: CityMap, params: ModelParams, checkpoints: CheckpointStore
+    app: Any,
+    settings: Settings,
+    config: CityConfig,
+    checkpoints: CheckpointStore,
+    alert_checkpoints: CheckpointStore,
 ) -> Worker:
     """Add riskmon's agents and timers to ``app``; returns the shared :class:`Worker`."""
-    worker = Worker(app, settings, city, params, checkpoints)
+    worker = Worker(app, settings, config, checkpoints, alert_checkpoints)
     app.resume_positions = worker.resume_positions
     take = (settings.batch_max, settings.batch_within_s)
 
@@ -247,9 +269,15 @@ def register(
         async for events in stream.take_events(*take):
             await worker.score_batch(events)
 
+    @app.agent(worker.alert_stage.stream, name="riskmon.alerts")  # type: ignore[untyped-decorator]
+    async def alert_agent(stream: Any) -> None:
+        async for events in stream.take_events(*take):
+            await worker.alert_stage.batch(events, utcnow(), worker.send_dead)
+
     @app.timer(interval=settings.tick_interval_s)  # type: ignore[untyped-decorator]
     async def tick_timer() -> None:
         await worker.tick()
+        await worker.alert_stage.tick(utcnow())
 
     @app.timer(interval=settings.checkpoint_interval_s)  # type: ignore[untyped-decorator]
     async def checkpoint_timer() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from indices import InvalidConfig, ModelParams
+from indices.alerts import AlertConfig, alert_config_from_mapping
 from indices.config import params_from_mapping
 
 from .city import CityMap, load_city
@@ -35,6 +36,7 @@ class CityConfig:
 
     city: CityMap
     params: ModelParams
+    alerts: AlertConfig
     source: str
 
 
@@ -55,9 +57,11 @@ def load_city_config(path: Path | None = None) -> CityConfig:
 
 
 def parse_city_config(data: dict[str, Any], path: Path) -> CityConfig:
-    unknown = sorted(set(data) - {"city", "model"})
+    unknown = sorted(set(data) - {"city", "model", "alerts"})
     if unknown:
-        raise CityConfigError(f"{path}: {unknown[0]}: unknown table; expected [city] and [model]")
+        raise CityConfigError(
+            f"{path}: {unknown[0]}: unknown table; expected [city], [model] and [alerts]"
+        )
     section = data.get("city")
     if not isinstance(section, dict):
         raise CityConfigError(f"{path}: city: missing table [city] ({', '.join(CITY_KEYS)})")
@@ -85,6 +89,7 @@ def parse_city_config(data: dict[str, Any], path: Path) -> CityConfig:
         raise CityConfigError(f"{path}: model: expected a table")
     try:
         params = params_from_mapping(model, where="model")
+        alerts = alert_config_from_mapping(data.get("alerts", {}), where="alerts")
     except InvalidConfig as exc:
         raise CityConfigError(f"{path}: {exc}") from exc
-    return CityConfig(city=city, params=params, source=str(path))
+    return CityConfig(city=city, params=params, alerts=alerts, source=str(path))

@@ -272,12 +272,14 @@ class Alert(_Message):
     domain: str = Field(description="a domain, or 'composite'")
     rule: AlertRule
     state: Literal["pending", "firing", "acknowledged", "resolved"]
-    change: Literal["opened", "fired", "updated", "acknowledged", "resolved", "refired"]
+    change: Literal[
+        "opened", "fired", "updated", "acknowledged", "refired", "resolved", "withdrawn"
+    ] = Field(description="withdrawn: a pending alert whose condition ended before it fired")
     severity: Literal["Minor", "Moderate", "Severe", "Extreme"] = Field(
         description="CAP 1.2 severity terms"
     )
     value: float
-    baseline: float
+    baseline: float | None = Field(description="the detector's expected value, if known")
     peak: float
     opened_at: AwareDatetime
     fired_at: AwareDatetime | None = None
@@ -319,6 +321,7 @@ class DeadLetter(_Message):
         "unknown_district",
         "not_counted",
         "conflict",
+        "ack_rejected",
         "internal",
     ]
     failed_at: AwareDatetime

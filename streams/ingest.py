@@ -34,7 +34,14 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["incident", "reading", "safety"]
 ErrorKind = Literal[
-    "not_json", "schema", "outside_city", "unknown_district", "not_counted", "conflict", "internal"
+    "not_json",
+    "schema",
+    "outside_city",
+    "unknown_district",
+    "not_counted",
+    "conflict",
+    "ack_rejected",
+    "internal",
 ]
 
 

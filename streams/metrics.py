@@ -36,5 +36,6 @@ BATCH_SECONDS = Histogram(
     "Time to score one partition batch",
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
 )
+ALERTS = Counter("riskmon_alert_changes_total", "Alert messages published", ["change"])
 SINK_ROWS = Counter("riskmon_sink_rows_total", "Rows written to PostgreSQL", ["table"])
 SINK_RETRIES = Counter("riskmon_sink_retries_total", "PostgreSQL write attempts that failed")

@@ -28,6 +28,7 @@ class Topics(BaseModel):
     deadletter: str = "riskmon.deadletter"
     alerts: str = "riskmon.alerts"
     alert_acks: str = "riskmon.alert-acks"
+    alert_input: str = "riskmon.alert-input"
 
     def inputs(self) -> tuple[str, str, str]:
         return (self.incidents, self.readings, self.safety)
@@ -42,7 +43,12 @@ class Topics(BaseModel):
             self.deadletter,
             self.alerts,
             self.alert_acks,
+            self.alert_input,
         )
+
+    def single_partition(self) -> tuple[str, ...]:
+        """Topics of the alert stage: one partition, so one agent sees the whole city."""
+        return (self.alert_input, self.alert_acks)
 
 
 class Settings(BaseSettings):

@@ -39,12 +39,11 @@ def run_worker(settings: Settings) -> None:
     asyncio.run(prepare(settings))
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     config = load_city_config(settings.city_config)
-    city, params = config.city, config.params
     app = create_app(settings)
-    checkpoints = PgCheckpointStore(
-        settings.require_pg_dsn(), settings.app_id, settings.topics.located
-    )
-    register(app, settings, city, params, checkpoints)
+    dsn = settings.require_pg_dsn()
+    checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.located)
+    alert_checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.alert_input)
+    register(app, settings, config, checkpoints, alert_checkpoints)
     serve_metrics(settings.metrics_host, settings.metrics_port)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

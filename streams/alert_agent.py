@@ -1,0 +1,133 @@
+"""The alert stage (I/O shell): riskmon.alert-input + riskmon.alert-acks -> riskmon.alerts.
+
+Both inputs have one partition, so one worker holds the whole city's alert state
+(:class:`streams.alerting.CityAlerts`), checkpointed like scoring: state and the next offset of
+each input together, restored on assignment, resumed at the checkpoint's offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from faust.types import TP
+from pydantic import ValidationError
+
+from . import metrics
+from .alerting import AlertingContext, CityAlerts
+from .checkpoint import CheckpointStore
+from .contract import Alert, AlertAck, DeadLetter, ScoreUpdate
+from .ingest import RawRecord, dead_letter
+from .settings import Settings
+
+log = logging.getLogger("riskmon.alerts")
+
+
+class AlertStage:
+    """Owns :class:`CityAlerts` while partition 0 of the alert inputs is assigned here."""
+
+    def __init__(
+        self, app: Any, settings: Settings, ctx: AlertingContext, checkpoints: CheckpointStore
+    ) -> None:
+        topics = settings.topics
+        raw = {"value_serializer": "raw", "key_serializer": "raw"}
+        self.stream = app.topic(topics.alert_input, topics.alert_acks, partitions=1, **raw)
+        self.alerts = app.topic(topics.alerts, partitions=settings.partitions, **raw)
+        self.app = app
+        self.topics = topics
+        self.ctx = ctx
+        self.checkpoints = checkpoints
+        self.state: CityAlerts | None = None
+        self.dirty = False
+
+    def owns(self, tp: TP) -> bool:
+        return tp.topic in (self.topics.alert_input, self.topics.alert_acks)
+
+    def resume_positions(self, assignment: set[TP]) -> dict[TP, int]:
+        if self.state is None:
+            return {}
+        return {tp: self.state.next_offsets.get(tp.topic, 0) for tp in assignment if self.owns(tp)}
+
+    async def restore(self) -> CityAlerts:
+        data = await self.checkpoints.load(0)
+        self.state = CityAlerts.from_checkpoint(data) if data else CityAlerts()
+        for topic in (self.topics.alert_input, self.topics.alert_acks):
+            await self.app.consumer.seek(TP(topic, 0), self.state.next_offsets.get(topic, 0))
+        log.info(
+            "alert state restored open=%s from=%s",
+            len(self.state.engine.open_alerts()),
+            "checkpoint" if data else "beginning",
+        )
+        return self.state
+
+    async def release(self) -> None:
+        await self.save()
+        self.state = None
+
+    async def batch(
+        self, events: Sequence[Any], now: datetime, dead: Callable[[DeadLetter], Awaitable[None]]
+    ) -> None:
+        """Apply a batch of score updates and acknowledgements; publish the alert changes."""
+        state = self.state or await self.restore()
+        out: list[Alert] = []
+        for event in events:
+            msg = event.message
+            if not state.fresh(msg.topic, msg.offset):
+                continue
+            self.dirty = True
+            raw = RawRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+            try:
+                if msg.topic == self.topics.alert_acks:
+                    ack = AlertAck.model_validate_json(msg.value or b"")
+                    changed, problem = state.acknowledge(ack, self.ctx, now)
+                    out.extend(changed)
+                    if problem:
+                        await dead(dead_letter(raw, "ack_rejected", problem, now))
+                else:
+                    out.extend(
+                        state.observe(
+                            ScoreUpdate.model_validate_json(msg.value or b""), self.ctx, now
+                        )
+                    )
+            except ValidationError as exc:
+                await dead(
+                    dead_letter(raw, "schema", f"not a valid {msg.topic} record: {exc}", now)
+                )
+        await self.publish(out)
+
+    async def tick(self, now: datetime) -> None:
+        if self.state is not None:
+            changes = self.state.tick(self.ctx, now)
+            if changes:
+                self.dirty = True
+            await self.publish(changes)
+
+    async def publish(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            metrics.ALERTS.labels(alert.change).inc()
+            log.info(
+                "alert id=%s change=%s state=%s severity=%s value=%.2f",
+                alert.id,
+                alert.change,
+                alert.state,
+                alert.severity,
+                alert.value,
+            )
+            await self.alerts.send(
+                key=alert.district.encode(), value=alert.model_dump_json().encode()
+            )
+
+    async def save(self) -> None:
+        if self.state is None or not self.dirty:
+            return
+        snapshot = self.state.to_checkpoint()  # synchronous: consistent with its offsets
+        snapshot["next_offset"] = self.state.next_offsets.get(self.topics.alert_input, 0)
+        self.dirty = False
+        try:
+            await self.checkpoints.save(0, snapshot, datetime.now().astimezone())
+        except Exception as exc:  # PostgreSQL down: alerting goes on; retry on the next timer
+            self.dirty = True
+            metrics.CHECKPOINT_FAILURES.inc()
+            log.warning("alert checkpoint failed error=%r", exc)

@@ -1,0 +1,195 @@
+"""Alerting, the pure step: score updates and acknowledgements -> :class:`Alert` messages.
+
+One :class:`CityAlerts` holds the alert state of the whole city: a spike detector per (district,
+series) where a series is a domain's risk or the composite (:mod:`indices.detect`), the alert
+engine with its lifecycle (:mod:`indices.alerts`) and the incident clusters of adjacent districts
+(:mod:`indices.clusters`). It sees every district, so clusters may span partitions of the scores
+topic; the agent feeds it from a single-partition topic. Explicit state, round-tripping through
+:meth:`to_checkpoint`, and the clock is an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from indices import IndicesError
+from indices.alerts import AlertChange, AlertConfig, AlertEngine, AlertSnapshot, Observation
+from indices.clusters import ClusterTracker
+from indices.detect import DetectorParams, DetectorState
+from indices.taxonomy import SENSOR_DOMAIN
+
+from .contract import Alert, AlertAck, Driver, ScoreUpdate
+
+COMPOSITE = "composite"
+
+
+@dataclass(frozen=True)
+class AlertingContext:
+    """What alerting needs besides state: rules, detector parameters, the map."""
+
+    config: AlertConfig
+    detector: DetectorParams
+    adjacency: Mapping[str, frozenset[str]]
+    names: Mapping[str, str]
+    cluster_window_s: float = 900.0
+
+
+def _time(t: float | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC)
+
+
+def observations(
+    update: ScoreUpdate, detectors: dict[str, DetectorState], params: DetectorParams
+) -> list[Observation]:
+    """One observation per series of ``update``, each with its detector's verdict."""
+    t = update.as_of.timestamp()
+    series: list[tuple[str, float, int, tuple[tuple[str, str, float], ...], tuple[Any, ...]]] = []
+    everything: list[tuple[str, str, float]] = []
+    for domain, score in update.domains.items():
+        drivers = tuple(
+            (d.event_id, d.type, d.contribution) for d in update.contributors.get(domain, [])
+        )
+        everything.extend(drivers)
+        ages = tuple(
+            (kind, age)
+            for kind, age in sorted(update.freshness_s.items())
+            if SENSOR_DOMAIN.get(kind) == domain
+        )
+        series.append((domain, score.risk, score.grade, drivers, ages))
+    top = tuple(sorted(everything, key=lambda d: (-d[2], d[0]))[:5])
+    series.append((COMPOSITE, update.composite.value, update.composite.grade, top, ()))
+    out = []
+    for name, value, grade, drivers, ages in series:
+        detector = detectors.setdefault(f"{update.district}/{name}", DetectorState())
+        seen = detector.update(t, value, params)
+        out.append(
+            Observation(
+                district=update.district,
+                domain=name,
+                t=t,
+                value=value,
+                grade=grade,
+                baseline=seen.baseline,
+                spike_score=seen.score,
+                spike=seen.alarm,
+                drivers=drivers,
+                feed_ages=ages,
+            )
+        )
+    return out
+
+
+@dataclass
+class CityAlerts:
+    """Alert state of the city, with the next offset to read of each input topic."""
+
+    next_offsets: dict[str, int] = field(default_factory=dict)
+    detectors: dict[str, DetectorState] = field(default_factory=dict)
+    engine: AlertEngine = field(default_factory=AlertEngine.new)
+    tracker: ClusterTracker = field(default_factory=ClusterTracker)
+    seqs: dict[str, int] = field(default_factory=dict)
+    cluster_of: dict[str, str] = field(default_factory=dict)
+
+    def fresh(self, topic: str, offset: int) -> bool:
+        """True once per record: records below the next offset were applied before a crash."""
+        if offset < self.next_offsets.get(topic, 0):
+            return False
+        self.next_offsets[topic] = offset + 1
+        return True
+
+    def observe(self, update: ScoreUpdate, ctx: AlertingContext, now: datetime) -> list[Alert]:
+        changes = []
+        for obs in observations(update, self.detectors, ctx.detector):
+            changes.extend(self.engine.observe(obs, ctx.config))
+        return self._publish(changes, ctx, now)
+
+    def acknowledge(
+        self, ack: AlertAck, ctx: AlertingContext, now: datetime
+    ) -> tuple[list[Alert], str | None]:
+        """Apply an operator's acknowledgement; the reason when it cannot be applied."""
+        try:
+            change = self.engine.acknowledge(
+                ack.alert_id, ack.who, ack.note or "", ack.at.timestamp()
+            )
+        except IndicesError as exc:
+            return [], f"acknowledgement of {ack.alert_id} by {ack.who} not applied: {exc}"
+        return self._publish([change], ctx, now), None
+
+    def tick(self, ctx: AlertingContext, now: datetime) -> list[Alert]:
+        return self._publish(self.engine.tick(now.timestamp(), ctx.config), ctx, now)
+
+    def _publish(
+        self, changes: Iterable[AlertChange], ctx: AlertingContext, now: datetime
+    ) -> list[Alert]:
+        """Alert messages for ``changes`` plus open alerts whose cluster changed."""
+        latest = {change.alert.id: (change.what, change.alert) for change in changes}
+        open_alerts = self.engine.open_alerts()
+        self.tracker.update(open_alerts, ctx.adjacency, ctx.cluster_window_s)
+        clusters = {m: c.id for c in self.tracker.clusters() for m in c.members}
+        for alert in open_alerts:
+            if clusters.get(alert.id) != self.cluster_of.get(alert.id) and alert.id not in latest:
+                latest[alert.id] = ("updated", alert)
+        self.cluster_of = clusters
+        return [self._message(what, alert, ctx, now) for what, alert in latest.values()]
+
+    def _message(
+        self, what: str, alert: AlertSnapshot, ctx: AlertingContext, now: datetime
+    ) -> Alert:
+        seq = self.seqs.get(alert.id, 0) + 1
+        if alert.state.value == "resolved":
+            self.seqs.pop(alert.id, None)
+        else:
+            self.seqs[alert.id] = seq
+        opened = _time(alert.opened_at)
+        assert opened is not None
+        return Alert(
+            id=alert.id,
+            seq=seq,
+            district=alert.district,
+            name=ctx.names.get(alert.district, alert.district),
+            domain=alert.domain,
+            rule=alert.rule,
+            state=alert.state.value,
+            change=what,
+            severity=alert.severity.value,
+            value=alert.value,
+            baseline=alert.baseline,
+            peak=alert.peak,
+            opened_at=opened,
+            fired_at=_time(alert.fired_at),
+            acknowledged_at=_time(alert.acked_at),
+            acknowledged_by=alert.acked_by,
+            note=alert.acked_note or None,
+            resolved_at=_time(alert.resolved_at),
+            as_of=now,
+            cluster=self.cluster_of.get(alert.id),
+            drivers=[
+                Driver(event_id=e, type=k, domain=alert.domain, contribution=c)
+                for e, k, c in alert.drivers
+            ],
+        )
+
+    # --- persistence ----------------------------------------------------------------------------
+    def to_checkpoint(self) -> dict[str, Any]:
+        return {
+            "next_offsets": dict(self.next_offsets),
+            "detectors": {key: d.to_dict() for key, d in self.detectors.items()},
+            "engine": self.engine.to_dict(),
+            "tracker": self.tracker.to_dict(),
+            "seqs": dict(self.seqs),
+            "cluster_of": dict(self.cluster_of),
+        }
+
+    @classmethod
+    def from_checkpoint(cls, data: Mapping[str, Any]) -> CityAlerts:
+        return cls(
+            next_offsets={k: int(v) for k, v in data["next_offsets"].items()},
+            detectors={k: DetectorState.from_dict(v) for k, v in data["detectors"].items()},
+            engine=AlertEngine.from_dict(data["engine"]),
+            tracker=ClusterTracker.from_dict(data["tracker"]),
+            seqs={k: int(v) for k, v in data["seqs"].items()},
+            cluster_of=dict(data["cluster_of"]),
+        )

@@ -1,0 +1,127 @@
+"""End to end: a burst of incidents raises exactly one alert on websocket clients, naming the
+incidents; an acknowledgement from one client changes the alert for every client."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import websockets
+
+from dashboard_ws.server import Gateway
+from streams.cityconfig import bundled_config_path
+from streams.contract import WS_SERVER_MESSAGE, Alert, AlertMessage, Incident
+
+from .harness import WorkerProcess, eventually, isolated_settings, produce
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+JANGGI_DONG = "4157056000"
+
+
+def city_config(folder: Path) -> Path:
+    """Gimpo, with alert rules made for a test: thresholds fire at once, no spike (the detector
+    needs a 30-minute warm-up), no staleness, no composite alerts."""
+    data = bundled_config_path().parent
+    path = folder / "city.toml"
+    path.write_text(f"""
+[city]
+name = "Gimpo (test)"
+districts = "{data / "districts.geojson"}"
+population = "{data / "population.csv"}"
+
+[alerts.threshold]
+min_duration_s = 0
+
+[alerts.spike]
+enabled = false
+
+[alerts.stale]
+enabled = false
+
+[alerts.domains.composite.threshold]
+enabled = false
+""")
+    return path
+
+
+async def alerts_until(
+    ws: websockets.ClientConnection, done: object, within: float, seen: list[Alert]
+) -> None:
+    async with asyncio.timeout(within):
+        while not done():  # type: ignore[operator]
+            message = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+            if isinstance(message, AlertMessage):
+                seen.append(message.alert)
+
+
+async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
+    kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    settings = isolated_settings(
+        kafka_bootstrap, pg_dsn, tmp_path, city_config=city_config(tmp_path)
+    )
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    worker.start()
+    try:
+        async with Gateway(settings) as gateway:
+            url = f"ws://127.0.0.1:{gateway.port}/ws"
+
+            async def ready() -> bool:
+                async with websockets.connect(url) as ws:
+                    first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+                    return first.type == "snapshot" and len(first.districts) == 14
+
+            await eventually(ready, within=90, interval=1.0, watch=[worker])
+            async with websockets.connect(url) as one, websockets.connect(url) as two:
+                for ws in (one, two):
+                    snapshot = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+                    assert snapshot.type == "snapshot"
+                    assert snapshot.alerts == []
+                burst = [
+                    Incident(
+                        id=f"burst-{n}",
+                        source="gimpo-fire",
+                        type="fire",
+                        severity=4,
+                        occurred_at=datetime.now(UTC),
+                        code=JANGGI_DONG,
+                    )
+                    for n in range(4)
+                ]
+                await produce(settings, settings.topics.incidents, burst)
+
+                seen_one: list[Alert] = []
+                await alerts_until(
+                    one, lambda: any(a.state == "firing" for a in seen_one), 20, seen_one
+                )
+                await asyncio.sleep(3)  # more updates of the burst may follow: still one alert
+                firing = next(a for a in seen_one if a.state == "firing")
+                assert (firing.district, firing.domain, firing.rule) == (
+                    JANGGI_DONG,
+                    "fire",
+                    "threshold",
+                )
+                assert {d.event_id for d in firing.drivers} >= {"gimpo-fire:burst-0"}
+
+                await one.send(
+                    f'{{"type": "ack", "alert_id": "{firing.id}", '
+                    f'"district": "{JANGGI_DONG}", "who": "control-room kim", '
+                    '"note": "119 dispatched"}'
+                )
+                seen_two: list[Alert] = []
+                for ws, seen in ((one, seen_one), (two, seen_two)):
+                    await alerts_until(
+                        ws, lambda s=seen: any(a.state == "acknowledged" for a in s), 20, seen
+                    )
+                    acked = next(a for a in seen if a.state == "acknowledged")
+                    assert acked.id == firing.id
+                    assert acked.acknowledged_by == "control-room kim"
+                    assert acked.note == "119 dispatched"
+                everything = seen_one + seen_two
+                assert {a.id for a in everything} == {firing.id}, "one alert, never a duplicate"
+        assert worker.alive, worker.log_tail()
+    finally:
+        worker.stop()

@@ -1,0 +1,106 @@
+"""CityAlerts: score updates -> alerts (threshold rule), acks, clusters, checkpoint round trip."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from indices.alerts import alert_config_from_mapping
+from indices.detect import DetectorParams
+from streams.alerting import AlertingContext, CityAlerts
+from streams.city import load_gimpo
+from streams.contract import AlertAck, ScoreUpdate
+from tests.factories import score_update
+
+CITY = load_gimpo()
+CTX = AlertingContext(
+    config=alert_config_from_mapping(
+        {
+            "threshold": {"min_duration_s": 0},
+            "spike": {"enabled": False},
+            "stale": {"enabled": False},
+            "domains": {"composite": {"threshold": {"enabled": False}}},
+        }
+    ),
+    detector=DetectorParams(),
+    adjacency=CITY.adjacency(),
+    names={code: d.name_ko for code, d in CITY.districts.items()},
+)
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+JANGGI, UNYANG, WOLGOT = "4157056000", "4157058000", "4157035000"  # first two are neighbours
+
+
+def fire(district: str, risk: float, grade: int, at: datetime, seq: int = 1) -> ScoreUpdate:
+    base = score_update(district, seq, risk).model_dump()
+    base["domains"]["fire"]["grade"] = grade
+    base["as_of"] = at
+    base["contributors"] = {
+        "fire": [
+            {"event_id": f"fire:{district}", "type": "fire", "domain": "fire", "contribution": risk}
+        ]
+    }
+    return ScoreUpdate.model_validate(base)
+
+
+def test_threshold_fires_once_and_neighbours_share_a_cluster() -> None:
+    city = CityAlerts()
+    assert city.observe(fire(JANGGI, 2.0, 2, T0), CTX, T0) == []
+    first = city.observe(fire(JANGGI, 6.0, 4, T0 + timedelta(seconds=5), 2), CTX, T0)
+    assert [(a.change, a.state) for a in first] in ([("fired", "firing")], [("opened", "pending")])
+    again = city.observe(fire(JANGGI, 6.1, 4, T0 + timedelta(seconds=10), 3), CTX, T0)
+    assert all(a.id == first[0].id for a in again)  # repeats never open a second alert
+    neighbour = city.observe(fire(UNYANG, 6.5, 4, T0 + timedelta(seconds=12)), CTX, T0)
+    far = city.observe(fire(WOLGOT, 6.5, 4, T0 + timedelta(seconds=12)), CTX, T0)
+    clusters = {a.district: a.cluster for a in city_alerts(first, again, neighbour, far)}
+    assert clusters[JANGGI] is not None
+    assert clusters[JANGGI] == clusters[UNYANG]
+    assert clusters[WOLGOT] != clusters[JANGGI]
+    assert first[0].drivers[0].event_id == f"fire:{JANGGI}"
+
+
+def city_alerts(*batches: list) -> list:  # type: ignore[type-arg]
+    latest = {}
+    for batch in batches:
+        for alert in batch:
+            latest[alert.id] = alert
+    return list(latest.values())
+
+
+def test_ack_applies_once_and_bad_acks_are_reported() -> None:
+    city = CityAlerts()
+    fired = city.observe(fire(JANGGI, 6.0, 4, T0), CTX, T0)[-1]
+    ack = AlertAck(alert_id=fired.id, district=JANGGI, who="kim", note="on it", at=T0)
+    changed, problem = city.acknowledge(ack, CTX, T0)
+    assert problem is None
+    assert changed[0].state == "acknowledged"
+    assert changed[0].seq > fired.seq
+    again, problem = city.acknowledge(ack, CTX, T0)
+    assert again == []
+    assert problem is not None
+    assert fired.id in problem
+    unknown = ack.model_copy(update={"alert_id": "nope"})
+    assert city.acknowledge(unknown, CTX, T0)[1] is not None
+
+
+def test_checkpoint_round_trip_continues_identically() -> None:
+    straight, resumed = CityAlerts(), CityAlerts()
+    updates = [
+        fire(JANGGI, 2.0 + 0.5 * n, min(5, 1 + n // 2), T0 + timedelta(seconds=5 * n), n)
+        for n in range(1, 10)
+    ]
+    for update in updates[:4]:
+        straight.observe(update, CTX, T0)
+        resumed.observe(update, CTX, T0)
+    resumed = CityAlerts.from_checkpoint(json.loads(json.dumps(resumed.to_checkpoint())))
+    tail_a = [a for u in updates[4:] for a in straight.observe(u, CTX, T0)]
+    tail_b = [a for u in updates[4:] for a in resumed.observe(u, CTX, T0)]
+    assert tail_a == tail_b
+    assert straight.to_checkpoint() == resumed.to_checkpoint()
+
+
+def test_records_below_the_next_offset_are_skipped() -> None:
+    city = CityAlerts()
+    assert city.fresh("t", 0)
+    assert city.fresh("t", 1)
+    assert not city.fresh("t", 1)
+    assert not city.fresh("t", 0)
