@@ -5,6 +5,9 @@
     riskmon gateway                                the websocket gateway
     riskmon sink                                   the PostgreSQL history sink
     riskmon simulate                               the Gimpo event simulator
+    riskmon score --events F.jsonl [--at T] [--config city.toml] [--json]
+                                                   every district's scores, offline
+    riskmon detect --input IN.csv --output OUT.csv the worker's spike detector on a CSV series
     riskmon topics                                 create riskmon's topics
     riskmon db migrate                             apply database migrations
     riskmon schema [--out DIR]                     export the wire contract as JSON Schema
@@ -60,6 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--config", type=Path, default=None, help="city configuration TOML")
     score.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    detect = sub.add_parser("detect", help="anomaly scores of a timestamp,value CSV")
+    detect.add_argument(
+        "--input",
+        type=Path,
+        required=True,
+        help="CSV rows timestamp,value (ISO 8601 or epoch s; naive = UTC)",
+    )
+    detect.add_argument(
+        "--output", type=Path, required=True, help="CSV timestamp,value,anomaly_score"
+    )
     sub.add_parser("topics", help="create riskmon's Kafka topics")
     db = sub.add_parser("db", help="database administration")
     db.add_argument("action", choices=["migrate"])
@@ -141,6 +154,10 @@ def main(argv: list[str] | None = None) -> None:
                 as_json=args.json,
             )
         )
+    elif args.command == "detect":
+        from .detect_cli import run_detect
+
+        sys.exit(run_detect(args.input, args.output))
     elif args.command == "topics":
         from .admin import create_topics
 

@@ -106,6 +106,19 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
                 )
                 assert {d.event_id for d in firing.drivers} >= {"gimpo-fire:burst-0"}
 
+                # Alert state survives a crash: SIGKILL once it is checkpointed, restart, then
+                # acknowledge; the restarted worker must know the alert.
+                await asyncio.sleep(2 * settings.checkpoint_interval_s + 1)
+                worker.kill()
+                worker.start()
+                await eventually(
+                    lambda: (
+                        "alert state restored open=1 from=checkpoint" in worker.log_path.read_text()
+                    ),
+                    within=90,
+                    interval=0.5,
+                    watch=[worker],
+                )
                 await one.send(
                     f'{{"type": "ack", "alert_id": "{firing.id}", '
                     f'"district": "{JANGGI_DONG}", "who": "control-room kim", '

@@ -163,12 +163,15 @@ def _flatten(value: object, path: str = "") -> dict[str, object]:
     return {path: value}
 
 
-async def checkpointed(pg_dsn: str, app_id: str) -> int:
-    """Sum of the saved checkpoints' next offsets (records of riskmon.located they cover)."""
+async def checkpointed(pg_dsn: str, settings: Settings) -> int:
+    """Sum of the scoring checkpoints' next offsets (records of riskmon.located they cover)."""
     conn = await asyncpg.connect(pg_dsn)
     try:
         total = await conn.fetchval(
-            "SELECT coalesce(sum(next_offset), 0) FROM scorer_checkpoints WHERE app_id = $1", app_id
+            "SELECT coalesce(sum(next_offset), 0) FROM scorer_checkpoints"
+            " WHERE app_id = $1 AND topic = $2",
+            settings.app_id,
+            settings.topics.located,
         )
     finally:
         await conn.close()
@@ -234,7 +237,7 @@ async def test_sigkill_mid_stream_then_restart_matches_offline_scores(
             # Faust but not checkpointed when the worker is killed.
             await send(phase_a)
             await eventually(
-                lambda: _equals(checkpointed(pg_dsn, settings.app_id), len(phase_a)),
+                lambda: _equals(checkpointed(pg_dsn, settings), len(phase_a)),
                 within=30,
                 watch=[worker],
             )
@@ -251,11 +254,11 @@ async def test_sigkill_mid_stream_then_restart_matches_offline_scores(
                     interval=0.1,
                     watch=[worker],
                 )
-                if await checkpointed(pg_dsn, settings.app_id) < sent:
+                if await checkpointed(pg_dsn, settings) < sent:
                     break
             rest = phase_b[chunk_start + 25 :] + phase_c
             worker.kill()
-            saved = await checkpointed(pg_dsn, settings.app_id)
+            saved = await checkpointed(pg_dsn, settings)
             assert saved < sent, "no records between checkpoint and kill: the test lost its point"
             worker.start()
             for start in range(0, len(rest), 50):
