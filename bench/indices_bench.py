@@ -36,6 +36,7 @@ from indices import (
     ModelParams,
     ReadingIn,
     score_batch,
+    taxonomy,
 )
 
 __all__ = [
@@ -75,26 +76,7 @@ GIMPO: tuple[tuple[str, str, int, float], ...] = (
 DISTRICTS: tuple[District, ...] = tuple(District(*row) for row in GIMPO)
 
 # The model's vocabulary as documented in README.md (an unknown name would raise InvalidEvent).
-INCIDENT_TYPES = (
-    "fire",
-    "explosion",
-    "gas_leak",
-    "electrical",
-    "building_collapse",
-    "sinkhole",
-    "water_main_break",
-    "fall",
-    "drowning",
-    "traffic_accident",
-    "flood",
-    "landslide",
-    "storm_damage",
-    "heat_illness",
-    "assault",
-    "burglary",
-    "theft",
-    "robbery",
-)
+INCIDENT_TYPES = tuple(taxonomy.INCIDENT_TYPES)
 SENSOR_RANGES: dict[str, tuple[float, float]] = {
     "rainfall_mm_1h": (0.0, 80.0),
     "river_level_m": (0.0, 8.0),
@@ -104,17 +86,8 @@ SENSOR_RANGES: dict[str, tuple[float, float]] = {
     "pm25_ugm3": (0.0, 150.0),
 }
 SENSOR_KINDS = tuple(SENSOR_RANGES)
-FACILITY_KINDS = (
-    "cctv",
-    "security_light",
-    "emergency_bell",
-    "shelter",
-    "hydrant",
-    "fire_station",
-    "police_box",
-    "aed",
-)
-GRADES = ("A", "B", "C", "D", "E")
+FACILITY_KINDS = taxonomy.FACILITY_KINDS
+GRADES = taxonomy.INSPECTION_GRADES
 SEVERITY_P = (0.35, 0.3, 0.2, 0.1, 0.05)
 RIVER_STAGES = (3.0, 4.5, 6.0, 7.5)
 

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,10 +40,12 @@ from pydantic import SecretStr
 
 from bench import Result, progress
 from dashboard_ws.server import Gateway
+from indices import taxonomy
+from streams import store
 from streams.admin import create_topics
 from streams.city import CityMap, load_gimpo
 from streams.contract import Incident
-from streams.embedded import EmbeddedBroker, EmbeddedPostgres
+from streams.embedded import EmbeddedBroker, EmbeddedPostgres, stop_process
 from streams.settings import Settings, Topics
 
 __all__ = ["FULL", "QUICK", "Sizes", "run"]
@@ -52,26 +53,7 @@ __all__ = ["FULL", "QUICK", "Sizes", "run"]
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 SOURCE = "bench"
-INCIDENT_TYPES = (
-    "fire",
-    "explosion",
-    "gas_leak",
-    "electrical",
-    "building_collapse",
-    "sinkhole",
-    "water_main_break",
-    "fall",
-    "drowning",
-    "traffic_accident",
-    "flood",
-    "landslide",
-    "storm_damage",
-    "heat_illness",
-    "assault",
-    "burglary",
-    "theft",
-    "robbery",
-)
+INCIDENT_TYPES = tuple(taxonomy.INCIDENT_TYPES)
 
 
 @dataclass(frozen=True)
@@ -91,25 +73,6 @@ QUICK = Sizes(1_000, probes=10, spacing_s=0.05, ready_within_s=120, probe_within
 # --- servers and the worker ------------------------------------------------------------------
 
 
-def _answers(dsn: str) -> bool:
-    async def probe() -> bool:
-        try:
-            conn = await asyncpg.connect(dsn, timeout=3)
-        except (TimeoutError, OSError, asyncpg.PostgresError):
-            return False
-        await conn.close()
-        return True
-
-    return asyncio.run(probe())
-
-
-def with_database(dsn: str, database: str) -> str:
-    """``dsn`` pointing at another database (handles unix-socket DSNs with ?host=...)."""
-    base, _, query = dsn.partition("?")
-    head, _, _ = base.rpartition("/")
-    return f"{head}/{database}" + (f"?{query}" if query else "")
-
-
 async def _admin(dsn: str, statement: str) -> None:
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
@@ -126,7 +89,7 @@ def postgres_database(workdir: Path) -> Iterator[tuple[str, str]]:
     origin = "RISKMON_PG_DSN"
     embedded: EmbeddedPostgres | None = None
     if not server_dsn:
-        if _answers(LOCAL_PG):
+        if asyncio.run(store.answers(LOCAL_PG)):
             server_dsn, origin = LOCAL_PG, "local 127.0.0.1:5432"
         else:
             progress("pipeline: starting embedded PostgreSQL")
@@ -136,7 +99,7 @@ def postgres_database(workdir: Path) -> Iterator[tuple[str, str]]:
         name = f"riskmon_bench_{uuid.uuid4().hex[:12]}"
         asyncio.run(_admin(server_dsn, f'CREATE DATABASE "{name}"'))
         try:
-            yield with_database(server_dsn, name), origin
+            yield store.with_database(server_dsn, name), origin
         finally:
             asyncio.run(_admin(server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
@@ -202,14 +165,8 @@ class WorkerProcess:
 
     def stop(self) -> None:
         """SIGTERM to its PID; SIGKILL if it has not exited 30 s later."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+        if self.process is not None:
+            stop_process(self.process, timeout=30)
 
     def check_alive(self) -> None:
         if self.process is None or self.process.poll() is not None:

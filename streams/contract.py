@@ -305,6 +305,18 @@ class AlertAck(_Message):
     at: AwareDatetime
 
 
+DeadLetterError = Literal[
+    "not_json",
+    "schema",
+    "outside_city",
+    "unknown_district",
+    "not_counted",
+    "conflict",
+    "ack_rejected",
+    "internal",
+]
+
+
 class DeadLetter(_Message):
     """An input the worker could not use, with its original bytes and a reason to act on."""
 
@@ -314,16 +326,7 @@ class DeadLetter(_Message):
     key_b64: str | None
     value_b64: str
     reason: str
-    error: Literal[
-        "not_json",
-        "schema",
-        "outside_city",
-        "unknown_district",
-        "not_counted",
-        "conflict",
-        "ack_rejected",
-        "internal",
-    ]
+    error: DeadLetterError
     failed_at: AwareDatetime
 
     @property

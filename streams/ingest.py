@@ -22,6 +22,7 @@ from .city import CityMap
 from .contract import (
     SAFETY_FACT,
     DeadLetter,
+    DeadLetterError,
     FacilityFact,
     Incident,
     InputEvent,
@@ -33,16 +34,7 @@ from .contract import (
 log = logging.getLogger(__name__)
 
 Kind = Literal["incident", "reading", "safety"]
-ErrorKind = Literal[
-    "not_json",
-    "schema",
-    "outside_city",
-    "unknown_district",
-    "not_counted",
-    "conflict",
-    "ack_rejected",
-    "internal",
-]
+ErrorKind = DeadLetterError
 
 
 @dataclass(frozen=True)

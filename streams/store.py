@@ -87,6 +87,23 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def with_database(dsn: str, database: str) -> str:
+    """``dsn`` pointing at another database (handles unix-socket DSNs with ?host=...)."""
+    base, _, query = dsn.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{database}" + (f"?{query}" if query else "")
+
+
+async def answers(dsn: str, timeout_s: float = 3.0) -> bool:
+    """True when a PostgreSQL server accepts a connection at ``dsn``."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=timeout_s)
+    except TRANSIENT_ERRORS:
+        return False
+    await conn.close()
+    return True
+
+
 async def connect(dsn: str) -> asyncpg.Connection:
     conn: asyncpg.Connection = await asyncpg.connect(dsn, timeout=10)
     return conn

@@ -17,6 +17,7 @@ import asyncpg
 import psutil
 import pytest
 
+from streams import store
 from streams.embedded import EmbeddedBroker, EmbeddedPostgres
 
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -35,18 +36,6 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         broker.stop()
 
 
-def _answers(dsn: str) -> bool:
-    async def probe() -> bool:
-        try:
-            conn = await asyncpg.connect(dsn, timeout=3)
-        except (TimeoutError, OSError, asyncpg.PostgresError):
-            return False
-        await conn.close()
-        return True
-
-    return asyncio.run(probe())
-
-
 @pytest.fixture(scope="session")
 def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """DSN of a server where the tests may create and drop databases."""
@@ -54,7 +43,7 @@ def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    if _answers(LOCAL_PG):
+    if asyncio.run(store.answers(LOCAL_PG)):
         yield LOCAL_PG
         return
     server = EmbeddedPostgres.start(Path(tmp_path_factory.mktemp("pg")))
@@ -64,13 +53,6 @@ def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-def with_database(dsn: str, database: str) -> str:
-    """``dsn`` pointing at another database (handles unix-socket DSNs with ?host=...)."""
-    base, _, query = dsn.partition("?")
-    head, _, _ = base.rpartition("/")
-    return f"{head}/{database}" + (f"?{query}" if query else "")
-
-
 @pytest.fixture
 async def pg_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
     name = f"riskmon_test_{uuid.uuid4().hex[:12]}"
@@ -78,7 +60,7 @@ async def pg_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     try:
-        yield with_database(pg_server_dsn, name)
+        yield store.with_database(pg_server_dsn, name)
     finally:
         admin = await asyncpg.connect(pg_server_dsn)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
