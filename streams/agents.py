@@ -68,6 +68,7 @@ class Worker:
         self.alert_stage = AlertStage(app, settings, alert_ctx, alert_checkpoints)
         self.scorers: dict[int, PartitionScorer] = {}
         self.dirty: set[int] = set()
+        self.checkpoints_failing = False
         self._restoring = asyncio.Lock()
         topics = settings.topics
         raw = {
@@ -236,14 +237,24 @@ class Worker:
         except Exception as exc:  # PostgreSQL down: keep scoring, retry on the next timer
             self.dirty.add(partition)
             metrics.CHECKPOINT_FAILURES.inc()
-            log.warning("checkpoint failed partition=%s error=%r", partition, exc)
+            if not self.checkpoints_failing:  # once per outage; the metric counts every attempt
+                log.warning(
+                    "checkpoint failed partition=%s error=%r: scoring goes on, "
+                    "retrying every %.1f s",
+                    partition,
+                    exc,
+                    self.settings.checkpoint_interval_s,
+                )
+            self.checkpoints_failing = True
             return False
         metrics.CHECKPOINTS.inc()
         return True
 
     async def save_dirty(self) -> None:
-        for partition in sorted(self.dirty):
-            await self.save(partition)
+        saved = [await self.save(partition) for partition in sorted(self.dirty)]
+        if self.checkpoints_failing and saved and all(saved):
+            self.checkpoints_failing = False
+            log.info("checkpoints saved again partitions=%s", len(saved))
         await self.alert_stage.save()
 
 

@@ -41,6 +41,7 @@ class AlertStage:
         self.checkpoints = checkpoints
         self.state: CityAlerts | None = None
         self.dirty = False
+        self.failing = False
 
     def owns(self, tp: TP) -> bool:
         return tp.topic in (self.topics.alert_input, self.topics.alert_acks)
@@ -130,4 +131,10 @@ class AlertStage:
         except Exception as exc:  # PostgreSQL down: alerting goes on; retry on the next timer
             self.dirty = True
             metrics.CHECKPOINT_FAILURES.inc()
-            log.warning("alert checkpoint failed error=%r", exc)
+            if not self.failing:  # once per outage; the metric counts every attempt
+                log.warning("alert checkpoint failed error=%r: alerting goes on", exc)
+            self.failing = True
+            return
+        if self.failing:
+            log.info("alert checkpoint saved again")
+        self.failing = False

@@ -119,6 +119,9 @@ class EmbeddedPostgres:
 
         pgdata.mkdir(parents=True, exist_ok=True)
         server = postgres_server.get_server(pgdata, cleanup_mode=None)
+        # get_server hands back a cached handle for a pgdata it has seen in this process, without
+        # starting a server that was stopped since; make sure it runs (no-op when it does).
+        server.ensure_postgres_running()
         dsn: str = server.get_uri()
         pid: int | None = server.get_pid()
         log.info("embedded postgres started pid=%s pgdata=%s", pid, pgdata)
