@@ -18,7 +18,7 @@ from indices import DistrictState
 
 from .cityconfig import CityConfig
 from .contract import DeadLetter, DistrictScores, LocatedEvent
-from .ingest import Kind, RawRecord, ingest
+from .ingest import Kind, RawRecord, dead_letter, ingest
 from .scoring import build_scores, to_model_event
 
 
@@ -55,8 +55,6 @@ def locate_line(
         try:
             return LocatedEvent.model_validate(data)
         except ValueError as exc:
-            from .ingest import dead_letter
-
             return dead_letter(raw, "schema", f"invalid located event: {exc}", received_at)
     kind = infer_kind(data) or "incident"
     return ingest(raw, kind, config.city, config.params, received_at)

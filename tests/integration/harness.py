@@ -11,9 +11,11 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import BaseModel
 
+from streams.contract import WS_SERVER_MESSAGE
 from streams.embedded import stop_process
 from streams.settings import Settings, Topics
 
@@ -156,3 +158,15 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(interval)
+
+
+async def all_districts_served(url: str, worker: WorkerProcess, districts: int = 14) -> None:
+    """Wait until the gateway at ``url`` serves a snapshot of every district (the worker
+    publishes them once it owns its partitions)."""
+
+    async def full() -> bool:
+        async with websockets.connect(url) as ws:
+            first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+            return first.type == "snapshot" and len(first.districts) == districts
+
+    await eventually(full, within=90, interval=1.0, watch=[worker])

@@ -14,7 +14,7 @@ from dashboard_ws.server import Gateway
 from streams.cityconfig import bundled_config_path
 from streams.contract import WS_SERVER_MESSAGE, Alert, AlertMessage, Incident
 
-from .harness import WorkerProcess, eventually, isolated_settings, produce
+from .harness import WorkerProcess, all_districts_served, eventually, isolated_settings, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -69,12 +69,7 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
         async with Gateway(settings) as gateway:
             url = f"ws://127.0.0.1:{gateway.port}/ws"
 
-            async def ready() -> bool:
-                async with websockets.connect(url) as ws:
-                    first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
-                    return first.type == "snapshot" and len(first.districts) == 14
-
-            await eventually(ready, within=90, interval=1.0, watch=[worker])
+            await all_districts_served(url, worker)
             async with websockets.connect(url) as one, websockets.connect(url) as two:
                 for ws in (one, two):
                     snapshot = WS_SERVER_MESSAGE.validate_json(await ws.recv())

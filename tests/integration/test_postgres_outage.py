@@ -17,7 +17,7 @@ from streams.contract import WS_SERVER_MESSAGE, Incident, ScoreMessage
 from streams.embedded import EmbeddedPostgres
 from streams.sink import run_sink
 
-from .harness import WorkerProcess, eventually, isolated_settings, produce
+from .harness import WorkerProcess, all_districts_served, eventually, isolated_settings, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -67,12 +67,7 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
             async with Gateway(settings) as gateway:
                 url = f"ws://127.0.0.1:{gateway.port}/ws"
 
-                async def ready() -> bool:
-                    async with websockets.connect(url) as ws:
-                        first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
-                        return first.type == "snapshot" and len(first.districts) == 14
-
-                await eventually(ready, within=90, interval=1.0, watch=[worker])
+                await all_districts_served(url, worker)
                 await produce(settings, settings.topics.incidents, incidents("before", 40))
                 await eventually(
                     lambda: _is(event_rows(postgres.dsn), 40), within=30, watch=[worker]

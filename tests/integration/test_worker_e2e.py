@@ -13,7 +13,14 @@ import websockets
 from dashboard_ws.server import Gateway
 from streams.contract import WS_SERVER_MESSAGE, DeadLetter, Incident, ScoreMessage, ScoreUpdate
 
-from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, produce
+from .harness import (
+    TopicReader,
+    WorkerProcess,
+    all_districts_served,
+    eventually,
+    isolated_settings,
+    produce,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -56,17 +63,7 @@ async def test_incident_reaches_websocket_and_bad_input_is_dead_lettered(
     try:
         async with Gateway(settings) as gateway:
             url = f"ws://127.0.0.1:{gateway.port}/ws"
-            # Every district is published once the worker owns its partitions.
-            snapshot = None
-
-            async def full_snapshot() -> bool:
-                nonlocal snapshot
-                async with websockets.connect(url) as ws:
-                    first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
-                    snapshot = first
-                    return first.type == "snapshot" and len(first.districts) == 14
-
-            await eventually(full_snapshot, within=90, interval=1.0, watch=[worker])
+            await all_districts_served(url, worker)
             assert worker.alive, worker.log_tail()
 
             async with websockets.connect(url) as ws:

@@ -12,7 +12,7 @@ from indices import score_batch
 from streams.cityconfig import load_city_config
 from streams.cli import main
 from streams.contract import Incident, LocatedEvent, SensorReading
-from streams.offline import score_lines
+from streams.offline import locate_line, score_lines
 from streams.scoring import PartitionScorer, ScoringContext, to_model_event
 
 CONFIG = load_city_config()
@@ -89,8 +89,6 @@ def test_offline_equals_the_worker_path_and_the_batch_twin() -> None:
     scorer = PartitionScorer(0, CONFIG.city.codes)
     located = []
     for number, line in enumerate(lines(), 1):
-        from streams.offline import locate_line
-
         event = locate_line(number, line, CONFIG, AT)
         if isinstance(event, LocatedEvent):
             located.append((number, event))
