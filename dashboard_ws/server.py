@@ -6,6 +6,7 @@ Routes (plain HTTP is answered from ``process_request``, before any websocket ha
     GET /healthz  200 {"status":"ok","districts":N,"clients":M}; 503 while Kafka is not read
     GET /metrics  Prometheus text
     GET /ws       websocket: a SnapshotMessage, then a ScoreMessage per accepted update
+    GET /api/...  the history API (JSON; :mod:`dashboard_ws.api_params` lists the routes)
 
 Run it with :func:`run_gateway` (until cancelled), or start and stop it with :class:`Gateway`, which
 tells the bound port (``gateway_port=0`` picks a free one)::
@@ -40,10 +41,13 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from dashboard_ws.acks import AckPublisher, decode_client_message, to_ack
+from dashboard_ws.api import HistoryApi
 from dashboard_ws.consumer import ScoreFeed, min_stale_after_s
 from dashboard_ws.hub import ClientId, Hub
 from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ShellStats, gateway_registry
+from indices.taxonomy import DOMAINS, GROUPS
+from streams.cityconfig import load_city_config
 from streams.contract import AckRequest
 from streams.settings import Settings
 
@@ -84,6 +88,9 @@ class Gateway:
         self._feed = ScoreFeed(settings, self.hub, self.shell, self._wake)
         self._feed_task: asyncio.Task[None] | None = None
         self._acks = AckPublisher(settings)
+        city = load_city_config(settings.city_config).city
+        series = ["composite", "safety", *DOMAINS, *(f"group:{g}" for g in GROUPS)]
+        self.api = HistoryApi(settings, city.codes, series)
         self._server: Server | None = None
         self._page = resources.files("dashboard_ws").joinpath("static/index.html").read_bytes()
         self.port = 0
@@ -127,6 +134,7 @@ class Gateway:
                 await self._feed_task
             self._feed_task = None
         await self._acks.stop()
+        await self.api.close()
         log.info(logfmt("gateway_stopped", port=self.port))
 
     async def __aenter__(self) -> Gateway:
@@ -195,8 +203,8 @@ class Gateway:
 
     # --- plain HTTP -----------------------------------------------------------------------------
 
-    def _route(self, ws: ServerConnection, request: Request) -> Response | None:
-        path = request.path.partition("?")[0]
+    async def _route(self, ws: ServerConnection, request: Request) -> Response | None:
+        path, _, query = request.path.partition("?")
         if request.method != "GET":
             response = _response(http.HTTPStatus.METHOD_NOT_ALLOWED, b"GET only\n")
             response.headers["Allow"] = "GET"
@@ -207,11 +215,14 @@ class Gateway:
             return _response(http.HTTPStatus.OK, self._page, "text/html; charset=utf-8")
         if path == "/healthz":
             return self._health()
+        if path.startswith("/api/"):
+            status, body = await self.api.handle(path, query)
+            return _response(http.HTTPStatus(status), body, "application/json")
         if path == "/metrics":
             return _response(
                 http.HTTPStatus.OK, generate_latest(self._registry), CONTENT_TYPE_LATEST
             )
-        return _response(http.HTTPStatus.NOT_FOUND, b"not found; try / or /ws\n")
+        return _response(http.HTTPStatus.NOT_FOUND, b"not found; try /, /ws or /api/\n")
 
     def _health(self) -> Response:
         kafka = self.shell.kafka_status(time.monotonic())

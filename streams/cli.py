@@ -8,8 +8,11 @@
     riskmon score --events F.jsonl [--at T] [--config city.toml] [--json]
                                                    every district's scores, offline
     riskmon detect --input IN.csv --output OUT.csv the worker's spike detector on a CSV series
+    riskmon replay --from T1 --to T2 [--model-version V] [--series NAME] [--config F]
+                   [--every SECONDS]               recompute score history from stored events
     riskmon topics                                 create riskmon's topics
     riskmon db migrate                             apply database migrations
+    riskmon db retention [--dry-run]               delete and downsample old history
     riskmon schema [--out DIR]                     export the wire contract as JSON Schema
 
 Settings come from ``RISKMON_*`` environment variables (see README, "Configuration").
@@ -73,9 +76,25 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument(
         "--output", type=Path, required=True, help="CSV timestamp,value,anomaly_score"
     )
+    replay = sub.add_parser("replay", help="recompute score history from stored events")
+    replay.add_argument("--from", dest="start", type=_aware_time, required=True)
+    replay.add_argument("--to", dest="end", type=_aware_time, required=True)
+    replay.add_argument(
+        "--model-version", default=None, help="label of the model (default: version+params digest)"
+    )
+    replay.add_argument("--series", default=None, help="series to write (default replay:VERSION)")
+    replay.add_argument("--config", type=Path, default=None, help="city configuration TOML")
+    replay.add_argument(
+        "--every",
+        type=float,
+        default=None,
+        help="backfill: evaluate every N seconds instead of at the live series' instants",
+    )
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("topics", help="create riskmon's Kafka topics")
     db = sub.add_parser("db", help="database administration")
-    db.add_argument("action", choices=["migrate"])
+    db.add_argument("action", choices=["migrate", "retention"])
+    db.add_argument("--dry-run", action="store_true", help="retention: count, change nothing")
     schema = sub.add_parser("schema", help="export the wire contract as JSON Schema")
     schema.add_argument("--out", type=Path, default=Path("docs/schemas"))
     return parser
@@ -158,10 +177,29 @@ def main(argv: list[str] | None = None) -> None:
         from .detect_cli import run_detect
 
         sys.exit(run_detect(args.input, args.output))
+    elif args.command == "replay":
+        from .replay_cli import run_replay_cli
+
+        sys.exit(
+            run_replay_cli(
+                settings,
+                args.start,
+                args.end,
+                model_version=args.model_version,
+                series=args.series,
+                config_path=args.config,
+                every_s=args.every,
+                quiet=args.quiet,
+            )
+        )
     elif args.command == "topics":
         from .admin import create_topics
 
         print("\n".join(asyncio.run(create_topics(settings))) or "all topics exist")
+    elif args.command == "db" and args.action == "retention":
+        from .retention import run_retention_cli
+
+        sys.exit(run_retention_cli(settings, dry_run=args.dry_run))
     elif args.command == "db":
         from .worker_main import migrate_db
 

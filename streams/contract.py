@@ -13,7 +13,10 @@ Outputs
     ``riskmon.scores``     :class:`ScoreUpdate` (keyed by district code)
     ``riskmon.deadletter`` :class:`DeadLetter`
 Websocket (server to client)
-    :class:`SnapshotMessage`, :class:`ScoreMessage`
+    :class:`SnapshotMessage`, :class:`ScoreMessage`, :class:`AlertMessage`
+History API (HTTP on the gateway)
+    :class:`HistoryResponse`, :class:`ScoresAtResponse`, :class:`AlertsResponse`,
+    :class:`AlertHistoryResponse`, :class:`EventsResponse`, :class:`ApiError`
 
 Times are RFC 3339 strings with an offset (``2026-11-24T21:05:00+09:00``); a time without an offset
 is rejected, because "09:00" means different instants in Seoul and in UTC.
@@ -43,17 +46,25 @@ __all__ = [
     "AckRequest",
     "Alert",
     "AlertAck",
+    "AlertHistoryResponse",
     "AlertMessage",
+    "AlertsResponse",
+    "ApiError",
+    "Basis",
     "DeadLetter",
     "DistrictScores",
     "Driver",
+    "EventsResponse",
     "FacilityFact",
+    "HistoryPoint",
+    "HistoryResponse",
     "Incident",
     "InspectionFact",
     "LocatedEvent",
     "SafetyFact",
     "ScoreMessage",
     "ScoreUpdate",
+    "ScoresAtResponse",
     "SensorReading",
     "SnapshotMessage",
     "export_schemas",
@@ -242,6 +253,14 @@ class DistrictScores(_Message):
     )
 
 
+class Basis(_Message):
+    """Which events a score reflects: those read from ``riskmon.located`` partition ``partition``
+    below offset ``next_offset`` (so a replay from stored events reproduces it exactly)."""
+
+    partition: int = Field(ge=0)
+    next_offset: int = Field(ge=0)
+
+
 class ScoreUpdate(DistrictScores):
     """A change of a district's indices; published on ``riskmon.scores`` keyed by district code.
 
@@ -253,6 +272,9 @@ class ScoreUpdate(DistrictScores):
     reason: Literal["events", "tick", "recovered"]
     delta: Delta
     drivers: list[Driver]
+    basis: Basis | None = Field(
+        default=None, description="the located-events position these scores reflect"
+    )
 
 
 AlertRule = Literal["spike", "threshold", "stale"]
@@ -370,6 +392,72 @@ class AckRequest(_Message):
     note: str | None = Field(default=None, max_length=2000)
 
 
+# --- the history API (JSON over HTTP on the gateway) -------------------------------------------
+class HistoryPoint(_Message):
+    """One step of a downsampled series; scores are step functions, so ``value`` is the last value
+    known at the step's end (carried over steps without updates)."""
+
+    t: AwareDatetime = Field(description="start of the step")
+    value: float | None = Field(
+        description="last value at or before the step's end; null = none yet"
+    )
+    min: float | None = Field(description="lowest value the series held during the step")
+    max: float | None = Field(description="highest value the series held during the step")
+    grade: int | None = Field(description="grade of ``value`` (1-5) where the series has grades")
+    updates: int = Field(ge=0, description="stored points inside the step")
+
+
+class HistoryResponse(_Message):
+    """``GET /api/districts/{code}/history``."""
+
+    district: DistrictCode
+    domain: str = Field(description="'composite', 'safety', a domain, or 'group:<name>'")
+    series: str = Field(description="'live', or the name a replay wrote")
+    model_versions: list[str] = Field(description="model versions of the points in the range")
+    start: AwareDatetime
+    end: AwareDatetime
+    step_s: int
+    points: list[HistoryPoint]
+
+
+class ScoresAtResponse(_Message):
+    """``GET /api/scores?at=``: every district as the series showed it at ``at``."""
+
+    at: AwareDatetime
+    series: str
+    districts: list[ScoreUpdate] = Field(description="each district's last update at or before at")
+    missing: list[DistrictCode] = Field(description="districts with no update at or before at")
+
+
+class AlertsResponse(_Message):
+    """``GET /api/alerts``: alerts (their latest state) opened in the range, newest first."""
+
+    alerts: list[Alert]
+    truncated: bool = Field(description="true when more alerts matched than ``limit``")
+
+
+class AlertHistoryResponse(_Message):
+    """``GET /api/alerts/{id}``: every message of one alert's lifecycle, in order."""
+
+    id: str
+    changes: list[Alert]
+
+
+class EventsResponse(_Message):
+    """``GET /api/events``: validated events in the range, oldest first."""
+
+    events: list[LocatedEvent]
+    truncated: bool = Field(description="true when more events matched than ``limit``")
+
+
+class ApiError(_Message):
+    """Every 4xx/5xx answer of the history API."""
+
+    error: Literal["bad_parameter", "not_found", "unavailable"]
+    detail: str = Field(description="what was wrong and what is accepted")
+    parameter: str | None = Field(default=None, description="the query parameter at fault")
+
+
 WS_SERVER_MESSAGE: TypeAdapter[SnapshotMessage | ScoreMessage | AlertMessage] = TypeAdapter(
     Annotated[SnapshotMessage | ScoreMessage | AlertMessage, Field(discriminator="type")]
 )
@@ -386,6 +474,12 @@ SCHEMAS: dict[str, Any] = {
     "district-scores": DistrictScores,
     "dead-letter": DeadLetter,
     "ws-server-message": WS_SERVER_MESSAGE,
+    "api-history": HistoryResponse,
+    "api-scores-at": ScoresAtResponse,
+    "api-alerts": AlertsResponse,
+    "api-alert-history": AlertHistoryResponse,
+    "api-events": EventsResponse,
+    "api-error": ApiError,
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +39,7 @@ BATCH_SECONDS = Histogram(
 ALERTS = Counter("riskmon_alert_changes_total", "Alert messages published", ["change"])
 SINK_ROWS = Counter("riskmon_sink_rows_total", "Rows written to PostgreSQL", ["table"])
 SINK_RETRIES = Counter("riskmon_sink_retries_total", "PostgreSQL write attempts that failed")
+SINK_LAG = Gauge("riskmon_sink_lag_records", "Records not yet written to PostgreSQL", ["topic"])
+RETENTION_ROWS = Counter(
+    "riskmon_retention_rows_total", "Rows deleted or downsampled by retention", ["table", "action"]
+)

@@ -38,6 +38,7 @@ from indices.config import params_to_mapping
 from indices.taxonomy import SENSOR_DOMAIN
 
 from .contract import (
+    Basis,
     Composite,
     Delta,
     DistrictScores,
@@ -256,36 +257,20 @@ class PartitionScorer:
         scores: Scores | None = None,
     ) -> ScoreUpdate:
         slot = self.slots[code]
-        district = ctx.districts[code]
-        at = now.timestamp()
-        if scores is None:
-            scores = slot.state.evaluate(district, ctx.params, at)
-        drivers = []
-        for event in events:
-            event_id, kind, domain = driver_identity(event, ctx.params)
-            contribution = slot.state.contribution(event, district, ctx.params, at)
-            drivers.append(
-                Driver(event_id=event_id, type=kind, domain=domain, contribution=contribution)
-            )
-        drivers.sort(key=lambda d: (-d.contribution, d.event_id))
-        previous = slot.last or Published.of(scores)
-        delta = Delta(
-            composite=scores.composite - previous.composite,
-            safety=scores.safety - previous.safety,
-            domains={n: d.risk - previous.risks[n] for n, d in scores.domains.items()},
-        )
-        # A recovered update may be a gateway's first: explain every domain with a hazard.
-        changed = (
-            None
-            if reason == "recovered"
-            else ({n for n, v in delta.domains.items() if v != 0.0} | {d.domain for d in drivers})
-        )
-        base = build_scores(district, slot.state, ctx.params, now, scores, changed)
         slot.seq = next_seq(slot.seq, now)
-        slot.last = Published.of(scores)
-        return ScoreUpdate(
-            **dict(base), seq=slot.seq, reason=reason, delta=delta, drivers=drivers[:MAX_DRIVERS]
+        update, slot.last = make_update(
+            ctx.districts[code],
+            slot.state,
+            ctx.params,
+            now,
+            reason=reason,
+            events=events,
+            last=slot.last,
+            seq=slot.seq,
+            basis=Basis(partition=self.partition, next_offset=self.next_offset),
+            scores=scores,
         )
+        return update
 
     @staticmethod
     def _count(outcome: BatchOutcome, what: str) -> None:
@@ -322,6 +307,60 @@ class PartitionScorer:
         return cls(int(data["partition"]), codes, int(data["next_offset"]), slots)
 
 
+def make_update(
+    district: District,
+    state: DistrictState,
+    params: ModelParams,
+    now: datetime,
+    *,
+    reason: Reason,
+    events: Sequence[Event],
+    last: Published | None,
+    seq: int,
+    basis: Basis | None,
+    scores: Scores | None = None,
+    model_version: str = MODEL_VERSION,
+) -> tuple[ScoreUpdate, Published]:
+    """A district's :class:`ScoreUpdate` at ``now`` after ``events`` were applied to ``state``,
+    with ``delta`` against ``last`` (what was published before); also what it publishes.
+
+    The worker and replay both make their updates here, so a replay reproduces the live ones.
+    """
+    at = now.timestamp()
+    if scores is None:
+        scores = state.evaluate(district, params, at)
+    drivers = []
+    for event in events:
+        event_id, kind, domain = driver_identity(event, params)
+        contribution = state.contribution(event, district, params, at)
+        drivers.append(
+            Driver(event_id=event_id, type=kind, domain=domain, contribution=contribution)
+        )
+    drivers.sort(key=lambda d: (-d.contribution, d.event_id))
+    previous = last or Published.of(scores)
+    delta = Delta(
+        composite=scores.composite - previous.composite,
+        safety=scores.safety - previous.safety,
+        domains={n: d.risk - previous.risks[n] for n, d in scores.domains.items()},
+    )
+    # A recovered update may be a gateway's first: explain every domain with a hazard.
+    changed = (
+        None
+        if reason == "recovered"
+        else ({n for n, v in delta.domains.items() if v != 0.0} | {d.domain for d in drivers})
+    )
+    base = build_scores(district, state, params, now, scores, changed, model_version)
+    update = ScoreUpdate(
+        **dict(base),
+        seq=seq,
+        reason=reason,
+        delta=delta,
+        drivers=drivers[:MAX_DRIVERS],
+        basis=basis,
+    )
+    return update, Published.of(scores)
+
+
 def build_scores(
     district: District,
     state: DistrictState,
@@ -329,6 +368,7 @@ def build_scores(
     now: datetime,
     scores: Scores | None = None,
     explain: Iterable[str] | None = None,
+    model_version: str = MODEL_VERSION,
 ) -> DistrictScores:
     """The wire form of a district's scores at ``now``, with the current contributors of the
     domains in ``explain`` (every domain with a hazard when None)."""
@@ -353,7 +393,7 @@ def build_scores(
         district=district.code,
         name=district.name,
         as_of=now,
-        model_version=MODEL_VERSION,
+        model_version=model_version,
         composite=Composite(value=scores.composite, grade=scores.grade),
         domains={
             name: DomainScore(

@@ -84,6 +84,23 @@ class Settings(BaseSettings):
         default=None, description="postgresql:// DSN; unset = start an embedded PostgreSQL"
     )
 
+    # --- retention (applied by the sink every retention_interval_s, or `riskmon db retention`) ---
+    retention_events_days: float = Field(
+        default=365, gt=0, description="raw validated events; replay needs them"
+    )
+    retention_raw_history_days: float = Field(
+        default=30,
+        gt=0,
+        description="full score updates and per-update points; older points "
+        "are downsampled to retention_rollup_step_s",
+    )
+    retention_rollup_step_s: int = Field(default=300, ge=1)
+    retention_history_days: float = Field(
+        default=730, gt=0, description="downsampled history, resolved alerts"
+    )
+    retention_dead_letters_days: float = Field(default=90, gt=0)
+    retention_interval_s: float = Field(default=3600, gt=0)
+
     city_config: Path | None = Field(
         default=None, description="city configuration TOML; unset = the bundled Gimpo one"
     )

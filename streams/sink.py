@@ -1,14 +1,15 @@
-"""The history sink: located events, score updates and dead letters -> PostgreSQL.
+"""The history sink: located events, score updates, alerts and dead letters -> PostgreSQL.
 
 Its own consumer group, so it never slows scoring. Offsets are committed only after the batch's
-rows are committed in PostgreSQL; while PostgreSQL is down it retries with backoff and consumes
-nothing more, and resumes where it stopped. Writes are idempotent, so a redelivered batch after a
+rows are committed in PostgreSQL (retention runs beside it, on its own connection); while
+PostgreSQL is down it retries with backoff, consumes nothing more, and resumes where it stopped. Writes are idempotent, so a redelivered batch after a
 crash changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -16,7 +17,8 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from . import metrics, store
-from .contract import DeadLetter, LocatedEvent, ScoreUpdate
+from .contract import Alert, DeadLetter, LocatedEvent, ScoreUpdate
+from .retention import retention_loop
 from .settings import Settings
 
 log = logging.getLogger("riskmon.sink")
@@ -27,24 +29,28 @@ class Batch:
 
     def __init__(self, settings: Settings) -> None:
         self.topics = settings.topics
-        self.events: list[LocatedEvent] = []
+        self.events: list[store.StoredEvent] = []
         self.scores: list[ScoreUpdate] = []
         self.dead: list[DeadLetter] = []
+        self.alerts: list[Alert] = []
         self.undecodable = 0
 
-    def add(self, topic: str, value: bytes | None) -> None:
+    def add(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
         try:
             if topic == self.topics.located:
-                self.events.append(LocatedEvent.model_validate_json(value or b""))
+                event = LocatedEvent.model_validate_json(value or b"")
+                self.events.append(store.StoredEvent(event, partition, offset))
             elif topic == self.topics.scores:
                 self.scores.append(ScoreUpdate.model_validate_json(value or b""))
             elif topic == self.topics.deadletter:
                 self.dead.append(DeadLetter.model_validate_json(value or b""))
+            elif topic == self.topics.alerts:
+                self.alerts.append(Alert.model_validate_json(value or b""))
         except ValidationError:
             self.undecodable += 1
 
     def __len__(self) -> int:
-        return len(self.events) + len(self.scores) + len(self.dead)
+        return len(self.events) + len(self.scores) + len(self.dead) + len(self.alerts)
 
 
 async def write_with_retry(dsn: str, conn: Any, batch: Batch, stop: asyncio.Event) -> Any:
@@ -54,10 +60,11 @@ async def write_with_retry(dsn: str, conn: Any, batch: Batch, stop: asyncio.Even
         try:
             if conn is None or conn.is_closed():
                 conn = await store.connect(dsn)
-            await store.write_batch(conn, batch.events, batch.scores, batch.dead)
+            await store.write_batch(conn, batch.events, batch.scores, batch.dead, batch.alerts)
             metrics.SINK_ROWS.labels("events").inc(len(batch.events))
             metrics.SINK_ROWS.labels("score_updates").inc(len(batch.scores))
             metrics.SINK_ROWS.labels("dead_letters").inc(len(batch.dead))
+            metrics.SINK_ROWS.labels("alerts").inc(len(batch.alerts))
             return conn
         except store.TRANSIENT_ERRORS as exc:
             metrics.SINK_RETRIES.inc()
@@ -66,6 +73,20 @@ async def write_with_retry(dsn: str, conn: Any, batch: Batch, stop: asyncio.Even
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
     return conn
+
+
+async def record_lag(consumer: AIOKafkaConsumer) -> None:
+    """Records behind the log end per topic: the last fetch's high watermark minus the position
+    (the embedded broker under-reports log ends, so there it reads low)."""
+    lag: dict[str, int] = {}
+    for tp in consumer.assignment():
+        end = consumer.highwater(tp)
+        if end is None:
+            continue
+        position = await consumer.position(tp)
+        lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - position)
+    for topic, value in lag.items():
+        metrics.SINK_LAG.labels(topic).set(value)
 
 
 async def run_sink(
@@ -80,6 +101,7 @@ async def run_sink(
         topics.located,
         topics.scores,
         topics.deadletter,
+        topics.alerts,
         bootstrap_servers=settings.require_bootstrap(),
         group_id=f"{settings.app_id}-sink",
         enable_auto_commit=False,
@@ -90,6 +112,7 @@ async def run_sink(
         **settings.kafka_client_options(),
     )
     await consumer.start()
+    retention = asyncio.create_task(retention_loop(settings, stop), name="riskmon-retention")
     if ready is not None:
         ready.set()
     log.info("sink started group=%s-sink", settings.app_id)
@@ -99,14 +122,18 @@ async def run_sink(
             batch = Batch(settings)
             for partition_records in records.values():
                 for record in partition_records:
-                    batch.add(record.topic, record.value)
+                    batch.add(record.topic, record.partition, record.offset, record.value)
             if batch.undecodable:
                 log.warning("sink skipped undecodable records count=%s", batch.undecodable)
             if len(batch):
                 conn = await write_with_retry(dsn, conn, batch, stop)
             if records and not stop.is_set():
                 await consumer.commit()
+                await record_lag(consumer)
     finally:
+        retention.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retention
         await consumer.stop()
         if conn is not None and not conn.is_closed():
             await conn.close()

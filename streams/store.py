@@ -1,81 +1,26 @@
-"""PostgreSQL: the one module that imports asyncpg.
+"""PostgreSQL, the writing side: connections, migrations, epochs, checkpoints and history rows.
 
-Tables (first schema; migrations are numbered and applied once, under an advisory lock):
-
-* ``events``             validated, located inputs; idempotent on (kind, source, event_id)
-* ``score_updates``      every published :class:`ScoreUpdate`; idempotent on (district, seq)
-* ``dead_letters``       rejected inputs with their original bytes; idempotent on origin
-* ``scorer_checkpoints`` the worker's per-partition index state with the next offset to read
+The schema is :mod:`streams.migrations`; the reading side (the history API, replay) is
+:mod:`streams.history`. Every write here is idempotent: writing the same rows again changes nothing.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from .contract import DeadLetter, LocatedEvent, ScoreUpdate
+from .contract import Alert, DeadLetter, LocatedEvent, ScoreUpdate
+from .migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (
-        1,
-        """
-    CREATE TABLE events (
-        kind        text        NOT NULL,
-        source      text        NOT NULL,
-        event_id    text        NOT NULL,
-        type        text        NOT NULL,
-        district    text        NOT NULL,
-        h3          text,
-        occurred_at timestamptz NOT NULL,
-        received_at timestamptz NOT NULL,
-        origin      text        NOT NULL,
-        payload     jsonb       NOT NULL,
-        PRIMARY KEY (kind, source, event_id)
-    );
-    CREATE INDEX events_district_time ON events (district, occurred_at);
-    CREATE TABLE score_updates (
-        district      text             NOT NULL,
-        seq           bigint           NOT NULL,
-        as_of         timestamptz      NOT NULL,
-        reason        text             NOT NULL,
-        composite     double precision NOT NULL,
-        grade         smallint         NOT NULL,
-        safety        double precision NOT NULL,
-        model_version text             NOT NULL,
-        payload       jsonb            NOT NULL,
-        PRIMARY KEY (district, seq)
-    );
-    CREATE INDEX score_updates_time ON score_updates (as_of);
-    CREATE TABLE dead_letters (
-        topic     text        NOT NULL,
-        partition integer     NOT NULL,
-        "offset"  bigint      NOT NULL,
-        error     text        NOT NULL,
-        reason    text        NOT NULL,
-        failed_at timestamptz NOT NULL,
-        key       bytea,
-        value     bytea       NOT NULL,
-        PRIMARY KEY (topic, partition, "offset")
-    );
-    CREATE TABLE scorer_checkpoints (
-        app_id      text        NOT NULL,
-        topic       text        NOT NULL,
-        partition   integer     NOT NULL,
-        next_offset bigint      NOT NULL,
-        state       jsonb       NOT NULL,
-        saved_at    timestamptz NOT NULL,
-        PRIMARY KEY (app_id, topic, partition)
-    );
-    """,
-    ),
-)
 MIGRATION_LOCK = 0x7269736B6D6F6E  # "riskmon"
 
 # Errors after which a retry may succeed (server down, restarting, connection lost).
@@ -166,111 +111,245 @@ async def load_checkpoint(
     return state
 
 
+# --- epochs of the located-events log -------------------------------------------------------------
+async def current_epoch(conn: asyncpg.Connection) -> int:
+    epoch: int = await conn.fetchval("SELECT max(epoch) FROM stream_epochs")
+    return epoch
+
+
+async def begin_epoch(conn: asyncpg.Connection, reason: str) -> int:
+    """Start a new life of the located-events log (the broker lost it): checkpoints, which name
+    offsets of the old log, are dropped, and offsets stored from now on belong to the new epoch.
+
+    A database that never saw a score or a checkpoint stays in its first epoch.
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+        epoch: int = await conn.fetchval("SELECT max(epoch) FROM stream_epochs")
+        used = await conn.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM scorer_checkpoints)
+                   OR EXISTS (SELECT 1 FROM events WHERE epoch = $1)""",
+            epoch,
+        )
+        if not used:
+            return epoch
+        await conn.execute("DELETE FROM scorer_checkpoints")
+        await conn.execute(
+            "INSERT INTO stream_epochs (epoch, reason) VALUES ($1, $2)", epoch + 1, reason
+        )
+    log.warning("stream epoch started epoch=%s reason=%s", epoch + 1, reason)
+    return epoch + 1
+
+
 # --- history rows ---------------------------------------------------------------------------------
-def event_row(located: LocatedEvent) -> tuple[Any, ...]:
-    event = located.event
+@dataclass(frozen=True)
+class StoredEvent:
+    """A located event with where it was read from ``riskmon.located``."""
+
+    event: LocatedEvent
+    partition: int
+    offset: int
+
+
+def event_key(located: LocatedEvent) -> tuple[str, str, str, str, datetime]:
+    """(kind, source, event_id, type, time) of a located event as stored.
+
+    A reading's id names its sensor, time and value: an identical re-send is a duplicate, while a
+    different value for the same sensor and time is another reading (the model ranks both).
+    """
     if located.reading is not None:
-        reading = located.reading
+        r = located.reading
         return (
             "reading",
-            reading.source,
-            f"{reading.sensor_id}@{reading.observed_at.isoformat()}",
-            reading.kind,
-            located.district,
-            located.h3,
-            reading.observed_at,
-            located.received_at,
-            located.origin,
-            event.model_dump_json(),
+            r.source,
+            f"{r.sensor_id}@{r.observed_at.isoformat()}={r.value!r}",
+            r.kind,
+            r.observed_at,
         )
     if located.incident is not None:
-        incident = located.incident
-        return (
-            "incident",
-            incident.source,
-            incident.id,
-            incident.type,
-            located.district,
-            located.h3,
-            incident.occurred_at,
-            located.received_at,
-            located.origin,
-            event.model_dump_json(),
-        )
+        i = located.incident
+        return ("incident", i.source, i.id, i.type, i.occurred_at)
     assert located.safety is not None
-    fact = located.safety
-    return (
-        "safety",
-        fact.source,
-        fact.id,
-        fact.fact,
-        located.district,
-        located.h3,
-        fact.effective_at,
-        located.received_at,
-        located.origin,
-        event.model_dump_json(),
+    f = located.safety
+    return ("safety", f.source, f.id, f.fact, f.effective_at)
+
+
+SCALAR_DOMAINS = ("composite", "safety")
+
+
+def points_of(update: ScoreUpdate) -> list[tuple[str, float, int | None]]:
+    """The narrow history rows of one update: (domain, value, grade) for the composite, safety,
+    each domain's risk and each group's risk (``group:<name>``)."""
+    points: list[tuple[str, float, int | None]] = [
+        ("composite", update.composite.value, update.composite.grade),
+        ("safety", update.safety, None),
+    ]
+    points += [(name, d.risk, d.grade) for name, d in sorted(update.domains.items())]
+    points += [(f"group:{name}", g.risk, g.grade) for name, g in sorted(update.groups.items())]
+    return points
+
+
+async def write_events(conn: asyncpg.Connection, epoch: int, events: Sequence[StoredEvent]) -> None:
+    rows = []
+    for stored in events:
+        kind, source, event_id, type_, at = event_key(stored.event)
+        rows.append(
+            (
+                kind,
+                source,
+                event_id,
+                type_,
+                stored.event.district,
+                stored.event.h3,
+                at,
+                stored.event.received_at,
+                stored.event.origin,
+                stored.event.event.model_dump_json(),
+                stored.partition,
+                stored.offset,
+            )
+        )
+    if not rows:
+        return
+    await conn.executemany(
+        """INSERT INTO events (epoch, kind, source, event_id, type, district, h3, occurred_at,
+                               received_at, origin, payload, log_partition, log_offset)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13)
+           ON CONFLICT DO NOTHING""",
+        [(epoch, *row) for row in rows],
+    )
+
+
+async def write_scores(
+    conn: asyncpg.Connection, series: str, epoch: int | None, updates: Sequence[ScoreUpdate]
+) -> None:
+    """Full updates (for time travel) and their narrow points (for charts) of one series."""
+    if not updates:
+        return
+    await conn.executemany(
+        """INSERT INTO score_updates (series, district, seq, as_of, reason, composite, grade,
+                                      safety, model_version, payload, epoch, basis_partition,
+                                      basis_offset)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13)
+           ON CONFLICT DO NOTHING""",
+        [
+            (
+                series,
+                u.district,
+                u.seq,
+                u.as_of,
+                u.reason,
+                u.composite.value,
+                u.composite.grade,
+                u.safety,
+                u.model_version,
+                u.model_dump_json(),
+                epoch,
+                u.basis.partition if u.basis else None,
+                u.basis.next_offset if u.basis else None,
+            )
+            for u in updates
+        ],
+    )
+    columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+    for u in updates:
+        for domain, value, grade in points_of(u):
+            for column, item in zip(
+                columns,
+                (u.district, domain, u.as_of, u.seq, value, grade, u.model_version),
+                strict=True,
+            ):
+                column.append(item)
+    await conn.execute(
+        """INSERT INTO score_points (series, district, domain, as_of, seq, value, grade, lo, hi,
+                                     model_version)
+           SELECT $1, d, dom, t, s, v, g, v, v, mv
+           FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::bigint[],
+                       $6::float8[], $7::int2[], $8::text[]) AS x(d, dom, t, s, v, g, mv)
+           ON CONFLICT DO NOTHING""",
+        series,
+        *columns,
+    )
+
+
+async def write_alerts(conn: asyncpg.Connection, alerts: Sequence[Alert]) -> None:
+    """Every alert message into its lifecycle history; the newest (by seq) into ``alerts``."""
+    if not alerts:
+        return
+    await conn.executemany(
+        """INSERT INTO alert_changes (id, seq, change, state, as_of, payload)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING""",
+        [(a.id, a.seq, a.change, a.state, a.as_of, a.model_dump_json()) for a in alerts],
+    )
+    newest: dict[str, Alert] = {}
+    for a in alerts:
+        if a.id not in newest or a.seq > newest[a.id].seq:
+            newest[a.id] = a
+    await conn.executemany(
+        """INSERT INTO alerts (id, seq, district, domain, rule, state, severity, opened_at, as_of,
+                               cluster, payload)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
+           ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state,
+               severity = EXCLUDED.severity, as_of = EXCLUDED.as_of, cluster = EXCLUDED.cluster,
+               payload = EXCLUDED.payload
+           WHERE alerts.seq < EXCLUDED.seq""",
+        [
+            (
+                a.id,
+                a.seq,
+                a.district,
+                a.domain,
+                a.rule,
+                a.state,
+                a.severity,
+                a.opened_at,
+                a.as_of,
+                a.cluster,
+                a.model_dump_json(),
+            )
+            for a in newest.values()
+        ],
+    )
+
+
+async def write_dead_letters(
+    conn: asyncpg.Connection, epoch: int, dead: Sequence[DeadLetter]
+) -> None:
+    if not dead:
+        return
+    await conn.executemany(
+        """INSERT INTO dead_letters (epoch, topic, partition, "offset", error, reason, failed_at,
+                                     key, value)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING""",
+        [
+            (
+                epoch,
+                d.topic,
+                d.partition,
+                d.offset,
+                d.error,
+                d.reason,
+                d.failed_at,
+                None if d.key_b64 is None else base64.b64decode(d.key_b64),
+                d.value,
+            )
+            for d in dead
+        ],
     )
 
 
 async def write_batch(
     conn: asyncpg.Connection,
-    events: Sequence[LocatedEvent],
+    events: Sequence[StoredEvent],
     scores: Sequence[ScoreUpdate],
     dead: Sequence[DeadLetter],
-) -> None:
-    """Write one batch in one transaction; re-writing the same rows changes nothing."""
+    alerts: Sequence[Alert] = (),
+) -> int:
+    """Write one batch of the live stream in one transaction; returns the epoch it went to."""
     async with conn.transaction():
-        if events:
-            await conn.executemany(
-                """INSERT INTO events (kind, source, event_id, type, district, h3, occurred_at,
-                                       received_at, origin, payload)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
-                   ON CONFLICT DO NOTHING""",
-                [event_row(e) for e in events],
-            )
-        if scores:
-            await conn.executemany(
-                """INSERT INTO score_updates (district, seq, as_of, reason, composite, grade,
-                                              safety, model_version, payload)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) ON CONFLICT DO NOTHING""",
-                [
-                    (
-                        s.district,
-                        s.seq,
-                        s.as_of,
-                        s.reason,
-                        s.composite.value,
-                        s.composite.grade,
-                        s.safety,
-                        s.model_version,
-                        s.model_dump_json(),
-                    )
-                    for s in scores
-                ],
-            )
-        if dead:
-            await conn.executemany(
-                """INSERT INTO dead_letters (topic, partition, "offset", error, reason, failed_at,
-                                             key, value)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
-                [
-                    (
-                        d.topic,
-                        d.partition,
-                        d.offset,
-                        d.error,
-                        d.reason,
-                        d.failed_at,
-                        None if d.key_b64 is None else _b64(d.key_b64),
-                        d.value,
-                    )
-                    for d in dead
-                ],
-            )
-
-
-def _b64(text: str) -> bytes:
-    import base64
-
-    return base64.b64decode(text)
+        epoch = await current_epoch(conn)
+        await write_events(conn, epoch, events)
+        await write_scores(conn, "live", epoch, scores)
+        await write_dead_letters(conn, epoch, dead)
+        await write_alerts(conn, alerts)
+    return epoch

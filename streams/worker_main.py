@@ -29,9 +29,20 @@ async def migrate_db(settings: Settings) -> list[int]:
 
 
 async def prepare(settings: Settings) -> None:
-    """Create topics and migrate the database before the worker joins its group."""
-    await create_topics(settings)
+    """Migrate the database and create topics before the worker joins its group.
+
+    When the located-events topic had to be created while the database already holds scoring
+    state, the broker lost its log (the embedded broker keeps nothing across restarts): a new
+    stream epoch starts and the old checkpoints, which name offsets of the lost log, are dropped.
+    """
     await migrate_db(settings)
+    created = await create_topics(settings)
+    if settings.topics.located in created:
+        conn = await store.connect(settings.require_pg_dsn())
+        try:
+            await store.begin_epoch(conn, f"topic {settings.topics.located} was created")
+        finally:
+            await conn.close()
 
 
 def run_worker(settings: Settings) -> None:

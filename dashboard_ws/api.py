@@ -1,0 +1,135 @@
+"""The history API's I/O shell: a parsed request (:mod:`dashboard_ws.api_params`) -> a query of
+:mod:`streams.history` on a small asyncpg pool -> JSON.
+
+Answers are ``(status, body)``; every error body is an :class:`~streams.contract.ApiError`. Without
+a database (``RISKMON_PG_DSN`` unset) or while it is down, the API answers 503 and the live
+websocket keeps working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Collection
+from datetime import UTC, datetime
+
+import asyncpg
+from pydantic import BaseModel
+
+from dashboard_ws.api_params import (
+    AlertHistoryRequest,
+    AlertsRequest,
+    ApiProblem,
+    EventsRequest,
+    HistoryRequest,
+    ScoresAtRequest,
+    parse_request,
+    problem,
+)
+from dashboard_ws.logfmt import logfmt
+from streams import history
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+POOL_MAX = 4
+QUERY_TIMEOUT_S = 8.0  # below the websockets opening-handshake timeout (10 s)
+TRANSIENT = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class HistoryApi:
+    """Answers ``GET /api/...``; opens its pool on the first request."""
+
+    def __init__(
+        self, settings: Settings, districts: Collection[str], domains: Collection[str]
+    ) -> None:
+        self._dsn = settings.pg_dsn
+        self._districts = frozenset(districts)
+        self._domains = frozenset(domains)
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self.requests = 0
+        self.errors = 0
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def handle(self, path: str, query: str) -> tuple[int, bytes]:
+        """Status and JSON body for ``GET path?query``."""
+        self.requests += 1
+        started = time.perf_counter()
+        request = parse_request(
+            path, query, now=datetime.now(UTC), districts=self._districts, domains=self._domains
+        )
+        if isinstance(request, ApiProblem):
+            return self._problem(request)
+        if self._dsn is None:
+            return self._problem(
+                problem(503, "unavailable", "no history database configured (RISKMON_PG_DSN)")
+            )
+        try:
+            pool = await self._get_pool(self._dsn)
+            async with pool.acquire(timeout=QUERY_TIMEOUT_S) as conn:
+                answer = await asyncio.wait_for(self._query(conn, request), QUERY_TIMEOUT_S)
+        except TRANSIENT as exc:
+            log.warning(logfmt("api_unavailable", path=path, error=repr(exc)))
+            return self._problem(
+                problem(503, "unavailable", "the history database does not answer; retry later")
+            )
+        if answer is None:
+            return self._problem(problem(404, "not_found", "no such alert"))
+        log.debug(
+            logfmt("api_request", path=path, ms=round((time.perf_counter() - started) * 1000, 1))
+        )
+        return 200, answer.model_dump_json().encode()
+
+    async def _query(self, conn: asyncpg.Connection, request: object) -> BaseModel | None:
+        if isinstance(request, HistoryRequest):
+            return await history.history(
+                conn,
+                series=request.series,
+                district=request.district,
+                domain=request.domain,
+                start=request.start,
+                end=request.end,
+                step=request.step,
+            )
+        if isinstance(request, ScoresAtRequest):
+            return await history.scores_at(
+                conn, series=request.series, at=request.at, codes=sorted(self._districts)
+            )
+        if isinstance(request, AlertsRequest):
+            return await history.alerts(
+                conn,
+                start=request.start,
+                end=request.end,
+                state=request.state,
+                district=request.district,
+                limit=request.limit,
+            )
+        if isinstance(request, AlertHistoryRequest):
+            return await history.alert_history(conn, request.alert_id)
+        assert isinstance(request, EventsRequest)
+        return await history.events(
+            conn,
+            start=request.start,
+            end=request.end,
+            district=request.district,
+            kind=request.kind,
+            limit=request.limit,
+        )
+
+    async def _get_pool(self, dsn: str) -> asyncpg.Pool:
+        async with self._pool_lock:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    dsn, min_size=0, max_size=POOL_MAX, timeout=QUERY_TIMEOUT_S
+                )
+            return self._pool
+
+    def _problem(self, answer: ApiProblem) -> tuple[int, bytes]:
+        self.errors += 1
+        return answer.status, answer.error.model_dump_json().encode()

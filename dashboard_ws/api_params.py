@@ -1,0 +1,262 @@
+"""The history API's requests, parsed and checked (pure: no I/O, the clock is an argument).
+
+:func:`parse_request` turns a path and query string into one typed request, or an
+:class:`ApiProblem` that names the parameter at fault and what is accepted (answered as 4xx).
+
+Routes::
+
+    GET /api/districts/{code}/history?domain=&from=&to=&step=&series=
+    GET /api/scores?at=&series=
+    GET /api/alerts?state=&from=&to=&district=&limit=
+    GET /api/alerts/{id}
+    GET /api/events?district=&kind=&from=&to=&limit=
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs, unquote
+
+from streams.contract import ApiError
+
+DEFAULT_RANGE = timedelta(hours=24)
+DEFAULT_STEP = timedelta(minutes=1)
+MIN_STEP = timedelta(seconds=1)
+MAX_POINTS = 10_000
+MAX_RANGE = timedelta(days=400)
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10_000
+ALERT_STATES = ("pending", "firing", "acknowledged", "resolved")
+EVENT_KINDS = ("incident", "reading", "safety")
+SERIES_PATTERN = re.compile(r"^[A-Za-z0-9._:/@+-]{1,100}$")
+DURATION = re.compile(r"^(\d+)(s|m|h|d)?$")
+UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class ApiProblem:
+    status: int
+    error: ApiError
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    district: str
+    domain: str
+    series: str
+    start: datetime
+    end: datetime
+    step: timedelta
+
+
+@dataclass(frozen=True)
+class ScoresAtRequest:
+    at: datetime
+    series: str
+
+
+@dataclass(frozen=True)
+class AlertsRequest:
+    start: datetime
+    end: datetime
+    state: str | None
+    district: str | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class AlertHistoryRequest:
+    alert_id: str
+
+
+@dataclass(frozen=True)
+class EventsRequest:
+    start: datetime
+    end: datetime
+    district: str | None
+    kind: str | None
+    limit: int
+
+
+ApiRequest = HistoryRequest | ScoresAtRequest | AlertsRequest | AlertHistoryRequest | EventsRequest
+
+
+class _Bad(Exception):
+    def __init__(self, parameter: str | None, detail: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.parameter = parameter
+        self.detail = detail
+        self.status = status
+
+
+def problem(status: int, error: str, detail: str, parameter: str | None = None) -> ApiProblem:
+    return ApiProblem(
+        status, ApiError.model_validate({"error": error, "detail": detail, "parameter": parameter})
+    )
+
+
+def parse_request(
+    path: str,
+    query: str,
+    *,
+    now: datetime,
+    districts: Collection[str],
+    domains: Collection[str],
+) -> ApiRequest | ApiProblem:
+    """The request ``path?query`` asks for, or the problem with it.
+
+    ``districts`` are the city's district codes, ``domains`` the series names a district has
+    (``composite``, ``safety``, each domain, ``group:<name>``).
+    """
+    try:
+        params = _params(query)
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if parts[:2] == ["api", "districts"] and len(parts) == 4 and parts[3] == "history":
+            return _history(parts[2], params, now, districts, domains)
+        if parts == ["api", "scores"]:
+            _only(params, {"at", "series"})
+            at = _time(params, "at", now)
+            return ScoresAtRequest(at=at, series=_series(params))
+        if parts == ["api", "alerts"]:
+            _only(params, {"state", "from", "to", "district", "limit"})
+            start, end = _range(params, now, timedelta(days=7))
+            state = _choice(params, "state", ALERT_STATES)
+            return AlertsRequest(start, end, state, _district(params, districts), _limit(params))
+        if parts[:2] == ["api", "alerts"] and len(parts) == 3 and parts[2]:
+            _only(params, set())
+            return AlertHistoryRequest(parts[2])
+        if parts == ["api", "events"]:
+            _only(params, {"district", "kind", "from", "to", "limit"})
+            start, end = _range(params, now, DEFAULT_RANGE)
+            kind = _choice(params, "kind", EVENT_KINDS)
+            return EventsRequest(start, end, _district(params, districts), kind, _limit(params))
+    except _Bad as bad:
+        error = "not_found" if bad.status == 404 else "bad_parameter"
+        return problem(bad.status, error, bad.detail, bad.parameter)
+    return problem(
+        404,
+        "not_found",
+        "no such API route; try /api/districts/{code}/history, /api/scores, /api/alerts, "
+        "/api/alerts/{id} or /api/events",
+    )
+
+
+def _history(
+    code: str,
+    params: dict[str, str],
+    now: datetime,
+    districts: Collection[str],
+    domains: Collection[str],
+) -> HistoryRequest:
+    if code not in districts:
+        raise _Bad(
+            None, f"unknown district {code!r}; districts are 10-digit codes of the city", status=404
+        )
+    _only(params, {"domain", "from", "to", "step", "series"})
+    domain = params.get("domain", "composite")
+    if domain not in domains:
+        raise _Bad("domain", f"unknown domain {domain!r}; one of: {', '.join(sorted(domains))}")
+    start, end = _range(params, now, DEFAULT_RANGE)
+    step = _duration(params, "step", DEFAULT_STEP)
+    if (end - start) / step > MAX_POINTS:
+        raise _Bad(
+            "step",
+            f"{(end - start) // step} steps asked; at most {MAX_POINTS}: widen step or narrow "
+            "from/to",
+        )
+    return HistoryRequest(code, domain, _series(params), start, end, step)
+
+
+def _params(query: str) -> dict[str, str]:
+    try:
+        parsed = parse_qs(query, keep_blank_values=True, strict_parsing=False)
+    except ValueError as exc:
+        raise _Bad(None, f"unreadable query string: {exc}") from exc
+    params = {}
+    for name, values in parsed.items():
+        if len(values) > 1:
+            raise _Bad(name, f"{name!r} given {len(values)} times; give it once")
+        params[name] = values[0]
+    return params
+
+
+def _only(params: dict[str, str], allowed: set[str]) -> None:
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        accepted = ", ".join(sorted(allowed)) or "none"
+        raise _Bad(unknown[0], f"unknown parameter {unknown[0]!r}; accepted: {accepted}")
+
+
+def parse_time(text: str, name: str) -> datetime:
+    """An RFC 3339 time with an offset (``Z`` or ``+09:00``)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        example = "2026-11-25T14:05:00+09:00"
+        raise _Bad(name, f"{name}={text!r} is not an RFC 3339 time, e.g. {example}") from None
+    if moment.tzinfo is None:
+        raise _Bad(name, f"{name}={text!r} has no UTC offset; add Z or +09:00")
+    return moment
+
+
+def _time(params: dict[str, str], name: str, default: datetime) -> datetime:
+    return parse_time(params[name], name) if name in params else default
+
+
+def _range(
+    params: dict[str, str], now: datetime, default_span: timedelta
+) -> tuple[datetime, datetime]:
+    end = _time(params, "to", now)
+    start = _time(params, "from", end - default_span)
+    if start >= end:
+        raise _Bad("from", f"from ({start.isoformat()}) must be before to ({end.isoformat()})")
+    if end - start > MAX_RANGE:
+        raise _Bad("from", f"the range spans more than {MAX_RANGE.days} days; narrow it")
+    return start, end
+
+
+def _duration(params: dict[str, str], name: str, default: timedelta) -> timedelta:
+    if name not in params:
+        return default
+    match = DURATION.match(params[name].strip())
+    if match is None:
+        raise _Bad(name, f"{name}={params[name]!r}: give seconds or 30s, 5m, 1h, 1d")
+    value = timedelta(seconds=int(match.group(1)) * UNIT_S[match.group(2) or "s"])
+    if value < MIN_STEP:
+        raise _Bad(name, f"{name} must be at least 1 second")
+    return value
+
+
+def _choice(params: dict[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if value not in allowed:
+        raise _Bad(name, f"{name}={value!r}; one of: {', '.join(allowed)}")
+    return value
+
+
+def _district(params: dict[str, str], districts: Collection[str]) -> str | None:
+    code = params.get("district")
+    if code is not None and code not in districts:
+        raise _Bad("district", f"unknown district {code!r}; districts are 10-digit codes")
+    return code
+
+
+def _limit(params: dict[str, str]) -> int:
+    text = params.get("limit")
+    if text is None:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise _Bad("limit", f"limit={text!r}: a whole number from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+def _series(params: dict[str, str]) -> str:
+    series = params.get("series", "live")
+    if not SERIES_PATTERN.match(series):
+        raise _Bad("series", f"series={series!r}: letters, digits and ._:/@+- only, up to 100")
+    return series

@@ -1,0 +1,238 @@
+"""PostgreSQL, the reading side: the history API's queries and what replay reads.
+
+Each query returns wire-contract models (:mod:`streams.contract`); the gateway only parses
+parameters and serialises. Series are step functions: a district's score holds from one update to
+the next, so a step without updates shows the value carried over from before it
+(:func:`fill_steps`, pure).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from .contract import (
+    Alert,
+    AlertHistoryResponse,
+    AlertsResponse,
+    EventsResponse,
+    HistoryPoint,
+    HistoryResponse,
+    LocatedEvent,
+    ScoresAtResponse,
+    ScoreUpdate,
+)
+
+__all__ = [
+    "Bucket",
+    "alert_history",
+    "alerts",
+    "events",
+    "fill_steps",
+    "history",
+    "scores_at",
+]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """What the database gives for one step that holds points."""
+
+    start: datetime
+    last: float
+    grade: int | None
+    lo: float
+    hi: float
+    n: int
+
+
+def fill_steps(
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    carry: tuple[float, int | None] | None,
+    buckets: Iterable[Bucket],
+) -> list[HistoryPoint]:
+    """One point per step in [start, end): steps with points summarise them, the others repeat the
+    value carried in. ``carry`` is the (value, grade) in force at ``start``, if any.
+
+    >>> from datetime import UTC
+    >>> t0 = datetime(2026, 11, 25, tzinfo=UTC)
+    >>> m = timedelta(minutes=1)
+    >>> pts = fill_steps(t0, t0 + 3 * m, m, (2.0, 1), [Bucket(t0 + m, 5.0, 3, 4.0, 6.0, 2)])
+    >>> [(p.value, p.min, p.max, p.updates) for p in pts]
+    [(2.0, 2.0, 2.0, 0), (5.0, 2.0, 6.0, 2), (5.0, 5.0, 5.0, 0)]
+    """
+    by_start = {b.start: b for b in buckets}
+    points = []
+    value, grade = carry if carry is not None else (None, None)
+    t = start
+    while t < end:
+        bucket = by_start.get(t)
+        if bucket is None:
+            points.append(
+                HistoryPoint(t=t, value=value, min=value, max=value, grade=grade, updates=0)
+            )
+        else:
+            lo = bucket.lo if value is None else min(value, bucket.lo)
+            hi = bucket.hi if value is None else max(value, bucket.hi)
+            value, grade = bucket.last, bucket.grade
+            points.append(
+                HistoryPoint(t=t, value=value, min=lo, max=hi, grade=grade, updates=bucket.n)
+            )
+        t += step
+    return points
+
+
+async def history(
+    conn: asyncpg.Connection,
+    *,
+    series: str,
+    district: str,
+    domain: str,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+) -> HistoryResponse:
+    """A district's ``domain`` series in [start, end), downsampled to ``step``."""
+    key = (series, district, domain)
+    carry_row = await conn.fetchrow(
+        """SELECT value, grade, model_version FROM score_points
+           WHERE series = $1 AND district = $2 AND domain = $3 AND as_of < $4
+           ORDER BY as_of DESC, seq DESC LIMIT 1""",
+        *key,
+        start,
+    )
+    rows = await conn.fetch(
+        """SELECT date_bin($5::interval, as_of, $4) AS start,
+                  (array_agg(value ORDER BY as_of DESC, seq DESC))[1] AS last,
+                  (array_agg(grade ORDER BY as_of DESC, seq DESC))[1] AS grade,
+                  min(lo) AS lo, max(hi) AS hi, sum(n)::integer AS n,
+                  array_agg(DISTINCT model_version) AS versions
+           FROM score_points
+           WHERE series = $1 AND district = $2 AND domain = $3 AND as_of >= $4 AND as_of < $6
+           GROUP BY 1 ORDER BY 1""",
+        *key,
+        start,
+        step,
+        end,
+    )
+    versions = {v for row in rows for v in row["versions"]}
+    carry = None
+    if carry_row is not None:
+        carry = (carry_row["value"], carry_row["grade"])
+        versions.add(carry_row["model_version"])
+    buckets = [Bucket(r["start"], r["last"], r["grade"], r["lo"], r["hi"], r["n"]) for r in rows]
+    return HistoryResponse(
+        district=district,
+        domain=domain,
+        series=series,
+        model_versions=sorted(versions),
+        start=start,
+        end=end,
+        step_s=int(step.total_seconds()),
+        points=fill_steps(start, end, step, carry, buckets),
+    )
+
+
+async def scores_at(
+    conn: asyncpg.Connection, *, series: str, at: datetime, codes: Sequence[str]
+) -> ScoresAtResponse:
+    """Every district in ``codes`` as its last stored update at or before ``at`` showed it."""
+    rows = await conn.fetch(
+        """SELECT c.code, u.payload
+           FROM unnest($3::text[]) AS c(code)
+           LEFT JOIN LATERAL (
+               SELECT payload FROM score_updates
+               WHERE series = $1 AND district = c.code AND as_of <= $2
+               ORDER BY as_of DESC, seq DESC LIMIT 1
+           ) u ON true
+           ORDER BY c.code""",
+        series,
+        at,
+        list(codes),
+    )
+    found = [ScoreUpdate.model_validate_json(r["payload"]) for r in rows if r["payload"]]
+    missing = [r["code"] for r in rows if not r["payload"]]
+    return ScoresAtResponse(at=at, series=series, districts=found, missing=missing)
+
+
+async def alerts(
+    conn: asyncpg.Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    state: str | None = None,
+    district: str | None = None,
+    limit: int = 500,
+) -> AlertsResponse:
+    """Alerts opened in [start, end) in their latest state, newest first."""
+    rows = await conn.fetch(
+        """SELECT payload FROM alerts
+           WHERE opened_at >= $1 AND opened_at < $2
+             AND ($3::text IS NULL OR state = $3) AND ($4::text IS NULL OR district = $4)
+           ORDER BY opened_at DESC, id LIMIT $5""",
+        start,
+        end,
+        state,
+        district,
+        limit + 1,
+    )
+    found = [Alert.model_validate_json(r["payload"]) for r in rows[:limit]]
+    return AlertsResponse(alerts=found, truncated=len(rows) > limit)
+
+
+async def alert_history(conn: asyncpg.Connection, alert_id: str) -> AlertHistoryResponse | None:
+    """Every stored message of one alert, in lifecycle order; None for an unknown id."""
+    rows = await conn.fetch(
+        "SELECT payload FROM alert_changes WHERE id = $1 ORDER BY seq", alert_id
+    )
+    if not rows:
+        return None
+    return AlertHistoryResponse(
+        id=alert_id, changes=[Alert.model_validate_json(r["payload"]) for r in rows]
+    )
+
+
+async def events(
+    conn: asyncpg.Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    district: str | None = None,
+    kind: str | None = None,
+    limit: int = 1000,
+) -> EventsResponse:
+    """Validated events that happened in [start, end), oldest first."""
+    rows = await conn.fetch(
+        """SELECT kind, district, h3, received_at, origin, payload FROM events
+           WHERE occurred_at >= $1 AND occurred_at < $2
+             AND ($3::text IS NULL OR district = $3) AND ($4::text IS NULL OR kind = $4)
+           ORDER BY occurred_at, received_at, epoch, log_offset LIMIT $5""",
+        start,
+        end,
+        district,
+        kind,
+        limit + 1,
+    )
+    return EventsResponse(events=[located_of(r) for r in rows[:limit]], truncated=len(rows) > limit)
+
+
+def located_of(row: asyncpg.Record | dict[str, Any]) -> LocatedEvent:
+    """A stored event row back as the :class:`LocatedEvent` the worker produced."""
+    payload = row["payload"]
+    return LocatedEvent.model_validate(
+        {
+            "kind": row["kind"],
+            "district": row["district"],
+            "h3": row["h3"],
+            "received_at": row["received_at"],
+            "origin": row["origin"],
+            row["kind"]: json.loads(payload) if isinstance(payload, str) else payload,
+        }
+    )
