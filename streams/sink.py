@@ -1,9 +1,9 @@
 """The history sink: located events, score updates, alerts and dead letters -> PostgreSQL.
 
 Its own consumer group, so it never slows scoring. Offsets are committed only after the batch's
-rows are committed in PostgreSQL (retention runs beside it, on its own connection); while
-PostgreSQL is down it retries with backoff, consumes nothing more, and resumes where it stopped. Writes are idempotent, so a redelivered batch after a
-crash changes nothing.
+rows are committed in PostgreSQL; while PostgreSQL is down it retries with backoff, consumes
+nothing more, and resumes where it stopped. Writes are idempotent, so a redelivered batch after a
+crash changes nothing. Retention runs beside it on its own connection.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import BaseModel
 
+from streams.cityconfig import bundled_config_path
 from streams.contract import WS_SERVER_MESSAGE
 from streams.embedded import stop_process
 from streams.settings import Settings, Topics
@@ -44,6 +45,32 @@ def isolated_settings(
     return Settings.model_validate(values)
 
 
+def instant_alerts_city(folder: Path) -> Path:
+    """Gimpo, with alert rules made for a test: thresholds fire at once, no spike (the detector
+    needs a 30-minute warm-up), no staleness, no composite alerts."""
+    data = bundled_config_path().parent
+    path = folder / "city.toml"
+    path.write_text(f"""
+[city]
+name = "Gimpo (test)"
+districts = "{data / "districts.geojson"}"
+population = "{data / "population.csv"}"
+
+[alerts.threshold]
+min_duration_s = 0
+
+[alerts.spike]
+enabled = false
+
+[alerts.stale]
+enabled = false
+
+[alerts.domains.composite.threshold]
+enabled = false
+""")
+    return path
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -53,6 +80,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "RISKMON_APP_ID": settings.app_id,
             "RISKMON_PARTITIONS": str(settings.partitions),
             "RISKMON_TICK_INTERVAL_S": str(settings.tick_interval_s),
+            "RISKMON_TICK_MIN_CHANGE": str(settings.tick_min_change),
             "RISKMON_CHECKPOINT_INTERVAL_S": str(settings.checkpoint_interval_s),
             "RISKMON_DATA_DIR": str(settings.data_dir),
             "RISKMON_SESSION_TIMEOUT_S": str(settings.session_timeout_s),

@@ -11,40 +11,20 @@ import pytest
 import websockets
 
 from dashboard_ws.server import Gateway
-from streams.cityconfig import bundled_config_path
 from streams.contract import WS_SERVER_MESSAGE, Alert, AlertMessage, Incident
 
-from .harness import WorkerProcess, all_districts_served, eventually, isolated_settings, produce
+from .harness import (
+    WorkerProcess,
+    all_districts_served,
+    eventually,
+    instant_alerts_city,
+    isolated_settings,
+    produce,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 JANGGI_DONG = "4157056000"
-
-
-def city_config(folder: Path) -> Path:
-    """Gimpo, with alert rules made for a test: thresholds fire at once, no spike (the detector
-    needs a 30-minute warm-up), no staleness, no composite alerts."""
-    data = bundled_config_path().parent
-    path = folder / "city.toml"
-    path.write_text(f"""
-[city]
-name = "Gimpo (test)"
-districts = "{data / "districts.geojson"}"
-population = "{data / "population.csv"}"
-
-[alerts.threshold]
-min_duration_s = 0
-
-[alerts.spike]
-enabled = false
-
-[alerts.stale]
-enabled = false
-
-[alerts.domains.composite.threshold]
-enabled = false
-""")
-    return path
 
 
 async def alerts_until(
@@ -61,7 +41,7 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
     kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
 ) -> None:
     settings = isolated_settings(
-        kafka_bootstrap, pg_dsn, tmp_path, city_config=city_config(tmp_path)
+        kafka_bootstrap, pg_dsn, tmp_path, city_config=instant_alerts_city(tmp_path)
     )
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
