@@ -117,7 +117,10 @@ async def apply_retention(
         return report
     if dry_run:
         report.downsampled_points = await conn.fetchval(
-            "SELECT count(*) FROM score_points WHERE seq >= 0 AND as_of < $1", cut.raw_history
+            """SELECT count(*) FROM score_points
+               WHERE seq >= 0 AND as_of >= $1 AND as_of < $2""",
+            cut.history,
+            cut.raw_history,
         )
         return report
     day = timedelta(days=1)

@@ -1,0 +1,109 @@
+"""Retention on a real PostgreSQL: old history is downsampled without changing what the history
+API answers at the rollup step, expired rows go, and a second run changes nothing."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from streams import history, store
+from streams.retention import ORIGIN, apply_retention
+from streams.settings import Settings
+from tests.factories import alert, score_update
+
+pytestmark = pytest.mark.integration
+
+CODE = "4157056000"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+STEP = timedelta(minutes=5)
+
+
+def settings(pg_dsn: str) -> Settings:
+    return Settings(
+        pg_dsn=pg_dsn,
+        retention_raw_history_days=2,
+        retention_rollup_step_s=300,
+        retention_history_days=10,
+        retention_events_days=5,
+        retention_dead_letters_days=5,
+    )
+
+
+async def seed(conn: asyncpg.Connection) -> int:
+    """Irregular updates over 12 days, up to NOW; returns how many."""
+    rng = random.Random(5)
+    t = NOW - timedelta(days=12)
+    updates = []
+    seq = 0
+    while t < NOW:
+        seq += 1
+        update = score_update(CODE, seq, rng.uniform(0, 10))
+        updates.append(update.model_copy(update={"as_of": t}))
+        t += timedelta(seconds=rng.expovariate(1 / 90))
+    await store.write_scores(conn, "live", 1, updates)
+    return len(updates)
+
+
+async def series(conn: asyncpg.Connection, start: datetime, end: datetime) -> list[object]:
+    answer = await history.history(
+        conn, series="live", district=CODE, domain="fire", start=start, end=end, step=STEP
+    )
+    return [(p.t, p.value, p.min, p.max, p.updates) for p in answer.points]
+
+
+async def test_downsampling_keeps_answers_at_the_rollup_step(pg_dsn: str) -> None:
+    conn = await store.connect(pg_dsn)
+    try:
+        await store.migrate(conn)
+        written = await seed(conn)
+        old = await conn.fetchrow("SELECT 1 FROM score_points LIMIT 1")
+        assert old is not None
+        # the window that survives (10 days) but will be downsampled (older than 2 days)
+        start = ORIGIN + ((NOW - timedelta(days=9) - ORIGIN) // STEP) * STEP
+        end = ORIGIN + ((NOW - timedelta(days=3) - ORIGIN) // STEP) * STEP
+        before = await series(conn, start, end)
+        recent_before = await series(conn, NOW - timedelta(days=1), NOW)
+        await conn.execute(
+            """INSERT INTO alerts (id, seq, district, domain, rule, state, severity, opened_at,
+                                   as_of, payload)
+               VALUES ('old', 1, $1, 'fire', 'spike', 'resolved', 'Severe', $2, $2, '{}'),
+                      ('open', 1, $1, 'fire', 'spike', 'firing', 'Severe', $2, $2, '{}')""",
+            CODE,
+            NOW - timedelta(days=20),
+        )
+        await store.write_alerts(conn, [alert("recent", 1)])
+
+        dry = await apply_retention(conn, settings(pg_dsn), NOW, dry_run=True)
+        assert await conn.fetchval("SELECT count(*) FROM score_points WHERE seq < 0") == 0
+        report = await apply_retention(conn, settings(pg_dsn), NOW)
+
+        assert report.deleted == dry.deleted
+        assert report.downsampled_points == dry.downsampled_points > 0
+        assert 0 < report.rollup_rows < report.downsampled_points
+        assert await series(conn, start, end) == before
+        assert await series(conn, NOW - timedelta(days=1), NOW) == recent_before
+        oldest = await conn.fetchval("SELECT min(as_of) FROM score_points")
+        assert oldest >= NOW - timedelta(days=10)
+        raw_left = await conn.fetchval(
+            "SELECT count(*) FROM score_points WHERE seq >= 0 AND as_of < $1",
+            NOW - timedelta(days=2) - STEP,
+        )
+        assert raw_left == 0
+        # full updates (time travel) only within the raw period
+        assert await conn.fetchval("SELECT min(as_of) FROM score_updates") >= NOW - timedelta(
+            days=2, minutes=5
+        )
+        assert report.deleted["score_updates"] < written
+        # resolved alerts past the history period go; open ones stay
+        ids = {r["id"] for r in await conn.fetch("SELECT id FROM alerts")}
+        assert ids == {"open", "recent"}
+
+        again = await apply_retention(conn, settings(pg_dsn), NOW)
+        assert sum(again.deleted.values()) == 0
+        assert again.downsampled_points == 0
+        assert await series(conn, start, end) == before
+    finally:
+        await conn.close()
