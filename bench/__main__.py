@@ -18,7 +18,7 @@ from types import FrameType
 from bench import Result, machine, progress
 
 INDEX_BENCHES = ("indices_incremental", "indices_batch", "indices_memory")
-BENCHES = (*INDEX_BENCHES, "pipeline")
+BENCHES = (*INDEX_BENCHES, "pipeline", "api_history")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -61,6 +61,10 @@ def run(
         from bench import pipeline_bench
 
         results.update(pipeline_bench.run(quick=quick, profile_worker=profile_worker))
+    if "api_history" in selected:
+        from bench import api_bench
+
+        results.update(api_bench.run(quick=quick))
     progress(f"done in {time.perf_counter() - started:.1f} s")
     return {"machine": machine(), "quick": quick, "results": results}
 
