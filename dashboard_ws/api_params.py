@@ -32,7 +32,9 @@ MAX_LIMIT = 10_000
 ALERT_STATES = ("pending", "firing", "acknowledged", "resolved")
 EVENT_KINDS = ("incident", "reading", "safety")
 SERIES_PATTERN = re.compile(r"^[A-Za-z0-9._:/@+-]{1,100}$")
-DURATION = re.compile(r"^(\d+)(s|m|h|d)?$")
+DURATION = re.compile(r"^(\d{1,9})(s|m|h|d)?$", re.ASCII)
+DIGITS = re.compile(r"^\d{1,6}$", re.ASCII)
+OFFSET_AFTER_SPACE = re.compile(r" (\d\d:\d\d)$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -192,6 +194,8 @@ def _only(params: dict[str, str], allowed: set[str]) -> None:
 
 def parse_time(text: str, name: str) -> datetime:
     """An RFC 3339 time with an offset (``Z`` or ``+09:00``)."""
+    # An unencoded "+09:00" in a query string arrives as " 09:00": put the plus back.
+    text = OFFSET_AFTER_SPACE.sub(r"+\1", text.strip(" ")) if " " in text else text
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -210,7 +214,10 @@ def _range(
     params: dict[str, str], now: datetime, default_span: timedelta
 ) -> tuple[datetime, datetime]:
     end = _time(params, "to", now)
-    start = _time(params, "from", end - default_span)
+    try:
+        start = _time(params, "from", end - default_span)
+    except OverflowError:
+        raise _Bad("to", f"to={end.isoformat()} is too early for a default from") from None
     if start >= end:
         raise _Bad("from", f"from ({start.isoformat()}) must be before to ({end.isoformat()})")
     if end - start > MAX_RANGE:
@@ -225,8 +232,8 @@ def _duration(params: dict[str, str], name: str, default: timedelta) -> timedelt
     if match is None:
         raise _Bad(name, f"{name}={params[name]!r}: give seconds or 30s, 5m, 1h, 1d")
     value = timedelta(seconds=int(match.group(1)) * UNIT_S[match.group(2) or "s"])
-    if value < MIN_STEP:
-        raise _Bad(name, f"{name} must be at least 1 second")
+    if not MIN_STEP <= value <= MAX_RANGE:
+        raise _Bad(name, f"{name} must be from 1 second to {MAX_RANGE.days} days")
     return value
 
 
@@ -250,13 +257,14 @@ def _limit(params: dict[str, str]) -> int:
     text = params.get("limit")
     if text is None:
         return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if not DIGITS.match(text) or not 1 <= int(text) <= MAX_LIMIT:
         raise _Bad("limit", f"limit={text!r}: a whole number from 1 to {MAX_LIMIT}")
     return int(text)
 
 
 def _series(params: dict[str, str]) -> str:
-    series = params.get("series", "live")
+    # "+" (in replay series names) arrives as a space when the client did not encode it
+    series = params.get("series", "live").replace(" ", "+")
     if not SERIES_PATTERN.match(series):
         raise _Bad("series", f"series={series!r}: letters, digits and ._:/@+- only, up to 100")
     return series

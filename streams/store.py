@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -159,10 +159,13 @@ def event_key(located: LocatedEvent) -> tuple[str, str, str, str, datetime]:
     """
     if located.reading is not None:
         r = located.reading
+        observed = r.observed_at.astimezone(
+            UTC
+        ).isoformat()  # one key however the offset is written
         return (
             "reading",
             r.source,
-            f"{r.sensor_id}@{r.observed_at.isoformat()}={r.value!r}",
+            f"{r.sensor_id}@{observed}={r.value!r}",
             r.kind,
             r.observed_at,
         )

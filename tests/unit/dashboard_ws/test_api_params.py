@@ -212,10 +212,29 @@ def test_z_and_plus_nine_give_equal_history_ranges() -> None:
     assert (utc.start, utc.end) == (kst.start, kst.end)
 
 
-def test_an_unencoded_plus_in_an_offset_reads_as_a_space_and_is_refused() -> None:
-    # Query strings decode '+' to a space: clients must send %2B (urlencode does).
-    error = bad("/api/scores", "at=2026-11-24T21:05:00+09:00")
-    assert error.parameter == "at"
+def test_an_unencoded_plus_in_an_offset_is_read_as_the_plus_it_was() -> None:
+    # Query strings decode '+' to a space; the parser puts it back before an hh:mm offset.
+    request = parse_request(
+        "/api/scores",
+        "at=2026-11-24T21:05:00+09:00",
+        now=NOW,
+        districts=DISTRICTS,
+        domains=DOMAINS,
+    )
+    assert isinstance(request, ScoresAtRequest)
+    assert request.at == datetime(2026, 11, 24, 12, 5, tzinfo=UTC)
+
+
+def test_an_unencoded_plus_in_a_series_name_is_read_as_a_plus() -> None:
+    request = parse_request(
+        "/api/scores",
+        "series=replay:riskmon-index/0.2+412b8310",
+        now=NOW,
+        districts=DISTRICTS,
+        domains=DOMAINS,
+    )
+    assert isinstance(request, ScoresAtRequest)
+    assert request.series == "replay:riskmon-index/0.2+412b8310"
 
 
 @pytest.mark.parametrize(
@@ -324,11 +343,6 @@ def test_a_step_wider_than_the_range_is_accepted() -> None:
     assert result.step == timedelta(hours=1)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a huge step overflows timedelta and raises OverflowError instead of a 400",
-    raises=OverflowError,
-    strict=True,
-)
 def test_a_huge_step_is_a_bad_parameter_not_a_crash() -> None:
     error = bad(HISTORY, {"step": "99999999999999d"})
     assert error.parameter == "step"
@@ -379,7 +393,7 @@ def test_good_series_names(path: str, series: str) -> None:
     assert result.series == series
 
 
-@pytest.mark.parametrize("series", ["a b", 'a"b', "a'b", "", "x" * 101, "a;b", "a\nb", "한글"])
+@pytest.mark.parametrize("series", ["a\tb", 'a"b', "a'b", "", "x" * 101, "a;b", "a\nb", "한글"])
 @pytest.mark.parametrize("path", [HISTORY, "/api/scores"])
 def test_bad_series_names_are_refused(path: str, series: str) -> None:
     error = bad(path, {"series": series})
@@ -418,21 +432,11 @@ def test_limits_in_range_are_accepted(text: str, limit: int) -> None:
     assert result.limit == limit
 
 
-@pytest.mark.xfail(
-    reason="BUG: str.isdigit() accepts '²' but int('²') raises ValueError instead of a 400",
-    raises=ValueError,
-    strict=True,
-)
 def test_a_superscript_digit_limit_is_a_bad_parameter_not_a_crash() -> None:
     error = bad("/api/alerts", {"limit": "²"})
     assert error.parameter == "limit"
 
 
-@pytest.mark.xfail(
-    reason="BUG: 'to' near datetime.min makes 'to - default span' overflow (OverflowError)",
-    raises=OverflowError,
-    strict=True,
-)
 def test_a_to_at_the_start_of_the_calendar_is_a_bad_parameter_not_a_crash() -> None:
     error = bad("/api/events", {"to": "0001-01-01T00:00:00Z"})
     assert error.parameter in {"from", "to"}
@@ -524,7 +528,7 @@ def test_an_unknown_route_is_not_found(path: str) -> None:
         ("/api/alerts", "state=closed"),
         ("/api/events", "kind=x"),
         ("/api/events", "limit=0"),
-        ("/api/scores", "series=a%20b"),
+        ("/api/scores", "series=a%22b"),
         ("/api/nowhere", ""),
     ],
 )

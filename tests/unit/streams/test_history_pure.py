@@ -251,11 +251,6 @@ def test_an_integer_reading_value_keys_like_its_float() -> None:
     assert event_key(reading_event(3)) == event_key(reading_event(3.0))
 
 
-@pytest.mark.xfail(
-    reason="the key embeds observed_at.isoformat() with its offset, so the same instant written "
-    "with Z and +09:00 gives two keys (and two stored rows)",
-    strict=True,
-)
 def test_a_resend_with_the_time_in_another_offset_has_the_same_key() -> None:
     kst = reading_event(12.5, observed_at=SEEN.astimezone(KST))
     assert event_key(kst) == event_key(reading_event(12.5))
