@@ -95,8 +95,8 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
                     max(0.0, OUTAGE_S - (asyncio.get_running_loop().time() - outage_started))
                 )
 
-                restarted = await asyncio.to_thread(EmbeddedPostgres.start, tmp_path / "pg")
-                postgres.pid = restarted.pid
+                # the finally below stops whichever server runs last
+                postgres = await asyncio.to_thread(EmbeddedPostgres.start, tmp_path / "pg")
                 await eventually(
                     lambda: _is(event_rows(postgres.dsn), 80), within=60, watch=[worker]
                 )
