@@ -28,6 +28,7 @@ from dashboard_ws.api_params import (
     problem,
 )
 from dashboard_ws.logfmt import logfmt
+from dashboard_ws.metrics import ApiStats
 from streams import history
 from streams.settings import Settings
 
@@ -49,8 +50,7 @@ class HistoryApi:
         self._domains = frozenset(domains)
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
-        self.requests = 0
-        self.errors = 0
+        self.stats = ApiStats()
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -59,8 +59,14 @@ class HistoryApi:
 
     async def handle(self, path: str, query: str) -> tuple[int, bytes]:
         """Status and JSON body for ``GET path?query``."""
-        self.requests += 1
         started = time.perf_counter()
+        status, body = await self._answer(path, query)
+        elapsed = time.perf_counter() - started
+        self.stats.record(status, elapsed)
+        log.debug(logfmt("api_request", path=path, status=status, ms=round(elapsed * 1000, 1)))
+        return status, body
+
+    async def _answer(self, path: str, query: str) -> tuple[int, bytes]:
         request = parse_request(
             path, query, now=datetime.now(UTC), districts=self._districts, domains=self._domains
         )
@@ -74,6 +80,12 @@ class HistoryApi:
             pool = await self._get_pool(self._dsn)
             async with pool.acquire(timeout=QUERY_TIMEOUT_S) as conn:
                 answer = await asyncio.wait_for(self._query(conn, request), QUERY_TIMEOUT_S)
+        except asyncpg.UndefinedTableError:
+            return self._problem(
+                problem(
+                    503, "unavailable", "the history tables do not exist: run riskmon db migrate"
+                )
+            )
         except TRANSIENT as exc:
             log.warning(logfmt("api_unavailable", path=path, error=repr(exc)))
             return self._problem(
@@ -81,9 +93,6 @@ class HistoryApi:
             )
         if answer is None:
             return self._problem(problem(404, "not_found", "no such alert"))
-        log.debug(
-            logfmt("api_request", path=path, ms=round((time.perf_counter() - started) * 1000, 1))
-        )
         return 200, answer.model_dump_json().encode()
 
     async def _query(self, conn: asyncpg.Connection, request: object) -> BaseModel | None:
@@ -130,6 +139,6 @@ class HistoryApi:
                 )
             return self._pool
 
-    def _problem(self, answer: ApiProblem) -> tuple[int, bytes]:
-        self.errors += 1
+    @staticmethod
+    def _problem(answer: ApiProblem) -> tuple[int, bytes]:
         return answer.status, answer.error.model_dump_json().encode()

@@ -10,14 +10,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from dashboard_ws.hub import Hub
 
-__all__ = ["GatewayCollector", "ShellStats", "gateway_registry"]
+__all__ = ["ApiStats", "GatewayCollector", "ShellStats", "gateway_registry"]
+
+
+@dataclass(slots=True)
+class ApiStats:
+    """The history API's answers by HTTP status, and the time spent answering them.
+
+    >>> stats = ApiStats()
+    >>> stats.record(200, 0.02); stats.record(400, 0.001); stats.record(200, 0.03)
+    >>> stats.responses, round(stats.seconds, 3)
+    ({200: 2, 400: 1}, 0.051)
+    """
+
+    responses: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def record(self, status: int, seconds: float) -> None:
+        self.responses[status] = self.responses.get(status, 0) + 1
+        self.seconds += seconds
 
 
 @dataclass(slots=True)
@@ -52,9 +70,10 @@ class ShellStats:
 class GatewayCollector:
     """A prometheus_client collector over a :class:`Hub` and a :class:`ShellStats`."""
 
-    def __init__(self, hub: Hub, shell: ShellStats) -> None:
+    def __init__(self, hub: Hub, shell: ShellStats, api: ApiStats | None = None) -> None:
         self._hub = hub
         self._shell = shell
+        self._api = api or ApiStats()
 
     def collect(self) -> Iterator[Metric]:
         hub, shell = self._hub, self._shell
@@ -89,10 +108,23 @@ class GatewayCollector:
             "Queued score messages replaced by a newer update before a slow client took them.",
             value=hub.stats.coalesced,
         )
+        answered = CounterMetricFamily(
+            "riskmon_gateway_api_responses",
+            "History API answers, by HTTP status.",
+            labels=["status"],
+        )
+        for status, count in sorted(self._api.responses.items()):
+            answered.add_metric([str(status)], count)
+        yield answered
+        yield CounterMetricFamily(
+            "riskmon_gateway_api_seconds",
+            "Time spent answering history API requests (divide by the answers for a mean).",
+            value=self._api.seconds,
+        )
 
 
-def gateway_registry(hub: Hub, shell: ShellStats) -> CollectorRegistry:
+def gateway_registry(hub: Hub, shell: ShellStats, api: ApiStats | None = None) -> CollectorRegistry:
     """A fresh registry holding only this gateway's metrics; render it with ``generate_latest``."""
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(GatewayCollector(hub, shell))
+    registry.register(GatewayCollector(hub, shell, api))
     return registry

@@ -83,7 +83,7 @@ class Gateway:
         self._settings = settings
         self.hub = Hub()
         self.shell = ShellStats(stale_after_s=max(stale_after_s, min_stale_after_s(settings)))
-        self._registry = gateway_registry(self.hub, self.shell)
+
         self._wakeups: dict[ClientId, asyncio.Event] = {}
         self._feed = ScoreFeed(settings, self.hub, self.shell, self._wake)
         self._feed_task: asyncio.Task[None] | None = None
@@ -91,6 +91,7 @@ class Gateway:
         city = load_city_config(settings.city_config).city
         series = ["composite", "safety", *DOMAINS, *(f"group:{g}" for g in GROUPS)]
         self.api = HistoryApi(settings, city.codes, series)
+        self._registry = gateway_registry(self.hub, self.shell, self.api.stats)
         self._server: Server | None = None
         self._page = resources.files("dashboard_ws").joinpath("static/index.html").read_bytes()
         self.port = 0

@@ -20,7 +20,9 @@ import asyncpg
 import pytest
 import websockets
 
+from dashboard_ws.api import HistoryApi
 from dashboard_ws.server import Gateway
+from streams import store
 from streams.cityconfig import load_city_config
 from streams.contract import (
     AlertHistoryResponse,
@@ -33,6 +35,7 @@ from streams.contract import (
     ScoreUpdate,
 )
 from streams.replay import ReplayPlan, default_model_version, run_replay
+from streams.settings import Settings
 from streams.sink import run_sink
 
 from .harness import (
@@ -284,3 +287,19 @@ async def _alert_state(base: str, state: str) -> bool:
 
 async def _is(value: Any, expected: object) -> bool:
     return bool(await value == expected)
+
+
+async def test_api_on_a_database_without_tables_says_to_migrate(pg_dsn: str) -> None:
+    api = HistoryApi(Settings(pg_dsn=pg_dsn), [JANGGI], ["composite"])
+    try:
+        status, body = await api.handle("/api/scores", "")
+        assert status == 503
+        assert "riskmon db migrate" in json.loads(body)["detail"]
+        conn = await store.connect(pg_dsn)
+        await store.migrate(conn)
+        await conn.close()
+        status, body = await api.handle("/api/scores", "")
+        assert status == 200
+        assert ScoresAtResponse.model_validate_json(body).missing == [JANGGI]
+    finally:
+        await api.close()

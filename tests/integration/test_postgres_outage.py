@@ -4,6 +4,7 @@ back the sink writes every row it missed (nothing lost, nothing twice)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,6 +92,10 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
                                 )
                 assert worker.alive, worker.log_tail()
                 assert await event_rows(postgres.dsn) == -1, "PostgreSQL should be down"
+                # the history API says so, while the websocket above kept delivering
+                status, body = await gateway.api.handle("/api/scores", "")
+                assert status == 503
+                assert json.loads(body)["error"] == "unavailable"
                 await asyncio.sleep(
                     max(0.0, OUTAGE_S - (asyncio.get_running_loop().time() - outage_started))
                 )
