@@ -32,6 +32,7 @@ from indices import ModelParams
 from indices.taxonomy import DOMAINS, GROUPS
 from streams import store
 from streams.city import load_gimpo
+from streams.contract import Incident, LocatedEvent
 from streams.embedded import EmbeddedBroker
 from streams.scoring import PartitionScorer, ScoringContext
 from streams.settings import Settings
@@ -78,6 +79,61 @@ FROM unnest($1::text[]) AS d,
      generate_series($4::timestamptz, $5::timestamptz - interval '1 microsecond',
                      make_interval(secs => $2)) AS t
 """
+
+
+async def sink_write(dsn: str, batches: int, per_batch: int) -> dict[str, Any]:
+    """The sink's write path alone: ``store.write_batch`` of located incidents and the updates the
+    scorer made of them, one transaction per batch as the sink does."""
+    city = load_gimpo()
+    ctx = ScoringContext(city.model_districts(), ModelParams())
+    scorer = PartitionScorer(0, city.codes)
+    rng = random.Random(3)
+    types = ["fire", "theft", "traffic_accident", "assault", "fall", "gas_leak"]
+    prepared = []
+    offset, now = 0, END
+    for b in range(batches):
+        batch, stored = [], []
+        for i in range(per_batch):
+            code = rng.choice(city.codes)
+            incident = Incident(
+                id=f"b{b}-{i}",
+                source="bench",
+                type=rng.choice(types),
+                severity=rng.randint(1, 5),
+                occurred_at=now,
+                code=code,
+            )
+            located = LocatedEvent(
+                kind="incident",
+                district=code,
+                received_at=now,
+                origin=f"bench/0/{offset}",
+                incident=incident,
+            )
+            batch.append((offset, located))
+            stored.append(store.StoredEvent(located, 0, offset))
+            offset += 1
+        prepared.append((stored, scorer.process(batch, ctx, now).updates))
+        now += timedelta(seconds=1)
+    conn = await store.connect(dsn)
+    try:
+        await store.migrate(conn)
+        timings = []
+        for stored, updates in prepared:
+            started = time.perf_counter()
+            await store.write_batch(conn, stored, updates, [])
+            timings.append(time.perf_counter() - started)
+    finally:
+        await conn.close()
+    total = sum(timings)
+    update_count = sum(len(u) for _, u in prepared)
+    return {
+        "batches": batches,
+        "events_per_batch": per_batch,
+        "updates_per_batch": update_count // batches,
+        "events_per_s": round(batches * per_batch / total),
+        "batch_ms_p50": round(statistics.median(timings) * 1000, 1),
+    }
 
 
 async def seed(dsn: str, sizes: Sizes) -> dict[str, Any]:
@@ -190,6 +246,8 @@ def run(quick: bool = False) -> dict[str, Result]:
         broker = EmbeddedBroker.start(workdir / "tansu")
         try:
             with postgres_database(workdir) as (pg_dsn, origin):
+                progress("api: timing the sink's writes")
+                sink = asyncio.run(sink_write(pg_dsn, 5 if quick else 20, 500))
                 seeded = asyncio.run(seed(pg_dsn, sizes))
                 settings = Settings(kafka_bootstrap=broker.bootstrap, pg_dsn=pg_dsn, gateway_port=0)
                 progress("api: timing requests")
@@ -210,7 +268,8 @@ def run(quick: bool = False) -> dict[str, Result]:
             "target": f"24 h at 1-min steps < {TARGET_MS:.0f} ms (p95)",
             "met": None if quick else p95 < TARGET_MS,
             "p50_ms": p50,
-        }
+        },
+        "sink_write": sink | {"postgres": origin, "target": None, "met": None},
     }
 
 
