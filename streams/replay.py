@@ -65,11 +65,19 @@ def replay_district(
     model_version: str,
 ) -> Iterator[ScoreUpdate]:
     """The updates a worker would have published at ``instants`` (in order), starting from an
-    empty state and applying ``events`` (sorted by key) as each instant's cutoff admits them."""
+    empty state and applying ``events`` (sorted by key) as each instant's cutoff admits them.
+
+    A cutoff below what was applied already (the worker restarted from an older checkpoint)
+    rebuilds the state from the start, so each update reflects exactly its own events.
+    """
     state = DistrictState.new()
     last: Published | None = None
     i = 0
     for instant in instants:
+        if i and instant.cutoff <= events[i - 1].key:
+            # The live worker went back in its log (restarted from a checkpoint older than what
+            # it had published): rebuild the state as it was then.
+            state, i = DistrictState.new(), 0
         applied = []
         while i < len(events) and events[i].key < instant.cutoff:
             event = to_model_event(events[i].event.event)
