@@ -27,8 +27,10 @@ from streams.contract import (
     SensorReading,
 )
 from streams.offline import score_lines
+from streams.replay import ReplayPlan, run_replay
 from streams.scoring import to_model_event
 from streams.settings import Settings
+from streams.sink import run_sink
 
 from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, produce
 
@@ -217,14 +219,18 @@ async def test_sigkill_mid_stream_then_restart_matches_offline_scores(
             if messages:
                 await produce(settings, topic[name], messages)
 
+    stop_sink = asyncio.Event()
+    sink = asyncio.create_task(run_sink(settings, stop_sink))
     worker.start()
     try:
         async with TopicReader(settings, settings.topics.scores) as reader:
             latest: dict[str, ScoreUpdate] = {}
+            published: list[ScoreUpdate] = []
 
             async def drain() -> None:
                 for value in await reader.poll(0.2):
                     update = ScoreUpdate.model_validate_json(value)
+                    published.append(update)
                     if update.district not in latest or update.seq > latest[update.district].seq:
                         latest[update.district] = update
 
@@ -317,8 +323,51 @@ async def test_sigkill_mid_stream_then_restart_matches_offline_scores(
         document = json.loads(printed.stdout)
         cli = next(d for d in document["districts"] if d["district"] == "4157056000")
         assert_same_scores(janggi, DistrictScores.model_validate(cli))
+
+        # Replay from the stored events reproduces every published update, including those the
+        # restarted worker republished from its older checkpoint.
+        keys = [(u.district, u.seq) for u in published]
+
+        async def stored() -> bool:
+            conn = await asyncpg.connect(pg_dsn)
+            try:
+                rows = await conn.fetch("SELECT district, seq FROM score_updates")
+            finally:
+                await conn.close()
+            return set(keys) <= {(r["district"], r["seq"]) for r in rows}
+
+        await eventually(stored, within=60)
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            plan = ReplayPlan(
+                series="replay:restart",
+                model_version=published[0].model_version,
+                start=min(u.as_of for u in published),
+                end=max(u.as_of for u in published) + timedelta(seconds=1),
+                every=None,
+            )
+            await run_replay(conn, CITY.model_districts(), PARAMS, plan)
+            rows = await conn.fetch(
+                "SELECT payload FROM score_updates WHERE series = 'replay:restart'"
+            )
+        finally:
+            await conn.close()
+        replayed = {
+            (u.district, u.seq): u for u in (ScoreUpdate.model_validate_json(r[0]) for r in rows)
+        }
+        assert {u.reason for u in published} >= {"recovered", "events"}
+        for update in published:
+            again = replayed[update.district, update.seq]
+            assert (again.composite, again.domains, again.groups, again.safety) == (
+                update.composite,
+                update.domains,
+                update.groups,
+                update.safety,
+            ), (update.district, update.seq, update.reason)
     finally:
         worker.stop()
+        stop_sink.set()
+        await asyncio.wait_for(sink, 30)
 
 
 async def _equals(value: Awaitable[int], expected: int) -> bool:
