@@ -266,6 +266,88 @@ def test_incident_contributions_and_drivers_sum_to_incident_hazard(
         assert max((c for _, _, c in drivers), default=0.0) <= scores.domains[domain].hazard + 1e-9
 
 
+def exhaustive_drivers(
+    state: DistrictState,
+    held: Sequence[IncidentIn],
+    domain: str,
+    district: District,
+    params: ModelParams,
+    at: float,
+    limit: int,
+) -> list[tuple[str, str, float]]:
+    """What drivers() must return for incidents: every held one's share, ranked."""
+    found = [
+        (e.key, e.type, state.contribution(e, district, params, at))
+        for e in held
+        if params.incident_domain.get(e.type) == domain
+    ]
+    ranked = sorted((d for d in found if d[2] > 0.0), key=lambda d: (-d[2], d[0], d[1]))
+    return ranked[:limit]
+
+
+@given(event_lists, instants, districts, param_sets, st.integers(0, 6), st.floats(0.0, 90 * DAY))
+def test_drivers_equal_the_exhaustive_ranking_after_apply_prune_and_restore(
+    items: list[Event],
+    at: float,
+    district: District,
+    params: ModelParams,
+    limit: int,
+    prune_after: float,
+) -> None:
+    incidents_only = [e for e in items if isinstance(e, IncidentIn)]
+    state = DistrictState.new()
+    half = len(incidents_only) // 2
+    for event in incidents_only[:half]:
+        state.apply(event, params)
+    for domain in DOMAINS:  # builds the cached order, which later applies must keep
+        state.drivers(domain, district, params, at, limit=limit)
+    for event in incidents_only[half:]:
+        state.apply(event, params)
+    held = list({e.key: e for e in reversed(incidents_only)}.values())
+    for current in (state, DistrictState.from_dict(json.loads(json.dumps(state.to_dict())))):
+        for domain in DOMAINS:
+            assert current.drivers(domain, district, params, at, limit) == exhaustive_drivers(
+                current, held, domain, district, params, at, limit
+            )
+    state.prune(params, at + prune_after)
+    later = at + prune_after
+    still = [e for e in held if state.contribution(e, district, params, later) > 0.0]
+    for domain in DOMAINS:
+        assert state.drivers(domain, district, params, later, limit) == exhaustive_drivers(
+            state, still, domain, district, params, later, limit
+        )
+
+
+# Many incidents of few domains at few times: rankings cut by ``limit`` inside one domain.
+crowded = st.lists(
+    st.builds(
+        IncidentIn,
+        st.sampled_from([f"src:{i}" for i in range(40)]),
+        st.sampled_from(["fire", "theft", "fall"]),
+        st.integers(1, 5),
+        st.sampled_from([T0, T0 + 600.0, T0 + 3600.0]),
+        st.integers(0, 3),
+    ),
+    max_size=60,
+)
+
+
+@given(crowded, st.integers(1, 5), districts)
+def test_drivers_of_a_crowded_domain_are_its_largest_shares(
+    items: list[IncidentIn], limit: int, district: District
+) -> None:
+    state = DistrictState.new()
+    for i, event in enumerate(items):
+        state.apply(event, PARAMS)
+        if i % 7 == 0:
+            state.drivers("crime", district, PARAMS, T0 + DAY, limit)  # cache, then keep it
+    held = list({e.key: e for e in reversed(items)}.values())
+    for domain in ("fire", "crime", "living_safety"):
+        assert state.drivers(domain, district, PARAMS, T0 + DAY, limit) == exhaustive_drivers(
+            state, held, domain, district, PARAMS, T0 + DAY, limit
+        )
+
+
 def random_events(rng: np.random.Generator, count: int) -> list[Event]:
     """``count`` events over a year, with redeliveries and reused keys (conflicts)."""
     types, kinds = sorted(INCIDENT_TYPES), sorted(SENSOR_KINDS)
