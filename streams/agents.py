@@ -22,8 +22,6 @@ from typing import Any
 
 from faust.types import TP
 
-from indices.detect import DetectorParams
-
 from . import metrics
 from .alert_agent import AlertStage
 from .alerting import AlertingContext
@@ -59,12 +57,7 @@ class Worker:
         self.ctx = ScoringContext(city.model_districts(), params)
         self.fingerprint = model_fingerprint(params)
         self.checkpoints = checkpoints
-        alert_ctx = AlertingContext(
-            config=config.alerts,
-            detector=DetectorParams(),
-            adjacency=city.adjacency(),
-            names={code: info.name_ko for code, info in city.districts.items()},
-        )
+        alert_ctx = AlertingContext.for_city(config)
         self.alert_stage = AlertStage(app, settings, alert_ctx, alert_checkpoints)
         self.scorers: dict[int, PartitionScorer] = {}
         self.dirty: set[int] = set()

@@ -21,6 +21,7 @@ from indices.clusters import ClusterTracker
 from indices.detect import DetectorParams, DetectorState
 from indices.taxonomy import SENSOR_DOMAIN
 
+from .cityconfig import CityConfig
 from .contract import Alert, AlertAck, Driver, ScoreUpdate
 
 COMPOSITE = "composite"
@@ -35,6 +36,17 @@ class AlertingContext:
     adjacency: Mapping[str, frozenset[str]]
     names: Mapping[str, str]
     cluster_window_s: float = 900.0
+
+    @classmethod
+    def for_city(cls, config: CityConfig) -> AlertingContext:
+        """The context the worker uses for a city configuration."""
+        city = config.city
+        return cls(
+            config=config.alerts,
+            detector=DetectorParams(),
+            adjacency=city.adjacency(),
+            names={code: info.name_ko for code, info in city.districts.items()},
+        )
 
 
 def _time(t: float | None) -> datetime | None:

@@ -9,7 +9,8 @@
                                                    every district's scores, offline
     riskmon detect --input IN.csv --output OUT.csv the worker's spike detector on a CSV series
     riskmon replay --from T1 --to T2 [--model-version V] [--series NAME] [--config F]
-                   [--every SECONDS]               recompute score history from stored events
+                   [--every SECONDS] [--compare-alerts]
+                                                   recompute score history from stored events
     riskmon topics                                 create riskmon's topics
     riskmon db migrate                             apply database migrations
     riskmon db retention [--dry-run]               delete and downsample old history
@@ -91,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
         help="backfill: evaluate every N seconds instead of at the live series' instants",
     )
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.add_argument(
+        "--compare-alerts",
+        action="store_true",
+        help="run the worker's alerting offline over the live and replayed series; report which "
+        "warned first",
+    )
     sub.add_parser("topics", help="create riskmon's Kafka topics")
     db = sub.add_parser("db", help="database administration")
     db.add_argument("action", choices=["migrate", "retention"])
@@ -190,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
                 config_path=args.config,
                 every_s=args.every,
                 quiet=args.quiet,
+                compare_alerts=args.compare_alerts,
             )
         )
     elif args.command == "topics":

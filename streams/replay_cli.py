@@ -7,22 +7,59 @@ import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
 
 from . import store
+from .alerting import AlertingContext
 from .cityconfig import CityConfigError, load_city_config
+from .contract import ScoreUpdate
 from .replay import LIVE, ReplayPlan, default_model_version, run_replay
+from .replay_alerts import Comparison, compare
 from .settings import Settings
 
 
+async def _series(conn: Any, series: str, plan: ReplayPlan) -> list[ScoreUpdate]:
+    rows = await conn.fetch(
+        """SELECT payload FROM score_updates WHERE series = $1 AND as_of >= $2 AND as_of < $3""",
+        series,
+        plan.start,
+        plan.end,
+    )
+    return [ScoreUpdate.model_validate_json(r["payload"]) for r in rows]
+
+
+def _print_comparison(console: Console, rows: list[Comparison]) -> None:
+    table = Table(title="alerts: live vs replay (same offline alerting for both)")
+    for column in ("district", "domain", "rule", "live first", "replay first", "lead s", "fired"):
+        table.add_column(column)
+    for c in rows:
+        table.add_row(
+            c.district,
+            c.domain,
+            c.rule,
+            c.live_first.isoformat(timespec="seconds") if c.live_first else "-",
+            c.replay_first.isoformat(timespec="seconds") if c.replay_first else "-",
+            "-" if c.lead_s is None else f"{c.lead_s:+.0f}",
+            f"{c.live_firings} / {c.replay_firings}",
+        )
+    console.print(table if rows else "alerts: neither series fired in the range")
+
+
 async def _replay(
-    settings: Settings, plan: ReplayPlan, config_path: Path | None, quiet: bool
+    settings: Settings,
+    plan: ReplayPlan,
+    config_path: Path | None,
+    quiet: bool,
+    compare_alerts: bool,
 ) -> int:
     config = load_city_config(config_path)
     conn = await store.connect(settings.require_pg_dsn())
     console = Console(stderr=True)
+    comparison: list[Comparison] | None = None
     try:
         await store.migrate(conn)
         with Progress(
@@ -42,9 +79,16 @@ async def _replay(
                 plan,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
+        if compare_alerts:
+            live, replayed = await _series(conn, LIVE, plan), await _series(conn, plan.series, plan)
+            comparison = compare(live, replayed, AlertingContext.for_city(config))
     finally:
         await conn.close()
-    print(json.dumps(report.to_dict()))
+    document = report.to_dict()
+    if comparison is not None:
+        _print_comparison(console, comparison)
+        document["alerts"] = [c.to_dict() for c in comparison]
+    print(json.dumps(document))
     if report.skipped_instants:
         console.print(
             f"{report.skipped_instants} live updates had no recorded event position "
@@ -63,6 +107,7 @@ def run_replay_cli(
     config_path: Path | None,
     every_s: float | None,
     quiet: bool = False,
+    compare_alerts: bool = False,
 ) -> int:
     """Exit status: 0 done, 2 bad arguments or configuration."""
     if start >= end:
@@ -88,4 +133,6 @@ def run_replay_cli(
         end=end,
         every=timedelta(seconds=every_s) if every_s else None,
     )
-    return asyncio.run(_replay(settings, plan, config_path or settings.city_config, quiet))
+    return asyncio.run(
+        _replay(settings, plan, config_path or settings.city_config, quiet, compare_alerts)
+    )

@@ -101,7 +101,14 @@ async def test_replay_command_prints_a_report(pg_dsn: str) -> None:
     argv = [sys.executable, "-m", "streams.cli", "replay", "--from", T0.isoformat(), "--to"]
     done = await asyncio.to_thread(
         subprocess.run,
-        [*argv, (T0 + timedelta(hours=1)).isoformat(), "--every", "600", "--quiet"],
+        [
+            *argv,
+            (T0 + timedelta(hours=1)).isoformat(),
+            "--every",
+            "600",
+            "--quiet",
+            "--compare-alerts",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -111,6 +118,8 @@ async def test_replay_command_prints_a_report(pg_dsn: str) -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["updates"] == 14 * 6
     assert report["series"].startswith("replay:riskmon-index/")
+    assert report["alerts"] == []  # no live series in this range, and one severity-1 fire
+    assert "alerts:" in done.stderr
     bad = await asyncio.to_thread(
         subprocess.run,
         [*argv, T0.isoformat()],
