@@ -81,6 +81,7 @@ class DistrictState:
         "_newest",
         "_ranked",
         "_readings",
+        "_times",
     )
 
     def __init__(self) -> None:
@@ -98,6 +99,9 @@ class DistrictState:
         # A cache for drivers(): per domain, the held incidents ordered by their time-invariant
         # rank, largest first, as (-rank, key); built on first use, kept by apply, dropped by prune.
         self._ranked: dict[str, list[tuple[float, str]]] = {}
+        # domain -> times of its held incidents, sorted (derived): counting those inside the
+        # domain's horizon is a binary search, not a walk over every incident.
+        self._times: dict[str, list[float]] = {}
 
     @classmethod
     def new(cls) -> DistrictState:
@@ -159,9 +163,11 @@ class DistrictState:
             if at - record.t > params.horizon_s(record.domain)
         ]
         for key in expired:
-            domain = self._incidents.pop(key).domain
-            self._by_domain[domain].discard(key)
-            self._ranked.pop(domain, None)
+            record = self._incidents.pop(key)
+            self._by_domain[record.domain].discard(key)
+            times = self._times[record.domain]
+            del times[bisect.bisect_left(times, record.t)]
+            self._ranked.pop(record.domain, None)
         newest = set(self._newest.values())
         horizon = params.fact_horizon_s()
         stale = [
@@ -183,6 +189,7 @@ class DistrictState:
             return "duplicate" if held == record else "conflict"
         self._incidents[event.key] = record
         self._by_domain.setdefault(domain, set()).add(event.key)
+        bisect.insort(self._times.setdefault(domain, []), record.t)
         ranked = self._ranked.get(domain)
         if ranked is not None:
             bisect.insort(ranked, (-_rank(record, params), event.key))
@@ -349,8 +356,10 @@ class DistrictState:
             value = _reading_hazard(sensor_id, record, params, at)
             hazards[domain] = max(hazards.get(domain, 0.0), value)
             newest[record.kind] = max(newest.get(record.kind, -math.inf), record.t)
-        horizon = {domain: params.horizon_s(domain) for domain in DOMAINS}
-        events = sum(1 for r in self._incidents.values() if at - r.t <= horizon[r.domain])
+        events = sum(
+            len(times) - _first_within(times, at, params.horizon_s(domain))
+            for domain, times in self._times.items()
+        )
         return Components(
             intensity=intensity,
             sensor_hazard=hazards,
@@ -391,6 +400,9 @@ class DistrictState:
         state._facts = decode_table(data, "facts", decode_fact)
         for key, record in state._incidents.items():
             state._by_domain.setdefault(record.domain, set()).add(key)
+            state._times.setdefault(record.domain, []).append(record.t)
+        for times in state._times.values():
+            times.sort()
         missing = set(state._by_domain) - set(state._intensity)
         if missing:
             raise InvalidState(f"incidents of {sorted(missing)} held without their intensity")
@@ -402,6 +414,19 @@ class DistrictState:
 # Ranks are compared within this (absolute, in log units) so that two incidents whose shares may
 # round to the same float are both evaluated; ranks are ~1e4-1e5 with epoch times, ulp ~1e-11.
 RANK_SLACK = 1e-9
+
+
+def _first_within(times: list[float], at: float, horizon: float) -> int:
+    """Index of the first of the sorted ``times`` with ``at - t <= horizon``: a binary search on
+    that very test (monotone in t), so it counts exactly what a walk over every time would."""
+    lo, hi = 0, len(times)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if at - times[mid] <= horizon:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _rank(record: IncidentRecord, params: ModelParams) -> float:

@@ -367,3 +367,44 @@ def test_confidence_is_the_mean_freshness_of_the_kinds_seen() -> None:
     assert fading.stale_feeds == ("wind_ms",)
     dead = state.evaluate(DISTRICT, PARAMS, T0 + 5 * HOUR)
     assert (dead.confidence, dead.stale_feeds) == (0.0, ("pm25_ugm3", "wind_ms"))
+
+
+def test_events_counts_an_incident_exactly_at_its_horizon_and_not_a_tick_after() -> None:
+    horizon = PARAMS.horizon_s("fire")
+    state = fed(
+        IncidentIn("a:1", "fire", severity=2, t=0.0),
+        IncidentIn("a:2", "fire", severity=2, t=HOUR),
+        IncidentIn("a:3", "theft", severity=2, t=0.0),
+    )
+    assert state.evaluate(DISTRICT, PARAMS, horizon).events == 3
+    assert state.evaluate(DISTRICT, PARAMS, math.nextafter(horizon, math.inf)).events == 2
+    assert state.evaluate(DISTRICT, PARAMS, horizon + HOUR).events == 2  # theft's horizon is longer
+    later = horizon + HOUR + 1.0
+    assert (
+        state.evaluate(DISTRICT, PARAMS, later).events
+        == score_batch(
+            DISTRICT,
+            [
+                IncidentIn("a:1", "fire", severity=2, t=0.0),
+                IncidentIn("a:2", "fire", severity=2, t=HOUR),
+                IncidentIn("a:3", "theft", severity=2, t=0.0),
+            ],
+            PARAMS,
+            later,
+        ).events
+    )
+
+
+def test_after_prune_events_count_only_what_is_held_at_any_time() -> None:
+    """Prune forgets expired incidents; counts at earlier times then match a state restored from
+    the same held incidents (nothing forgotten lingers in the count)."""
+    horizon = PARAMS.horizon_s("fire")
+    state = fed(*(IncidentIn(f"a:{n}", "fire", severity=3, t=n * HOUR) for n in range(10)))
+    assert state.prune(PARAMS, horizon + 4.5 * HOUR) == 5
+    restored = DistrictState.from_dict(state.to_dict())
+    for at in (0.0, 5 * HOUR, horizon, horizon + 7 * HOUR):
+        assert (
+            state.evaluate(DISTRICT, PARAMS, at).events
+            == restored.evaluate(DISTRICT, PARAMS, at).events
+        )
+    assert state.evaluate(DISTRICT, PARAMS, 9 * HOUR).events == 5
