@@ -107,6 +107,8 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
                 )
                 await asyncio.sleep(3)  # a redelivered batch must not add rows
                 assert await event_rows(postgres.dsn) == 80
+                # the API's pool recovers by itself once PostgreSQL is back
+                await eventually(lambda: _api_ok(gateway), within=30)
                 assert not sink.done()
                 # The worker noticed once, went on scoring, and checkpoints again.
                 await eventually(
@@ -125,3 +127,8 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
 
 async def _is(value: object, expected: int) -> bool:
     return await value == expected  # type: ignore[misc]
+
+
+async def _api_ok(gateway: Gateway) -> bool:
+    status, _ = await gateway.api.handle("/api/scores", "")
+    return status == 200
