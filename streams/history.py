@@ -35,6 +35,7 @@ __all__ = [
     "events",
     "fill_steps",
     "history",
+    "located_of",
     "scores_at",
 ]
 

@@ -15,7 +15,6 @@ import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import BaseModel
 
-from streams.cityconfig import bundled_config_path
 from streams.contract import WS_SERVER_MESSAGE
 from streams.embedded import stop_process
 from streams.settings import Settings, Topics
@@ -43,32 +42,6 @@ def isolated_settings(
     }
     values.update(overrides)
     return Settings.model_validate(values)
-
-
-def instant_alerts_city(folder: Path) -> Path:
-    """Gimpo, with alert rules made for a test: thresholds fire at once, no spike (the detector
-    needs a 30-minute warm-up), no staleness, no composite alerts."""
-    data = bundled_config_path().parent
-    path = folder / "city.toml"
-    path.write_text(f"""
-[city]
-name = "Gimpo (test)"
-districts = "{data / "districts.geojson"}"
-population = "{data / "population.csv"}"
-
-[alerts.threshold]
-min_duration_s = 0
-
-[alerts.spike]
-enabled = false
-
-[alerts.stale]
-enabled = false
-
-[alerts.domains.composite.threshold]
-enabled = false
-""")
-    return path
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -12,12 +12,12 @@ import websockets
 
 from dashboard_ws.server import Gateway
 from streams.contract import WS_SERVER_MESSAGE, Alert, AlertMessage, Incident
+from tests.cities import instant_alerts_city
 
 from .harness import (
     WorkerProcess,
     all_districts_served,
     eventually,
-    instant_alerts_city,
     isolated_settings,
     produce,
 )

@@ -37,13 +37,13 @@ from streams.contract import (
 from streams.replay import ReplayPlan, default_model_version, run_replay
 from streams.settings import Settings
 from streams.sink import run_sink
+from tests.cities import instant_alerts_city
 
 from .harness import (
     TopicReader,
     WorkerProcess,
     all_districts_served,
     eventually,
-    instant_alerts_city,
     isolated_settings,
     produce,
 )

@@ -6,37 +6,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from streams.alerting import AlertingContext
-from streams.cityconfig import bundled_config_path, load_city_config
+from streams.cityconfig import load_city_config
 from streams.contract import Incident, LocatedEvent, ScoreUpdate
 from streams.replay_alerts import compare, firings
 from streams.scoring import PartitionScorer, ScoringContext
+from tests.cities import instant_alerts_city
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 JANGGI = "4157056000"
 
 
 def instant_alerts(folder: Path) -> AlertingContext:
-    data = bundled_config_path().parent
-    path = folder / "city.toml"
-    path.write_text(f"""
-[city]
-name = "Gimpo (test)"
-districts = "{data / "districts.geojson"}"
-population = "{data / "population.csv"}"
-
-[alerts.threshold]
-min_duration_s = 0
-
-[alerts.spike]
-enabled = false
-
-[alerts.stale]
-enabled = false
-
-[alerts.domains.composite.threshold]
-enabled = false
-""")
-    return AlertingContext.for_city(load_city_config(path))
+    return AlertingContext.for_city(load_city_config(instant_alerts_city(folder)))
 
 
 def series(burst_at: timedelta) -> list[ScoreUpdate]:
