@@ -20,8 +20,8 @@ is a sort instead of comparisons on arrival.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from itertools import compress
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +36,6 @@ __all__ = ["score_batch"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
-Keyed = TypeVar("Keyed", IncidentIn, FacilityIn | InspectionIn)
 
 
 def score_batch(
@@ -48,21 +47,10 @@ def score_batch(
     ``params.incident_domain`` leaves out are ignored (``apply`` rejects them too). Raises
     :class:`~indices.errors.InvalidEvent` if an element is not one of the four event types.
     """
-    incidents: list[IncidentIn] = []
-    readings: list[ReadingIn] = []
-    facts: list[FacilityIn | InspectionIn] = []
-    for event in events:
-        if isinstance(event, IncidentIn):
-            if event.type in params.incident_domain:
-                incidents.append(event)
-        elif isinstance(event, ReadingIn):
-            if event.kind != RIVER_KIND or event.sensor_id in params.river_stages:
-                readings.append(event)
-        elif isinstance(event, FacilityIn | InspectionIn):
-            facts.append(event)
-        else:
-            raise InvalidEvent(f"not an indices event: {type(event).__name__}")
-    intensity, count = _incidents(_first_by_key(incidents), params, float(at))
+    incidents, readings, facts = _split(events)
+    rivers = params.river_stages
+    readings = [r for r in readings if r.kind != RIVER_KIND or r.sensor_id in rivers]
+    intensity, count = _incidents(incidents, params, float(at))
     hazards, freshness = _sensors(readings, params, float(at))
     facilities, grades = _facts(_first_by_key(facts))
     parts = Components(intensity, hazards, facilities, grades, count, freshness)
@@ -73,13 +61,21 @@ def _incidents(
     incidents: list[IncidentIn], params: ModelParams, at: float
 ) -> tuple[dict[str, float], int]:
     """Decayed intensity per domain seen, and the incidents still inside their domain's horizon."""
+    # Per-event Python work is this path's whole cost: each attribute is read once, in a list
+    # comprehension, and duplicates are found by sorting the keys' hashes (see _first_rows).
+    domain_of = {t: DOMAINS.index(d) for t, d in params.incident_domain.items()}
+    domain_all = _ints([domain_of.get(e.type, -1) for e in incidents], len(incidents))
+    if (domain_all < 0).any():  # types the city does not count: apply rejects them
+        counted = domain_all >= 0
+        incidents = list(compress(incidents, counted.tolist()))
+        domain_all = domain_all[counted]
     if not incidents:
         return {}, 0
-    index = {domain: i for i, domain in enumerate(DOMAINS)}
-    domain = _ints(index[params.incident_domain[e.type]] for e in incidents)
-    severity = _ints(e.severity for e in incidents)
-    casualties = _ints(e.casualties for e in incidents)
-    t = _floats(e.t for e in incidents)
+    first = _first_rows(incidents)
+    domain = domain_all[first]
+    severity = _ints([e.severity for e in incidents], len(incidents))[first]
+    casualties = _ints([e.casualties for e in incidents], len(incidents))[first]
+    t = _floats([e.t for e in incidents], len(incidents))[first]
     weight = np.asarray(params.severity_weight)[severity - 1] * (
         1.0 + params.casualty_weight * np.minimum(casualties, params.casualty_cap)
     )
@@ -103,8 +99,8 @@ def _sensors(
     sensors = [r.sensor_id for r in readings]
     kinds = [r.kind for r in readings]
     kind_code = _ranks(kinds)
-    value = _floats(r.value for r in readings)
-    t = _floats(r.t for r in readings)
+    value = _floats([r.value for r in readings], len(readings))
+    t = _floats([r.t for r in readings], len(readings))
     newest = _last_per_group(_ranks(sensors), t, value, kind_code)
     hazards: dict[str, float] = {}
     freshness: dict[str, float] = {}
@@ -146,21 +142,21 @@ def _facts(facts: list[FacilityIn | InspectionIn]) -> tuple[dict[str, int], dict
     counts: dict[str, int] = {}
     grades: dict[str, int] = {}
     if facilities:
-        removed = _ints(int(not f.present) for f in facilities)
+        removed = _ints([not f.present for f in facilities], len(facilities))
         newest = _last_per_group(
             _ranks([f.facility_id for f in facilities]),
-            _floats(f.t for f in facilities),
+            _floats([f.t for f in facilities], len(facilities)),
             removed,
             _ranks([f.key for f in facilities]),
         )
-        kind = _ints(FACILITY_KINDS.index(f.facility) for f in facilities)
+        kind = _ranks([f.facility for f in facilities], FACILITY_KINDS)
         in_service = np.bincount(kind[newest[removed[newest] == 0]], minlength=len(FACILITY_KINDS))
         counts = {k: int(n) for k, n in zip(FACILITY_KINDS, in_service, strict=True)}
     if inspections:
-        grade = _ints(INSPECTION_GRADES.index(f.grade) for f in inspections)
+        grade = _ranks([f.grade for f in inspections], INSPECTION_GRADES)
         newest = _last_per_group(
             _ranks([f.structure_id for f in inspections]),
-            _floats(f.t for f in inspections),
+            _floats([f.t for f in inspections], len(inspections)),
             grade,  # a worse grade wins a tie, as in the state
             _ranks([f.key for f in inspections]),
         )
@@ -169,11 +165,63 @@ def _facts(facts: list[FacilityIn | InspectionIn]) -> tuple[dict[str, int], dict
     return counts, grades
 
 
-def _first_by_key(events: list[Keyed]) -> list[Keyed]:
-    """The first event of each key, as ``apply`` keeps it (later: duplicates, conflicts)."""
-    first: dict[str, Keyed] = {}
+def _split(
+    events: Sequence[Event],
+) -> tuple[list[IncidentIn], list[ReadingIn], list[FacilityIn | InspectionIn]]:
+    """Incidents, readings and safety facts, each in list order."""
+    incidents = [e for e in events if type(e) is IncidentIn]
+    others = []
+    if len(incidents) < len(events):
+        others = [e for e in events if type(e) is not IncidentIn]
+    readings = [e for e in others if type(e) is ReadingIn]
+    facts = [e for e in others if type(e) is FacilityIn or type(e) is InspectionIn]
+    if len(readings) + len(facts) == len(others):
+        return incidents, readings, facts
+    # Subclasses, or something that is not an event: the general (slower) path.
+    incidents, readings, facts = [], [], []
     for event in events:
-        first.setdefault(event.key, event)
+        if isinstance(event, IncidentIn):
+            incidents.append(event)
+        elif isinstance(event, ReadingIn):
+            readings.append(event)
+        elif isinstance(event, FacilityIn | InspectionIn):
+            facts.append(event)
+        else:
+            raise InvalidEvent(f"not an indices event: {type(event).__name__}")
+    return incidents, readings, facts
+
+
+def _first_rows(incidents: list[IncidentIn], hash_of: Callable[[str], int] = hash) -> Ints:
+    """Row of the first incident of each key, ascending: ``apply`` keeps the first, later ones
+    are duplicates or conflicts.
+
+    Rows are grouped by their key's hash with numpy's sort (a dict of a million strings costs
+    twice as much); each group's first row is its smallest. Every row that shares a hash is
+    then checked against its group's first key, and a collision of two different keys takes the
+    exact dict path.
+    """
+    keys = [e.key for e in incidents]
+    hashes = _ints(map(hash_of, keys), len(keys))
+    order = np.argsort(hashes)
+    sorted_hashes = hashes[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_hashes[1:] != sorted_hashes[:-1])))
+    rows: Ints = np.minimum.reduceat(order, starts)
+    if len(rows) < len(keys):  # some hashes repeat: duplicates, or (rarely) a collision
+        group_first = np.repeat(rows, np.diff(np.append(starts, len(order))))
+        repeat = order != group_first
+        pairs = zip(order[repeat].tolist(), group_first[repeat].tolist(), strict=True)
+        if any(keys[i] != keys[j] for i, j in pairs):
+            firsts = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+            rows = _ints(firsts.values(), len(firsts))
+    rows.sort()
+    return rows
+
+
+def _first_by_key(facts: list[FacilityIn | InspectionIn]) -> list[FacilityIn | InspectionIn]:
+    """The first fact of each key, as ``apply`` keeps it (later: duplicates, conflicts)."""
+    first: dict[str, FacilityIn | InspectionIn] = {}
+    for fact in facts:
+        first.setdefault(fact.key, fact)
     return list(first.values())
 
 
@@ -186,15 +234,17 @@ def _last_per_group(group: Ints, *order: Floats | Ints) -> Ints:
     return newest
 
 
-def _ranks(values: list[str]) -> Ints:
-    """Each value's rank in sorted order, so integer order equals Python string order."""
-    rank = {value: i for i, value in enumerate(sorted(set(values)))}
-    return _ints(rank[v] for v in values)
+def _ranks(values: list[str], vocabulary: Sequence[str] | None = None) -> Ints:
+    """Each value's rank in sorted order, so integer order equals Python string order; or, given
+    a ``vocabulary``, its index there."""
+    ordered = sorted(set(values)) if vocabulary is None else vocabulary
+    rank = {value: i for i, value in enumerate(ordered)}
+    return _ints(map(rank.__getitem__, values), len(values))
 
 
-def _ints(values: Iterable[int]) -> Ints:
-    return np.fromiter(values, dtype=np.int64)
+def _ints(values: Iterable[int], count: int = -1) -> Ints:
+    return np.fromiter(values, dtype=np.int64, count=count)
 
 
-def _floats(values: Iterable[float]) -> Floats:
-    return np.fromiter(values, dtype=np.float64)
+def _floats(values: Iterable[float], count: int = -1) -> Floats:
+    return np.fromiter(values, dtype=np.float64, count=count)

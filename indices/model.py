@@ -53,7 +53,7 @@ def _check_choice(value: str, allowed: Container[str], name: str, what: str) -> 
         raise InvalidEvent(f"unknown {name} {value!r} ({what}); see indices.taxonomy")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class District:
     """A district the indices are computed for; ``population`` residents on ``area_km2``."""
 
@@ -69,7 +69,7 @@ class District:
             raise InvalidConfig(f"district {self.code}: area_km2 must be a positive number")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IncidentIn:
     """An incident; ``key`` is ``"source:id"`` (the dedup key), ``severity`` 1 minor .. 5."""
 
@@ -92,7 +92,7 @@ class IncidentIn:
         _check_time(self.t, f"event {self.key}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReadingIn:
     """One sensor observation; only the newest reading per ``sensor_id`` counts."""
 
@@ -108,7 +108,7 @@ class ReadingIn:
         _check_time(self.t, f"sensor {self.sensor_id}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FacilityIn:
     """A safety facility put into (``present=True``) or taken out of service at ``t``."""
 
@@ -125,7 +125,7 @@ class FacilityIn:
         _check_time(self.t, f"fact {self.key}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InspectionIn:
     """A structure's inspection grade (시설물안전법: A excellent .. E bad), effective at ``t``."""
 
@@ -142,7 +142,7 @@ class InspectionIn:
 Event = IncidentIn | ReadingIn | FacilityIn | InspectionIn
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DomainScores:
     """One domain's scores, all on 0-10 (10 worst) except ``intensity`` and ``background``.
 
@@ -162,7 +162,7 @@ class DomainScores:
     background: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupScores:
     """One risk type's scores (natural 재해, calamity 재난, crime 범죄), on 0-10 (10 worst).
 
@@ -175,7 +175,7 @@ class GroupScores:
     grade: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scores:
     """A district's indices at one instant.
 
