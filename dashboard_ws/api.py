@@ -21,6 +21,7 @@ from dashboard_ws.api_params import (
     AlertHistoryRequest,
     AlertsRequest,
     ApiProblem,
+    DeadLettersRequest,
     EventsRequest,
     HistoryRequest,
     ScoresAtRequest,
@@ -118,9 +119,20 @@ class HistoryApi:
                 state=request.state,
                 district=request.district,
                 limit=request.limit,
+                after=request.after,
             )
         if isinstance(request, AlertHistoryRequest):
             return await history.alert_history(conn, request.alert_id)
+        if isinstance(request, DeadLettersRequest):
+            return await history.dead_letters(
+                conn,
+                start=request.start,
+                end=request.end,
+                error=request.error,
+                topic=request.topic,
+                limit=request.limit,
+                after=request.after,
+            )
         assert isinstance(request, EventsRequest)
         return await history.events(
             conn,
@@ -129,6 +141,7 @@ class HistoryApi:
             district=request.district,
             kind=request.kind,
             limit=request.limit,
+            after=request.after,
         )
 
     async def _get_pool(self, dsn: str) -> asyncpg.Pool:

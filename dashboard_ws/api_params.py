@@ -7,9 +7,13 @@ Routes::
 
     GET /api/districts/{code}/history?domain=&from=&to=&step=&series=
     GET /api/scores?at=&series=
-    GET /api/alerts?state=&from=&to=&district=&limit=
+    GET /api/alerts?state=&from=&to=&district=&limit=&after=
     GET /api/alerts/{id}
-    GET /api/events?district=&kind=&from=&to=&limit=
+    GET /api/events?district=&kind=&from=&to=&limit=&after=
+    GET /api/dead-letters?error=&topic=&from=&to=&limit=&after=
+
+List routes answer at most ``limit`` rows and, when more match, a ``next`` cursor to pass back
+as ``after`` with the same other parameters (:mod:`streams.pages`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import get_args
 from urllib.parse import parse_qs, unquote
 
-from streams.contract import ApiError
+from streams import pages
+from streams.contract import ApiError, DeadLetterError
 
 DEFAULT_RANGE = timedelta(hours=24)
 DEFAULT_STEP = timedelta(minutes=1)
@@ -31,6 +37,8 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 ALERT_STATES = ("pending", "firing", "acknowledged", "resolved")
 EVENT_KINDS = ("incident", "reading", "safety")
+DEAD_LETTER_ERRORS: tuple[str, ...] = get_args(DeadLetterError)
+TOPIC_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 SERIES_PATTERN = re.compile(r"^[A-Za-z0-9._:/@+-]{1,100}$")
 DURATION = re.compile(r"^(\d{1,9})(s|m|h|d)?$", re.ASCII)
 DIGITS = re.compile(r"^\d{1,6}$", re.ASCII)
@@ -67,6 +75,7 @@ class AlertsRequest:
     state: str | None
     district: str | None
     limit: int
+    after: pages.Key | None = None
 
 
 @dataclass(frozen=True)
@@ -81,9 +90,27 @@ class EventsRequest:
     district: str | None
     kind: str | None
     limit: int
+    after: pages.Key | None = None
 
 
-ApiRequest = HistoryRequest | ScoresAtRequest | AlertsRequest | AlertHistoryRequest | EventsRequest
+@dataclass(frozen=True)
+class DeadLettersRequest:
+    start: datetime
+    end: datetime
+    error: str | None
+    topic: str | None
+    limit: int
+    after: pages.Key | None = None
+
+
+ApiRequest = (
+    HistoryRequest
+    | ScoresAtRequest
+    | AlertsRequest
+    | AlertHistoryRequest
+    | EventsRequest
+    | DeadLettersRequest
+)
 
 
 class _Bad(Exception):
@@ -123,18 +150,29 @@ def parse_request(
             at = _time(params, "at", now)
             return ScoresAtRequest(at=at, series=_series(params))
         if parts == ["api", "alerts"]:
-            _only(params, {"state", "from", "to", "district", "limit"})
+            _only(params, {"state", "from", "to", "district", "limit", "after"})
             start, end = _range(params, now, timedelta(days=7))
             state = _choice(params, "state", ALERT_STATES)
-            return AlertsRequest(start, end, state, _district(params, districts), _limit(params))
+            district = _district(params, districts)
+            after = _after(params, pages.ALERT_KEY)
+            return AlertsRequest(start, end, state, district, _limit(params), after)
         if parts[:2] == ["api", "alerts"] and len(parts) == 3 and parts[2]:
             _only(params, set())
             return AlertHistoryRequest(parts[2])
         if parts == ["api", "events"]:
-            _only(params, {"district", "kind", "from", "to", "limit"})
+            _only(params, {"district", "kind", "from", "to", "limit", "after"})
             start, end = _range(params, now, DEFAULT_RANGE)
             kind = _choice(params, "kind", EVENT_KINDS)
-            return EventsRequest(start, end, _district(params, districts), kind, _limit(params))
+            district = _district(params, districts)
+            after = _after(params, pages.EVENT_KEY)
+            return EventsRequest(start, end, district, kind, _limit(params), after)
+        if parts == ["api", "dead-letters"]:
+            _only(params, {"error", "topic", "from", "to", "limit", "after"})
+            start, end = _range(params, now, timedelta(days=7))
+            error = _choice(params, "error", DEAD_LETTER_ERRORS)
+            topic = _topic(params)
+            after = _after(params, pages.DEAD_LETTER_KEY)
+            return DeadLettersRequest(start, end, error, topic, _limit(params), after)
     except _Bad as bad:
         error = "not_found" if bad.status == 404 else "bad_parameter"
         return problem(bad.status, error, bad.detail, bad.parameter)
@@ -142,7 +180,7 @@ def parse_request(
         404,
         "not_found",
         "no such API route; try /api/districts/{code}/history, /api/scores, /api/alerts, "
-        "/api/alerts/{id} or /api/events",
+        "/api/alerts/{id}, /api/events or /api/dead-letters",
     )
 
 
@@ -260,6 +298,23 @@ def _limit(params: dict[str, str]) -> int:
     if not DIGITS.match(text) or not 1 <= int(text) <= MAX_LIMIT:
         raise _Bad("limit", f"limit={text!r}: a whole number from 1 to {MAX_LIMIT}")
     return int(text)
+
+
+def _after(params: dict[str, str], shape: pages.KeyShape) -> pages.Key | None:
+    token = params.get("after")
+    if token is None:
+        return None
+    try:
+        return pages.decode(shape, token)
+    except ValueError as exc:
+        raise _Bad("after", f"after: {exc}; pass the 'next' value of the previous page") from None
+
+
+def _topic(params: dict[str, str]) -> str | None:
+    topic = params.get("topic")
+    if topic is not None and not TOPIC_PATTERN.match(topic):
+        raise _Bad("topic", f"topic={topic!r} is not a Kafka topic name")
+    return topic
 
 
 def _series(params: dict[str, str]) -> str:

@@ -52,6 +52,7 @@ __all__ = [
     "ApiError",
     "Basis",
     "DeadLetter",
+    "DeadLettersResponse",
     "DistrictScores",
     "Driver",
     "EventsResponse",
@@ -434,6 +435,9 @@ class AlertsResponse(_Message):
 
     alerts: list[Alert]
     truncated: bool = Field(description="true when more alerts matched than ``limit``")
+    next: str | None = Field(
+        default=None, description="when truncated: pass as ``after`` for the next page"
+    )
 
 
 class AlertHistoryResponse(_Message):
@@ -448,6 +452,19 @@ class EventsResponse(_Message):
 
     events: list[LocatedEvent]
     truncated: bool = Field(description="true when more events matched than ``limit``")
+    next: str | None = Field(
+        default=None, description="when truncated: pass as ``after`` for the next page"
+    )
+
+
+class DeadLettersResponse(_Message):
+    """``GET /api/dead-letters``: rejected inputs that failed in the range, newest first."""
+
+    dead_letters: list[DeadLetter]
+    truncated: bool = Field(description="true when more dead letters matched than ``limit``")
+    next: str | None = Field(
+        default=None, description="when truncated: pass as ``after`` for the next page"
+    )
 
 
 class ApiError(_Message):
@@ -479,6 +496,7 @@ SCHEMAS: dict[str, Any] = {
     "api-alerts": AlertsResponse,
     "api-alert-history": AlertHistoryResponse,
     "api-events": EventsResponse,
+    "api-dead-letters": DeadLettersResponse,
     "api-error": ApiError,
 }
 

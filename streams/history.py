@@ -16,10 +16,13 @@ from typing import Any
 
 import asyncpg
 
+from . import pages
 from .contract import (
     Alert,
     AlertHistoryResponse,
     AlertsResponse,
+    DeadLetter,
+    DeadLettersResponse,
     EventsResponse,
     HistoryPoint,
     HistoryResponse,
@@ -32,12 +35,19 @@ __all__ = [
     "Bucket",
     "alert_history",
     "alerts",
+    "dead_letters",
     "events",
     "fill_steps",
     "history",
     "located_of",
     "scores_at",
 ]
+
+
+# Keyset conditions: rows strictly after a page's last key, in each route's order.
+EVENTS_AFTER = "AND (occurred_at, epoch, kind, source, event_id) > ($6, $7, $8, $9, $10)"
+ALERTS_AFTER = "AND (opened_at, id) < ($6, $7)"
+DEAD_LETTERS_AFTER = 'AND (failed_at, epoch, topic, partition, "offset") < ($6, $7, $8, $9, $10)'
 
 
 @dataclass(frozen=True)
@@ -171,21 +181,29 @@ async def alerts(
     state: str | None = None,
     district: str | None = None,
     limit: int = 500,
+    after: pages.Key | None = None,
 ) -> AlertsResponse:
-    """Alerts opened in [start, end) in their latest state, newest first."""
+    """Alerts opened in [start, end) in their latest state, newest first (then by id,
+    descending); ``after`` continues from a page's ``next`` cursor."""
     rows = await conn.fetch(
-        """SELECT payload FROM alerts
+        f"""SELECT opened_at, id, payload FROM alerts
            WHERE opened_at >= $1 AND opened_at < $2
              AND ($3::text IS NULL OR state = $3) AND ($4::text IS NULL OR district = $4)
-           ORDER BY opened_at DESC, id LIMIT $5""",
+             {ALERTS_AFTER if after else ""}
+           ORDER BY opened_at DESC, id DESC LIMIT $5""",
         start,
         end,
         state,
         district,
         limit + 1,
+        *(after or ()),
     )
-    found = [Alert.model_validate_json(r["payload"]) for r in rows[:limit]]
-    return AlertsResponse(alerts=found, truncated=len(rows) > limit)
+    page, next_key = _page(rows, limit, ("opened_at", "id"))
+    return AlertsResponse(
+        alerts=[Alert.model_validate_json(r["payload"]) for r in page],
+        truncated=next_key is not None,
+        next=pages.encode(pages.ALERT_KEY, next_key) if next_key else None,
+    )
 
 
 async def alert_history(conn: asyncpg.Connection, alert_id: str) -> AlertHistoryResponse | None:
@@ -208,20 +226,89 @@ async def events(
     district: str | None = None,
     kind: str | None = None,
     limit: int = 1000,
+    after: pages.Key | None = None,
 ) -> EventsResponse:
-    """Validated events that happened in [start, end), oldest first."""
+    """Validated events that happened in [start, end), oldest first (ties in a fixed order of
+    epoch, kind, source and id); ``after`` continues from a page's ``next`` cursor."""
     rows = await conn.fetch(
-        """SELECT kind, district, h3, received_at, origin, payload FROM events
+        f"""SELECT kind, district, h3, received_at, origin, payload,
+                  occurred_at, epoch, source, event_id FROM events
            WHERE occurred_at >= $1 AND occurred_at < $2
              AND ($3::text IS NULL OR district = $3) AND ($4::text IS NULL OR kind = $4)
-           ORDER BY occurred_at, received_at, epoch, log_offset LIMIT $5""",
+             {EVENTS_AFTER if after else ""}
+           ORDER BY occurred_at, epoch, kind, source, event_id LIMIT $5""",
         start,
         end,
         district,
         kind,
         limit + 1,
+        *(after or ()),
     )
-    return EventsResponse(events=[located_of(r) for r in rows[:limit]], truncated=len(rows) > limit)
+    page, next_key = _page(rows, limit, ("occurred_at", "epoch", "kind", "source", "event_id"))
+    return EventsResponse(
+        events=[located_of(r) for r in page],
+        truncated=next_key is not None,
+        next=pages.encode(pages.EVENT_KEY, next_key) if next_key else None,
+    )
+
+
+async def dead_letters(
+    conn: asyncpg.Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    error: str | None = None,
+    topic: str | None = None,
+    limit: int = 1000,
+    after: pages.Key | None = None,
+) -> DeadLettersResponse:
+    """Dead letters that failed in [start, end), newest first, with their original bytes;
+    ``after`` continues from a page's ``next`` cursor."""
+    rows = await conn.fetch(
+        f"""SELECT epoch, topic, partition, "offset", error, reason, failed_at, key, value
+           FROM dead_letters
+           WHERE failed_at >= $1 AND failed_at < $2
+             AND ($3::text IS NULL OR error = $3) AND ($4::text IS NULL OR topic = $4)
+             {DEAD_LETTERS_AFTER if after else ""}
+           ORDER BY failed_at DESC, epoch DESC, topic DESC, partition DESC, "offset" DESC
+           LIMIT $5""",
+        start,
+        end,
+        error,
+        topic,
+        limit + 1,
+        *(after or ()),
+    )
+    page, next_key = _page(rows, limit, ("failed_at", "epoch", "topic", "partition", "offset"))
+    found = [
+        DeadLetter(
+            topic=r["topic"],
+            partition=r["partition"],
+            offset=r["offset"],
+            key_b64=DeadLetter.encode(r["key"]),
+            value_b64=DeadLetter.encode(r["value"]) or "",
+            reason=r["reason"],
+            error=r["error"],
+            failed_at=r["failed_at"],
+        )
+        for r in page
+    ]
+    return DeadLettersResponse(
+        dead_letters=found,
+        truncated=next_key is not None,
+        next=pages.encode(pages.DEAD_LETTER_KEY, next_key) if next_key else None,
+    )
+
+
+def _page(
+    rows: Sequence[asyncpg.Record], limit: int, key: tuple[str, ...]
+) -> tuple[Sequence[asyncpg.Record], pages.Key | None]:
+    """The first ``limit`` rows (a query asks for one more) and, when more follow, the key of
+    the last one shown."""
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], tuple(last[name] for name in key)
 
 
 def located_of(row: asyncpg.Record | dict[str, Any]) -> LocatedEvent:

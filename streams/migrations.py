@@ -147,4 +147,19 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     CREATE INDEX dead_letters_time ON dead_letters (failed_at);
     """,
     ),
+    (
+        3,
+        """
+    -- Keyset pages of the history API: each list route's order is a unique key, and an index
+    -- serves it with and without the district filter.
+    DROP INDEX events_district_time;
+    CREATE INDEX events_district_time
+        ON events (district, occurred_at, epoch, kind, source, event_id);
+    CREATE INDEX events_time ON events (occurred_at, epoch, kind, source, event_id);
+    DROP INDEX alerts_opened;
+    CREATE INDEX alerts_opened ON alerts (opened_at, id);
+    DROP INDEX dead_letters_time;
+    CREATE INDEX dead_letters_time ON dead_letters (failed_at, epoch, topic, partition, "offset");
+    """,
+    ),
 )

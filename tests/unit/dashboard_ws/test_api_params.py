@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 from urllib.parse import urlencode
 
 import pytest
@@ -12,12 +14,14 @@ from dashboard_ws.api_params import (
     AlertsRequest,
     ApiProblem,
     ApiRequest,
+    DeadLettersRequest,
     EventsRequest,
     HistoryRequest,
     ScoresAtRequest,
     parse_request,
 )
-from streams.contract import ApiError
+from streams import pages
+from streams.contract import ApiError, DeadLetterError
 
 NOW = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)  # 14:00 in Seoul
 DISTRICTS = frozenset({"4157056000", "4157051500"})
@@ -183,6 +187,102 @@ def test_every_event_kind_is_accepted(kind: str) -> None:
     result = parse("/api/events", {"kind": kind})
     assert isinstance(result, EventsRequest)
     assert result.kind == kind
+
+
+def test_dead_letters_default_to_the_last_week_any_error_any_topic() -> None:
+    assert parse("/api/dead-letters") == DeadLettersRequest(
+        start=NOW - timedelta(days=7), end=NOW, error=None, topic=None, limit=1000
+    )
+
+
+def test_dead_letters_take_every_parameter() -> None:
+    after = pages.encode(pages.DEAD_LETTER_KEY, (NOW, 2, "riskmon.incidents", 1, 77))
+    query = {
+        "error": "outside_city",
+        "topic": "riskmon.incidents",
+        "from": "2026-11-25T09:00:00+09:00",
+        "to": "2026-11-25T10:00:00+09:00",
+        "limit": "50",
+        "after": after,
+    }
+    assert parse("/api/dead-letters", query) == DeadLettersRequest(
+        start=datetime(2026, 11, 25, 0, tzinfo=UTC),
+        end=datetime(2026, 11, 25, 1, tzinfo=UTC),
+        error="outside_city",
+        topic="riskmon.incidents",
+        limit=50,
+        after=(NOW, 2, "riskmon.incidents", 1, 77),
+    )
+
+
+@pytest.mark.parametrize("error", get_args(DeadLetterError))
+def test_every_dead_letter_error_is_accepted(error: str) -> None:
+    result = parse("/api/dead-letters", {"error": error})
+    assert isinstance(result, DeadLettersRequest)
+    assert result.error == error
+
+
+@pytest.mark.parametrize("topic", ["", "a b", "x" * 250, "riskmon/incidents"])
+def test_a_bad_topic_is_refused(topic: str) -> None:
+    assert bad("/api/dead-letters", {"topic": topic}).parameter == "topic"
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+# --- page cursors -------------------------------------------------------------------------------
+
+
+def test_an_events_cursor_is_read_back_into_its_key() -> None:
+    key = (NOW, 3, "incident", "gimpo-fire", "F-1")
+    result = parse("/api/events", {"after": pages.encode(pages.EVENT_KEY, key)})
+    assert isinstance(result, EventsRequest)
+    assert result.after == key
+
+
+def test_an_alerts_cursor_is_read_back_into_its_key() -> None:
+    key = (NOW, "4157056000:fire:spike:1")
+    result = parse("/api/alerts", {"after": pages.encode(pages.ALERT_KEY, key)})
+    assert isinstance(result, AlertsRequest)
+    assert result.after == key
+
+
+@pytest.mark.parametrize(
+    ("path", "shape", "key"),
+    [
+        ("/api/events", pages.ALERT_KEY, (NOW, "a-1")),
+        ("/api/alerts", pages.EVENT_KEY, (NOW, 1, "incident", "s", "i")),
+        ("/api/dead-letters", pages.EVENT_KEY, (NOW, 1, "incident", "s", "i")),
+    ],
+)
+def test_a_cursor_of_another_route_is_refused(
+    path: str, shape: pages.KeyShape, key: tuple[object, ...]
+) -> None:
+    error = bad(path, {"after": pages.encode(shape, key)})  # type: ignore[arg-type]
+    assert error.parameter == "after"
+    assert "another route" in error.detail
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "not a cursor",
+        "%%%",
+        b64(b"[1, 2]"),
+        b64(b'{"events": 1}'),
+        b64(b'["events", "2026-11-25T05:00:00", 1, "k", "s", "i"]'),
+        b64(b'["events", "2026-11-25T05:00:00Z", true, "k", "s", "i"]'),
+        b64(b'["events", "2026-11-25T05:00:00Z", 1, "k", "s"]'),
+        b64(b'["events", "soon", 1, "k", "s", "i"]'),
+        b64(b"\xff\xfe"),
+    ],
+)
+def test_a_damaged_cursor_is_a_bad_parameter_not_a_crash(token: str) -> None:
+    error = bad("/api/events", {"after": token})
+    assert error.parameter == "after"
+    assert "next" in error.detail
 
 
 # --- times ---------------------------------------------------------------------------------------
@@ -417,7 +517,7 @@ def test_an_unknown_event_kind_is_refused(kind: str) -> None:
     assert "incident, reading, safety" in error.detail
 
 
-@pytest.mark.parametrize("path", ["/api/alerts", "/api/events"])
+@pytest.mark.parametrize("path", ["/api/alerts", "/api/events", "/api/dead-letters"])
 @pytest.mark.parametrize("limit", ["0", "10001", "abc", "-1", "1.5", "", " 5"])
 def test_a_bad_limit_is_refused(path: str, limit: str) -> None:
     error = bad(path, {"limit": limit})
@@ -450,9 +550,10 @@ def test_a_to_at_the_start_of_the_calendar_is_a_bad_parameter_not_a_crash() -> N
     [
         (HISTORY, "domain, from, series, step, to"),
         ("/api/scores", "at, series"),
-        ("/api/alerts", "district, from, limit, state, to"),
+        ("/api/alerts", "after, district, from, limit, state, to"),
         ("/api/alerts/a-1", "none"),
-        ("/api/events", "district, from, kind, limit, to"),
+        ("/api/events", "after, district, from, kind, limit, to"),
+        ("/api/dead-letters", "after, error, from, limit, to, topic"),
     ],
 )
 def test_an_unknown_parameter_is_refused_naming_it(path: str, accepted: str) -> None:
@@ -528,6 +629,8 @@ def test_an_unknown_route_is_not_found(path: str) -> None:
         ("/api/alerts", "state=closed"),
         ("/api/events", "kind=x"),
         ("/api/events", "limit=0"),
+        ("/api/events", "after=xyz"),
+        ("/api/dead-letters", "error=oops"),
         ("/api/scores", "series=a%22b"),
         ("/api/nowhere", ""),
     ],

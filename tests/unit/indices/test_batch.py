@@ -68,9 +68,7 @@ def test_the_first_of_conflicting_incidents_counts_wherever_it_lies() -> None:
     state = DistrictState.new()
     for event in (first, later):
         state.apply(event, PARAMS)
-    assert score_batch(DISTRICT, [first, later], PARAMS, T0) == state.evaluate(
-        DISTRICT, PARAMS, T0
-    )
+    assert score_batch(DISTRICT, [first, later], PARAMS, T0) == state.evaluate(DISTRICT, PARAMS, T0)
     assert score_batch(DISTRICT, [first, later], PARAMS, T0).domains["fire"].intensity == 1.0
 
 
