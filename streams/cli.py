@@ -11,8 +11,12 @@
     riskmon replay --from T1 --to T2 [--model-version V] [--series NAME] [--config F]
                    [--every SECONDS] [--compare-alerts]
                                                    recompute score history from stored events
-    riskmon topics                                 create riskmon's topics
+    riskmon topics                                 create riskmon's topics (and migrate the
+                                                   database and begin a stream epoch when a
+                                                   lost log had to be recreated)
     riskmon db migrate                             apply database migrations
+    riskmon db new-epoch [--reason TEXT]           the broker's logs were rebuilt: drop
+                                                   checkpoints, start a new stream epoch
     riskmon db retention [--dry-run]               delete and downsample old history
     riskmon schema [--out DIR]                     export the wire contract as JSON Schema
 
@@ -98,10 +102,19 @@ def _parser() -> argparse.ArgumentParser:
         help="run the worker's alerting offline over the live and replayed series; report which "
         "warned first",
     )
-    sub.add_parser("topics", help="create riskmon's Kafka topics")
+    sub.add_parser(
+        "topics",
+        help="create riskmon's Kafka topics; with RISKMON_PG_DSN also migrate the database and "
+        "begin a stream epoch when a checkpointed topic had to be created",
+    )
     db = sub.add_parser("db", help="database administration")
-    db.add_argument("action", choices=["migrate", "retention"])
+    db.add_argument("action", choices=["migrate", "retention", "new-epoch"])
     db.add_argument("--dry-run", action="store_true", help="retention: count, change nothing")
+    db.add_argument(
+        "--reason",
+        default="an operator began a new epoch",
+        help="new-epoch: why, kept in stream_epochs (e.g. 'kafka cluster rebuilt')",
+    )
     schema = sub.add_parser("schema", help="export the wire contract as JSON Schema")
     schema.add_argument("--out", type=Path, default=Path("docs/schemas"))
     return parser
@@ -201,15 +214,22 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
     elif args.command == "topics":
-        from .admin import create_topics
+        from .setup import prepare
 
-        print("\n".join(asyncio.run(create_topics(settings))) or "all topics exist")
+        prepared = asyncio.run(prepare(settings))
+        print("\n".join(prepared.topics) or "all topics exist")
+        if prepared.epoch is not None:
+            print(f"stream epoch: {prepared.epoch}")
     elif args.command == "db" and args.action == "retention":
         from .retention import run_retention_cli
 
         sys.exit(run_retention_cli(settings, dry_run=args.dry_run))
+    elif args.command == "db" and args.action == "new-epoch":
+        from .setup import new_epoch
+
+        print(f"stream epoch: {asyncio.run(new_epoch(settings, args.reason))}")
     elif args.command == "db":
-        from .worker_main import migrate_db
+        from .setup import migrate_db
 
         print("applied:", asyncio.run(migrate_db(settings)) or "nothing (up to date)")
     elif args.command == "schema":

@@ -7,42 +7,15 @@ import logging
 
 import faust
 
-from . import store
-from .admin import create_topics
 from .agents import register
 from .app import create_app
 from .checkpoint import PgCheckpointStore
 from .cityconfig import load_city_config
 from .metrics import serve_metrics
 from .settings import Settings
+from .setup import prepare
 
 log = logging.getLogger("riskmon.worker")
-
-
-async def migrate_db(settings: Settings) -> list[int]:
-    """Apply pending database migrations; returns the versions applied."""
-    conn = await store.connect(settings.require_pg_dsn())
-    try:
-        return await store.migrate(conn)
-    finally:
-        await conn.close()
-
-
-async def prepare(settings: Settings) -> None:
-    """Migrate the database and create topics before the worker joins its group.
-
-    When the located-events topic had to be created while the database already holds scoring
-    state, the broker lost its log (the embedded broker keeps nothing across restarts): a new
-    stream epoch starts and the old checkpoints, which name offsets of the lost log, are dropped.
-    """
-    await migrate_db(settings)
-    created = await create_topics(settings)
-    if settings.topics.located in created:
-        conn = await store.connect(settings.require_pg_dsn())
-        try:
-            await store.begin_epoch(conn, f"topic {settings.topics.located} was created")
-        finally:
-            await conn.close()
 
 
 def run_worker(settings: Settings) -> None:

@@ -1,0 +1,175 @@
+"""A broker that lost its logs, with PostgreSQL kept: the worker must rebuild from the new log.
+
+The worker checkpoints its state with the next offset to read. A new (empty) log reuses offsets
+from 0, so a worker that resumed from the old checkpoint would wait at an offset the new log has
+not reached and skip every event before it. ``riskmon topics`` (the deploy files' set-up step)
+creates the lost topics, notices it and begins a new stream epoch; the worker then scores the new
+log from its start, and the sink stores it under the new epoch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from streams.contract import Incident, ScoreUpdate
+from streams.embedded import EmbeddedBroker
+from streams.settings import Settings
+from streams.sink import run_sink
+
+from .harness import ROOT, TopicReader, WorkerProcess, eventually, isolated_settings, produce
+from .harness import settings_env as env_of
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+JANGGI = "4157056000"
+
+
+def fires(tag: str, n: int) -> list[Incident]:
+    return [
+        Incident(
+            id=f"{tag}-{i}",
+            source="gimpo-fire",
+            type="fire",
+            severity=3,
+            occurred_at=datetime.now(UTC),
+            code=JANGGI,
+        )
+        for i in range(n)
+    ]
+
+
+def riskmon(settings: Settings, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        cwd=ROOT,
+        env=env_of(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def janggi_update(
+    settings: Settings, wanted: str, *, within: float, worker: WorkerProcess
+) -> ScoreUpdate:
+    """The first update of 장기동 whose drivers name the incident ``wanted``."""
+    found: list[ScoreUpdate] = []
+    async with TopicReader(settings, settings.topics.scores) as reader:
+
+        async def named() -> bool:
+            for raw in await reader.poll(0.3):
+                update = ScoreUpdate.model_validate_json(raw)
+                if update.district == JANGGI and any(
+                    d.event_id == f"gimpo-fire:{wanted}" for d in update.drivers
+                ):
+                    found.append(update)
+            return bool(found)
+
+        await eventually(named, within=within, watch=[worker])
+    return found[0]
+
+
+async def test_a_rebuilt_broker_starts_a_new_epoch_and_the_worker_scores_its_log(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    broker = EmbeddedBroker.start(tmp_path / "tansu-1")
+    settings = isolated_settings(broker.bootstrap, pg_dsn, tmp_path / "data")
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    stop_sink = asyncio.Event()
+    sink = asyncio.create_task(run_sink(settings, stop_sink))
+    try:
+        first = riskmon(settings, "topics")
+        assert settings.topics.located in first.splitlines()
+        assert "stream epoch: 1" in first  # a new database: nothing to tell apart yet
+
+        worker.start()
+        await produce(settings, settings.topics.incidents, fires("old", 5))
+        update = await janggi_update(settings, "old-4", within=90, worker=worker)
+        assert update.events == 5
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            await eventually(
+                lambda: conn.fetchval("SELECT count(*) = 5 FROM events WHERE epoch = 1"),
+                within=30,
+            )
+            await eventually(
+                lambda: conn.fetchval("SELECT count(*) > 0 FROM scorer_checkpoints"), within=30
+            )
+        finally:
+            await conn.close()
+        worker.stop()
+        stop_sink.set()
+        await sink
+
+        # The broker is rebuilt: same address space, empty logs. PostgreSQL is kept.
+        broker.stop()
+        broker = EmbeddedBroker.start(tmp_path / "tansu-2")
+        settings = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
+        again = riskmon(settings, "topics")
+        assert settings.topics.located in again.splitlines()
+        assert "stream epoch: 2" in again
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM scorer_checkpoints") == 0
+            reason = await conn.fetchval("SELECT reason FROM stream_epochs WHERE epoch = 2")
+            assert settings.topics.located in reason
+        finally:
+            await conn.close()
+
+        worker = WorkerProcess(settings, tmp_path / "worker-2.log")
+        worker.start()
+        stop_sink = asyncio.Event()
+        sink = asyncio.create_task(run_sink(settings, stop_sink))
+        # Fewer events than the old log held: a worker resuming at the old offsets would never
+        # reach them.
+        await produce(settings, settings.topics.incidents, fires("new", 2))
+        update = await janggi_update(settings, "new-1", within=90, worker=worker)
+        assert update.events == 2  # the new log only: the old incidents went with their log
+        assert {d.event_id for d in update.drivers} <= {"gimpo-fire:new-0", "gimpo-fire:new-1"}
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            await eventually(
+                lambda: conn.fetchval("SELECT count(*) = 2 FROM events WHERE epoch = 2"),
+                within=30,
+            )
+            assert await conn.fetchval("SELECT count(*) FROM events WHERE epoch = 1") == 5
+        finally:
+            await conn.close()
+
+        # Running the set-up step again changes nothing.
+        assert "stream epoch: 2" in riskmon(settings, "topics")
+    finally:
+        worker.stop()
+        stop_sink.set()
+        await asyncio.gather(sink, return_exceptions=True)
+        broker.stop()
+
+
+async def test_new_epoch_by_hand_drops_checkpoints_once_there_is_state(pg_dsn: str) -> None:
+    settings = Settings(pg_dsn=pg_dsn, kafka_bootstrap="127.0.0.1:1")  # never dialled
+    assert riskmon(settings, "db", "new-epoch").strip() == "stream epoch: 1"  # nothing to drop
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(
+            """INSERT INTO scorer_checkpoints (app_id, topic, partition, next_offset, state,
+                                               saved_at)
+               VALUES ('riskmon', 'riskmon.located', 0, 42, '{}', now())"""
+        )
+        out = riskmon(settings, "db", "new-epoch", "--reason", "kafka cluster rebuilt")
+        assert out.strip() == "stream epoch: 2"
+        assert await conn.fetchval("SELECT count(*) FROM scorer_checkpoints") == 0
+        assert (
+            await conn.fetchval("SELECT reason FROM stream_epochs WHERE epoch = 2")
+            == "kafka cluster rebuilt"
+        )
+    finally:
+        await conn.close()
