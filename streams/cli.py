@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import logs
+from .cli_errors import explain
 from .settings import Settings
 
 
@@ -142,8 +143,26 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run one command; a bad setting or an unreachable server ends it with one line on stderr
+    naming what to fix (exit 2: configuration, 3: unreachable) instead of a traceback."""
     args = _parser().parse_args(argv)
-    settings = Settings()
+    settings: Settings | None = None
+    try:
+        settings = Settings()
+        _run(args, settings)
+    except Exception as error:
+        explained = explain(
+            error,
+            kafka_bootstrap=settings.kafka_bootstrap if settings else None,
+            pg_dsn=settings.pg_dsn if settings else None,
+        )
+        if explained is None:
+            raise
+        print(f"riskmon {args.command}: {explained.message}", file=sys.stderr)
+        sys.exit(explained.status)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> None:
     if getattr(args, "port", None) is not None:
         settings = settings.model_copy(update={"gateway_port": args.port})
     logs.setup(settings.log_level)

@@ -51,6 +51,10 @@ class Topics(BaseModel):
         return (self.alert_input, self.alert_acks)
 
 
+class SettingMissing(ValueError):
+    """A command needs a setting that is not configured."""
+
+
 class Settings(BaseSettings):
     """riskmon configuration; defaults suit the embedded demo on one machine."""
 
@@ -141,10 +145,15 @@ class Settings(BaseSettings):
 
     def require_bootstrap(self) -> str:
         if not self.kafka_bootstrap:
-            raise ValueError("RISKMON_KAFKA_BOOTSTRAP is not set (riskmon demo starts a broker)")
+            raise SettingMissing(
+                "RISKMON_KAFKA_BOOTSTRAP is not set: give host:port of a Kafka broker "
+                "(riskmon demo starts its own)"
+            )
         return self.kafka_bootstrap
 
     def require_pg_dsn(self) -> str:
         if not self.pg_dsn:
-            raise ValueError("RISKMON_PG_DSN is not set (riskmon demo starts PostgreSQL)")
+            raise SettingMissing(
+                "RISKMON_PG_DSN is not set: give a postgresql:// DSN (riskmon demo starts its own)"
+            )
         return self.pg_dsn

@@ -37,7 +37,7 @@ class Prepared:
 
 async def migrate_db(settings: Settings) -> list[int]:
     """Apply pending database migrations; returns the versions applied."""
-    conn = await store.connect(settings.require_pg_dsn())
+    conn = await store.connect_waiting(settings.require_pg_dsn())
     try:
         return await store.migrate(conn)
     finally:
@@ -64,7 +64,7 @@ async def prepare(settings: Settings) -> Prepared:
                 lost,
             )
         return Prepared(migrations, created, None)
-    conn = await store.connect(settings.pg_dsn)
+    conn = await store.connect_waiting(settings.pg_dsn)
     try:
         if lost:
             epoch = await store.begin_epoch(conn, f"topic {', '.join(lost)} was created")

@@ -6,6 +6,7 @@ The schema is :mod:`streams.migrations`; the reading side (the history API, repl
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -52,6 +53,30 @@ async def answers(dsn: str, timeout_s: float = 3.0) -> bool:
 async def connect(dsn: str) -> asyncpg.Connection:
     conn: asyncpg.Connection = await asyncpg.connect(dsn, timeout=10)
     return conn
+
+
+async def connect_waiting(dsn: str, timeout_s: float = 30.0) -> asyncpg.Connection:
+    """:func:`connect`, waiting up to ``timeout_s`` for a server that is starting (refused or
+    not answering), with backoff and one log line per attempt. Authentication and unknown
+    databases fail at once: waiting would not help."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    delay = 0.5
+    while True:
+        try:
+            return await connect(dsn)
+        except (OSError, TimeoutError, asyncpg.CannotConnectNowError) as error:
+            waited = loop.time() - started
+            if waited + delay > timeout_s:
+                raise
+            log.warning(
+                "waiting for postgresql waited_s=%.1f timeout_s=%.0f error=%r",
+                waited,
+                timeout_s,
+                str(error),
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def migrate(conn: asyncpg.Connection) -> list[int]:
