@@ -9,10 +9,12 @@ websocket keeps working.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Collection
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 
 import asyncpg
 from pydantic import BaseModel
@@ -30,10 +32,13 @@ from dashboard_ws.api_params import (
 )
 from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ApiStats
+from dashboard_ws.openapi import openapi_document
 from streams import history
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+OPENAPI_PATH = "/api/openapi.json"
 
 POOL_MAX = 4
 QUERY_TIMEOUT_S = 8.0  # below the websockets opening-handshake timeout (10 s)
@@ -52,6 +57,14 @@ class HistoryApi:
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self.stats = ApiStats()
+        self._openapi: bytes | None = None
+
+    def openapi(self) -> bytes:
+        """The OpenAPI document of this API (built once)."""
+        if self._openapi is None:
+            document = openapi_document(self._districts, self._domains, version=_version())
+            self._openapi = json.dumps(document, ensure_ascii=False).encode()
+        return self._openapi
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -68,6 +81,8 @@ class HistoryApi:
         return status, body
 
     async def _answer(self, path: str, query: str) -> tuple[int, bytes]:
+        if path == OPENAPI_PATH:
+            return 200, self.openapi()
         request = parse_request(
             path, query, now=datetime.now(UTC), districts=self._districts, domains=self._domains
         )
@@ -155,3 +170,10 @@ class HistoryApi:
     @staticmethod
     def _problem(answer: ApiProblem) -> tuple[int, bytes]:
         return answer.status, answer.error.model_dump_json().encode()
+
+
+def _version() -> str:
+    try:
+        return version("riskmon")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0+unknown"

@@ -11,6 +11,7 @@ Routes::
     GET /api/alerts/{id}
     GET /api/events?district=&kind=&from=&to=&limit=&after=
     GET /api/dead-letters?error=&topic=&from=&to=&limit=&after=
+    GET /api/openapi.json   (this list as an OpenAPI 3.1 document, :mod:`dashboard_ws.openapi`)
 
 List routes answer at most ``limit`` rows and, when more match, a ``next`` cursor to pass back
 as ``after`` with the same other parameters (:mod:`streams.pages`).
@@ -22,7 +23,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import get_args
+from typing import Any, get_args
 from urllib.parse import parse_qs, unquote
 
 from streams import pages
@@ -44,6 +45,152 @@ DURATION = re.compile(r"^(\d{1,9})(s|m|h|d)?$", re.ASCII)
 DIGITS = re.compile(r"^\d{1,6}$", re.ASCII)
 OFFSET_AFTER_SPACE = re.compile(r" (\d\d:\d\d)$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query (or path) parameter of a route, as documented in the OpenAPI document."""
+
+    name: str
+    description: str
+    schema: dict[str, Any]
+    example: str
+    in_path: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route: its OpenAPI path, what it answers (a name in ``streams.contract.SCHEMAS``)
+    and its parameters. The parser accepts exactly these parameters."""
+
+    path: str
+    summary: str
+    params: tuple[Param, ...]
+    answer: str
+    statuses: tuple[int, ...] = (200, 400, 503)
+
+    @property
+    def query(self) -> set[str]:
+        return {p.name for p in self.params if not p.in_path}
+
+
+TIME = {"type": "string", "format": "date-time"}
+_FROM = "start of the range (RFC 3339 with an offset)"
+_TO = "end of the range, exclusive (RFC 3339 with an offset; default now)"
+_LIMIT = Param(
+    "limit",
+    f"rows per page (default {DEFAULT_LIMIT})",
+    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    "100",
+)
+_EXAMPLE_TIME = datetime.fromisoformat("2026-11-25T05:00:00+00:00")
+
+
+def _after_param(shape: pages.KeyShape, key: pages.Key) -> Param:
+    return Param(
+        "after",
+        "the previous page's `next` cursor, to get the page after it",
+        {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+        pages.encode(shape, key),
+    )
+
+
+_SERIES = Param(
+    "series",
+    "`live` (default) or a replay's series name (`replay:V`)",
+    {"type": "string", "pattern": SERIES_PATTERN.pattern},
+    "live",
+)
+_DISTRICT = Param(
+    "district",
+    "a district's 10-digit code",
+    {"type": "string", "pattern": r"^\d{10}$"},
+    "4157056000",
+)
+
+ROUTES: dict[str, Route] = {
+    "history": Route(
+        "/api/districts/{code}/history",
+        "One district's series, downsampled to steps",
+        (
+            Param("code", "the district's 10-digit code", {"type": "string"}, "4157056000", True),
+            Param(
+                "domain",
+                "`composite` (default), `safety`, a domain or `group:<name>`",
+                {"type": "string"},
+                "fire",
+            ),
+            Param("from", f"{_FROM}; default `to` minus 24 h", TIME, "2026-11-25T00:00:00+09:00"),
+            Param("to", _TO, TIME, "2026-11-25T12:00:00+09:00"),
+            Param(
+                "step",
+                f"step width: seconds or 30s, 5m, 1h, 1d (default 1m; at most {MAX_POINTS} steps)",
+                {"type": "string", "pattern": DURATION.pattern},
+                "5m",
+            ),
+            _SERIES,
+        ),
+        "api-history",
+        (200, 400, 404, 503),
+    ),
+    "scores": Route(
+        "/api/scores",
+        "Every district as it was at one moment (time travel)",
+        (Param("at", "the moment (default now)", TIME, "2026-11-25T14:05:00+09:00"), _SERIES),
+        "api-scores-at",
+    ),
+    "alerts": Route(
+        "/api/alerts",
+        "Alerts opened in a range, in their latest state, newest first (paged)",
+        (
+            Param("state", "only alerts in this state", {"enum": list(ALERT_STATES)}, "firing"),
+            Param("from", f"{_FROM}; default `to` minus 7 days", TIME, "2026-11-20T00:00:00Z"),
+            Param("to", _TO, TIME, "2026-11-25T00:00:00Z"),
+            _DISTRICT,
+            _LIMIT,
+            _after_param(pages.ALERT_KEY, (_EXAMPLE_TIME, "4157056000:fire:spike:1")),
+        ),
+        "api-alerts",
+    ),
+    "alert": Route(
+        "/api/alerts/{id}",
+        "Every message of one alert's lifecycle",
+        (Param("id", "the alert's id", {"type": "string"}, "4157056000:fire:spike:1", True),),
+        "api-alert-history",
+        (200, 404, 503),
+    ),
+    "events": Route(
+        "/api/events",
+        "Validated events that occurred in a range, oldest first (paged)",
+        (
+            _DISTRICT,
+            Param("kind", "only events of this kind", {"enum": list(EVENT_KINDS)}, "incident"),
+            Param("from", f"{_FROM}; default `to` minus 24 h", TIME, "2026-11-25T00:00:00Z"),
+            Param("to", _TO, TIME, "2026-11-25T06:00:00Z"),
+            _LIMIT,
+            _after_param(pages.EVENT_KEY, (_EXAMPLE_TIME, 1, "incident", "gimpo-fire", "F-1")),
+        ),
+        "api-events",
+    ),
+    "dead-letters": Route(
+        "/api/dead-letters",
+        "Rejected inputs with their reason and original bytes, newest first (paged)",
+        (
+            Param("error", "only this error class", {"enum": list(DEAD_LETTER_ERRORS)}, "schema"),
+            Param(
+                "topic",
+                "only inputs read from this topic",
+                {"type": "string", "pattern": TOPIC_PATTERN.pattern},
+                "riskmon.incidents",
+            ),
+            Param("from", f"{_FROM}; default `to` minus 7 days", TIME, "2026-11-20T00:00:00Z"),
+            Param("to", _TO, TIME, "2026-11-25T00:00:00Z"),
+            _LIMIT,
+            _after_param(pages.DEAD_LETTER_KEY, (_EXAMPLE_TIME, 1, "riskmon.incidents", 0, 41)),
+        ),
+        "api-dead-letters",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -146,28 +293,28 @@ def parse_request(
         if parts[:2] == ["api", "districts"] and len(parts) == 4 and parts[3] == "history":
             return _history(parts[2], params, now, districts, domains)
         if parts == ["api", "scores"]:
-            _only(params, {"at", "series"})
+            _only(params, ROUTES["scores"].query)
             at = _time(params, "at", now)
             return ScoresAtRequest(at=at, series=_series(params))
         if parts == ["api", "alerts"]:
-            _only(params, {"state", "from", "to", "district", "limit", "after"})
+            _only(params, ROUTES["alerts"].query)
             start, end = _range(params, now, timedelta(days=7))
             state = _choice(params, "state", ALERT_STATES)
             district = _district(params, districts)
             after = _after(params, pages.ALERT_KEY)
             return AlertsRequest(start, end, state, district, _limit(params), after)
         if parts[:2] == ["api", "alerts"] and len(parts) == 3 and parts[2]:
-            _only(params, set())
+            _only(params, ROUTES["alert"].query)
             return AlertHistoryRequest(parts[2])
         if parts == ["api", "events"]:
-            _only(params, {"district", "kind", "from", "to", "limit", "after"})
+            _only(params, ROUTES["events"].query)
             start, end = _range(params, now, DEFAULT_RANGE)
             kind = _choice(params, "kind", EVENT_KINDS)
             district = _district(params, districts)
             after = _after(params, pages.EVENT_KEY)
             return EventsRequest(start, end, district, kind, _limit(params), after)
         if parts == ["api", "dead-letters"]:
-            _only(params, {"error", "topic", "from", "to", "limit", "after"})
+            _only(params, ROUTES["dead-letters"].query)
             start, end = _range(params, now, timedelta(days=7))
             error = _choice(params, "error", DEAD_LETTER_ERRORS)
             topic = _topic(params)
@@ -180,7 +327,7 @@ def parse_request(
         404,
         "not_found",
         "no such API route; try /api/districts/{code}/history, /api/scores, /api/alerts, "
-        "/api/alerts/{id}, /api/events or /api/dead-letters",
+        "/api/alerts/{id}, /api/events or /api/dead-letters (all in /api/openapi.json)",
     )
 
 
@@ -195,7 +342,7 @@ def _history(
         raise _Bad(
             None, f"unknown district {code!r}; districts are 10-digit codes of the city", status=404
         )
-    _only(params, {"domain", "from", "to", "step", "series"})
+    _only(params, ROUTES["history"].query)
     domain = params.get("domain", "composite")
     if domain not in domains:
         raise _Bad("domain", f"unknown domain {domain!r}; one of: {', '.join(sorted(domains))}")
