@@ -124,7 +124,11 @@ class HistoryApi:
             )
         if isinstance(request, ScoresAtRequest):
             return await history.scores_at(
-                conn, series=request.series, at=request.at, codes=sorted(self._districts)
+                conn,
+                series=request.series,
+                at=request.at,
+                codes=sorted(self._districts),
+                domains=sorted(self._domains),
             )
         if isinstance(request, AlertsRequest):
             return await history.alerts(

@@ -54,6 +54,7 @@ __all__ = [
     "DeadLetter",
     "DeadLettersResponse",
     "DistrictScores",
+    "DownsampledScores",
     "Driver",
     "EventsResponse",
     "FacilityFact",
@@ -67,6 +68,7 @@ __all__ = [
     "ScoreUpdate",
     "ScoresAtResponse",
     "SensorReading",
+    "SeriesValue",
     "SnapshotMessage",
     "export_schemas",
 ]
@@ -421,13 +423,38 @@ class HistoryResponse(_Message):
     points: list[HistoryPoint]
 
 
+class SeriesValue(_Message):
+    """One series' value as downsampled history keeps it."""
+
+    value: float
+    grade: int | None = Field(description="grade of ``value`` (1-5) where the series has grades")
+    as_of: AwareDatetime = Field(description="when the series took this value")
+
+
+class DownsampledScores(_Message):
+    """A district at a moment older than the full updates are kept (raw retention): each
+    series' last value in the downsampled history at or before that moment. Never a value from
+    after the moment; at most one rollup step older than what the map showed then."""
+
+    district: DistrictCode
+    model_version: str
+    series: dict[str, SeriesValue] = Field(
+        description="composite, safety, each domain and group:<name>, as far as kept"
+    )
+
+
 class ScoresAtResponse(_Message):
     """``GET /api/scores?at=``: every district as the series showed it at ``at``."""
 
     at: AwareDatetime
     series: str
     districts: list[ScoreUpdate] = Field(description="each district's last update at or before at")
-    missing: list[DistrictCode] = Field(description="districts with no update at or before at")
+    downsampled: list[DownsampledScores] = Field(
+        default_factory=list,
+        description="districts whose full updates at that time are past retention: their values "
+        "from downsampled history",
+    )
+    missing: list[DistrictCode] = Field(description="districts with nothing stored at or before at")
 
 
 class AlertsResponse(_Message):

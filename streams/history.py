@@ -23,12 +23,14 @@ from .contract import (
     AlertsResponse,
     DeadLetter,
     DeadLettersResponse,
+    DownsampledScores,
     EventsResponse,
     HistoryPoint,
     HistoryResponse,
     LocatedEvent,
     ScoresAtResponse,
     ScoreUpdate,
+    SeriesValue,
 )
 
 __all__ = [
@@ -152,9 +154,20 @@ async def history(
 
 
 async def scores_at(
-    conn: asyncpg.Connection, *, series: str, at: datetime, codes: Sequence[str]
+    conn: asyncpg.Connection,
+    *,
+    series: str,
+    at: datetime,
+    codes: Sequence[str],
+    domains: Sequence[str] = (),
 ) -> ScoresAtResponse:
-    """Every district in ``codes`` as its last stored update at or before ``at`` showed it."""
+    """Every district in ``codes`` as its last stored update at or before ``at`` showed it.
+
+    Where that update is past the raw retention, each of ``domains`` (series names such as
+    ``composite`` or ``fire``) comes from the downsampled points instead: the newest point at or
+    before ``at``. A rollup point carries the time and value of the last update of its step, so
+    the value is never from after ``at`` and at most one step older than the exact one.
+    """
     rows = await conn.fetch(
         """SELECT c.code, u.payload
            FROM unnest($3::text[]) AS c(code)
@@ -170,7 +183,53 @@ async def scores_at(
     )
     found = [ScoreUpdate.model_validate_json(r["payload"]) for r in rows if r["payload"]]
     missing = [r["code"] for r in rows if not r["payload"]]
-    return ScoresAtResponse(at=at, series=series, districts=found, missing=missing)
+    downsampled = await _downsampled_at(conn, series, at, missing, domains) if domains else []
+    kept = {d.district for d in downsampled}
+    return ScoresAtResponse(
+        at=at,
+        series=series,
+        districts=found,
+        downsampled=downsampled,
+        missing=[code for code in missing if code not in kept],
+    )
+
+
+async def _downsampled_at(
+    conn: asyncpg.Connection,
+    series: str,
+    at: datetime,
+    codes: Sequence[str],
+    domains: Sequence[str],
+) -> list[DownsampledScores]:
+    if not codes:
+        return []
+    rows = await conn.fetch(
+        """SELECT c.code, d.domain, p.as_of, p.value, p.grade, p.model_version
+           FROM unnest($3::text[]) AS c(code) CROSS JOIN unnest($4::text[]) AS d(domain)
+           JOIN LATERAL (
+               SELECT as_of, value, grade, model_version FROM score_points
+               WHERE series = $1 AND district = c.code AND domain = d.domain AND as_of <= $2
+               ORDER BY as_of DESC, seq DESC LIMIT 1
+           ) p ON true
+           ORDER BY c.code, d.domain""",
+        series,
+        at,
+        list(codes),
+        list(domains),
+    )
+    by_code: dict[str, dict[str, SeriesValue]] = {}
+    version: dict[str, tuple[datetime, str]] = {}
+    for r in rows:
+        by_code.setdefault(r["code"], {})[r["domain"]] = SeriesValue(
+            value=r["value"], grade=r["grade"], as_of=r["as_of"]
+        )
+        newest = version.get(r["code"])
+        if newest is None or r["as_of"] > newest[0]:
+            version[r["code"]] = (r["as_of"], r["model_version"])
+    return [
+        DownsampledScores(district=code, model_version=version[code][1], series=values)
+        for code, values in by_code.items()
+    ]
 
 
 async def alerts(

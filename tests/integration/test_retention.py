@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from streams import history, store
+from streams.contract import ScoreUpdate
 from streams.retention import ORIGIN, apply_retention
 from streams.settings import Settings
 from tests.factories import alert, score_update
@@ -105,5 +106,66 @@ async def test_downsampling_keeps_answers_at_the_rollup_step(pg_dsn: str) -> Non
         assert sum(again.deleted.values()) == 0
         assert again.downsampled_points == 0
         assert await series(conn, start, end) == before
+    finally:
+        await conn.close()
+
+
+async def test_time_travel_past_raw_retention_answers_from_downsampled_history(
+    pg_dsn: str,
+) -> None:
+    """Each series' value is the newest kept point at or before the moment: the exact value,
+    or the one the map showed at the start of the moment's rollup step — never a value from
+    after the moment."""
+    conn = await store.connect(pg_dsn)
+    try:
+        await store.migrate(conn)
+        await seed(conn)
+        rng = random.Random(9)
+        moments = [NOW - timedelta(days=rng.uniform(2.5, 9.5)) for _ in range(60)]
+        tick = timedelta(microseconds=1)
+
+        async def exact_at(at: datetime) -> ScoreUpdate:
+            answer = await history.scores_at(conn, series="live", at=at, codes=[CODE])
+            return answer.districts[0]
+
+        exact = {at: await exact_at(at) for at in moments}
+        step_start = {at: ORIGIN + ((at - ORIGIN) // STEP) * STEP for at in moments}
+        at_step_start = {at: await exact_at(step_start[at] - tick) for at in moments}
+        await apply_retention(conn, settings(pg_dsn), NOW)
+
+        outcomes = []
+        for at in moments:
+            answer = await history.scores_at(
+                conn,
+                series="live",
+                at=at,
+                codes=[CODE, "4157051500"],
+                domains=["composite", "fire"],
+            )
+            assert answer.districts == []  # the full updates are gone
+            assert answer.missing == ["4157051500"]  # nothing was ever stored there
+            (kept,) = answer.downsampled
+            assert kept.district == CODE
+            assert kept.model_version == "test"
+            for name in ("composite", "fire"):
+                value = kept.series[name]
+                assert value.as_of <= at
+                shown = (value.as_of, value.value)
+                now_exact = (
+                    exact[at].as_of,
+                    exact[at].composite.value,
+                )  # factory: fire == composite
+                then = (at_step_start[at].as_of, at_step_start[at].composite.value)
+                assert shown in (now_exact, then)
+                outcomes.append(shown == now_exact)
+        assert any(outcomes)  # both cases occur
+        assert not all(outcomes)
+
+        recent = NOW - timedelta(hours=1)
+        answer = await history.scores_at(
+            conn, series="live", at=recent, codes=[CODE], domains=["composite"]
+        )
+        assert len(answer.districts) == 1
+        assert answer.downsampled == []  # within the raw period: the full update
     finally:
         await conn.close()
