@@ -49,6 +49,9 @@ __all__ = [
 # Keyset conditions: rows strictly after a page's last key, in each route's order.
 EVENTS_AFTER = "AND (occurred_at, epoch, kind, source, event_id) > ($6, $7, $8, $9, $10)"
 ALERTS_AFTER = "AND (opened_at, id) < ($6, $7)"
+DEAD_LETTER_COLUMNS = ("failed_at", "epoch", "topic", "partition", "offset")
+DEAD_LETTER_PAGE_BYTES = 8 * 1024 * 1024  # original bytes per page (base64 makes 4/3 of it)
+CURSOR_PREFETCH = 16
 DEAD_LETTERS_AFTER = 'AND (failed_at, epoch, topic, partition, "offset") < ($6, $7, $8, $9, $10)'
 
 
@@ -320,25 +323,35 @@ async def dead_letters(
     topic: str | None = None,
     limit: int = 1000,
     after: pages.Key | None = None,
+    byte_budget: int = DEAD_LETTER_PAGE_BYTES,
 ) -> DeadLettersResponse:
     """Dead letters that failed in [start, end), newest first, with their original bytes;
-    ``after`` continues from a page's ``next`` cursor."""
-    rows = await conn.fetch(
-        f"""SELECT epoch, topic, partition, "offset", error, reason, failed_at, key, value
+    ``after`` continues from a page's ``next`` cursor.
+
+    Rejected inputs can be large (whatever the broker accepted), so a page also ends once its
+    original bytes reach ``byte_budget`` (at least one row is always given): rows are streamed
+    from a cursor and never all held at once.
+    """
+    sql = f"""SELECT epoch, topic, partition, "offset", error, reason, failed_at, key, value
            FROM dead_letters
            WHERE failed_at >= $1 AND failed_at < $2
              AND ($3::text IS NULL OR error = $3) AND ($4::text IS NULL OR topic = $4)
              {DEAD_LETTERS_AFTER if after else ""}
            ORDER BY failed_at DESC, epoch DESC, topic DESC, partition DESC, "offset" DESC
-           LIMIT $5""",
-        start,
-        end,
-        error,
-        topic,
-        limit + 1,
-        *(after or ()),
-    )
-    page, next_key = _page(rows, limit, ("failed_at", "epoch", "topic", "partition", "offset"))
+           LIMIT $5"""
+    args = (start, end, error, topic, limit + 1, *(after or ()))
+    page: list[asyncpg.Record] = []
+    more = False
+    used = 0
+    async with conn.transaction(readonly=True):
+        async for row in conn.cursor(sql, *args, prefetch=CURSOR_PREFETCH):
+            size = len(row["value"]) + len(row["key"] or b"")
+            if len(page) == limit or (page and used + size > byte_budget):
+                more = True
+                break
+            page.append(row)
+            used += size
+    next_key = _key_of(page[-1], DEAD_LETTER_COLUMNS) if more else None
     found = [
         DeadLetter(
             topic=r["topic"],
@@ -366,8 +379,11 @@ def _page(
     the last one shown."""
     if len(rows) <= limit:
         return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], tuple(last[name] for name in key)
+    return rows[:limit], _key_of(rows[limit - 1], key)
+
+
+def _key_of(row: asyncpg.Record, columns: tuple[str, ...]) -> pages.Key:
+    return tuple(row[name] for name in columns)
 
 
 def located_of(row: asyncpg.Record | dict[str, Any]) -> LocatedEvent:

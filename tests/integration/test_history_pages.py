@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dashboard_ws.api import HistoryApi
-from streams import store
+from streams import history, pages, store
 from streams.contract import DeadLetter, Incident, LocatedEvent
 from streams.settings import Settings
 from tests.factories import alert
@@ -220,3 +220,58 @@ async def test_a_page_that_ends_exactly_at_the_last_row_promises_no_more(
     second = await fetch(api, "/api/events", limit="2", after=first["next"])
     assert len(second["events"]) == 2
     assert second["next"] is None  # exactly at the end: no promise of more
+
+
+async def test_large_dead_letters_end_a_page_at_its_byte_budget(pg_dsn: str) -> None:
+    """A page holds what fits in the budget (at least one row), and paging still gives all."""
+    failed = NOW - timedelta(minutes=1)
+    sizes = [300_000] * 7 + [1_500_000, 10]
+    letters = [
+        DeadLetter(
+            topic="riskmon.incidents",
+            partition=0,
+            offset=i,
+            key_b64=None,
+            value_b64=DeadLetter.encode(bytes([i]) * size) or "",
+            reason="not JSON",
+            error="not_json",
+            failed_at=failed - timedelta(seconds=i),
+        )
+        for i, size in enumerate(sizes)
+    ]
+    conn = await store.connect(pg_dsn)
+    try:
+        await store.migrate(conn)
+        await store.write_dead_letters(conn, 1, letters)
+        seen: list[DeadLetter] = []
+        pages_sizes: list[int] = []
+        after = None
+        while True:
+            page = await history.dead_letters(
+                conn,
+                start=NOW - timedelta(hours=1),
+                end=NOW,
+                limit=100,
+                after=after,
+                byte_budget=1_000_000,
+            )
+            pages_sizes.append(len(page.dead_letters))
+            seen.extend(page.dead_letters)
+            assert sum(len(d.value) for d in page.dead_letters) <= 1_000_000 or (
+                len(page.dead_letters) == 1
+            )
+            if page.next is None:
+                break
+            after = pages.decode(pages.DEAD_LETTER_KEY, page.next)
+        # newest first: offset i failed i seconds earlier
+        assert [d.offset for d in seen] == list(range(len(sizes)))
+        assert pages_sizes == [
+            3,
+            3,
+            1,
+            1,
+            1,
+        ]  # 3 x 300 kB, 3 x 300 kB, 300 kB, the 1.5 MB alone, 10 B
+        assert all(d.value == bytes([i]) * sizes[i] for i, d in enumerate(seen))
+    finally:
+        await conn.close()
