@@ -18,7 +18,7 @@ from types import FrameType
 from bench import Result, machine, progress
 
 INDEX_BENCHES = ("indices_incremental", "indices_batch", "indices_memory")
-BENCHES = (*INDEX_BENCHES, "pipeline", "api_history")
+BENCHES = (*INDEX_BENCHES, "pipeline", "api_history", "gateway_fanout")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -65,6 +65,10 @@ def run(
         from bench import api_bench
 
         results.update(api_bench.run(quick=quick))
+    if "gateway_fanout" in selected:
+        from bench import gateway_bench
+
+        results.update(gateway_bench.run(quick=quick))
     progress(f"done in {time.perf_counter() - started:.1f} s")
     return {"machine": machine(), "quick": quick, "results": results}
 
