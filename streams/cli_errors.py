@@ -7,6 +7,8 @@ status; any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -52,10 +54,19 @@ def explain(
         )
     if isinstance(error, KafkaError):
         return Explained(f"Kafka at {kafka_bootstrap} refused: {error!r}", EXIT_UNREACHABLE)
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        return Explained(
+            f"{error}; another process listens there: choose another port (--port, "
+            "RISKMON_GATEWAY_PORT, RISKMON_METRICS_PORT) or stop it",
+            EXIT_CONFIG,
+        )
+    if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
+        return Explained(f"{error.strerror}: {error.filename}", EXIT_CONFIG)
     where = f"PostgreSQL at {redact_dsn(pg_dsn)} (RISKMON_PG_DSN)"
     if isinstance(error, PG_AUTH):
         return Explained(f"{where} refused: {error}", EXIT_CONFIG)
-    if isinstance(error, OSError | TimeoutError | asyncpg.CannotConnectNowError):
+    unreachable = ConnectionError | socket.gaierror | TimeoutError | asyncpg.CannotConnectNowError
+    if pg_dsn and isinstance(error, unreachable):
         reason = str(error) or type(error).__name__
         return Explained(
             f"cannot reach {where}: {reason}; is the server running and the DSN right?",

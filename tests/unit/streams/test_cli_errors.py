@@ -3,6 +3,7 @@ servers), and its tracebacks for everything else."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import subprocess
@@ -96,6 +97,51 @@ def test_refused_credentials_or_database_are_configuration(error: Exception) -> 
 @pytest.mark.parametrize("error", [KeyError("x"), ValueError("bug"), AssertionError()])
 def test_other_errors_are_bugs_and_keep_their_traceback(error: Exception) -> None:
     assert explain(error, pg_dsn=DSN, kafka_bootstrap="k:9092") is None
+
+
+def test_a_network_error_without_a_database_configured_is_not_blamed_on_it() -> None:
+    assert explain(ConnectionRefusedError(111, "refused"), pg_dsn=None) is None
+
+
+def test_a_port_in_use_says_how_to_choose_another() -> None:
+    error = OSError(errno.EADDRINUSE, "error while attempting to bind on address: in use")
+    explained = explain(error, pg_dsn=DSN)
+    assert explained is not None
+    assert explained.status == EXIT_CONFIG
+    assert "--port" in explained.message
+    assert "PostgreSQL" not in explained.message
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        FileNotFoundError(errno.ENOENT, "No such file or directory", "/data/in.csv"),
+        PermissionError(errno.EACCES, "Permission denied", "/data/in.csv"),
+    ],
+)
+def test_a_file_problem_names_the_file_not_the_database(error: OSError) -> None:
+    explained = explain(error, pg_dsn=DSN)
+    assert explained is not None
+    assert explained.status == EXIT_CONFIG
+    assert explained.message.endswith(": /data/in.csv")
+    assert "PostgreSQL" not in explained.message
+
+
+def test_a_taken_port_ends_the_gateway_with_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = riskmon(
+            "gateway",
+            "--port",
+            str(port),
+            RISKMON_KAFKA_BOOTSTRAP="127.0.0.1:1",  # bound before the consumer dials
+        )
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("riskmon gateway: ")
+    assert "--port" in last
 
 
 @pytest.mark.parametrize(
