@@ -39,6 +39,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def arrival_time(located: LocatedEvent) -> datetime | None:
+    """When the input happened, for the arrival-delay metric: an incident's occurrence, a
+    reading's observation; None for safety facts (their effective time may be long past)."""
+    if located.incident is not None:
+        return located.incident.occurred_at
+    if located.reading is not None:
+        return located.reading.observed_at
+    return None
+
+
 class Worker:
     """Everything the agents share: settings, city, model, owned scorers, topics."""
 
@@ -115,6 +125,10 @@ class Worker:
                 await self.send_dead(out)
                 continue
             metrics.INGESTED.labels(out.kind).inc()
+            happened = arrival_time(out)
+            if happened is not None:
+                delay = max(0.0, (out.received_at - happened).total_seconds())
+                metrics.ARRIVAL_DELAY.labels(out.kind).observe(delay)
             partition = self.city.partition_of(out.district, self.settings.partitions)
             await self.located.send(
                 key=out.district.encode(), value=out.model_dump_json().encode(), partition=partition
@@ -141,6 +155,9 @@ class Worker:
             for outcome_name, count in outcome.counts.items():
                 metrics.EVENTS.labels(outcome_name).inc(count)
             await self.send_updates(outcome.updates)
+            sent = utcnow()
+            for _, located in batch:
+                metrics.SCORE_DELAY.observe(max(0.0, (sent - located.received_at).total_seconds()))
             for conflict in outcome.conflicts:
                 raw = RawRecord(
                     self.settings.topics.located,

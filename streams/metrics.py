@@ -36,6 +36,20 @@ BATCH_SECONDS = Histogram(
     "Time to score one partition batch",
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
 )
+DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
+ARRIVAL_DELAY = Histogram(
+    "riskmon_arrival_delay_seconds",
+    "From when an incident occurred or a reading was observed to when the worker read it "
+    "(how late agencies' feeds deliver; clock skew counts as 0)",
+    ["kind"],
+    buckets=DELAY_BUCKETS,
+)
+SCORE_DELAY = Histogram(
+    "riskmon_score_delay_seconds",
+    "From when the worker read an input to when the score update that includes it was sent "
+    "(a restarted worker's replay shows here as long delays)",
+    buckets=DELAY_BUCKETS,
+)
 ALERTS = Counter("riskmon_alert_changes_total", "Alert messages published", ["change"])
 SINK_ROWS = Counter("riskmon_sink_rows_total", "Rows written to PostgreSQL", ["table"])
 SINK_RETRIES = Counter("riskmon_sink_retries_total", "PostgreSQL write attempts that failed")

@@ -57,6 +57,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "RISKMON_CHECKPOINT_INTERVAL_S": str(settings.checkpoint_interval_s),
             "RISKMON_DATA_DIR": str(settings.data_dir),
             "RISKMON_SESSION_TIMEOUT_S": str(settings.session_timeout_s),
+            "RISKMON_METRICS_PORT": str(settings.metrics_port),
         }
     )
     if settings.city_config:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import websockets
 
 from dashboard_ws.server import Gateway
 from streams.contract import WS_SERVER_MESSAGE, DeadLetter, Incident, ScoreMessage, ScoreUpdate
+from streams.embedded import free_port
 
 from .harness import (
     TopicReader,
@@ -57,7 +59,7 @@ async def next_score(
 async def test_incident_reaches_websocket_and_bad_input_is_dead_lettered(
     kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
 ) -> None:
-    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path)
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path, metrics_port=free_port())
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     try:
@@ -120,8 +122,30 @@ async def test_incident_reaches_websocket_and_bad_input_is_dead_lettered(
             async with gateway_health(gateway.port) as health:
                 assert health["status"] == "ok"
                 assert health["districts"] == 14
+
+        # The worker's own metrics count what happened and time it.
+        metrics = await asyncio.to_thread(worker_metrics, settings.metrics_port)
+        assert metrics['riskmon_ingested_total{kind="incident"}'] >= 2
+        assert metrics['riskmon_dead_letters_total{error="not_json"}'] >= 1
+        assert metrics['riskmon_dead_letters_total{error="schema"}'] >= 1
+        assert metrics['riskmon_arrival_delay_seconds_count{kind="incident"}'] >= 2
+        assert metrics["riskmon_score_delay_seconds_count"] >= 2
+        # both incidents were scored and sent within a few seconds of being read
+        assert metrics['riskmon_score_delay_seconds_bucket{le="5.0"}'] >= 2
     finally:
         worker.stop()
+
+
+def worker_metrics(port: int) -> dict[str, float]:
+    """The worker's Prometheus samples, by name and labels as exposed."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
 
 
 class gateway_health:
