@@ -233,7 +233,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
             )
         )
     elif args.command == "topics":
-        from .setup import prepare
+        from .startup import prepare
 
         prepared = asyncio.run(prepare(settings))
         print("\n".join(prepared.topics) or "all topics exist")
@@ -244,11 +244,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
 
         sys.exit(run_retention_cli(settings, dry_run=args.dry_run))
     elif args.command == "db" and args.action == "new-epoch":
-        from .setup import new_epoch
+        from .startup import new_epoch
 
         print(f"stream epoch: {asyncio.run(new_epoch(settings, args.reason))}")
     elif args.command == "db":
-        from .setup import migrate_db
+        from .startup import migrate_db
 
         print("applied:", asyncio.run(migrate_db(settings)) or "nothing (up to date)")
     elif args.command == "schema":

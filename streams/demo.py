@@ -22,7 +22,7 @@ from typing import Any
 
 from .embedded import EmbeddedBroker, EmbeddedPostgres, stop_process
 from .settings import Settings
-from .setup import prepare
+from .startup import prepare
 
 log = logging.getLogger("riskmon.demo")
 

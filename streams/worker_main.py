@@ -13,7 +13,7 @@ from .checkpoint import PgCheckpointStore
 from .cityconfig import load_city_config
 from .metrics import serve_metrics
 from .settings import Settings
-from .setup import prepare
+from .startup import prepare
 
 log = logging.getLogger("riskmon.worker")
 

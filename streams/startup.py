@@ -1,4 +1,4 @@
-"""Preparing a deployment: database migrations, Kafka topics and stream epochs.
+"""What every process runs at startup: database migrations, Kafka topics and stream epochs.
 
 ``riskmon topics``, ``riskmon worker`` and ``riskmon demo`` all go through :func:`prepare`, so
 whichever runs first after a broker lost its logs notices it. Only a topic's creation tells:
