@@ -121,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def gateway_topics(settings: Settings) -> tuple[str, ...]:
+    """The topics the gateway reads or writes."""
+    return (settings.topics.scores, settings.topics.alerts, settings.topics.alert_acks)
+
+
 def _aware_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
@@ -181,7 +186,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "gateway":
         from dashboard_ws.server import Gateway
 
+        from .admin import create_topics
+
         async def serve(stop: asyncio.Event) -> None:
+            # Only the gateway's own topics: creating riskmon.located here would hide a lost log
+            # from the set-up step (see streams/startup.py).
+            await create_topics(settings, only=gateway_topics(settings))
             async with Gateway(settings) as gateway:
                 print(f"dashboard: http://{settings.gateway_host}:{gateway.port}/", flush=True)
                 await stop.wait()
@@ -190,7 +200,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "sink":
         from .metrics import serve_metrics
         from .sink import run_sink
+        from .startup import prepare
 
+        asyncio.run(prepare(settings))  # whichever process starts first sets up (or notices)
         serve_metrics(settings.metrics_host, settings.metrics_port)
         run_until_signal(lambda stop: run_sink(settings, stop))
     elif args.command == "simulate":

@@ -16,6 +16,7 @@ import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from pydantic import ValidationError
 
+from .admin import TopicMismatch
 from .cityconfig import CityConfigError
 from .settings import SettingMissing
 
@@ -43,7 +44,7 @@ def explain(
     """One line for an error the user can act on, or None for a bug (keep the traceback)."""
     if isinstance(error, ValidationError) and error.title == "Settings":
         return Explained(_settings_problem(error), EXIT_CONFIG)
-    if isinstance(error, SettingMissing | CityConfigError):
+    if isinstance(error, SettingMissing | CityConfigError | TopicMismatch):
         return Explained(str(error), EXIT_CONFIG)
     if isinstance(error, KafkaConnectionError):
         return Explained(

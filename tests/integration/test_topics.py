@@ -1,0 +1,96 @@
+"""The set-up step against topics it did not create: a partition count riskmon cannot work with is
+refused with one line naming the topic and the fix; the gateway creates only its own topics."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from streams.admin import create_topics
+from streams.cli import gateway_topics
+from streams.cli_errors import EXIT_CONFIG
+
+from .harness import ROOT, isolated_settings, settings_env
+
+pytestmark = pytest.mark.integration
+
+
+async def make_topic(bootstrap: str, name: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+async def topic_names(bootstrap: str) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def test_a_located_topic_with_the_wrong_partition_count_is_refused(
+    kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path, partitions=4)
+    # what a broker with auto.create.topics.enable=true and num.partitions=1 would have made
+    await make_topic(kafka_bootstrap, settings.topics.located, 1)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "streams.cli", "topics"],
+        cwd=ROOT,
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"riskmon topics: topic {settings.topics.located} has 1 partition(s)")
+    assert "needs 4" in line
+    assert "auto.create.topics.enable=false" in line
+
+
+async def test_an_alert_topic_must_have_one_partition(
+    kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path)
+    await make_topic(kafka_bootstrap, settings.topics.alert_input, 3)
+    with pytest.raises(ValueError, match=f"{settings.topics.alert_input} has 3 partition"):
+        await create_topics(settings)
+
+
+async def test_topics_with_the_right_counts_are_accepted_and_others_created(
+    kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path, partitions=2)
+    await make_topic(kafka_bootstrap, settings.topics.located, 2)
+    await make_topic(kafka_bootstrap, settings.topics.incidents, 7)  # any count will do
+    created = await create_topics(settings)
+    assert set(created) == set(settings.topics.all()) - {
+        settings.topics.located,
+        settings.topics.incidents,
+    }
+
+
+async def test_the_gateway_creates_only_its_own_topics(
+    kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path)
+    created = await create_topics(settings, only=gateway_topics(settings))
+    assert set(created) == {
+        settings.topics.scores,
+        settings.topics.alerts,
+        settings.topics.alert_acks,
+    }
+    names = await topic_names(kafka_bootstrap)
+    assert settings.topics.located not in names  # left for the set-up step to notice
