@@ -1,9 +1,11 @@
-"""The set-up step against topics it did not create: a partition count riskmon cannot work with is
-refused with one line naming the topic and the fix; the gateway creates only its own topics."""
+"""Starting against what is already there: topics riskmon did not create (a partition count it
+cannot work with is refused with one line naming the topic and the fix; the gateway creates only
+its own topics) and a port another process holds."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +96,27 @@ async def test_the_gateway_creates_only_its_own_topics(
     }
     names = await topic_names(kafka_bootstrap)
     assert settings.topics.located not in names  # left for the set-up step to notice
+
+
+async def test_a_taken_port_ends_the_gateway_with_one_line(
+    kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "streams.cli", "gateway", "--port", str(port)],
+            cwd=ROOT,
+            env=settings_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("riskmon gateway: ")
+    assert "--port" in last
+    assert "PostgreSQL" not in last

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaConnectionError
 from pydantic import ValidationError
 
 from streams.cityconfig import CityConfigError
-from streams.cli_errors import EXIT_CONFIG, EXIT_UNREACHABLE, explain, redact_dsn
+from streams.cli_errors import EXIT_CONFIG, EXIT_UNREACHABLE, explain
 from streams.settings import SettingMissing, Settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -125,37 +125,6 @@ def test_a_file_problem_names_the_file_not_the_database(error: OSError) -> None:
     assert explained.status == EXIT_CONFIG
     assert explained.message.endswith(": /data/in.csv")
     assert "PostgreSQL" not in explained.message
-
-
-def test_a_taken_port_ends_the_gateway_with_one_line() -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        done = riskmon(
-            "gateway",
-            "--port",
-            str(port),
-            RISKMON_KAFKA_BOOTSTRAP="127.0.0.1:1",  # bound before the consumer dials
-        )
-    assert done.returncode == EXIT_CONFIG, done.stderr
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("riskmon gateway: ")
-    assert "--port" in last
-
-
-@pytest.mark.parametrize(
-    ("dsn", "shown"),
-    [
-        (DSN, "db.example:6543/riskmon"),
-        ("postgresql://u@localhost/x", "localhost:5432/x"),
-        ("postgresql:///x?host=/run/postgresql", "localhost:5432/x"),
-        (None, "(not set)"),
-        ("postgresql://u:p@[::1:bad/x", "(an unreadable DSN)"),
-    ],
-)
-def test_redact_dsn(dsn: str | None, shown: str) -> None:
-    assert redact_dsn(dsn) == shown
 
 
 def riskmon(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
