@@ -298,8 +298,12 @@ class Alert(_Message):
     rule: AlertRule
     state: Literal["pending", "firing", "acknowledged", "resolved"]
     change: Literal[
-        "opened", "fired", "updated", "acknowledged", "refired", "resolved", "withdrawn"
-    ] = Field(description="withdrawn: a pending alert whose condition ended before it fired")
+        "opened", "fired", "updated", "acknowledged", "refired", "resolved", "withdrawn", "expired"
+    ] = Field(
+        description="withdrawn: a pending alert whose condition ended before it fired; expired: "
+        "closed without its condition ending, because the stream restarted (a new epoch) and "
+        "the alert's state was lost"
+    )
     severity: Literal["Minor", "Moderate", "Severe", "Extreme"] = Field(
         description="CAP 1.2 severity terms"
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from . import store
 from .admin import create_topics
@@ -67,7 +68,9 @@ async def prepare(settings: Settings) -> Prepared:
     conn = await store.connect_waiting(settings.pg_dsn)
     try:
         if lost:
-            epoch = await store.begin_epoch(conn, f"topic {', '.join(lost)} was created")
+            epoch = await store.begin_epoch(
+                conn, f"topic {', '.join(lost)} was created", datetime.now(UTC)
+            )
         else:
             epoch = await store.current_epoch(conn)
     finally:
@@ -81,6 +84,6 @@ async def new_epoch(settings: Settings, reason: str) -> int:
     conn = await store.connect(settings.require_pg_dsn())
     try:
         await store.migrate(conn)
-        return await store.begin_epoch(conn, reason)
+        return await store.begin_epoch(conn, reason, datetime.now(UTC))
     finally:
         await conn.close()

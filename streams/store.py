@@ -142,10 +142,12 @@ async def current_epoch(conn: asyncpg.Connection) -> int:
     return epoch
 
 
-async def begin_epoch(conn: asyncpg.Connection, reason: str) -> int:
+async def begin_epoch(conn: asyncpg.Connection, reason: str, now: datetime) -> int:
     """Start a new life of the located-events log (the broker lost it): checkpoints, which name
     offsets of the old log, are dropped, and offsets stored from now on belong to the new epoch.
 
+    Alerts still open are closed as ``expired`` at ``now``: the alert agent's state went with its
+    checkpoint, so nothing would ever resolve them, and the new epoch opens alerts of its own.
     A database that never saw a score or a checkpoint stays in its first epoch.
     """
     async with conn.transaction():
@@ -162,8 +164,30 @@ async def begin_epoch(conn: asyncpg.Connection, reason: str) -> int:
         await conn.execute(
             "INSERT INTO stream_epochs (epoch, reason) VALUES ($1, $2)", epoch + 1, reason
         )
-    log.warning("stream epoch started epoch=%s reason=%s", epoch + 1, reason)
+        still_open = await conn.fetch("SELECT payload FROM alerts WHERE state <> 'resolved'")
+        await write_alerts(
+            conn, [expire(Alert.model_validate_json(r["payload"]), now) for r in still_open]
+        )
+    log.warning(
+        "stream epoch started epoch=%s reason=%s alerts_expired=%s",
+        epoch + 1,
+        reason,
+        len(still_open),
+    )
     return epoch + 1
+
+
+def expire(alert: Alert, now: datetime) -> Alert:
+    """The message that closes ``alert`` without its condition having ended."""
+    return alert.model_copy(
+        update={
+            "seq": alert.seq + 1,
+            "state": "resolved",
+            "change": "expired",
+            "resolved_at": now,
+            "as_of": now,
+        }
+    )
 
 
 # --- history rows ---------------------------------------------------------------------------------

@@ -18,10 +18,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from streams.contract import Incident, ScoreUpdate
+from streams import store
+from streams.contract import Alert, Incident, ScoreUpdate
 from streams.embedded import EmbeddedBroker
 from streams.settings import Settings
 from streams.sink import run_sink
+from tests.factories import alert
 
 from .harness import ROOT, TopicReader, WorkerProcess, eventually, isolated_settings, produce
 from .harness import settings_env as env_of
@@ -164,9 +166,31 @@ async def test_new_epoch_by_hand_drops_checkpoints_once_there_is_state(pg_dsn: s
                                                saved_at)
                VALUES ('riskmon', 'riskmon.located', 0, 42, '{}', now())"""
         )
+        await store.write_alerts(
+            conn,
+            [
+                alert("open-1", 3, "acknowledged", change="acknowledged").model_copy(
+                    update={"acknowledged_by": "operator-1"}
+                ),
+                alert("done-1", 4, "resolved", change="resolved"),
+            ],
+        )
         out = riskmon(settings, "db", "new-epoch", "--reason", "kafka cluster rebuilt")
         assert out.strip() == "stream epoch: 2"
         assert await conn.fetchval("SELECT count(*) FROM scorer_checkpoints") == 0
+        # the open alert's state went with the checkpoints: it is closed, not left open forever
+        expired = Alert.model_validate_json(
+            await conn.fetchval("SELECT payload FROM alerts WHERE id = 'open-1'")
+        )
+        assert (expired.state, expired.change, expired.seq) == ("resolved", "expired", 4)
+        assert expired.acknowledged_by == "operator-1"  # its history is kept
+        assert expired.resolved_at is not None
+        changes = await conn.fetch(
+            "SELECT change FROM alert_changes WHERE id = 'open-1' ORDER BY seq"
+        )
+        assert [r["change"] for r in changes] == ["acknowledged", "expired"]
+        done = await conn.fetchval("SELECT payload FROM alerts WHERE id = 'done-1'")
+        assert Alert.model_validate_json(done).change == "resolved"  # untouched
         assert (
             await conn.fetchval("SELECT reason FROM stream_epochs WHERE epoch = 2")
             == "kafka cluster rebuilt"
