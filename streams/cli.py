@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -184,14 +185,23 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
 
         run_worker(settings)
     elif args.command == "gateway":
+        from aiokafka.errors import KafkaConnectionError
+
         from dashboard_ws.server import Gateway
 
         from .admin import create_topics
 
         async def serve(stop: asyncio.Event) -> None:
             # Only the gateway's own topics: creating riskmon.located here would hide a lost log
-            # from the set-up step (see streams/startup.py).
-            await create_topics(settings, only=gateway_topics(settings))
+            # from the set-up step (see streams/startup.py). Best effort: a gateway started while
+            # Kafka is down serves the page and the history API, and its feed retries.
+            try:
+                await create_topics(settings, only=gateway_topics(settings), timeout_s=10.0)
+            except KafkaConnectionError as error:
+                logging.getLogger("riskmon.gateway").warning(
+                    "kafka unreachable at start; serving anyway, the feed retries error=%r",
+                    str(error),
+                )
             async with Gateway(settings) as gateway:
                 print(f"dashboard: http://{settings.gateway_host}:{gateway.port}/", flush=True)
                 await stop.wait()

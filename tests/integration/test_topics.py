@@ -5,9 +5,12 @@ its own topics) and a port another process holds."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,8 +19,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from streams.admin import create_topics
 from streams.cli import gateway_topics
 from streams.cli_errors import EXIT_CONFIG
+from streams.embedded import free_port, stop_process
 
-from .harness import ROOT, isolated_settings, settings_env
+from .harness import ROOT, eventually, isolated_settings, settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +124,50 @@ async def test_a_taken_port_ends_the_gateway_with_one_line(
     assert last.startswith("riskmon gateway: ")
     assert "--port" in last
     assert "PostgreSQL" not in last
+
+
+async def test_a_gateway_started_while_kafka_is_down_serves_and_says_so(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    closed = free_port()  # nothing listens there
+    settings = isolated_settings(f"127.0.0.1:{closed}", pg_dsn, tmp_path)
+    port = free_port()
+    env = {**settings_env(settings), "RISKMON_GATEWAY_PORT": str(port)}
+    log_path = tmp_path / "gateway.log"
+    gateway = await asyncio.to_thread(start_gateway, env, log_path)
+    try:
+
+        async def answers() -> bool:
+            assert gateway.poll() is None, log_path.read_text()
+            try:
+                status, _ = await asyncio.to_thread(http_get, port, "/healthz")
+            except OSError:
+                return False
+            return status == 503
+
+        await eventually(answers, within=45, interval=0.5)
+        status, body = await asyncio.to_thread(http_get, port, "/api/openapi.json")
+        assert status == 200
+        assert json.loads(body)["openapi"] == "3.1.0"
+        assert "kafka unreachable at start" in log_path.read_text()
+    finally:
+        stop_process(gateway, timeout=15)
+
+
+def start_gateway(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "gateway"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def http_get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
