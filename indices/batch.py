@@ -52,7 +52,7 @@ def score_batch(
     readings = [r for r in readings if r.kind != RIVER_KIND or r.sensor_id in rivers]
     intensity, count = _incidents(incidents, params, float(at))
     hazards, freshness = _sensors(readings, params, float(at))
-    facilities, grades = _facts(_first_by_key(facts))
+    facilities, grades = _facts([facts[i] for i in _first_rows([f.key for f in facts]).tolist()])
     parts = Components(intensity, hazards, facilities, grades, count, freshness)
     return compose(district, params, parts)
 
@@ -71,10 +71,12 @@ def _incidents(
         domain_all = domain_all[counted]
     if not incidents:
         return {}, 0
-    first = _first_rows(incidents)
+    first = _first_rows([e.key for e in incidents])
     domain = domain_all[first]
-    severity = _ints([e.severity for e in incidents], len(incidents))[first]
-    casualties = _ints([e.casualties for e in incidents], len(incidents))[first]
+    # severity (1..5) and casualties (>= 0) in one read: severity in the low 3 bits
+    packed = _ints([e.severity | e.casualties << 3 for e in incidents], len(incidents))[first]
+    severity = packed & 7
+    casualties = packed >> 3
     t = _floats([e.t for e in incidents], len(incidents))[first]
     weight = np.asarray(params.severity_weight)[severity - 1] * (
         1.0 + params.casualty_weight * np.minimum(casualties, params.casualty_cap)
@@ -101,7 +103,7 @@ def _sensors(
     kind_code = _ranks(kinds)
     value = _floats([r.value for r in readings], len(readings))
     t = _floats([r.t for r in readings], len(readings))
-    newest = _last_per_group(_ranks(sensors), t, value, kind_code)
+    newest = _last_per_group(_ids(sensors), t, value, kind_code)
     hazards: dict[str, float] = {}
     freshness: dict[str, float] = {}
     for code, kind in enumerate(sorted(set(kinds))):
@@ -144,7 +146,7 @@ def _facts(facts: list[FacilityIn | InspectionIn]) -> tuple[dict[str, int], dict
     if facilities:
         removed = _ints([not f.present for f in facilities], len(facilities))
         newest = _last_per_group(
-            _ranks([f.facility_id for f in facilities]),
+            _ids([f.facility_id for f in facilities]),
             _floats([f.t for f in facilities], len(facilities)),
             removed,
             _ranks([f.key for f in facilities]),
@@ -155,7 +157,7 @@ def _facts(facts: list[FacilityIn | InspectionIn]) -> tuple[dict[str, int], dict
     if inspections:
         grade = _ranks([f.grade for f in inspections], INSPECTION_GRADES)
         newest = _last_per_group(
-            _ranks([f.structure_id for f in inspections]),
+            _ids([f.structure_id for f in inspections]),
             _floats([f.t for f in inspections], len(inspections)),
             grade,  # a worse grade wins a tie, as in the state
             _ranks([f.key for f in inspections]),
@@ -191,16 +193,17 @@ def _split(
     return incidents, readings, facts
 
 
-def _first_rows(incidents: list[IncidentIn], hash_of: Callable[[str], int] = hash) -> Ints:
-    """Row of the first incident of each key, ascending: ``apply`` keeps the first, later ones
-    are duplicates or conflicts.
+def _first_rows(keys: list[str], hash_of: Callable[[str], int] = hash) -> Ints:
+    """Row of the first occurrence of each key, ascending: ``apply`` keeps the first event of a
+    key, later ones are duplicates or conflicts.
 
     Rows are grouped by their key's hash with numpy's sort (a dict of a million strings costs
     twice as much); each group's first row is its smallest. Every row that shares a hash is
     then checked against its group's first key, and a collision of two different keys takes the
     exact dict path.
     """
-    keys = [e.key for e in incidents]
+    if not keys:
+        return np.zeros(0, dtype=np.int64)
     hashes = _ints(map(hash_of, keys), len(keys))
     order = np.argsort(hashes)
     sorted_hashes = hashes[order]
@@ -215,14 +218,6 @@ def _first_rows(incidents: list[IncidentIn], hash_of: Callable[[str], int] = has
             rows = _ints(firsts.values(), len(firsts))
     rows.sort()
     return rows
-
-
-def _first_by_key(facts: list[FacilityIn | InspectionIn]) -> list[FacilityIn | InspectionIn]:
-    """The first fact of each key, as ``apply`` keeps it (later: duplicates, conflicts)."""
-    first: dict[str, FacilityIn | InspectionIn] = {}
-    for fact in facts:
-        first.setdefault(fact.key, fact)
-    return list(first.values())
 
 
 def _last_per_group(group: Ints, *order: Floats | Ints) -> Ints:
@@ -240,6 +235,13 @@ def _ranks(values: list[str], vocabulary: Sequence[str] | None = None) -> Ints:
     ordered = sorted(set(values)) if vocabulary is None else vocabulary
     rank = {value: i for i, value in enumerate(ordered)}
     return _ints(map(rank.__getitem__, values), len(values))
+
+
+def _ids(values: list[str]) -> Ints:
+    """An integer per distinct value (equal values, equal ids), in order of first appearance:
+    for grouping, where the order of groups does not matter."""
+    ids = {value: i for i, value in enumerate(dict.fromkeys(values))}
+    return _ints(map(ids.__getitem__, values), len(values))
 
 
 def _ints(values: Iterable[int], count: int = -1) -> Ints:

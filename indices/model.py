@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from indices.errors import InvalidConfig, InvalidEvent
-from indices.taxonomy import FACILITY_KINDS, INCIDENT_TYPES, INSPECTION_GRADES, SENSOR_KINDS
+from indices.taxonomy import (
+    FACILITY_KINDS,
+    INCIDENT_TYPES,
+    INSPECTION_GRADES,
+    MAX_CASUALTIES,
+    SENSOR_KINDS,
+)
 
 __all__ = [
     "MODEL_VERSION",
@@ -87,8 +93,10 @@ class IncidentIn:
             )
         if isinstance(self.casualties, bool) or not isinstance(self.casualties, int):
             raise InvalidEvent(f"casualties must be an integer (event {self.key})")
-        if self.casualties < 0:
-            raise InvalidEvent(f"casualties must be >= 0, got {self.casualties} (event {self.key})")
+        if not 0 <= self.casualties <= MAX_CASUALTIES:
+            raise InvalidEvent(
+                f"casualties must be 0..{MAX_CASUALTIES}, got {self.casualties} (event {self.key})"
+            )
         _check_time(self.t, f"event {self.key}")
 
 

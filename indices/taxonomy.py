@@ -77,3 +77,7 @@ FACILITY_KINDS: Final = (
 )
 
 INSPECTION_GRADES: Final = ("A", "B", "C", "D", "E")
+
+# Casualties an incident may report: above any recorded disaster, and a bound that keeps the
+# model's arithmetic in machine integers.
+MAX_CASUALTIES: Final = 100_000

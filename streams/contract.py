@@ -40,7 +40,7 @@ from pydantic import (
     model_validator,
 )
 
-from indices.taxonomy import FACILITY_KINDS, INCIDENT_TYPES, SENSOR_KINDS
+from indices.taxonomy import FACILITY_KINDS, INCIDENT_TYPES, MAX_CASUALTIES, SENSOR_KINDS
 
 __all__ = [
     "AckRequest",
@@ -125,7 +125,7 @@ class Incident(_Located):
     type: IncidentType
     severity: int = Field(ge=1, le=5, description="1 minor .. 5 catastrophic")
     occurred_at: AwareDatetime
-    casualties: int = Field(default=0, ge=0)
+    casualties: int = Field(default=0, ge=0, le=MAX_CASUALTIES)
     description: str | None = Field(default=None, max_length=2000)
     status: Literal["reported", "responding", "contained", "closed"] | None = None
 

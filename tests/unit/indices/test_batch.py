@@ -18,6 +18,7 @@ from indices import (
     FacilityIn,
     IncidentIn,
     InspectionIn,
+    InvalidEvent,
     ModelParams,
     ReadingIn,
     score_batch,
@@ -52,14 +53,15 @@ def first_rows_by_dict(incidents: list[IncidentIn]) -> list[int]:
 )
 def test_first_rows_are_the_first_of_each_key_even_when_hashes_collide(hash_of: object) -> None:
     incidents = incidents_with_repeats(400, seed=3)
-    rows = _first_rows(incidents, hash_of)  # type: ignore[arg-type]
+    rows = _first_rows([e.key for e in incidents], hash_of)  # type: ignore[arg-type]
     assert rows.tolist() == first_rows_by_dict(incidents)
     assert rows.dtype == np.int64
 
 
 def test_first_rows_of_distinct_keys_are_every_row() -> None:
     incidents = [IncidentIn(f"src:{i}", "theft", 2, T0) for i in range(50)]
-    assert _first_rows(incidents).tolist() == list(range(50))
+    assert _first_rows([e.key for e in incidents]).tolist() == list(range(50))
+    assert _first_rows([]).tolist() == []
 
 
 def test_the_first_of_conflicting_incidents_counts_wherever_it_lies() -> None:
@@ -107,3 +109,26 @@ def test_subclasses_of_event_types_are_scored_like_their_base() -> None:
         PARAMS,
         T0,
     )
+
+
+def test_casualties_beyond_the_bound_are_refused() -> None:
+    with pytest.raises(InvalidEvent, match=r"casualties must be 0\.\.100000"):
+        IncidentIn("119:big", "fire", 5, T0, casualties=100_001)
+    heavy = IncidentIn("119:heavy", "fire", 5, T0, casualties=100_000)
+    state = DistrictState.new()
+    state.apply(heavy, PARAMS)
+    assert score_batch(DISTRICT, [heavy], PARAMS, T0) == state.evaluate(DISTRICT, PARAMS, T0)
+
+
+def test_facts_sharing_a_key_keep_the_first_in_the_batch_as_in_the_state() -> None:
+    facts = [
+        FacilityIn("city:1", "cctv-1", "cctv", True, T0 - 10),
+        InspectionIn("city:1", "bridge-1", "E", T0 - 5),  # same key: a conflict, dropped
+        FacilityIn("city:2", "cctv-2", "cctv", True, T0 - 5),
+        FacilityIn("city:2", "cctv-2", "cctv", True, T0 - 5),  # a duplicate
+    ]
+    state = DistrictState.new()
+    for fact in facts:
+        state.apply(fact, PARAMS)
+    batch = score_batch(DISTRICT, facts, PARAMS, T0)
+    assert batch == state.evaluate(DISTRICT, PARAMS, T0)
