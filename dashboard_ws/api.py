@@ -159,6 +159,8 @@ class HistoryApi:
             end=request.end,
             district=request.district,
             kind=request.kind,
+            type_=request.type,
+            source=request.source,
             limit=request.limit,
             after=request.after,
         )

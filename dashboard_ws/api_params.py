@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, get_args
 from urllib.parse import parse_qs, unquote
 
+from indices.taxonomy import INCIDENT_TYPES, SENSOR_KINDS
 from streams import pages
 from streams.contract import ApiError, DeadLetterError
 
@@ -38,6 +39,7 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 ALERT_STATES = ("pending", "firing", "acknowledged", "resolved")
 EVENT_KINDS = ("incident", "reading", "safety")
+EVENT_TYPES: tuple[str, ...] = (*INCIDENT_TYPES, *SENSOR_KINDS, "facility", "inspection")
 DEAD_LETTER_ERRORS: tuple[str, ...] = get_args(DeadLetterError)
 TOPIC_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 SERIES_PATTERN = re.compile(r"^[A-Za-z0-9._:/@+-]{1,100}$")
@@ -165,6 +167,18 @@ ROUTES: dict[str, Route] = {
         (
             _DISTRICT,
             Param("kind", "only events of this kind", {"enum": list(EVENT_KINDS)}, "incident"),
+            Param(
+                "type",
+                "only this incident type, sensor kind, or safety fact (`facility`, `inspection`)",
+                {"enum": list(EVENT_TYPES)},
+                "fire",
+            ),
+            Param(
+                "source",
+                "only events of this agency (the messages' `source`)",
+                {"type": "string", "minLength": 1, "maxLength": 128},
+                "gimpo-fire",
+            ),
             Param("from", f"{_FROM}; default `to` minus 24 h", TIME, "2026-11-25T00:00:00Z"),
             Param("to", _TO, TIME, "2026-11-25T06:00:00Z"),
             _LIMIT,
@@ -238,6 +252,8 @@ class EventsRequest:
     kind: str | None
     limit: int
     after: pages.Key | None = None
+    type: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -312,7 +328,9 @@ def parse_request(
             kind = _choice(params, "kind", EVENT_KINDS)
             district = _district(params, districts)
             after = _after(params, pages.EVENT_KEY)
-            return EventsRequest(start, end, district, kind, _limit(params), after)
+            type_ = _choice(params, "type", EVENT_TYPES)
+            source = _source(params)
+            return EventsRequest(start, end, district, kind, _limit(params), after, type_, source)
         if parts == ["api", "dead-letters"]:
             _only(params, ROUTES["dead-letters"].query)
             start, end = _range(params, now, timedelta(days=7))
@@ -455,6 +473,13 @@ def _after(params: dict[str, str], shape: pages.KeyShape) -> pages.Key | None:
         return pages.decode(shape, token)
     except ValueError as exc:
         raise _Bad("after", f"after: {exc}; pass the 'next' value of the previous page") from None
+
+
+def _source(params: dict[str, str]) -> str | None:
+    source = params.get("source")
+    if source is not None and not 1 <= len(source) <= 128:
+        raise _Bad("source", "source: an agency's name as its messages give it, 1-128 characters")
+    return source
 
 
 def _topic(params: dict[str, str]) -> str | None:

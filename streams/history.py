@@ -47,7 +47,7 @@ __all__ = [
 
 
 # Keyset conditions: rows strictly after a page's last key, in each route's order.
-EVENTS_AFTER = "AND (occurred_at, epoch, kind, source, event_id) > ($6, $7, $8, $9, $10)"
+EVENTS_AFTER = "AND (occurred_at, epoch, kind, source, event_id) > ($8, $9, $10, $11, $12)"
 ALERTS_AFTER = "AND (opened_at, id) < ($6, $7)"
 DEAD_LETTER_COLUMNS = ("failed_at", "epoch", "topic", "partition", "offset")
 DEAD_LETTER_PAGE_BYTES = 8 * 1024 * 1024  # original bytes per page (base64 makes 4/3 of it)
@@ -287,6 +287,8 @@ async def events(
     end: datetime,
     district: str | None = None,
     kind: str | None = None,
+    type_: str | None = None,
+    source: str | None = None,
     limit: int = 1000,
     after: pages.Key | None = None,
 ) -> EventsResponse:
@@ -297,6 +299,7 @@ async def events(
                   occurred_at, epoch, source, event_id FROM events
            WHERE occurred_at >= $1 AND occurred_at < $2
              AND ($3::text IS NULL OR district = $3) AND ($4::text IS NULL OR kind = $4)
+             AND ($6::text IS NULL OR type = $6) AND ($7::text IS NULL OR source = $7)
              {EVENTS_AFTER if after else ""}
            ORDER BY occurred_at, epoch, kind, source, event_id LIMIT $5""",
         start,
@@ -304,6 +307,8 @@ async def events(
         district,
         kind,
         limit + 1,
+        type_,
+        source,
         *(after or ()),
     )
     page, next_key = _page(rows, limit, ("occurred_at", "epoch", "kind", "source", "event_id"))

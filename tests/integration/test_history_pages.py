@@ -116,6 +116,13 @@ async def test_event_pages_hold_every_row_once_in_order(pg_dsn: str, api: Histor
     times = [datetime.fromisoformat(r["incident"]["occurred_at"]) for r in paged]
     assert times == sorted(times)
 
+    kfs = await all_pages(api, "/api/events", "events", limit="9", source="kfs")
+    assert event_ids(kfs) == [ids for ids in event_ids(paged) if ids[0] == "kfs"]
+    assert kfs
+    fires = await fetch(api, "/api/events", limit="10000", type="fire")
+    assert len(fires["events"]) == 250  # every seeded incident is a fire
+    assert (await fetch(api, "/api/events", type="theft"))["events"] == []
+
     janggi = await all_pages(api, "/api/events", "events", limit="17", district=JANGGI)
     assert {r["district"] for r in janggi} == {JANGGI}
     assert event_ids(janggi) == [

@@ -189,6 +189,20 @@ def test_every_event_kind_is_accepted(kind: str) -> None:
     assert result.kind == kind
 
 
+@pytest.mark.parametrize("event_type", ["fire", "rainfall_mm_1h", "facility", "inspection"])
+def test_events_by_type_and_source(event_type: str) -> None:
+    result = parse("/api/events", {"type": event_type, "source": "gimpo-fire"})
+    assert isinstance(result, EventsRequest)
+    assert (result.type, result.source) == (event_type, "gimpo-fire")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("type", "volcano"), ("source", ""), ("source", "x" * 129)]
+)
+def test_a_bad_event_type_or_source_is_refused(name: str, value: str) -> None:
+    assert bad("/api/events", {name: value}).parameter == name
+
+
 def test_dead_letters_default_to_the_last_week_any_error_any_topic() -> None:
     assert parse("/api/dead-letters") == DeadLettersRequest(
         start=NOW - timedelta(days=7), end=NOW, error=None, topic=None, limit=1000
@@ -552,7 +566,7 @@ def test_a_to_at_the_start_of_the_calendar_is_a_bad_parameter_not_a_crash() -> N
         ("/api/scores", "at, series"),
         ("/api/alerts", "after, district, from, limit, state, to"),
         ("/api/alerts/a-1", "none"),
-        ("/api/events", "after, district, from, kind, limit, to"),
+        ("/api/events", "after, district, from, kind, limit, source, to, type"),
         ("/api/dead-letters", "after, error, from, limit, to, topic"),
     ],
 )
