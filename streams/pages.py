@@ -23,6 +23,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 __all__ = ["ALERT_KEY", "DEAD_LETTER_KEY", "EVENT_KEY", "Key", "KeyShape", "decode", "encode"]
@@ -30,17 +31,20 @@ __all__ = ["ALERT_KEY", "DEAD_LETTER_KEY", "EVENT_KEY", "Key", "KeyShape", "deco
 Key = tuple[datetime | int | str, ...]
 
 
+@dataclass(frozen=True)
 class KeyShape:
     """The route a cursor belongs to and the types of its key's fields, in order."""
 
-    def __init__(self, route: str, *fields: type) -> None:
-        self.route = route
-        self.fields = fields
+    route: str
+    fields: tuple[type, ...]
 
 
-EVENT_KEY = KeyShape("events", datetime, int, str, str, str)  # occurred_at, epoch, kind, source, id
-ALERT_KEY = KeyShape("alerts", datetime, str)  # opened_at, id (newest first)
-DEAD_LETTER_KEY = KeyShape("dead-letters", datetime, int, str, int, int)  # failed_at, epoch, topic…
+# occurred_at, epoch, kind, source, event_id (oldest first)
+EVENT_KEY = KeyShape("events", (datetime, int, str, str, str))
+# opened_at, id (newest first)
+ALERT_KEY = KeyShape("alerts", (datetime, str))
+# failed_at, epoch, topic, partition, offset (newest first)
+DEAD_LETTER_KEY = KeyShape("dead-letters", (datetime, int, str, int, int))
 
 
 def encode(shape: KeyShape, key: Sequence[datetime | int | str]) -> str:
