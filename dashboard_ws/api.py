@@ -13,12 +13,14 @@ import json
 import logging
 import time
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 import asyncpg
 from pydantic import BaseModel
 
+from dashboard_ws.api_csv import events_csv, history_csv
 from dashboard_ws.api_params import (
     AlertHistoryRequest,
     AlertsRequest,
@@ -34,11 +36,13 @@ from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ApiStats
 from dashboard_ws.openapi import openapi_document
 from streams import history
+from streams.contract import EventsResponse, HistoryResponse
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 OPENAPI_PATH = "/api/openapi.json"
+CSV = "text/csv; charset=utf-8"
 
 POOL_MAX = 4
 QUERY_TIMEOUT_S = 8.0  # below the websockets opening-handshake timeout (10 s)
@@ -72,17 +76,24 @@ class HistoryApi:
             self._pool = None
 
     async def handle(self, path: str, query: str) -> tuple[int, bytes]:
-        """Status and JSON body for ``GET path?query``."""
-        started = time.perf_counter()
-        status, body = await self._answer(path, query)
-        elapsed = time.perf_counter() - started
-        self.stats.record(status, elapsed)
-        log.debug(logfmt("api_request", path=path, status=status, ms=round(elapsed * 1000, 1)))
-        return status, body
+        """Status and body for ``GET path?query`` (see :meth:`respond` for the headers)."""
+        answer = await self.respond(path, query)
+        return answer.status, answer.body
 
-    async def _answer(self, path: str, query: str) -> tuple[int, bytes]:
+    async def respond(self, path: str, query: str) -> Answer:
+        """The whole answer to ``GET path?query``: status, body, content type, headers."""
+        started = time.perf_counter()
+        answer = await self._answer(path, query)
+        elapsed = time.perf_counter() - started
+        self.stats.record(answer.status, elapsed)
+        log.debug(
+            logfmt("api_request", path=path, status=answer.status, ms=round(elapsed * 1000, 1))
+        )
+        return answer
+
+    async def _answer(self, path: str, query: str) -> Answer:
         if path == OPENAPI_PATH:
-            return 200, self.openapi()
+            return Answer(200, self.openapi())
         request = parse_request(
             path, query, now=datetime.now(UTC), districts=self._districts, domains=self._domains
         )
@@ -109,7 +120,9 @@ class HistoryApi:
             )
         if answer is None:
             return self._problem(problem(404, "not_found", "no such alert"))
-        return 200, answer.model_dump_json().encode()
+        if getattr(request, "format", "json") == "csv":
+            return _as_csv(answer)
+        return Answer(200, answer.model_dump_json().encode())
 
     async def _query(self, conn: asyncpg.Connection, request: object) -> BaseModel | None:
         if isinstance(request, HistoryRequest):
@@ -174,8 +187,25 @@ class HistoryApi:
             return self._pool
 
     @staticmethod
-    def _problem(answer: ApiProblem) -> tuple[int, bytes]:
-        return answer.status, answer.error.model_dump_json().encode()
+    def _problem(answer: ApiProblem) -> Answer:
+        return Answer(answer.status, answer.error.model_dump_json().encode())
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _as_csv(answer: BaseModel) -> Answer:
+    """A history or events answer as CSV; a page's continuation in ``X-Riskmon-Next``."""
+    if isinstance(answer, HistoryResponse):
+        return Answer(200, history_csv(answer), CSV)
+    assert isinstance(answer, EventsResponse)  # the only other route that takes format=csv
+    headers = (("X-Riskmon-Next", answer.next),) if answer.next else ()
+    return Answer(200, events_csv(answer), CSV, headers)
 
 
 def _version() -> str:

@@ -39,6 +39,7 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 ALERT_STATES = ("pending", "firing", "acknowledged", "resolved")
 EVENT_KINDS = ("incident", "reading", "safety")
+FORMATS = ("json", "csv")
 EVENT_TYPES: tuple[str, ...] = (*INCIDENT_TYPES, *SENSOR_KINDS, "facility", "inspection")
 DEAD_LETTER_ERRORS: tuple[str, ...] = get_args(DeadLetterError)
 TOPIC_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -70,6 +71,7 @@ class Route:
     params: tuple[Param, ...]
     answer: str
     statuses: tuple[int, ...] = (200, 400, 503)
+    csv: bool = False  # also answers text/csv with format=csv
 
     @property
     def query(self) -> set[str]:
@@ -103,6 +105,12 @@ _SERIES = Param(
     {"type": "string", "pattern": SERIES_PATTERN.pattern},
     "live",
 )
+_FORMAT = Param(
+    "format",
+    "`json` (default) or `csv` (one table; the next page's cursor in the `X-Riskmon-Next` header)",
+    {"enum": list(FORMATS)},
+    "csv",
+)
 _DISTRICT = Param(
     "district",
     "a district's 10-digit code",
@@ -131,9 +139,11 @@ ROUTES: dict[str, Route] = {
                 "5m",
             ),
             _SERIES,
+            _FORMAT,
         ),
         "api-history",
         (200, 400, 404, 503),
+        csv=True,
     ),
     "scores": Route(
         "/api/scores",
@@ -183,8 +193,10 @@ ROUTES: dict[str, Route] = {
             Param("to", _TO, TIME, "2026-11-25T06:00:00Z"),
             _LIMIT,
             _after_param(pages.EVENT_KEY, (_EXAMPLE_TIME, 1, "incident", "gimpo-fire", "F-1")),
+            _FORMAT,
         ),
         "api-events",
+        csv=True,
     ),
     "dead-letters": Route(
         "/api/dead-letters",
@@ -221,6 +233,7 @@ class HistoryRequest:
     start: datetime
     end: datetime
     step: timedelta
+    format: str = "json"
 
 
 @dataclass(frozen=True)
@@ -254,6 +267,7 @@ class EventsRequest:
     after: pages.Key | None = None
     type: str | None = None
     source: str | None = None
+    format: str = "json"
 
 
 @dataclass(frozen=True)
@@ -330,7 +344,10 @@ def parse_request(
             after = _after(params, pages.EVENT_KEY)
             type_ = _choice(params, "type", EVENT_TYPES)
             source = _source(params)
-            return EventsRequest(start, end, district, kind, _limit(params), after, type_, source)
+            form = _choice(params, "format", FORMATS) or "json"
+            return EventsRequest(
+                start, end, district, kind, _limit(params), after, type_, source, form
+            )
         if parts == ["api", "dead-letters"]:
             _only(params, ROUTES["dead-letters"].query)
             start, end = _range(params, now, timedelta(days=7))
@@ -372,7 +389,8 @@ def _history(
             f"{(end - start) // step} steps asked; at most {MAX_POINTS}: widen step or narrow "
             "from/to",
         )
-    return HistoryRequest(code, domain, _series(params), start, end, step)
+    form = _choice(params, "format", FORMATS) or "json"
+    return HistoryRequest(code, domain, _series(params), start, end, step, form)
 
 
 def _params(query: str) -> dict[str, str]:

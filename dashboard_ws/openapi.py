@@ -75,6 +75,15 @@ def _operation(
             "description": DESCRIPTIONS[status],
             "content": {"application/json": {"schema": schema}},
         }
+    if route.csv:
+        ok = responses["200"]
+        ok["content"]["text/csv"] = {"schema": {"type": "string"}}
+        ok["headers"] = {
+            "X-Riskmon-Next": {
+                "description": "format=csv: the next page's cursor, when there is one",
+                "schema": {"type": "string"},
+            }
+        }
     parameters = []
     for param in route.params:
         schema = dict(param.schema)

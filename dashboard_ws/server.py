@@ -217,8 +217,11 @@ class Gateway:
         if path == "/healthz":
             return self._health()
         if path.startswith("/api/"):
-            status, body = await self.api.handle(path, query)
-            return _response(http.HTTPStatus(status), body, "application/json")
+            answer = await self.api.respond(path, query)
+            response = _response(http.HTTPStatus(answer.status), answer.body, answer.content_type)
+            for name, value in answer.headers:
+                response.headers[name] = value
+            return response
         if path == "/metrics":
             return _response(
                 http.HTTPStatus.OK, generate_latest(self._registry), CONTENT_TYPE_LATEST

@@ -8,6 +8,8 @@ was published, the downsampled history API, alerts with their lifecycle, clear 4
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import urllib.error
 import urllib.parse
@@ -61,6 +63,13 @@ def get(base: str, path: str, **params: str) -> tuple[int, Any]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def get_text(base: str, path: str, params: dict[str, str]) -> tuple[str, dict[str, str], str]:
+    """Content type, headers and text of a 200 answer."""
+    url = base + path + "?" + urllib.parse.urlencode(params)
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.headers["Content-Type"], dict(response.headers), response.read().decode()
 
 
 async def aget(base: str, path: str, **params: str) -> tuple[int, Any]:
@@ -180,6 +189,22 @@ async def test_history_time_travel_api_and_replay_equal_live(
             assert status == 200
             ids = [e.incident.id for e in EventsResponse.model_validate(body).events]
             assert sorted(ids) == ["w1-0", "w1-3", "w3-0", "w3-3"]
+
+            # the same as CSV, one row a page, following the X-Riskmon-Next header
+            csv_ids: list[str] = []
+            after: str | None = None
+            while True:
+                query = {"district": OTHERS[0], "kind": "incident", "format": "csv", "limit": "1"}
+                query["from"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+                if after:
+                    query["after"] = after
+                ctype, headers, text = await asyncio.to_thread(get_text, base, "/api/events", query)
+                assert ctype == "text/csv; charset=utf-8"
+                csv_ids += [row["id"] for row in csv.DictReader(io.StringIO(text))]
+                after = headers.get("X-Riskmon-Next")
+                if after is None:
+                    break
+            assert csv_ids == [e.incident.id for e in EventsResponse.model_validate(body).events]
 
             # time travel: at each of a few instants, every district as last published by then
             times = sorted({u.as_of for u in published})

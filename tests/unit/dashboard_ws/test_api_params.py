@@ -189,6 +189,17 @@ def test_every_event_kind_is_accepted(kind: str) -> None:
     assert result.kind == kind
 
 
+@pytest.mark.parametrize("path", [HISTORY, "/api/events"])
+def test_csv_is_asked_with_format(path: str) -> None:
+    result = parse(path, {"format": "csv"})
+    assert isinstance(result, HistoryRequest | EventsRequest)
+    assert result.format == "csv"
+    default = parse(path)
+    assert isinstance(default, HistoryRequest | EventsRequest)
+    assert default.format == "json"
+    assert bad(path, {"format": "xlsx"}).parameter == "format"
+
+
 @pytest.mark.parametrize("event_type", ["fire", "rainfall_mm_1h", "facility", "inspection"])
 def test_events_by_type_and_source(event_type: str) -> None:
     result = parse("/api/events", {"type": event_type, "source": "gimpo-fire"})
@@ -562,11 +573,11 @@ def test_a_to_at_the_start_of_the_calendar_is_a_bad_parameter_not_a_crash() -> N
 @pytest.mark.parametrize(
     ("path", "accepted"),
     [
-        (HISTORY, "domain, from, series, step, to"),
+        (HISTORY, "domain, format, from, series, step, to"),
         ("/api/scores", "at, series"),
         ("/api/alerts", "after, district, from, limit, state, to"),
         ("/api/alerts/a-1", "none"),
-        ("/api/events", "after, district, from, kind, limit, source, to, type"),
+        ("/api/events", "after, district, format, from, kind, limit, source, to, type"),
         ("/api/dead-letters", "after, error, from, limit, to, topic"),
     ],
 )
