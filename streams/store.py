@@ -79,8 +79,9 @@ async def connect_waiting(dsn: str, timeout_s: float = 30.0) -> asyncpg.Connecti
             delay = min(delay * 2, 5.0)
 
 
-async def migrate(conn: asyncpg.Connection) -> list[int]:
-    """Apply pending migrations; returns the versions applied now. Safe to run concurrently."""
+async def migrate(conn: asyncpg.Connection, *, upto: int | None = None) -> list[int]:
+    """Apply pending migrations (those up to ``upto``, to test an upgrade from an older
+    schema); returns the versions applied now. Safe to run concurrently."""
     applied_now = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
@@ -88,7 +89,7 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
             version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())""")
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
         for version, sql in MIGRATIONS:
-            if version not in done:
+            if version not in done and (upto is None or version <= upto):
                 await conn.execute(sql)
                 await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
                 applied_now.append(version)
