@@ -48,7 +48,7 @@ from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ShellStats, gateway_registry
 from indices.taxonomy import DOMAINS, GROUPS
 from streams.cityconfig import load_city_config
-from streams.contract import AckRequest
+from streams.contract import AckRequest, RequestErrorMessage
 from streams.settings import Settings
 
 __all__ = ["Gateway", "run_gateway"]
@@ -152,14 +152,16 @@ class Gateway:
 
     # --- websocket clients ------------------------------------------------------------------------
 
-    async def _acknowledge(self, request: AckRequest) -> None:
+    async def _acknowledge(self, request: AckRequest) -> str | None:
+        """Pass an acknowledgement on to the worker; the reason it failed, or None."""
         ack = to_ack(request, datetime.now(UTC))
         try:
             await self._acks.publish(ack)
         except KafkaError as exc:
             log.warning(logfmt("ack_not_published", alert=ack.alert_id, error=repr(exc)))
-            return
+            return "the message broker did not take the acknowledgement; try again"
         log.info(logfmt("alert_ack", alert=ack.alert_id, who=ack.who))
+        return None
 
     def _wake(self, clients: Iterable[ClientId]) -> None:
         for cid in clients:
@@ -257,18 +259,24 @@ async def run_gateway(settings: Settings, *, ready: asyncio.Event | None = None)
 async def _read_incoming(
     ws: ServerConnection,
     wake: asyncio.Event,
-    on_ack: Callable[[AckRequest], Awaitable[None]],
+    on_ack: Callable[[AckRequest], Awaitable[str | None]],
     cid: ClientId,
 ) -> None:
-    """Read what the client sends: ``ack`` requests are handed to ``on_ack``, anything else is
-    logged and dropped; reading also processes pings and the close frame."""
+    """Read what the client sends: ``ack`` requests are handed to ``on_ack``; a message that is
+    not one, or an acknowledgement that could not be passed on, is answered to that client with
+    a ``request_error`` naming the reason. Reading also processes pings and the close frame."""
     try:
         async for message in ws:
             request = decode_client_message(message)
             if isinstance(request, str):
                 log.warning(logfmt("bad_client_message", client=cid, reason=request))
-                continue
-            await on_ack(request)
+                error = RequestErrorMessage(reason=f"not a request: {request}", retry=False)
+            else:
+                failure = await on_ack(request)
+                if failure is None:
+                    continue
+                error = RequestErrorMessage(reason=failure, alert_id=request.alert_id, retry=True)
+            await ws.send(error.model_dump_json())
     except ConnectionClosed:
         pass
     finally:

@@ -63,6 +63,7 @@ __all__ = [
     "Incident",
     "InspectionFact",
     "LocatedEvent",
+    "RequestErrorMessage",
     "SafetyFact",
     "ScoreMessage",
     "ScoreUpdate",
@@ -389,6 +390,20 @@ class AlertMessage(_Message):
     alert: Alert
 
 
+class RequestErrorMessage(_Message):
+    """Server to one client: the gateway could not act on that client's message; nothing was
+    done. (An acknowledgement the gateway passed on shows its effect as an ``alert`` message.)"""
+
+    type: Literal["request_error"] = "request_error"
+    reason: str
+    alert_id: str | None = Field(
+        default=None, description="the alert the request named, when it could be read"
+    )
+    retry: bool = Field(
+        description="true when the same request may succeed later (the broker did not take it)"
+    )
+
+
 class AckRequest(_Message):
     """Client to server: acknowledge an alert."""
 
@@ -506,8 +521,9 @@ class ApiError(_Message):
     parameter: str | None = Field(default=None, description="the query parameter at fault")
 
 
-WS_SERVER_MESSAGE: TypeAdapter[SnapshotMessage | ScoreMessage | AlertMessage] = TypeAdapter(
-    Annotated[SnapshotMessage | ScoreMessage | AlertMessage, Field(discriminator="type")]
+WsServerMessage = SnapshotMessage | ScoreMessage | AlertMessage | RequestErrorMessage
+WS_SERVER_MESSAGE: TypeAdapter[WsServerMessage] = TypeAdapter(
+    Annotated[WsServerMessage, Field(discriminator="type")]
 )
 
 SCHEMAS: dict[str, Any] = {

@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from dashboard_ws.server import Gateway, run_gateway
-from streams.contract import WS_SERVER_MESSAGE, SnapshotMessage
+from streams.contract import WS_SERVER_MESSAGE, RequestErrorMessage, SnapshotMessage
 from streams.settings import Settings
 
 
@@ -99,3 +99,22 @@ async def test_run_gateway_serves_until_cancelled() -> None:
 async def test_start_needs_a_bootstrap() -> None:
     with pytest.raises(ValueError, match="KAFKA_BOOTSTRAP"):
         await Gateway(Settings(kafka_bootstrap=None, gateway_port=0)).start()
+
+
+async def test_a_client_is_told_when_its_message_cannot_be_acted_on(gateway: Gateway) -> None:
+    async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as ws:
+        assert isinstance(WS_SERVER_MESSAGE.validate_json(await ws.recv()), SnapshotMessage)
+
+        await ws.send('{"type": "hello"}')
+        bad = WS_SERVER_MESSAGE.validate_json(await asyncio.wait_for(ws.recv(), 10))
+        assert isinstance(bad, RequestErrorMessage)
+        assert (bad.retry, bad.alert_id) == (False, None)
+        assert bad.reason == "not a request: type: Input should be 'ack'"
+
+        # no broker to take it: the operator learns the acknowledgement did not go through
+        ack = {"type": "ack", "alert_id": "a-1", "district": "4157056000", "who": "kim"}
+        await ws.send(json.dumps(ack))
+        failed = WS_SERVER_MESSAGE.validate_json(await asyncio.wait_for(ws.recv(), 30))
+        assert isinstance(failed, RequestErrorMessage)
+        assert (failed.retry, failed.alert_id) == (True, "a-1")
+        assert "try again" in failed.reason
