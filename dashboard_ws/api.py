@@ -120,7 +120,7 @@ class HistoryApi:
             )
         if answer is None:
             return self._problem(problem(404, "not_found", "no such alert"))
-        if getattr(request, "format", "json") == "csv":
+        if isinstance(request, HistoryRequest | EventsRequest) and request.format == "csv":
             return _as_csv(answer)
         return Answer(200, answer.model_dump_json().encode())
 

@@ -49,6 +49,20 @@ class AlertingContext:
         )
 
 
+def expired(alert: Alert, now: datetime) -> Alert:
+    """The message that closes ``alert`` at ``now`` without its condition having ended: a new
+    stream epoch dropped the state that would have resolved it."""
+    return alert.model_copy(
+        update={
+            "seq": alert.seq + 1,
+            "state": "resolved",
+            "change": "expired",
+            "resolved_at": now,
+            "as_of": now,
+        }
+    )
+
+
 def _time(t: float | None) -> datetime | None:
     return None if t is None else datetime.fromtimestamp(t, UTC)
 

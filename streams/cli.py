@@ -122,11 +122,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def gateway_topics(settings: Settings) -> tuple[str, ...]:
-    """The topics the gateway reads or writes."""
-    return (settings.topics.scores, settings.topics.alerts, settings.topics.alert_acks)
-
-
 def _aware_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
@@ -196,7 +191,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
             # from the set-up step (see streams/startup.py). Best effort: a gateway started while
             # Kafka is down serves the page and the history API, and its feed retries.
             try:
-                await create_topics(settings, only=gateway_topics(settings), timeout_s=10.0)
+                await create_topics(settings, only=settings.topics.of_gateway(), timeout_s=10.0)
             except KafkaConnectionError as error:
                 logging.getLogger("riskmon.gateway").warning(
                     "kafka unreachable at start; serving anyway, the feed retries error=%r",

@@ -46,6 +46,10 @@ class Topics(BaseModel):
             self.alert_input,
         )
 
+    def of_gateway(self) -> tuple[str, ...]:
+        """The topics the gateway reads or writes (all it creates: never a checkpointed one)."""
+        return (self.scores, self.alerts, self.alert_acks)
+
     def single_partition(self) -> tuple[str, ...]:
         """Topics of the alert stage: one partition, so one agent sees the whole city."""
         return (self.alert_input, self.alert_acks)

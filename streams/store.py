@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from .alerting import expired
 from .contract import Alert, DeadLetter, LocatedEvent, ScoreUpdate
 from .migrations import MIGRATIONS
 
@@ -167,7 +168,7 @@ async def begin_epoch(conn: asyncpg.Connection, reason: str, now: datetime) -> i
         )
         still_open = await conn.fetch("SELECT payload FROM alerts WHERE state <> 'resolved'")
         await write_alerts(
-            conn, [expire(Alert.model_validate_json(r["payload"]), now) for r in still_open]
+            conn, [expired(Alert.model_validate_json(r["payload"]), now) for r in still_open]
         )
     log.warning(
         "stream epoch started epoch=%s reason=%s alerts_expired=%s",
@@ -176,19 +177,6 @@ async def begin_epoch(conn: asyncpg.Connection, reason: str, now: datetime) -> i
         len(still_open),
     )
     return epoch + 1
-
-
-def expire(alert: Alert, now: datetime) -> Alert:
-    """The message that closes ``alert`` without its condition having ended."""
-    return alert.model_copy(
-        update={
-            "seq": alert.seq + 1,
-            "state": "resolved",
-            "change": "expired",
-            "resolved_at": now,
-            "as_of": now,
-        }
-    )
 
 
 # --- history rows ---------------------------------------------------------------------------------

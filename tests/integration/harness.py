@@ -67,6 +67,19 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def run_riskmon(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """``riskmon ARGS`` as a child process configured by ``settings``, run to its end (at most
+    two minutes), with its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        cwd=ROOT,
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 class WorkerProcess:
     """``riskmon worker`` as a child process (stdout/stderr to a log file)."""
 

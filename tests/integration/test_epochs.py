@@ -10,8 +10,6 @@ log from its start, and the sink stores it under the new epoch.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,8 +23,7 @@ from streams.settings import Settings
 from streams.sink import run_sink
 from tests.factories import alert
 
-from .harness import ROOT, TopicReader, WorkerProcess, eventually, isolated_settings, produce
-from .harness import settings_env as env_of
+from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, produce, run_riskmon
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,14 +45,7 @@ def fires(tag: str, n: int) -> list[Incident]:
 
 
 def riskmon(settings: Settings, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
-        cwd=ROOT,
-        env=env_of(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_riskmon(settings, *args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

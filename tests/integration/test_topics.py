@@ -17,11 +17,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.admin import create_topics
-from streams.cli import gateway_topics
 from streams.cli_errors import EXIT_CONFIG
 from streams.embedded import free_port, stop_process
 
-from .harness import ROOT, eventually, isolated_settings, settings_env
+from .harness import ROOT, eventually, isolated_settings, run_riskmon, settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -50,15 +49,7 @@ async def test_a_located_topic_with_the_wrong_partition_count_is_refused(
     settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path, partitions=4)
     # what a broker with auto.create.topics.enable=true and num.partitions=1 would have made
     await make_topic(kafka_bootstrap, settings.topics.located, 1)
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "streams.cli", "topics"],
-        cwd=ROOT,
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = await asyncio.to_thread(run_riskmon, settings, "topics")
     assert done.returncode == EXIT_CONFIG, done.stderr
     line = done.stderr.strip().splitlines()[-1]
     assert line.startswith(f"riskmon topics: topic {settings.topics.located} has 1 partition(s)")
@@ -92,7 +83,7 @@ async def test_the_gateway_creates_only_its_own_topics(
     kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
 ) -> None:
     settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path)
-    created = await create_topics(settings, only=gateway_topics(settings))
+    created = await create_topics(settings, only=settings.topics.of_gateway())
     assert set(created) == {
         settings.topics.scores,
         settings.topics.alerts,
@@ -110,15 +101,7 @@ async def test_a_taken_port_ends_the_gateway_with_one_line(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "streams.cli", "gateway", "--port", str(port)],
-            cwd=ROOT,
-            env=settings_env(settings),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = await asyncio.to_thread(run_riskmon, settings, "gateway", "--port", str(port))
     assert done.returncode == EXIT_CONFIG, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("riskmon gateway: ")
