@@ -1,8 +1,12 @@
-"""Operators' acknowledgements: websocket ``ack`` requests -> ``riskmon.alert-acks``.
+"""Operators' acknowledgements: websocket ``ack`` requests -> ``riskmon.alert-acks``, and the
+worker's decision back to the client that asked.
 
-:func:`decode_client_message` is pure; :class:`AckPublisher` is the one producer of the gateway.
-The worker applies the acknowledgement to the alert and publishes the alert's new state, which
-every gateway forwards to every client.
+:func:`decode_client_message` and :class:`PendingAcks` are pure; :class:`AckPublisher` is the one
+producer of the gateway. The gateway gives every acknowledgement a fresh ``ack_id`` and answers the
+client ``ack_result`` ``queued`` once the broker has it. The worker applies it (the alert's new
+state goes to every client as an ``alert`` message) or rejects it, and publishes its decision on
+``riskmon.alert-ack-results``; every gateway reads that topic, and the one that holds the
+``ack_id`` in its :class:`PendingAcks` tells its client ``applied`` or ``rejected``.
 
 The acknowledging operator's name (``who``) is taken from the client as given: the gateway does
 not authenticate users yet.
@@ -10,13 +14,24 @@ not authenticate users yet.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
-from streams.contract import AckRequest, AlertAck
+from streams.contract import AckRequest, AckResult, AckResultMessage, AlertAck
 from streams.settings import Settings
+
+C = TypeVar("C", bound=Hashable)
+
+# A client may have this many acknowledgements waiting for the worker's decision.
+MAX_PENDING_PER_CLIENT = 32
+# A decision that has not come after this long is no longer waited for (the worker is down or far
+# behind); the alert's own messages still show the acknowledgement when it is applied.
+PENDING_WAIT_S = 600.0
 
 
 def decode_client_message(text: str | bytes) -> AckRequest | str:
@@ -36,14 +51,106 @@ def decode_client_message(text: str | bytes) -> AckRequest | str:
         return f"{where}: {first['msg']}"
 
 
-def to_ack(request: AckRequest, at: datetime) -> AlertAck:
+def to_ack(request: AckRequest, at: datetime, ack_id: str) -> AlertAck:
     return AlertAck(
         alert_id=request.alert_id,
         district=request.district,
         who=request.who,
         note=request.note,
         at=at,
+        ack_id=ack_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting(Generic[C]):
+    client: C
+    request_id: str | None
+    alert_id: str
+    since: float
+
+
+class PendingAcks(Generic[C]):
+    """Acknowledgements passed on to the worker and waiting for its decision, by ``ack_id``.
+
+    Clients are any hashable id; the clock is an argument (seconds, any monotonic origin).
+
+    >>> pending: PendingAcks[int] = PendingAcks(per_client=1)
+    >>> request = AckRequest(alert_id="a1", district="4157056000", who="kim", request_id="r1")
+    >>> pending.admit(7), pending.add("x1", 7, request, now=0.0), pending.admit(7)
+    (True, None, False)
+    >>> result = AckResult(ack_id="x1", alert_id="a1", district="4157056000", who="kim",
+    ...                    outcome="applied", decided_at="2026-11-25T00:00:00Z")
+    >>> client, message = pending.decide(result)
+    >>> client, message.status, message.request_id
+    (7, 'applied', 'r1')
+    >>> pending.decide(result) is None  # told once; a redelivered result is ignored
+    True
+    """
+
+    def __init__(
+        self, per_client: int = MAX_PENDING_PER_CLIENT, wait_s: float = PENDING_WAIT_S
+    ) -> None:
+        self.per_client = per_client
+        self.wait_s = wait_s
+        self._waiting: dict[str, _Waiting[C]] = {}
+        self._count: dict[C, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def __contains__(self, ack_id: object) -> bool:
+        return ack_id in self._waiting
+
+    def admit(self, client: C) -> bool:
+        """True while ``client`` has fewer than ``per_client`` acknowledgements waiting."""
+        return self._count.get(client, 0) < self.per_client
+
+    def add(self, ack_id: str, client: C, request: AckRequest, now: float) -> None:
+        """Wait for the decision on ``ack_id``; add it before publishing (a decision may come
+        back before the publisher returns)."""
+        self.forget(ack_id)
+        self._waiting[ack_id] = _Waiting(client, request.request_id, request.alert_id, now)
+        self._count[client] = self._count.get(client, 0) + 1
+
+    def forget(self, ack_id: str) -> _Waiting[C] | None:
+        waiting = self._waiting.pop(ack_id, None)
+        if waiting is not None:
+            left = self._count[waiting.client] - 1
+            if left:
+                self._count[waiting.client] = left
+            else:
+                del self._count[waiting.client]
+        return waiting
+
+    def decide(self, result: AckResult) -> tuple[C, AckResultMessage] | None:
+        """The client to tell and what, when ``result`` answers an acknowledgement held here;
+        None for another gateway's, an expired one, or a repeat."""
+        waiting = None if result.ack_id is None else self.forget(result.ack_id)
+        if waiting is None:
+            return None
+        message = AckResultMessage(
+            request_id=waiting.request_id,
+            alert_id=result.alert_id,
+            status=result.outcome,
+            code=result.code,
+            reason=result.reason,
+        )
+        return waiting.client, message
+
+    def drop_client(self, client: C) -> int:
+        """Forget the acknowledgements of a client that went away; returns how many."""
+        gone = [ack_id for ack_id, w in self._waiting.items() if w.client == client]
+        for ack_id in gone:
+            self.forget(ack_id)
+        return len(gone)
+
+    def expire(self, now: float) -> int:
+        """Stop waiting for decisions older than ``wait_s``; returns how many."""
+        old = [ack_id for ack_id, w in self._waiting.items() if now - w.since >= self.wait_s]
+        for ack_id in old:
+            self.forget(ack_id)
+        return len(old)
 
 
 class AckPublisher:

@@ -3,7 +3,9 @@
 Every gateway reads ALL partitions of ``topics.scores`` and ``topics.alerts`` from the beginning,
 with no consumer group: gateways do not share work, each one rebuilds the latest score of every
 district and the open alerts by itself, and the hub drops what it already has (an older or equal
-``seq``). There is nothing to commit.
+``seq``). There is nothing to commit. The worker's decisions on acknowledgements
+(``topics.ack_results``) are read the same way and handed to ``on_ack_result``, which ignores the
+ones no client of this gateway waits for.
 """
 
 from __future__ import annotations
@@ -52,11 +54,13 @@ class ScoreFeed:
         hub: Hub,
         shell: ShellStats,
         wake: Callable[[Iterable[ClientId]], None],
+        on_ack_result: Callable[[bytes | None], Iterable[ClientId]] = lambda raw: (),
     ) -> None:
         self._settings = settings
         self._hub = hub
         self._shell = shell
         self._wake = wake
+        self._on_ack_result = on_ack_result
         self._newest_fetch_ms: int | None = None
 
     def _make_consumer(self) -> AIOKafkaConsumer:
@@ -64,6 +68,7 @@ class ScoreFeed:
         return AIOKafkaConsumer(
             settings.topics.scores,
             settings.topics.alerts,
+            settings.topics.ack_results,
             bootstrap_servers=settings.require_bootstrap(),
             client_id="riskmon-gateway",
             group_id=None,
@@ -112,9 +117,13 @@ class ScoreFeed:
                 timeout_ms=POLL_TIMEOUT_MS, max_records=POLL_MAX_RECORDS
             )
             wake: set[ClientId] = set()
+            topics = self._settings.topics
             for records in batches.values():
                 for record in records:
-                    if record.topic == self._settings.topics.alerts:
+                    if record.topic == topics.ack_results:
+                        wake.update(self._on_ack_result(record.value))
+                        continue
+                    if record.topic == topics.alerts:
                         offer = self._hub.ingest_alert(record.value)
                     else:
                         offer = self._hub.ingest(record.value)

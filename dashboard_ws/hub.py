@@ -140,14 +140,15 @@ class Offer:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One encoded score or alert message: send ``text`` as a text frame."""
+    """One encoded message (score, alert, or an answer to one client): send ``text`` as a text
+    frame."""
 
     district: str
     seq: int
     text: str
     key: str
-    """``score:<district>`` or ``alert:<id>``: a newer message with the same key replaces this
-    one in a slow client's queue."""
+    """``score:<district>``, ``alert:<id>``, or the key of an answer (:meth:`Hub.tell`): a newer
+    message with the same key replaces this one in a slow client's queue."""
 
 
 @dataclass(slots=True)
@@ -295,6 +296,19 @@ class Hub:
             client.pending[key] = out  # at the end: delivered after older keys
         return tuple(wake)
 
+    def tell(self, cid: ClientId, key: str, text: str) -> bool:
+        """Queue ``text`` for one client only (an answer to its request), under a ``key`` no
+        other message uses; returns True when its writer must be woken. A client not yet LIVE
+        gets it after its snapshot."""
+        client = self._get(cid)
+        wake = not client.pending
+        client.pending.pop(key, None)
+        client.pending[key] = Outgoing("", 0, text, key)
+        return wake
+
+    def has_client(self, cid: ClientId) -> bool:
+        return cid in self._clients
+
     def latest(self, district: str) -> ScoreUpdate | None:
         """The update held for ``district``, or None."""
         return self._latest.get(district)
@@ -321,8 +335,7 @@ class Hub:
 
     def take_snapshot(self, cid: ClientId) -> str:
         """The encoded snapshot the client must receive first; its queue starts filling now."""
-        client = self._move(cid, ClientState.SNAPSHOT_SENT)
-        client.pending.clear()  # empty already: a CONNECTING client queues nothing
+        self._move(cid, ClientState.SNAPSHOT_SENT)  # its queue holds only answers (tell)
         if self._snapshot_text is None:
             self._snapshot_text = self.snapshot().model_dump_json()
         return self._snapshot_text

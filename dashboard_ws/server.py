@@ -5,7 +5,8 @@ Routes (plain HTTP is answered from ``process_request``, before any websocket ha
     GET /         the dashboard page, dashboard_ws/static/index.html
     GET /healthz  200 {"status":"ok","districts":N,"clients":M}; 503 while Kafka is not read
     GET /metrics  Prometheus text
-    GET /ws       websocket: a SnapshotMessage, then a ScoreMessage per accepted update
+    GET /ws       websocket: a SnapshotMessage, then score and alert messages; a client's ``ack``
+                  requests are answered to it (ack_result / request_error)
     GET /api/...  the history API (JSON; :mod:`dashboard_ws.api_params` lists the routes)
 
 Run it with :func:`run_gateway` (until cancelled), or start and stop it with :class:`Gateway`, which
@@ -27,6 +28,7 @@ import http
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from importlib import resources
@@ -34,13 +36,14 @@ from types import TracebackType
 
 from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
-from dashboard_ws.acks import AckPublisher, decode_client_message, to_ack
+from dashboard_ws.acks import AckPublisher, PendingAcks, decode_client_message, to_ack
 from dashboard_ws.api import HistoryApi
 from dashboard_ws.consumer import ScoreFeed, min_stale_after_s
 from dashboard_ws.hub import ClientId, Hub
@@ -48,7 +51,7 @@ from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ShellStats, gateway_registry
 from indices.taxonomy import DOMAINS, GROUPS
 from streams.cityconfig import load_city_config
-from streams.contract import AckRequest, RequestErrorMessage
+from streams.contract import AckResult, AckResultMessage, RequestErrorMessage
 from streams.settings import Settings
 
 __all__ = ["Gateway", "run_gateway"]
@@ -85,9 +88,11 @@ class Gateway:
         self.shell = ShellStats(stale_after_s=max(stale_after_s, min_stale_after_s(settings)))
 
         self._wakeups: dict[ClientId, asyncio.Event] = {}
-        self._feed = ScoreFeed(settings, self.hub, self.shell, self._wake)
+        self._feed = ScoreFeed(settings, self.hub, self.shell, self._wake, self._on_ack_result)
         self._feed_task: asyncio.Task[None] | None = None
         self._acks = AckPublisher(settings)
+        self._pending: PendingAcks[ClientId] = PendingAcks()
+        self._answers = 0
         city = load_city_config(settings.city_config).city
         series = ["composite", "safety", *DOMAINS, *(f"group:{g}" for g in GROUPS)]
         self.api = HistoryApi(settings, city.codes, series)
@@ -152,16 +157,80 @@ class Gateway:
 
     # --- websocket clients ------------------------------------------------------------------------
 
-    async def _acknowledge(self, request: AckRequest) -> str | None:
-        """Pass an acknowledgement on to the worker; the reason it failed, or None."""
-        ack = to_ack(request, datetime.now(UTC))
+    async def _on_client_message(self, cid: ClientId, message: str | bytes) -> None:
+        """Act on one message of a client; every ``ack`` is answered to that client, first with
+        ``ack_result`` ``queued`` (or ``request_error``), later with the worker's decision."""
+        request = decode_client_message(message)
+        if isinstance(request, str):
+            log.warning(logfmt("bad_client_message", client=cid, reason=request))
+            self._tell(cid, RequestErrorMessage(reason=f"not a request: {request}", retry=False))
+            return
+        now = time.monotonic()
+        self._pending.expire(now)
+        if not self._pending.admit(cid):
+            self._tell(
+                cid,
+                RequestErrorMessage(
+                    reason=f"{self._pending.per_client} acknowledgements of this connection "
+                    "still wait for the worker's decision; wait for their ack_result",
+                    alert_id=request.alert_id,
+                    request_id=request.request_id,
+                    retry=True,
+                ),
+            )
+            return
+        ack = to_ack(request, datetime.now(UTC), ack_id=uuid.uuid4().hex)
+        assert ack.ack_id is not None
+        self._pending.add(ack.ack_id, cid, request, now)  # before: the decision may come first
         try:
             await self._acks.publish(ack)
         except KafkaError as exc:
+            self._pending.forget(ack.ack_id)
             log.warning(logfmt("ack_not_published", alert=ack.alert_id, error=repr(exc)))
-            return "the message broker did not take the acknowledgement; try again"
-        log.info(logfmt("alert_ack", alert=ack.alert_id, who=ack.who))
-        return None
+            self._tell(
+                cid,
+                RequestErrorMessage(
+                    reason="the message broker did not take the acknowledgement; try again",
+                    alert_id=request.alert_id,
+                    request_id=request.request_id,
+                    retry=True,
+                ),
+            )
+            return
+        log.info(logfmt("alert_ack", alert=ack.alert_id, who=ack.who, ack_id=ack.ack_id))
+        if ack.ack_id in self._pending:  # not decided yet: say it is on its way
+            queued = AckResultMessage(
+                request_id=request.request_id, alert_id=request.alert_id, status="queued"
+            )
+            self._tell(cid, queued, key=f"ack:{ack.ack_id}")
+
+    def _on_ack_result(self, raw: bytes | None) -> tuple[ClientId, ...]:
+        """The worker decided on an acknowledgement: tell the client that sent it, if it is ours."""
+        try:
+            result = AckResult.model_validate_json(raw or b"")
+        except ValidationError as exc:
+            log.warning(logfmt("bad_ack_result", error=exc.errors()[0]["msg"]))
+            return ()
+        decided = self._pending.decide(result)
+        if decided is None:
+            return ()  # another gateway's client, one that left, or a repeat
+        cid, message = decided
+        log.info(logfmt("ack_decided", alert=result.alert_id, outcome=result.outcome, client=cid))
+        return self._queue(cid, message, key=f"ack:{result.ack_id}")
+
+    def _tell(self, cid: ClientId, message: BaseModel, key: str | None = None) -> None:
+        self._wake(self._queue(cid, message, key))
+
+    def _queue(
+        self, cid: ClientId, message: BaseModel, key: str | None = None
+    ) -> tuple[ClientId, ...]:
+        """Queue an answer for one client; returns it when its writer must be woken."""
+        if not self.hub.has_client(cid):
+            return ()  # gone meanwhile
+        self._answers += 1
+        if self.hub.tell(cid, key or f"answer:{self._answers}", message.model_dump_json()):
+            return (cid,)
+        return ()
 
     def _wake(self, clients: Iterable[ClientId]) -> None:
         for cid in clients:
@@ -175,7 +244,7 @@ class Gateway:
         self._wakeups[cid] = wake
         peer = _peer(ws)
         log.info(logfmt("client_connected", client=cid, peer=peer, clients=self.hub.client_count))
-        reader = asyncio.create_task(_read_incoming(ws, wake, self._acknowledge, cid))
+        reader = asyncio.create_task(_read_incoming(ws, wake, self._on_client_message, cid))
         try:
             await ws.send(self.hub.take_snapshot(cid))
             self.shell.snapshots_sent += 1
@@ -193,6 +262,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
             del self._wakeups[cid]
+            self._pending.drop_client(cid)
             self.hub.remove_client(cid)
             log.info(
                 logfmt(
@@ -259,24 +329,14 @@ async def run_gateway(settings: Settings, *, ready: asyncio.Event | None = None)
 async def _read_incoming(
     ws: ServerConnection,
     wake: asyncio.Event,
-    on_ack: Callable[[AckRequest], Awaitable[str | None]],
+    on_message: Callable[[ClientId, str | bytes], Awaitable[None]],
     cid: ClientId,
 ) -> None:
-    """Read what the client sends: ``ack`` requests are handed to ``on_ack``; a message that is
-    not one, or an acknowledgement that could not be passed on, is answered to that client with
-    a ``request_error`` naming the reason. Reading also processes pings and the close frame."""
+    """Read what the client sends and hand each message to ``on_message`` (which answers through
+    the client's queue). Reading also processes pings and the close frame."""
     try:
         async for message in ws:
-            request = decode_client_message(message)
-            if isinstance(request, str):
-                log.warning(logfmt("bad_client_message", client=cid, reason=request))
-                error = RequestErrorMessage(reason=f"not a request: {request}", retry=False)
-            else:
-                failure = await on_ack(request)
-                if failure is None:
-                    continue
-                error = RequestErrorMessage(reason=failure, alert_id=request.alert_id, retry=True)
-            await ws.send(error.model_dump_json())
+            await on_message(cid, message)
     except ConnectionClosed:
         pass
     finally:

@@ -1,4 +1,5 @@
-"""The alert stage (I/O shell): riskmon.alert-input + riskmon.alert-acks -> riskmon.alerts.
+"""The alert stage (I/O shell): riskmon.alert-input + riskmon.alert-acks -> riskmon.alerts and
+riskmon.alert-ack-results (the decision on every acknowledgement).
 
 Both inputs have one partition, so one worker holds the whole city's alert state
 (:class:`streams.alerting.CityAlerts`), checkpointed like scoring: state and the next offset of
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from . import metrics
 from .alerting import AlertingContext, CityAlerts
 from .checkpoint import CheckpointStore
-from .contract import Alert, AlertAck, DeadLetter, ScoreUpdate
+from .contract import AckResult, Alert, AlertAck, DeadLetter, ScoreUpdate
 from .ingest import RawRecord, dead_letter
 from .settings import Settings
 
@@ -35,6 +36,7 @@ class AlertStage:
         raw = {"value_serializer": "raw", "key_serializer": "raw"}
         self.stream = app.topic(topics.alert_input, topics.alert_acks, partitions=1, **raw)
         self.alerts = app.topic(topics.alerts, partitions=settings.partitions, **raw)
+        self.ack_results = app.topic(topics.ack_results, partitions=settings.partitions, **raw)
         self.app = app
         self.topics = topics
         self.ctx = ctx
@@ -73,6 +75,7 @@ class AlertStage:
         """Apply a batch of score updates and acknowledgements; publish the alert changes."""
         state = self.state or await self.restore()
         out: list[Alert] = []
+        results: list[AckResult] = []
         for event in events:
             msg = event.message
             if not state.fresh(msg.topic, msg.offset):
@@ -82,10 +85,11 @@ class AlertStage:
             try:
                 if msg.topic == self.topics.alert_acks:
                     ack = AlertAck.model_validate_json(msg.value or b"")
-                    changed, problem = state.acknowledge(ack, self.ctx, now)
+                    changed, result = state.acknowledge(ack, self.ctx, now)
                     out.extend(changed)
-                    if problem:
-                        await dead(dead_letter(raw, "ack_rejected", problem, now))
+                    results.append(result)
+                    if result.reason is not None:
+                        await dead(dead_letter(raw, "ack_rejected", result.reason, now))
                 else:
                     out.extend(
                         state.observe(
@@ -97,6 +101,19 @@ class AlertStage:
                     dead_letter(raw, "schema", f"not a valid {msg.topic} record: {exc}", now)
                 )
         await self.publish(out)
+        for result in results:  # after the alerts: "applied" follows the acknowledged alert
+            metrics.ACK_RESULTS.labels(result.outcome, result.code or "").inc()
+            log.info(
+                "ack id=%s alert=%s who=%s outcome=%s code=%s",
+                result.ack_id,
+                result.alert_id,
+                result.who,
+                result.outcome,
+                result.code,
+            )
+            await self.ack_results.send(
+                key=result.district.encode(), value=result.model_dump_json().encode()
+            )
 
     async def tick(self, now: datetime) -> None:
         if self.state is not None:

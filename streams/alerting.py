@@ -13,16 +13,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from indices import IndicesError
-from indices.alerts import AlertChange, AlertConfig, AlertEngine, AlertSnapshot, Observation
+from indices.alerts import (
+    AlertChange,
+    AlertConfig,
+    AlertEngine,
+    AlertSnapshot,
+    AlertState,
+    Observation,
+)
 from indices.clusters import ClusterTracker
 from indices.detect import DetectorParams, DetectorState
 from indices.taxonomy import SENSOR_DOMAIN
 
 from .cityconfig import CityConfig
-from .contract import Alert, AlertAck, Driver, ScoreUpdate
+from .contract import AckRejection, AckResult, Alert, AlertAck, Driver, ScoreUpdate
 
 COMPOSITE = "composite"
 
@@ -60,6 +67,25 @@ def expired(alert: Alert, now: datetime) -> Alert:
             "resolved_at": now,
             "as_of": now,
         }
+    )
+
+
+def _result(
+    ack: AlertAck,
+    outcome: Literal["applied", "rejected"],
+    code: AckRejection | None,
+    reason: str | None,
+    now: datetime,
+) -> AckResult:
+    return AckResult(
+        ack_id=ack.ack_id,
+        alert_id=ack.alert_id,
+        district=ack.district,
+        who=ack.who,
+        outcome=outcome,
+        code=code,
+        reason=reason,
+        decided_at=now,
     )
 
 
@@ -134,15 +160,38 @@ class CityAlerts:
 
     def acknowledge(
         self, ack: AlertAck, ctx: AlertingContext, now: datetime
-    ) -> tuple[list[Alert], str | None]:
-        """Apply an operator's acknowledgement; the reason when it cannot be applied."""
-        try:
-            change = self.engine.acknowledge(
-                ack.alert_id, ack.who, ack.note or "", ack.at.timestamp()
-            )
-        except IndicesError as exc:
-            return [], f"acknowledgement of {ack.alert_id} by {ack.who} not applied: {exc}"
-        return self._publish([change], ctx, now), None
+    ) -> tuple[list[Alert], AckResult]:
+        """Apply an operator's acknowledgement: the alert messages it causes and the decision.
+
+        Rejected, with a code, when no open alert has the id (``not_open``), the alert belongs to
+        another district (``wrong_district``), it is still pending (``not_firing``) or someone
+        acknowledged it already (``already_acknowledged``, naming who and when).
+        """
+        alert = next((a for a in self.engine.open_alerts() if a.id == ack.alert_id), None)
+        code: AckRejection | None = None
+        if alert is None:
+            code, why = "not_open", "it is not open: resolved, expired or never raised"
+        elif alert.district != ack.district:
+            code, why = "wrong_district", f"it belongs to district {alert.district}"
+        elif alert.state is AlertState.PENDING:
+            code, why = "not_firing", "it is still pending: its condition has not held long enough"
+        elif alert.state is AlertState.ACKNOWLEDGED:
+            at = _time(alert.acked_at)
+            when = at.isoformat() if at is not None else "earlier"
+            code, why = "already_acknowledged", f"{alert.acked_by} acknowledged it at {when}"
+        else:
+            why = ""
+        if code is None:
+            try:
+                change = self.engine.acknowledge(
+                    ack.alert_id, ack.who, ack.note or "", ack.at.timestamp()
+                )
+            except IndicesError as exc:  # the checks above mirror the engine's; never expected
+                code, why = "not_open", str(exc)
+            else:
+                return self._publish([change], ctx, now), _result(ack, "applied", None, None, now)
+        reason = f"acknowledgement of {ack.alert_id} by {ack.who} not applied: {why}"
+        return [], _result(ack, "rejected", code, reason, now)
 
     def tick(self, ctx: AlertingContext, now: datetime) -> list[Alert]:
         return self._publish(self.engine.tick(now.timestamp(), ctx.config), ctx, now)

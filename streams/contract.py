@@ -43,7 +43,10 @@ from pydantic import (
 from indices.taxonomy import FACILITY_KINDS, INCIDENT_TYPES, MAX_CASUALTIES, SENSOR_KINDS
 
 __all__ = [
+    "AckRejection",
     "AckRequest",
+    "AckResult",
+    "AckResultMessage",
     "Alert",
     "AlertAck",
     "AlertHistoryResponse",
@@ -333,6 +336,37 @@ class AlertAck(_Message):
     who: str = Field(min_length=1, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
     at: AwareDatetime
+    ack_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="unique per acknowledgement (the gateway sets a UUID); echoed in its AckResult",
+    )
+
+
+AckRejection = Literal["not_open", "not_firing", "already_acknowledged", "wrong_district"]
+
+
+class AckResult(_Message):
+    """The worker's decision on one :class:`AlertAck`; published on
+    ``riskmon.alert-ack-results`` keyed by district. Applied: the alert's ``acknowledged``
+    message is on ``riskmon.alerts``. Rejected: the alert is unchanged (and the acknowledgement
+    is also dead-lettered as ``ack_rejected``)."""
+
+    ack_id: str | None = Field(description="the AlertAck's ``ack_id``")
+    alert_id: str
+    district: DistrictCode
+    who: str
+    outcome: Literal["applied", "rejected"]
+    code: AckRejection | None = Field(
+        default=None,
+        description=(
+            "why it was rejected: not_open (resolved, expired or never existed), not_firing "
+            "(still pending: nobody has been notified yet), already_acknowledged, "
+            "wrong_district (the alert belongs to another district)"
+        ),
+    )
+    reason: str | None = Field(default=None, description="the rejection in words, for operators")
+    decided_at: AwareDatetime
 
 
 DeadLetterError = Literal[
@@ -392,16 +426,33 @@ class AlertMessage(_Message):
 
 class RequestErrorMessage(_Message):
     """Server to one client: the gateway could not act on that client's message; nothing was
-    done. (An acknowledgement the gateway passed on shows its effect as an ``alert`` message.)"""
+    done. (An acknowledgement the gateway passed on is answered with ``ack_result``.)"""
 
     type: Literal["request_error"] = "request_error"
     reason: str
     alert_id: str | None = Field(
         default=None, description="the alert the request named, when it could be read"
     )
+    request_id: str | None = Field(
+        default=None, description="the request's ``request_id``, when it could be read"
+    )
     retry: bool = Field(
         description="true when the same request may succeed later (the broker did not take it)"
     )
+
+
+class AckResultMessage(_Message):
+    """Server to the client that sent an ``ack``: what became of it. ``queued``: the broker took
+    it and the worker will decide; then ``applied`` (the alert's ``acknowledged`` message goes to
+    every client) or ``rejected`` (``code`` and ``reason`` say why; the alert is unchanged). A
+    request the gateway could not pass on is answered with ``request_error`` instead."""
+
+    type: Literal["ack_result"] = "ack_result"
+    request_id: str | None = Field(description="the request's ``request_id``, when it had one")
+    alert_id: str
+    status: Literal["queued", "applied", "rejected"]
+    code: AckRejection | None = None
+    reason: str | None = None
 
 
 class AckRequest(_Message):
@@ -412,6 +463,11 @@ class AckRequest(_Message):
     district: DistrictCode
     who: str = Field(min_length=1, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
+    request_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="chosen by the client; echoed in the ack_result and request_error answers",
+    )
 
 
 # --- the history API (JSON over HTTP on the gateway) -------------------------------------------
@@ -521,7 +577,9 @@ class ApiError(_Message):
     parameter: str | None = Field(default=None, description="the query parameter at fault")
 
 
-WsServerMessage = SnapshotMessage | ScoreMessage | AlertMessage | RequestErrorMessage
+WsServerMessage = (
+    SnapshotMessage | ScoreMessage | AlertMessage | AckResultMessage | RequestErrorMessage
+)
 WS_SERVER_MESSAGE: TypeAdapter[WsServerMessage] = TypeAdapter(
     Annotated[WsServerMessage, Field(discriminator="type")]
 )
@@ -534,6 +592,7 @@ SCHEMAS: dict[str, Any] = {
     "score-update": ScoreUpdate,
     "alert": Alert,
     "alert-ack": AlertAck,
+    "alert-ack-result": AckResult,
     "ws-client-ack": AckRequest,
     "district-scores": DistrictScores,
     "dead-letter": DeadLetter,

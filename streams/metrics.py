@@ -51,6 +51,11 @@ SCORE_DELAY = Histogram(
     buckets=DELAY_BUCKETS,
 )
 ALERTS = Counter("riskmon_alert_changes_total", "Alert messages published", ["change"])
+ACK_RESULTS = Counter(
+    "riskmon_ack_results_total",
+    "Acknowledgements decided, by outcome and rejection code",
+    ["outcome", "code"],
+)
 SINK_ROWS = Counter("riskmon_sink_rows_total", "Rows written to PostgreSQL", ["table"])
 SINK_RETRIES = Counter("riskmon_sink_retries_total", "PostgreSQL write attempts that failed")
 SINK_LAG = Gauge("riskmon_sink_lag_records", "Records not yet written to PostgreSQL", ["topic"])

@@ -29,6 +29,7 @@ class Topics(BaseModel):
     alerts: str = "riskmon.alerts"
     alert_acks: str = "riskmon.alert-acks"
     alert_input: str = "riskmon.alert-input"
+    ack_results: str = "riskmon.alert-ack-results"
 
     def inputs(self) -> tuple[str, str, str]:
         return (self.incidents, self.readings, self.safety)
@@ -44,11 +45,12 @@ class Topics(BaseModel):
             self.alerts,
             self.alert_acks,
             self.alert_input,
+            self.ack_results,
         )
 
     def of_gateway(self) -> tuple[str, ...]:
         """The topics the gateway reads or writes (all it creates: never a checkpointed one)."""
-        return (self.scores, self.alerts, self.alert_acks)
+        return (self.scores, self.alerts, self.alert_acks, self.ack_results)
 
     def single_partition(self) -> tuple[str, ...]:
         """Topics of the alert stage: one partition, so one agent sees the whole city."""

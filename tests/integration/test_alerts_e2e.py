@@ -1,9 +1,11 @@
 """End to end: a burst of incidents raises exactly one alert on websocket clients, naming the
-incidents; an acknowledgement from one client changes the alert for every client."""
+incidents; an acknowledgement from one client changes the alert for every client, and each
+acknowledgement is answered to its sender alone: queued, then applied or rejected with a reason."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +13,13 @@ import pytest
 import websockets
 
 from dashboard_ws.server import Gateway
-from streams.contract import WS_SERVER_MESSAGE, Alert, AlertMessage, Incident
+from streams.contract import (
+    WS_SERVER_MESSAGE,
+    AckResultMessage,
+    Alert,
+    AlertMessage,
+    Incident,
+)
 from tests.cities import instant_alerts_city
 
 from .harness import (
@@ -28,13 +36,34 @@ JANGGI_DONG = "4157056000"
 
 
 async def alerts_until(
-    ws: websockets.ClientConnection, done: object, within: float, seen: list[Alert]
+    ws: websockets.ClientConnection,
+    done: object,
+    within: float,
+    seen: list[Alert],
+    answers: list[AckResultMessage] | None = None,
 ) -> None:
     async with asyncio.timeout(within):
         while not done():  # type: ignore[operator]
             message = WS_SERVER_MESSAGE.validate_json(await ws.recv())
             if isinstance(message, AlertMessage):
                 seen.append(message.alert)
+            elif isinstance(message, AckResultMessage) and answers is not None:
+                answers.append(message)
+            else:
+                assert message.type == "score", message
+
+
+def ack(alert_id: str, who: str, request_id: str, note: str = "") -> str:
+    return json.dumps(
+        {
+            "type": "ack",
+            "alert_id": alert_id,
+            "district": JANGGI_DONG,
+            "who": who,
+            "note": note or None,
+            "request_id": request_id,
+        }
+    )
 
 
 async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
@@ -94,20 +123,53 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
                     interval=0.5,
                     watch=[worker],
                 )
-                await one.send(
-                    f'{{"type": "ack", "alert_id": "{firing.id}", '
-                    f'"district": "{JANGGI_DONG}", "who": "control-room kim", '
-                    '"note": "119 dispatched"}'
-                )
+                await one.send(ack(firing.id, "control-room kim", "kim-1", "119 dispatched"))
                 seen_two: list[Alert] = []
-                for ws, seen in ((one, seen_one), (two, seen_two)):
+                answers_one: list[AckResultMessage] = []
+                answers_two: list[AckResultMessage] = []
+                for ws, seen, answers, asked in (
+                    (one, seen_one, answers_one, True),
+                    (two, seen_two, answers_two, False),
+                ):
                     await alerts_until(
-                        ws, lambda s=seen: any(a.state == "acknowledged" for a in s), 20, seen
+                        ws,
+                        lambda s=seen, a=answers, asked=asked: (
+                            any(x.state == "acknowledged" for x in s)
+                            and (not asked or any(x.status == "applied" for x in a))
+                        ),
+                        20,
+                        seen,
+                        answers,
                     )
                     acked = next(a for a in seen if a.state == "acknowledged")
                     assert acked.id == firing.id
                     assert acked.acknowledged_by == "control-room kim"
                     assert acked.note == "119 dispatched"
+                assert [(a.request_id, a.status) for a in answers_one] == [
+                    ("kim-1", "queued"),
+                    ("kim-1", "applied"),
+                ]
+
+                # A second operator, a moment late: told why, and only that operator.
+                await two.send(ack(firing.id, "control-room lee", "lee-1"))
+                await two.send(ack("4157056000:fire:threshold:1", "control-room lee", "lee-2"))
+                await alerts_until(
+                    two,
+                    lambda: sum(a.status == "rejected" for a in answers_two) == 2,
+                    20,
+                    seen_two,
+                    answers_two,
+                )
+                decided = {a.request_id: a for a in answers_two if a.status != "queued"}
+                assert decided["lee-1"].code == "already_acknowledged"
+                assert "control-room kim acknowledged it" in (decided["lee-1"].reason or "")
+                assert decided["lee-2"].code == "not_open"
+                assert sorted(a.request_id or "" for a in answers_two if a.status == "queued") == [
+                    "lee-1",
+                    "lee-2",
+                ]
+                await asyncio.sleep(1)
+                assert all(a.request_id == "kim-1" for a in answers_one)
                 everything = seen_one + seen_two
                 assert {a.id for a in everything} == {firing.id}, "one alert, never a duplicate"
         assert worker.alive, worker.log_tail()

@@ -88,6 +88,7 @@ async def test_the_gateway_creates_only_its_own_topics(
         settings.topics.scores,
         settings.topics.alerts,
         settings.topics.alert_acks,
+        settings.topics.ack_results,
     }
     names = await topic_names(kafka_bootstrap)
     assert settings.topics.located not in names  # left for the set-up step to notice

@@ -358,3 +358,52 @@ def test_bad_alert_records_are_counted_not_raised() -> None:
     assert offer.outcome is Outcome.INVALID
     assert "not an alert" in offer.reason
     assert hub.stats.invalid == 1
+
+
+# --- answers to one client ----------------------------------------------------------------------
+
+
+def test_an_answer_reaches_only_its_client_in_order_with_the_rest() -> None:
+    hub = Hub()
+    asker, other = live_client(hub), live_client(hub)
+    hub.offer(update(A, 1))
+    assert hub.tell(asker, "ack:x1", '{"type":"ack_result"}') is False  # queue not empty
+    hub.offer(update(B, 1))
+    texts = []
+    while (msg := hub.pop_next(asker)) is not None:
+        texts.append(msg.key)
+    assert texts == [f"score:{A}", "ack:x1", f"score:{B}"]
+    assert drain(hub, other) == [(A, 1), (B, 1)]
+    assert hub.tell(asker, "ack:x2", "{}") is True  # idle: wake its writer
+
+
+def test_a_newer_answer_with_the_same_key_replaces_the_pending_one() -> None:
+    hub = Hub()
+    cid = live_client(hub)
+    hub.tell(cid, "ack:x1", '"queued"')
+    hub.tell(cid, "ack:x1", '"applied"')
+    out = hub.pop_next(cid)
+    assert out is not None
+    assert out.text == '"applied"'
+    assert hub.pop_next(cid) is None
+
+
+def test_an_answer_before_the_snapshot_follows_it() -> None:
+    hub = Hub()
+    cid = hub.add_client()
+    hub.tell(cid, "answer:1", '{"type":"request_error"}')
+    assert snapshot_seqs(hub.take_snapshot(cid)) == {}
+    hub.go_live(cid)
+    out = hub.pop_next(cid)
+    assert out is not None
+    assert out.key == "answer:1"
+
+
+def test_telling_a_removed_client_raises_and_has_client_says_why() -> None:
+    hub = Hub()
+    cid = live_client(hub)
+    assert hub.has_client(cid)
+    hub.remove_client(cid)
+    assert not hub.has_client(cid)
+    with pytest.raises(UnknownClient):
+        hub.tell(cid, "answer:1", "{}")

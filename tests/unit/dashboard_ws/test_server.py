@@ -112,9 +112,16 @@ async def test_a_client_is_told_when_its_message_cannot_be_acted_on(gateway: Gat
         assert bad.reason == "not a request: type: Input should be 'ack'"
 
         # no broker to take it: the operator learns the acknowledgement did not go through
-        ack = {"type": "ack", "alert_id": "a-1", "district": "4157056000", "who": "kim"}
+        ack = {
+            "type": "ack",
+            "alert_id": "a-1",
+            "district": "4157056000",
+            "who": "kim",
+            "request_id": "click-1",
+        }
         await ws.send(json.dumps(ack))
         failed = WS_SERVER_MESSAGE.validate_json(await asyncio.wait_for(ws.recv(), 30))
         assert isinstance(failed, RequestErrorMessage)
-        assert (failed.retry, failed.alert_id) == (True, "a-1")
+        assert (failed.retry, failed.alert_id, failed.request_id) == (True, "a-1", "click-1")
         assert "try again" in failed.reason
+    assert len(gateway._pending) == 0  # nothing waits for a decision that cannot come

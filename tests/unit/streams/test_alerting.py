@@ -66,20 +66,50 @@ def city_alerts(*batches: list) -> list:  # type: ignore[type-arg]
     return list(latest.values())
 
 
-def test_ack_applies_once_and_bad_acks_are_reported() -> None:
+def test_ack_applies_once_and_bad_acks_are_rejected_with_a_code() -> None:
     city = CityAlerts()
     fired = city.observe(fire(JANGGI, 6.0, 4, T0), CTX, T0)[-1]
-    ack = AlertAck(alert_id=fired.id, district=JANGGI, who="kim", note="on it", at=T0)
-    changed, problem = city.acknowledge(ack, CTX, T0)
-    assert problem is None
+    ack = AlertAck(alert_id=fired.id, district=JANGGI, who="kim", note="on it", at=T0, ack_id="a-1")
+    changed, result = city.acknowledge(ack, CTX, T0)
+    assert (result.outcome, result.code, result.reason) == ("applied", None, None)
+    assert (result.ack_id, result.alert_id, result.who) == ("a-1", fired.id, "kim")
     assert changed[0].state == "acknowledged"
     assert changed[0].seq > fired.seq
-    again, problem = city.acknowledge(ack, CTX, T0)
+
+    again, result = city.acknowledge(ack.model_copy(update={"who": "lee"}), CTX, T0)
     assert again == []
-    assert problem is not None
-    assert fired.id in problem
+    assert (result.outcome, result.code) == ("rejected", "already_acknowledged")
+    assert result.reason is not None
+    assert fired.id in result.reason
+    assert "kim acknowledged it at 2026-11-24T12:00" in result.reason
+
+    elsewhere = ack.model_copy(update={"district": UNYANG})
+    assert city.acknowledge(elsewhere, CTX, T0)[1].code == "wrong_district"
     unknown = ack.model_copy(update={"alert_id": "nope"})
-    assert city.acknowledge(unknown, CTX, T0)[1] is not None
+    assert city.acknowledge(unknown, CTX, T0)[1].code == "not_open"
+
+
+def test_a_pending_alert_cannot_be_acknowledged_yet() -> None:
+    slow = AlertingContext(
+        config=alert_config_from_mapping(
+            {
+                "threshold": {"min_duration_s": 600},
+                "spike": {"enabled": False},
+                "stale": {"enabled": False},
+                "domains": {"composite": {"threshold": {"enabled": False}}},
+            }
+        ),
+        detector=CTX.detector,
+        adjacency=CTX.adjacency,
+        names=CTX.names,
+    )
+    city = CityAlerts()
+    opened = city.observe(fire(JANGGI, 6.0, 4, T0), slow, T0)[-1]
+    assert opened.state == "pending"
+    ack = AlertAck(alert_id=opened.id, district=JANGGI, who="kim", at=T0)
+    changed, result = city.acknowledge(ack, slow, T0)
+    assert changed == []
+    assert (result.outcome, result.code, result.ack_id) == ("rejected", "not_firing", None)
 
 
 def test_checkpoint_round_trip_continues_identically() -> None:
