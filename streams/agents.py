@@ -147,8 +147,21 @@ class Worker:
                 await self.send_dead(dead_letter(raw, "schema", f"bad located event: {exc}", now))
                 continue
             by_partition.setdefault(msg.partition, []).append((msg.offset, located))
+        assigned = self.assigned(self.settings.topics.located)
         for partition, batch in by_partition.items():
-            scorer = self.scorers.get(partition) or await self.restore(partition)
+            scorer = self.scorers.get(partition)
+            if scorer is None and partition not in assigned:
+                # Revoked while the batch waited: its checkpoint was saved at the revocation and
+                # the new owner reads these records from it. Scoring them here would start a
+                # second, stale scorer of the partition (its ticks would overwrite the owner's).
+                metrics.NOT_OWNED.labels(self.settings.topics.located).inc(len(batch))
+                log.info(
+                    "records of a revoked partition left to its new owner partition=%s records=%s",
+                    partition,
+                    len(batch),
+                )
+                continue
+            scorer = scorer or await self.restore(partition)
             with metrics.BATCH_SECONDS.time():
                 outcome = scorer.process(batch, self.ctx, now)
             self.dirty.add(partition)
@@ -178,9 +191,11 @@ class Worker:
 
     # --- state --------------------------------------------------------------------------------
     async def restore(self, partition: int) -> PartitionScorer:
-        """Load ``partition``'s checkpoint (or start empty) and read on from its offset."""
+        """Load ``partition``'s checkpoint (or start empty) and read on from its offset; once
+        per assignment (the assignment handler and a first batch may both ask)."""
         async with self._restoring:
-            return await self._restore(partition)
+            held = self.scorers.get(partition)
+            return held if held is not None else await self._restore(partition)
 
     async def _restore(self, partition: int) -> PartitionScorer:
         codes = self.city.codes_of_partition(partition, self.settings.partitions)
@@ -211,6 +226,10 @@ class Worker:
         await self.send_updates(scorer.publish_all(self.ctx, utcnow(), "recovered"))
         return scorer
 
+    def assigned(self, topic: str) -> set[int]:
+        """Partitions of ``topic`` this worker's consumer holds now."""
+        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
+
     def resume_positions(self, assignment: set[TP]) -> dict[TP, int]:
         """Where each stateful partition must be read from: its state's next offset."""
         located = self.settings.topics.located
@@ -231,8 +250,14 @@ class Worker:
     async def on_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:
             if tp.topic == self.settings.topics.located and tp.partition in self.scorers:
-                await self.save(tp.partition)
-                del self.scorers[tp.partition]
+                saved = await self.save(tp.partition)
+                scorer = self.scorers.pop(tp.partition)
+                log.info(
+                    "partition released partition=%s next_offset=%s checkpoint=%s",
+                    tp.partition,
+                    scorer.next_offset,
+                    "saved" if saved else "failed",
+                )
         if any(tp.topic == self.settings.topics.alert_input for tp in revoked):
             await self.alert_stage.release()
 
@@ -293,6 +318,12 @@ def register(
     @app.agent(worker.alert_stage.stream, name="riskmon.alerts")  # type: ignore[untyped-decorator]
     async def alert_agent(stream: Any) -> None:
         async for events in stream.take_events(*take):
+            if worker.alert_stage.state is None and not worker.assigned(
+                settings.topics.alert_input
+            ):
+                # Revoked while the batch waited (see Worker.score_batch): the new owner has it.
+                metrics.NOT_OWNED.labels(settings.topics.alert_input).inc(len(events))
+                continue
             await worker.alert_stage.batch(events, utcnow(), worker.send_dead)
 
     @app.timer(interval=settings.tick_interval_s)  # type: ignore[untyped-decorator]

@@ -8,6 +8,7 @@ each input together, restored on assignment, resumed at the checkpoint's offsets
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -44,6 +45,7 @@ class AlertStage:
         self.state: CityAlerts | None = None
         self.dirty = False
         self.failing = False
+        self._restoring = asyncio.Lock()
 
     def owns(self, tp: TP) -> bool:
         return tp.topic in (self.topics.alert_input, self.topics.alert_acks)
@@ -54,6 +56,14 @@ class AlertStage:
         return {tp: self.state.next_offsets.get(tp.topic, 0) for tp in assignment if self.owns(tp)}
 
     async def restore(self) -> CityAlerts:
+        """Load the checkpoint and read on from its offsets; once per assignment (the
+        assignment handler and a first batch may both ask)."""
+        async with self._restoring:
+            if self.state is not None:
+                return self.state
+            return await self._restore()
+
+    async def _restore(self) -> CityAlerts:
         data = await self.checkpoints.load(0)
         self.state = CityAlerts.from_checkpoint(data) if data else CityAlerts()
         for topic in (self.topics.alert_input, self.topics.alert_acks):
@@ -66,7 +76,14 @@ class AlertStage:
         return self.state
 
     async def release(self) -> None:
+        if self.state is None:
+            return
         await self.save()
+        log.info(
+            "alert state released open=%s checkpoint=%s",
+            len(self.state.engine.open_alerts()),
+            "failed" if self.dirty else "saved",
+        )
         self.state = None
 
     async def batch(

@@ -20,6 +20,11 @@ INGESTED = Counter("riskmon_ingested_total", "Inputs validated and located", ["k
 DEAD_LETTERS = Counter(
     "riskmon_dead_letters_total", "Inputs sent to the dead-letter topic", ["error"]
 )
+NOT_OWNED = Counter(
+    "riskmon_not_owned_records_total",
+    "Records of a partition revoked while they waited in a batch; left to the new owner",
+    ["topic"],
+)
 EVENTS = Counter(
     "riskmon_scoring_events_total",
     "Located events by scoring outcome (applied, duplicate, conflict, redelivered)",

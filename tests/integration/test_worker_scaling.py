@@ -1,0 +1,145 @@
+"""Two workers in one consumer group: partitions move between them and back, and the scores stay
+exact — a second worker joining mid-stream, then the first one killed with SIGKILL.
+
+``deploy/`` runs two worker replicas; this is what makes that safe. A worker that loses a
+partition saves its checkpoint and forgets the partition; it must never score it again (a
+second, stale scorer would publish decays that overwrite the new owner's scores on every
+dashboard, and alerts from a stale alert engine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from streams.contract import ScoreUpdate
+
+from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, produce
+from .oracle import assert_equal_to_offline, by_district, expected_incidents, generate
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+RESTORED = re.compile(r"partition restored partition=(\d+)")
+
+
+def owned(worker: WorkerProcess) -> set[int]:
+    """Located partitions the worker holds now, from its log (restored minus released)."""
+    held: set[int] = set()
+    for line in worker.log_path.read_text(errors="replace").splitlines():
+        if match := RESTORED.search(line):
+            held.add(int(match[1]))
+        elif match := re.search(r"partition released partition=(\d+)", line):
+            held.discard(int(match[1]))
+    return held
+
+
+def holds_alerts(worker: WorkerProcess) -> bool:
+    """Whether the worker holds the city's alert state now, from its log."""
+    held = False
+    for line in worker.log_path.read_text(errors="replace").splitlines():
+        if "alert state restored" in line:
+            held = True
+        elif "alert state released" in line:
+            held = False
+    return held
+
+
+async def test_a_second_worker_joins_then_the_first_dies_and_scores_stay_exact(
+    kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path, checkpoint_interval_s=2.0)
+    topic = {
+        "incidents": settings.topics.incidents,
+        "readings": settings.topics.readings,
+        "safety": settings.topics.safety,
+    }
+    stream = generate(23, datetime.now(UTC))
+    first, second, third = stream[:200], stream[200:420], stream[420:]
+    one = WorkerProcess(settings, tmp_path / "one.log")
+    two = WorkerProcess(settings, tmp_path / "two.log")
+
+    async def send(chunk: list[tuple[str, BaseModel]]) -> None:
+        for name in topic:
+            messages = [m for t, m in chunk if t == name]
+            if messages:
+                await produce(settings, topic[name], messages)
+
+    one.start()
+    try:
+        async with TopicReader(settings, settings.topics.scores) as reader:
+            latest: dict[str, ScoreUpdate] = {}
+
+            async def drain() -> None:
+                for value in await reader.poll(0.2):
+                    update = ScoreUpdate.model_validate_json(value)
+                    if update.district not in latest or update.seq > latest[update.district].seq:
+                        latest[update.district] = update
+
+            async def caught_up(sent: list[tuple[str, BaseModel]]) -> bool:
+                await drain()
+                want = expected_incidents(sent)
+                return len(latest) == 14 and all(latest[c].events == n for c, n in want.items())
+
+            async def settled(workers: list[WorkerProcess]) -> None:
+                """Until 4 s pass without an update other than a tick."""
+                loop = asyncio.get_running_loop()
+                quiet_since = loop.time()
+                while loop.time() - quiet_since < 4:
+                    for worker in workers:
+                        assert worker.alive, worker.log_tail()
+                    before = {c: u.seq for c, u in latest.items()}
+                    await drain()
+                    if any(
+                        latest[c].seq != s and latest[c].reason != "tick" for c, s in before.items()
+                    ):
+                        quiet_since = loop.time()
+
+            async def check_exact(sent: list[tuple[str, BaseModel]]) -> None:
+                # Ticks go on after the events (every second here): a stale scorer elsewhere
+                # would publish one of them; watch a few rounds, then compare.
+                await asyncio.sleep(3)
+                await drain()
+                events_of = by_district(sent)
+                for code, update in latest.items():
+                    assert_equal_to_offline(update, events_of[code])
+
+            await eventually(lambda: caught_up([]), within=90, watch=[one])
+            await send(first)
+            await eventually(lambda: caught_up(first), within=60, watch=[one])
+            assert owned(one) == {0, 1, 2, 3}
+
+            # A second worker joins while events keep coming: the group splits the partitions.
+            two.start()
+            for start in range(0, len(second), 20):
+                await send(second[start : start + 20])
+                await asyncio.sleep(0.3)
+            await eventually(
+                lambda: owned(one) and owned(two) and not owned(one) & owned(two),
+                within=90,
+                watch=[one, two],
+            )
+            assert owned(one) | owned(two) == {0, 1, 2, 3}
+            assert holds_alerts(one) != holds_alerts(two), "one alert engine for the city"
+            await eventually(lambda: caught_up(first + second), within=90, watch=[one, two])
+            await settled([one, two])
+            await check_exact(first + second)
+
+            # The first worker dies; the second takes its partitions from their checkpoints.
+            lost = owned(one)
+            one.kill()
+            for start in range(0, len(third), 25):
+                await send(third[start : start + 25])
+            await eventually(lambda: owned(two) == {0, 1, 2, 3}, within=120, watch=[two])
+            await eventually(lambda: holds_alerts(two), within=30, watch=[two])
+            await eventually(lambda: caught_up(stream), within=120, watch=[two])
+            await settled([two])
+            await check_exact(stream)
+            assert lost, "the first worker held partitions when it was killed"
+    finally:
+        one.stop()
+        two.stop()
