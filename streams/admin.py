@@ -76,8 +76,9 @@ async def create_topics(
         await admin.close()
 
 
-class _DropConnectErrors(logging.Filter):
-    """aiokafka logs an error per failed connection attempt; while we wait we say it once."""
+class DropConnectErrors(logging.Filter):
+    """aiokafka logs an error per failed connection attempt; while we wait we say it once (or
+    the caller reports the failure its own way)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("Unable connect to")
@@ -89,7 +90,7 @@ async def _connected_admin(settings: Settings, timeout_s: float) -> AIOKafkaAdmi
     loop = asyncio.get_running_loop()
     started = loop.time()
     delay = 0.5
-    quiet = _DropConnectErrors()
+    quiet = DropConnectErrors()
     aiokafka_log = logging.getLogger("aiokafka")
     aiokafka_log.addFilter(quiet)
     try:

@@ -117,6 +117,28 @@ def _parser() -> argparse.ArgumentParser:
         default="an operator began a new epoch",
         help="new-epoch: why, kept in stream_epochs (e.g. 'kafka cluster rebuilt')",
     )
+    status = sub.add_parser(
+        "status",
+        help="is every stage running and caught up? exit 0 ok, 1 degraded, 2 to fix, "
+        "3 a server unreachable",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument(
+        "--max-lag", type=int, default=1000, help="records a stage may be behind (default 1000)"
+    )
+    status.add_argument(
+        "--stale-after",
+        type=float,
+        default=120.0,
+        help="seconds a checkpoint may stand still while records wait after it (default 120)",
+    )
+    status.add_argument(
+        "--sample",
+        type=float,
+        default=3.0,
+        help="look twice this many seconds apart to tell stalled stages from busy ones "
+        "(default 3; 0 = look once)",
+    )
     schema = sub.add_parser("schema", help="export the wire contract as JSON Schema")
     schema.add_argument("--out", type=Path, default=Path("docs/schemas"))
     return parser
@@ -268,6 +290,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
         from .startup import migrate_db
 
         print("applied:", asyncio.run(migrate_db(settings)) or "nothing (up to date)")
+    elif args.command == "status":
+        from .status import Limits
+        from .status_cli import run_status
+
+        limits = Limits(max_lag=args.max_lag, stale_checkpoint_s=args.stale_after)
+        sys.exit(run_status(settings, limits, as_json=args.json, sample_s=args.sample))
     elif args.command == "schema":
         from .contract import export_schemas
 

@@ -57,6 +57,7 @@ async def run_demo(
 ) -> None:
     from dashboard_ws.server import Gateway
 
+    from .cli_errors import redact_dsn
     from .sim_producer import run_simulator
     from .sink import run_sink
 
@@ -78,6 +79,10 @@ async def run_demo(
         print(f"kafka: {settings.kafka_bootstrap}", flush=True)
         print(f"dashboard: http://{settings.gateway_host}:{gateway.port}/", flush=True)
         print(f"websocket: ws://{settings.gateway_host}:{gateway.port}/ws", flush=True)
+        # For `riskmon status`, `replay` and `db` against this demo (RISKMON_PG_DSN=...); the
+        # embedded server has no password, an external DSN is shown without its credentials.
+        dsn = settings.require_pg_dsn()
+        print(f"postgresql: {dsn if postgres else redact_dsn(dsn)}", flush=True)
 
         def task(coro: Coroutine[Any, Any, None]) -> None:
             tasks.append(asyncio.create_task(coro))
