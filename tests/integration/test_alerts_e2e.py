@@ -1,6 +1,7 @@
 """End to end: a burst of incidents raises exactly one alert on websocket clients, naming the
 incidents; an acknowledgement from one client changes the alert for every client, and each
-acknowledgement is answered to its sender alone: queued, then applied or rejected with a reason."""
+acknowledgement is answered to its sender alone (through the gateway it used; two gateways
+here): queued, then applied or rejected with a reason."""
 
 from __future__ import annotations
 
@@ -75,11 +76,15 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     try:
-        async with Gateway(settings) as gateway:
+        # Two gateways, one client each: an acknowledgement's answer goes back through the
+        # gateway that took it, while the alert's change reaches every client of every gateway.
+        async with Gateway(settings) as gateway, Gateway(settings) as other_gateway:
             url = f"ws://127.0.0.1:{gateway.port}/ws"
+            other_url = f"ws://127.0.0.1:{other_gateway.port}/ws"
 
             await all_districts_served(url, worker)
-            async with websockets.connect(url) as one, websockets.connect(url) as two:
+            await all_districts_served(other_url, worker)
+            async with websockets.connect(url) as one, websockets.connect(other_url) as two:
                 for ws in (one, two):
                     snapshot = WS_SERVER_MESSAGE.validate_json(await ws.recv())
                     assert snapshot.type == "snapshot"
