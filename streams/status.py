@@ -14,7 +14,8 @@ Where each stage stands:
 
 A stage behind by more than ``Limits.max_lag`` records warns; so does a checkpoint older than
 ``Limits.stale_checkpoint_s`` while its partition has records after it (nobody is consuming
-them). Lag is clamped at zero (a log end read a moment before a position).
+them). Positions are read before log ends, so a position beyond its end is a failure: the log
+was recreated or lost under it.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class Position:
 
 
 def lag(end: int, at: int | None) -> int:
-    """Records from ``at`` (None: the beginning) to ``end``, never negative.
+    """Records from ``at`` (None: the beginning) to ``end``, never negative (a position beyond
+    the end is reported on its own).
 
     >>> lag(120, 100), lag(120, None), lag(99, 100)
     (20, 120, 0)
@@ -209,6 +211,16 @@ def _stalled(
     return out
 
 
+def _ahead(positions: Sequence[Position]) -> str:
+    """The positions beyond their log's end, listed (positions are read before ends, so in a
+    healthy deployment there are none)."""
+    return ", ".join(
+        f"{p.topic}[{p.partition}] at {p.at}, end {p.end}"
+        for p in positions
+        if p.at is not None and p.at > p.end
+    )
+
+
 def _committed(
     name: str,
     positions: Sequence[Position],
@@ -219,6 +231,14 @@ def _committed(
 ) -> Check:
     if not positions:
         return Check(name, "ok", "no partitions")
+    if ahead := _ahead(positions):
+        return Check(
+            name,
+            "fail",
+            f"the {who}'s offsets lie beyond the log end ({ahead}): the topic was recreated or "
+            f"the broker lost its log; the {who} would skip records until the log passes them. "
+            "Stop its consumers and delete the group's offsets of those topics",
+        )
     behind = _total(positions)
     stalled = _stalled(positions, before)
     if stalled:
@@ -247,6 +267,14 @@ def _checkpointed(
 ) -> Check:
     if not positions:
         return Check(name, "ok", "no partitions")
+    if ahead := _ahead(positions):
+        return Check(
+            name,
+            "fail",
+            f"checkpoints lie beyond the log end ({ahead}): the topic was recreated or the "
+            "broker lost its log, and a worker resuming there would skip records. Stop the "
+            "workers and run `riskmon db new-epoch`",
+        )
     behind = _total(positions)
     stalled = {(p.topic, p.partition) for p in _stalled(positions, before)}
     stuck = [

@@ -31,8 +31,19 @@ log = logging.getLogger(__name__)
 
 
 async def observe(settings: Settings, now: datetime, timeout_s: float = 10.0) -> Observed:
-    """One look at the deployment ``settings`` describe."""
+    """One look at the deployment ``settings`` describe.
+
+    Positions are read before log ends (checkpoints first, then committed offsets, then ends), so
+    in a healthy deployment no position lies beyond its end, and one that does means the log
+    was recreated or lost under the checkpoints.
+    """
     observed = Observed(at=now, schema_latest=max(v for v, _ in MIGRATIONS))
+    checkpoints: list[Any] | None = None
+    try:
+        async with asyncio.timeout(timeout_s):
+            observed, checkpoints = await _postgres(settings, observed)
+    except Exception as exc:
+        observed = replace(observed, pg_error=_describe(exc))
     ends: dict[TopicPartition, int] = {}
     quiet = DropConnectErrors()  # an unreachable broker is reported as a check, not logged
     logging.getLogger("aiokafka").addFilter(quiet)
@@ -43,11 +54,8 @@ async def observe(settings: Settings, now: datetime, timeout_s: float = 10.0) ->
         observed = replace(observed, kafka_error=_describe(exc))
     finally:
         logging.getLogger("aiokafka").removeFilter(quiet)
-    try:
-        async with asyncio.timeout(timeout_s):
-            observed = await _postgres(settings, observed, ends)
-    except Exception as exc:
-        observed = replace(observed, pg_error=_describe(exc))
+    if checkpoints is not None:
+        observed = _with_checkpoints(settings, observed, checkpoints, ends)
     return observed
 
 
@@ -88,22 +96,22 @@ async def _kafka(
             if name in partitions and len(partitions[name]) != want
         )
         tps = [TopicPartition(name, p) for name, ps in partitions.items() for p in ps]
+
+        def on(names: Iterable[str]) -> list[TopicPartition]:
+            return [tp for tp in tps if tp.topic in names]
+
+        sink_topics = (topics.located, topics.scores, topics.deadletter, topics.alerts)
+        ingest = await _committed(settings, settings.app_id, on(topics.inputs()))
+        sink = await _committed(settings, f"{settings.app_id}-sink", on(sink_topics))
         ends = await _log_ends(consumer, tps)
     finally:
         await consumer.stop()
-
-    def on(names: Iterable[str]) -> list[TopicPartition]:
-        return [tp for tp in tps if tp.topic in names]
-
-    ingest = await _committed(settings, settings.app_id, on(topics.inputs()), ends)
-    sink_topics = (topics.located, topics.scores, topics.deadletter, topics.alerts)
-    sink = await _committed(settings, f"{settings.app_id}-sink", on(sink_topics), ends)
     observed = replace(
         observed,
         missing_topics=missing,
         partition_problems=problems,
-        ingest=tuple(ingest),
-        sink=tuple(sink),
+        ingest=tuple(Position(tp.topic, tp.partition, ends[tp], at) for tp, at in ingest),
+        sink=tuple(Position(tp.topic, tp.partition, ends[tp], at) for tp, at in sink),
     )
     return observed, ends
 
@@ -131,8 +139,8 @@ async def _log_ends(
 
 
 async def _committed(
-    settings: Settings, group: str, tps: list[TopicPartition], ends: dict[TopicPartition, int]
-) -> list[Position]:
+    settings: Settings, group: str, tps: list[TopicPartition]
+) -> list[tuple[TopicPartition, int | None]]:
     if not tps:
         return []
     consumer = AIOKafkaConsumer(
@@ -144,33 +152,29 @@ async def _committed(
     try:
         await consumer.start()
         consumer.assign(tps)  # manual assignment: reads the group's offsets without joining it
-        return [
-            Position(tp.topic, tp.partition, ends.get(tp, 0), await consumer.committed(tp))
-            for tp in tps
-        ]
+        return [(tp, await consumer.committed(tp)) for tp in tps]
     finally:
         await consumer.stop()
 
 
-async def _postgres(
-    settings: Settings, observed: Observed, ends: dict[TopicPartition, int]
-) -> Observed:
+async def _postgres(settings: Settings, observed: Observed) -> tuple[Observed, list[Any] | None]:
+    """Schema, epoch and facts, and the checkpoint rows (None when the schema is not current)."""
     conn = await store.connect(settings.require_pg_dsn())
     try:
         has_schema = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
         if not has_schema:
-            return replace(observed, schema_version=None)
+            return replace(observed, schema_version=None), None
         version = await conn.fetchval("SELECT max(version) FROM schema_migrations")
         observed = replace(observed, schema_version=version)
         if version < observed.schema_latest:
-            return observed  # the queries below need the current schema
-        epoch = await conn.fetchrow(
-            "SELECT epoch, started_at, reason FROM stream_epochs ORDER BY epoch DESC LIMIT 1"
-        )
+            return observed, None  # the queries below need the current schema
         rows = await conn.fetch(
             "SELECT topic, partition, next_offset, saved_at, state FROM scorer_checkpoints"
             " WHERE app_id = $1",
             settings.app_id,
+        )
+        epoch = await conn.fetchrow(
+            "SELECT epoch, started_at, reason FROM stream_epochs ORDER BY epoch DESC LIMIT 1"
         )
         newest = await conn.fetchval("SELECT max(as_of) FROM score_updates WHERE series = 'live'")
         alerts = await conn.fetch(
@@ -183,6 +187,22 @@ async def _postgres(
         )
     finally:
         await conn.close()
+    observed = replace(
+        observed,
+        epoch=epoch["epoch"] if epoch else None,
+        epoch_began=epoch["started_at"] if epoch else None,
+        epoch_reason=epoch["reason"] if epoch else None,
+        newest_score=newest,
+        open_alerts={r["state"]: r["n"] for r in alerts},
+        dead_letters_1h={r["error"]: r["n"] for r in dead},
+    )
+    return observed, list(rows)
+
+
+def _with_checkpoints(
+    settings: Settings, observed: Observed, rows: list[Any], ends: dict[TopicPartition, int]
+) -> Observed:
+    """Positions of the checkpointed stages on the partitions Kafka listed."""
     topics = settings.topics
     saved = {(r["topic"], r["partition"]): r for r in rows}
     scoring = [
@@ -193,31 +213,19 @@ async def _postgres(
     # The alert stage's checkpoint is one row (topic alert-input, partition 0) whose state holds
     # the next offset of both of its inputs.
     alert_row = saved.get((topics.alert_input, 0))
-    alerting = []
-    for tp, end in sorted(ends.items()):
-        if tp.topic in (topics.alert_input, topics.alert_acks):
-            offsets = _state(alert_row).get("next_offsets", {}) if alert_row else {}
-            at = offsets.get(tp.topic) if alert_row else None
-            alerting.append(
-                Position(
-                    tp.topic,
-                    tp.partition,
-                    end,
-                    None if at is None else int(at),
-                    alert_row["saved_at"] if alert_row else None,
-                )
-            )
-    return replace(
-        observed,
-        scoring=tuple(scoring),
-        alerting=tuple(alerting),
-        epoch=epoch["epoch"] if epoch else None,
-        epoch_began=epoch["started_at"] if epoch else None,
-        epoch_reason=epoch["reason"] if epoch else None,
-        newest_score=newest,
-        open_alerts={r["state"]: r["n"] for r in alerts},
-        dead_letters_1h={r["error"]: r["n"] for r in dead},
-    )
+    offsets = _state(alert_row).get("next_offsets", {}) if alert_row else {}
+    alerting = [
+        Position(
+            tp.topic,
+            tp.partition,
+            end,
+            None if offsets.get(tp.topic) is None else int(offsets[tp.topic]),
+            alert_row["saved_at"] if alert_row else None,
+        )
+        for tp, end in sorted(ends.items())
+        if tp.topic in (topics.alert_input, topics.alert_acks)
+    ]
+    return replace(observed, scoring=tuple(scoring), alerting=tuple(alerting))
 
 
 def _checkpoint_position(tp: TopicPartition, end: int, row: Any) -> Position:

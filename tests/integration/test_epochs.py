@@ -10,11 +10,13 @@ log from its start, and the sink stores it under the new epoch.
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams import store
 from streams.contract import Alert, Incident, ScoreUpdate
@@ -187,3 +189,69 @@ async def test_new_epoch_by_hand_drops_checkpoints_once_there_is_state(pg_dsn: s
         )
     finally:
         await conn.close()
+
+
+async def test_status_tells_when_topics_were_recreated_under_the_checkpoints(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    """Topics made again by someone else (kafka-topics.sh, an operator): riskmon's set-up step
+    did not run, so no epoch began. `riskmon status` finds checkpoints beyond the new logs' ends
+    and says to begin a new epoch; after `riskmon db new-epoch` the scoring check passes."""
+    broker = EmbeddedBroker.start(tmp_path / "tansu-1")
+    settings = isolated_settings(broker.bootstrap, pg_dsn, tmp_path / "data")
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    try:
+        riskmon(settings, "topics")
+        worker.start()
+        await produce(settings, settings.topics.incidents, fires("old", 6))
+        await janggi_update(settings, "old-5", within=90, worker=worker)
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            await eventually(
+                lambda: conn.fetchval(
+                    "SELECT coalesce(sum(next_offset), 0) = 6 FROM scorer_checkpoints"
+                    " WHERE topic = $1",
+                    settings.topics.located,
+                ),
+                within=30,
+            )
+        finally:
+            await conn.close()
+        worker.stop()
+
+        broker.stop()
+        broker = EmbeddedBroker.start(tmp_path / "tansu-2")
+        settings = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
+        await create_topics_by_hand(settings)
+
+        done = run_riskmon(settings, "status", "--json", "--sample", "0")
+        assert done.returncode == 2, done.stdout + done.stderr
+        checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+        assert checks["scoring"]["level"] == "fail"
+        assert "beyond the log end" in checks["scoring"]["detail"]
+        assert "riskmon db new-epoch" in checks["scoring"]["detail"]
+
+        riskmon(settings, "db", "new-epoch", "--reason", "topics recreated by hand")
+        done = run_riskmon(settings, "status", "--json", "--sample", "0")
+        checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+        assert checks["scoring"]["level"] == "ok", checks["scoring"]
+        assert json.loads(done.stdout)["observed"]["epoch_reason"] == "topics recreated by hand"
+    finally:
+        worker.stop()
+        broker.stop()
+
+
+async def create_topics_by_hand(settings: Settings) -> None:
+    """Every riskmon topic with the right partition counts, made with a plain admin client."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.require_bootstrap())
+    await admin.start()
+    try:
+        single = set(settings.topics.single_partition())
+        await admin.create_topics(
+            [
+                NewTopic(name, 1 if name in single else settings.partitions, 1)
+                for name in settings.topics.all()
+            ]
+        )
+    finally:
+        await admin.close()

@@ -120,10 +120,20 @@ def test_a_group_that_never_committed_warns() -> None:
     assert levels(empty)["sink"] == "ok"
 
 
-def test_ends_below_the_position_count_as_zero_lag() -> None:
-    # the end was read a moment before the position moved past it
+def test_a_checkpoint_beyond_the_log_end_fails_and_says_what_to_do() -> None:
+    # positions are read before ends: one beyond its end means the log was recreated or lost
+    observed = replace(healthy(), scoring=(Position("riskmon.located", 1, 3, 240, RECENT),))
+    check = next(c for c in assess(observed) if c.name == "scoring")
+    assert check.level == "fail"
+    assert check.detail.startswith("checkpoints lie beyond the log end (riskmon.located[1] at 240")
+    assert check.detail.endswith("Stop the workers and run `riskmon db new-epoch`")
+    assert exit_status(assess(observed)) == EXIT_FAILED
+
+
+def test_committed_offsets_beyond_the_log_end_fail() -> None:
     observed = replace(healthy(), ingest=(Position("riskmon.incidents", 0, 98, 100),))
-    assert detail(observed, "ingest") == "0 records behind"
+    assert levels(observed)["ingest"] == "fail"
+    assert "riskmon.incidents[0] at 100, end 98" in detail(observed, "ingest")
 
 
 def test_missing_topics_and_wrong_partitions_are_failures_to_fix() -> None:
