@@ -179,13 +179,13 @@ class Gateway:
                 ),
             )
             return
-        ack = to_ack(request, datetime.now(UTC), ack_id=uuid.uuid4().hex)
-        assert ack.ack_id is not None
-        self._pending.add(ack.ack_id, cid, request, now)  # before: the decision may come first
+        ack_id = uuid.uuid4().hex
+        ack = to_ack(request, datetime.now(UTC), ack_id=ack_id)
+        self._pending.add(ack_id, cid, request, now)  # before: the decision may come first
         try:
             await self._acks.publish(ack)
         except KafkaError as exc:
-            self._pending.forget(ack.ack_id)
+            self._pending.forget(ack_id)
             log.warning(logfmt("ack_not_published", alert=ack.alert_id, error=repr(exc)))
             self._tell(
                 cid,
@@ -197,12 +197,12 @@ class Gateway:
                 ),
             )
             return
-        log.info(logfmt("alert_ack", alert=ack.alert_id, who=ack.who, ack_id=ack.ack_id))
-        if ack.ack_id in self._pending:  # not decided yet: say it is on its way
+        log.info(logfmt("alert_ack", alert=ack.alert_id, who=ack.who, ack_id=ack_id))
+        if ack_id in self._pending:  # not decided yet: say it is on its way
             queued = AckResultMessage(
                 request_id=request.request_id, alert_id=request.alert_id, status="queued"
             )
-            self._tell(cid, queued, key=f"ack:{ack.ack_id}")
+            self._tell(cid, queued, key=f"ack:{ack_id}")
 
     def _on_ack_result(self, raw: bytes | None) -> tuple[ClientId, ...]:
         """The worker decided on an acknowledgement: tell the client that sent it, if it is ours."""
