@@ -153,14 +153,14 @@ def assess(
     gap = (observed.at - earlier.at).total_seconds() if earlier else 0.0
     if observed.kafka_error is None:
         checks.append(
-            _committed("ingest", observed.ingest, before("ingest"), gap, limits, "worker group")
+            _committed("ingest", observed.ingest, before("ingest"), gap, limits, "worker")
         )
     if observed.kafka_error is None and observed.pg_error is None:
         for stage in ("scoring", "alerting"):
             positions = getattr(observed, stage)
             checks.append(_checkpointed(stage, positions, before(stage), gap, observed.at, limits))
     if observed.kafka_error is None:
-        checks.append(_committed("sink", observed.sink, before("sink"), gap, limits, "sink group"))
+        checks.append(_committed("sink", observed.sink, before("sink"), gap, limits, "sink"))
     return checks
 
 
@@ -227,8 +227,11 @@ def _committed(
     before: Mapping[tuple[str, int], Position],
     gap: float,
     limits: Limits,
-    who: str,
+    consumer: str,
 ) -> Check:
+    """A stage whose position is its consumer group's committed offsets (``consumer``: the
+    process that runs the group, ``worker`` or ``sink``)."""
+    who = f"{consumer} group"
     if not positions:
         return Check(name, "ok", "no partitions")
     if ahead := _ahead(positions):
@@ -247,7 +250,7 @@ def _committed(
             name,
             "warn",
             f"stalled: no progress in {gap:.0f} s with records waiting ({listed}); is the "
-            f"{'worker' if who == 'worker group' else 'sink'} running?",
+            f"{consumer} running?",
         )
     never = [p for p in positions if p.at is None and p.end > 0]
     if never and len(never) == len([p for p in positions if p.end > 0]):

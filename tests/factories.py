@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-from streams.contract import Alert, ScoreUpdate
+from datetime import UTC, datetime
+
+from streams.contract import Alert, Incident, ScoreUpdate
+
+JANGGI = "4157056000"  # 장기동
+
+
+def fires(ids: list[str], *, severity: int = 3, district: str = JANGGI) -> list[Incident]:
+    """Fires reported now by the fire service in one district, one per id."""
+    return [
+        Incident(
+            id=incident_id,
+            source="gimpo-fire",
+            type="fire",
+            severity=severity,
+            occurred_at=datetime.now(UTC),
+            code=district,
+        )
+        for incident_id in ids
+    ]
 
 
 def score_update(

@@ -3,7 +3,9 @@ scores equal ``indices.score_batch`` / ``riskmon score`` on the same events at t
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -20,6 +22,9 @@ from streams.contract import (
     SensorReading,
 )
 from streams.scoring import to_model_event
+from streams.settings import Settings
+
+from .harness import TopicReader, WorkerProcess, produce
 
 CONFIG = load_city_config()
 CITY, PARAMS = CONFIG.city, CONFIG.params
@@ -164,3 +169,48 @@ def expected_incidents(stream: list[tuple[str, BaseModel]]) -> dict[str, int]:
         code: len({(e.source, e.id) for e in events if isinstance(e, Incident)})
         for code, events in by_district(stream).items()
     }
+
+
+async def send_stream(settings: Settings, chunk: list[tuple[str, BaseModel]]) -> None:
+    """Publish a slice of :func:`generate`'s stream, each message to its input topic."""
+    for name in ("incidents", "readings", "safety"):
+        messages = [m for t, m in chunk if t == name]
+        if messages:
+            await produce(settings, getattr(settings.topics, name), messages)
+
+
+class LatestScores:
+    """Every update read from the scores topic, and the newest one per district (highest seq)."""
+
+    def __init__(self, reader: TopicReader) -> None:
+        self.reader = reader
+        self.latest: dict[str, ScoreUpdate] = {}
+        self.published: list[ScoreUpdate] = []
+
+    async def drain(self) -> None:
+        for value in await self.reader.poll(0.2):
+            update = ScoreUpdate.model_validate_json(value)
+            self.published.append(update)
+            held = self.latest.get(update.district)
+            if held is None or update.seq > held.seq:
+                self.latest[update.district] = update
+
+    async def caught_up(self, sent: list[tuple[str, BaseModel]]) -> bool:
+        """Every district scored, each with the incidents ``sent`` holds for it."""
+        await self.drain()
+        want = expected_incidents(sent)
+        latest = self.latest
+        return len(latest) == len(want) and all(latest[c].events == n for c, n in want.items())
+
+    async def settle(self, workers: Sequence[WorkerProcess] = (), quiet_s: float = 4.0) -> None:
+        """Read until ``quiet_s`` pass without an update other than a tick."""
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
+        while loop.time() - quiet_since < quiet_s:
+            for worker in workers:
+                assert worker.alive, worker.log_tail()
+            before = {c: u.seq for c, u in self.latest.items()}
+            await self.drain()
+            latest = self.latest
+            if any(latest[c].seq != s and latest[c].reason != "tick" for c, s in before.items()):
+                quiet_since = loop.time()

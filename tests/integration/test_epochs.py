@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +22,7 @@ from streams.contract import Alert, Incident, ScoreUpdate
 from streams.embedded import EmbeddedBroker
 from streams.settings import Settings
 from streams.sink import run_sink
+from tests import factories
 from tests.factories import alert
 
 from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, produce, run_riskmon
@@ -33,17 +33,7 @@ JANGGI = "4157056000"
 
 
 def fires(tag: str, n: int) -> list[Incident]:
-    return [
-        Incident(
-            id=f"{tag}-{i}",
-            source="gimpo-fire",
-            type="fire",
-            severity=3,
-            occurred_at=datetime.now(UTC),
-            code=JANGGI,
-        )
-        for i in range(n)
-    ]
+    return factories.fires([f"{tag}-{i}" for i in range(n)])
 
 
 def riskmon(settings: Settings, *args: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from streams.contract import Incident
 from streams.settings import Settings
 from streams.sink import run_sink
+from tests.factories import fires
 
 from .harness import WorkerProcess, eventually, isolated_settings, produce, run_riskmon
 
@@ -20,17 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def incidents(start: int, count: int) -> list[Incident]:
-    return [
-        Incident(
-            id=f"st-{n}",
-            source="gimpo-fire",
-            type="fire",
-            severity=2,
-            occurred_at=datetime.now(UTC),
-            code="4157056000",
-        )
-        for n in range(start, start + count)
-    ]
+    return fires([f"st-{n}" for n in range(start, start + count)], severity=2)
 
 
 async def status(settings: Settings, *args: str) -> tuple[int, dict[str, Any]]:

@@ -24,16 +24,17 @@ from streams.replay import ReplayPlan, run_replay
 from streams.settings import Settings
 from streams.sink import run_sink
 
-from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, produce
+from .harness import TopicReader, WorkerProcess, eventually, isolated_settings
 from .oracle import (
     CITY,
     CONFIG,
     PARAMS,
+    LatestScores,
     assert_equal_to_offline,
     assert_same_scores,
     by_district,
-    expected_incidents,
     generate,
+    send_stream,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -78,38 +79,23 @@ async def test_sigkill_mid_stream_then_restart_matches_offline_scores(
     # Checkpoints rarer than Faust's offset commits (1 s), so Faust's committed offset runs ahead
     # of the checkpoint: a restart that trusted it would lose the records in between.
     settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path, checkpoint_interval_s=8.0)
-    topic = {
-        "incidents": settings.topics.incidents,
-        "readings": settings.topics.readings,
-        "safety": settings.topics.safety,
-    }
     stream = generate(11, datetime.now(UTC))
     phase_a, phase_b, phase_c = stream[:300], stream[300:400], stream[400:]
     worker = WorkerProcess(settings, tmp_path / "worker.log")
 
     async def send(chunk: list[tuple[str, BaseModel]]) -> None:
-        for name in topic:
-            messages = [m for t, m in chunk if t == name]
-            if messages:
-                await produce(settings, topic[name], messages)
+        await send_stream(settings, chunk)
 
     stop_sink = asyncio.Event()
     sink = asyncio.create_task(run_sink(settings, stop_sink))
     worker.start()
     try:
         async with TopicReader(settings, settings.topics.scores) as reader:
-            latest: dict[str, ScoreUpdate] = {}
-            published: list[ScoreUpdate] = []
-
-            async def drain() -> None:
-                for value in await reader.poll(0.2):
-                    update = ScoreUpdate.model_validate_json(value)
-                    published.append(update)
-                    if update.district not in latest or update.seq > latest[update.district].seq:
-                        latest[update.district] = update
+            scores = LatestScores(reader)
+            latest, published = scores.latest, scores.published
 
             async def all_districts() -> bool:
-                await drain()
+                await scores.drain()
                 return len(latest) == 14
 
             await eventually(all_districts, within=90, watch=[worker])
@@ -145,21 +131,10 @@ async def test_sigkill_mid_stream_then_restart_matches_offline_scores(
                 await send(rest[start : start + 50])
 
             events_of = by_district(stream)
-            expected_events = expected_incidents(stream)
-
-            async def caught_up() -> bool:
-                await drain()
-                return all(latest[c].events == n for c, n in expected_events.items())
-
-            await eventually(caught_up, within=120, interval=0.5, watch=[worker])
-            quiet_since = asyncio.get_running_loop().time()
-            while asyncio.get_running_loop().time() - quiet_since < 4:
-                before = {c: u.seq for c, u in latest.items()}
-                await drain()
-                if any(
-                    latest[c].seq != s and latest[c].reason != "tick" for c, s in before.items()
-                ):
-                    quiet_since = asyncio.get_running_loop().time()
+            await eventually(
+                lambda: scores.caught_up(stream), within=120, interval=0.5, watch=[worker]
+            )
+            await scores.settle()
 
         assert worker.alive, worker.log_tail()
         assert "from=checkpoint" in worker.log_path.read_text()

@@ -17,10 +17,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from streams.contract import ScoreUpdate
-
-from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, produce
-from .oracle import assert_equal_to_offline, by_district, expected_incidents, generate
+from .harness import TopicReader, WorkerProcess, eventually, isolated_settings
+from .oracle import LatestScores, assert_equal_to_offline, by_district, generate, send_stream
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -53,57 +51,25 @@ async def test_a_second_worker_joins_then_the_first_dies_and_scores_stay_exact(
     kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
 ) -> None:
     settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path, checkpoint_interval_s=2.0)
-    topic = {
-        "incidents": settings.topics.incidents,
-        "readings": settings.topics.readings,
-        "safety": settings.topics.safety,
-    }
     stream = generate(23, datetime.now(UTC))
     first, second, third = stream[:200], stream[200:420], stream[420:]
     one = WorkerProcess(settings, tmp_path / "one.log")
     two = WorkerProcess(settings, tmp_path / "two.log")
 
     async def send(chunk: list[tuple[str, BaseModel]]) -> None:
-        for name in topic:
-            messages = [m for t, m in chunk if t == name]
-            if messages:
-                await produce(settings, topic[name], messages)
+        await send_stream(settings, chunk)
 
     one.start()
     try:
         async with TopicReader(settings, settings.topics.scores) as reader:
-            latest: dict[str, ScoreUpdate] = {}
-
-            async def drain() -> None:
-                for value in await reader.poll(0.2):
-                    update = ScoreUpdate.model_validate_json(value)
-                    if update.district not in latest or update.seq > latest[update.district].seq:
-                        latest[update.district] = update
-
-            async def caught_up(sent: list[tuple[str, BaseModel]]) -> bool:
-                await drain()
-                want = expected_incidents(sent)
-                return len(latest) == 14 and all(latest[c].events == n for c, n in want.items())
-
-            async def settled(workers: list[WorkerProcess]) -> None:
-                """Until 4 s pass without an update other than a tick."""
-                loop = asyncio.get_running_loop()
-                quiet_since = loop.time()
-                while loop.time() - quiet_since < 4:
-                    for worker in workers:
-                        assert worker.alive, worker.log_tail()
-                    before = {c: u.seq for c, u in latest.items()}
-                    await drain()
-                    if any(
-                        latest[c].seq != s and latest[c].reason != "tick" for c, s in before.items()
-                    ):
-                        quiet_since = loop.time()
+            scores = LatestScores(reader)
+            latest, caught_up = scores.latest, scores.caught_up
 
             async def check_exact(sent: list[tuple[str, BaseModel]]) -> None:
                 # Ticks go on after the events (every second here): a stale scorer elsewhere
                 # would publish one of them; watch a few rounds, then compare.
                 await asyncio.sleep(3)
-                await drain()
+                await scores.drain()
                 events_of = by_district(sent)
                 for code, update in latest.items():
                     assert_equal_to_offline(update, events_of[code])
@@ -126,7 +92,7 @@ async def test_a_second_worker_joins_then_the_first_dies_and_scores_stay_exact(
             assert owned(one) | owned(two) == {0, 1, 2, 3}
             assert holds_alerts(one) != holds_alerts(two), "one alert engine for the city"
             await eventually(lambda: caught_up(first + second), within=90, watch=[one, two])
-            await settled([one, two])
+            await scores.settle([one, two])
             await check_exact(first + second)
 
             # The first worker dies; the second takes its partitions from their checkpoints.
@@ -137,7 +103,7 @@ async def test_a_second_worker_joins_then_the_first_dies_and_scores_stay_exact(
             await eventually(lambda: owned(two) == {0, 1, 2, 3}, within=120, watch=[two])
             await eventually(lambda: holds_alerts(two), within=30, watch=[two])
             await eventually(lambda: caught_up(stream), within=120, watch=[two])
-            await settled([two])
+            await scores.settle([two])
             await check_exact(stream)
             assert lost, "the first worker held partitions when it was killed"
     finally:
