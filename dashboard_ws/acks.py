@@ -6,7 +6,9 @@ producer of the gateway. The gateway gives every acknowledgement a fresh ``ack_i
 client ``ack_result`` ``queued`` once the broker has it. The worker applies it (the alert's new
 state goes to every client as an ``alert`` message) or rejects it, and publishes its decision on
 ``riskmon.alert-ack-results``; every gateway reads that topic, and the one that holds the
-``ack_id`` in its :class:`PendingAcks` tells its client ``applied`` or ``rejected``.
+``ack_id`` in its :class:`PendingAcks` tells its client ``applied`` or ``rejected``. When no
+decision comes within ``wait_s`` (the worker is down or far behind) the client is told
+``timed_out`` instead of waiting for ever; every acknowledgement is answered once.
 
 The acknowledging operator's name (``who``) is taken from the client as given: the gateway does
 not authenticate users yet.
@@ -30,7 +32,8 @@ C = TypeVar("C", bound=Hashable)
 # A client may have this many acknowledgements waiting for the worker's decision.
 MAX_PENDING_PER_CLIENT = 32
 # A decision that has not come after this long is no longer waited for (the worker is down or far
-# behind); the alert's own messages still show the acknowledgement when it is applied.
+# behind): the client is told ``timed_out``; the alert's own messages still show the
+# acknowledgement if the worker applies it later. The gateway takes it from RISKMON_ACK_WAIT_S.
 PENDING_WAIT_S = 600.0
 
 
@@ -125,7 +128,7 @@ class PendingAcks(Generic[C]):
 
     def decide(self, result: AckResult) -> tuple[C, AckResultMessage] | None:
         """The client to tell and what, when ``result`` answers an acknowledgement held here;
-        None for another gateway's, an expired one, or a repeat."""
+        None for another gateway's, a timed-out one, or a repeat."""
         waiting = None if result.ack_id is None else self.forget(result.ack_id)
         if waiting is None:
             return None
@@ -145,12 +148,48 @@ class PendingAcks(Generic[C]):
             self.forget(ack_id)
         return len(gone)
 
-    def expire(self, now: float) -> int:
-        """Stop waiting for decisions older than ``wait_s``; returns how many."""
-        old = [ack_id for ack_id, w in self._waiting.items() if now - w.since >= self.wait_s]
-        for ack_id in old:
+    def expire(self, now: float) -> list[tuple[C, str, AckResultMessage]]:
+        """Stop waiting for decisions older than ``wait_s``: for each, the client to tell, the
+        ``ack_id`` and the ``timed_out`` answer, oldest first.
+
+        >>> pending: PendingAcks[int] = PendingAcks(wait_s=60.0)
+        >>> pending.add("x1", 7, AckRequest(alert_id="a1", district="4157056000", who="kim",
+        ...                                 request_id="r1"), now=0.0)
+        >>> pending.expire(59.9)
+        []
+        >>> [(client, ack_id, m.status, m.request_id) for client, ack_id, m in pending.expire(60.0)]
+        [(7, 'x1', 'timed_out', 'r1')]
+        >>> pending.expire(120.0), len(pending)  # told once
+        ([], 0)
+        """
+        old = [(ack_id, w) for ack_id, w in self._waiting.items() if now - w.since >= self.wait_s]
+        told = []
+        for ack_id, waiting in old:
             self.forget(ack_id)
-        return len(old)
+            message = AckResultMessage(
+                request_id=waiting.request_id,
+                alert_id=waiting.alert_id,
+                status="timed_out",
+                reason=f"no decision from the worker within {self.wait_s:g} s (it is down or far "
+                "behind); if it applies the acknowledgement later, the alert's own message "
+                "will show it",
+            )
+            told.append((waiting.client, ack_id, message))
+        return told
+
+    def next_expiry(self) -> float | None:
+        """When the oldest wait ends (same clock as ``add``), or None when nothing waits.
+
+        >>> pending: PendingAcks[int] = PendingAcks(wait_s=60.0)
+        >>> pending.next_expiry() is None
+        True
+        >>> pending.add("x1", 7, AckRequest(alert_id="a1", district="4157056000", who="k"), 5.0)
+        >>> pending.next_expiry()
+        65.0
+        """
+        if not self._waiting:
+            return None
+        return min(w.since for w in self._waiting.values()) + self.wait_s
 
 
 class AckPublisher:

@@ -54,6 +54,9 @@ class ShellStats:
     """With no fetch response for this long the consumer counts as down (broker unreachable)."""
     snapshots_sent: int = 0
     scores_sent: int = 0
+    ack_answers: dict[str, int] = field(default_factory=dict)
+    """Answers to clients' acknowledgements by status (``queued``, ``applied``, ``rejected``,
+    ``timed_out``, ``request_error``)."""
     consumer_running: bool = False
     last_fetch_at: float = 0.0
     """``time.monotonic()`` of the newest fetch response, or of the consumer's start."""
@@ -94,6 +97,15 @@ class GatewayCollector:
         sent.add_metric(["snapshot"], shell.snapshots_sent)
         sent.add_metric(["score"], shell.scores_sent)
         yield sent
+        acks = CounterMetricFamily(
+            "riskmon_gateway_ack_answers",
+            "Answers to clients' acknowledgements, by status (queued, applied, rejected, "
+            "timed_out: no decision from the worker in time, request_error: not passed on).",
+            labels=["status"],
+        )
+        for answer in ("queued", "applied", "rejected", "timed_out", "request_error"):
+            acks.add_metric([answer], shell.ack_answers.get(answer, 0))
+        yield acks
         consumed = CounterMetricFamily(
             "riskmon_gateway_updates_consumed",
             "Records read from the scores topic, by outcome (accepted, stale seq, invalid).",

@@ -91,7 +91,8 @@ class Gateway:
         self._feed = ScoreFeed(settings, self.hub, self.shell, self._wake, self._on_ack_result)
         self._feed_task: asyncio.Task[None] | None = None
         self._acks = AckPublisher(settings)
-        self._pending: PendingAcks[ClientId] = PendingAcks()
+        self._pending: PendingAcks[ClientId] = PendingAcks(wait_s=settings.ack_wait_s)
+        self._expiry_task: asyncio.Task[None] | None = None
         self._answers = 0
         city = load_city_config(settings.city_config).city
         series = ["composite", "safety", *DOMAINS, *(f"group:{g}" for g in GROUPS)]
@@ -119,6 +120,7 @@ class Gateway:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._feed_task = asyncio.create_task(self._feed.run(), name="riskmon-gateway-consumer")
+        self._expiry_task = asyncio.create_task(self._expire_acks(), name="riskmon-gateway-acks")
         log.info(
             logfmt(
                 "gateway_listening",
@@ -134,11 +136,12 @@ class Gateway:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        if self._feed_task is not None:
-            self._feed_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._feed_task
-            self._feed_task = None
+        for task in (self._feed_task, self._expiry_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._feed_task = self._expiry_task = None
         await self._acks.stop()
         await self.api.close()
         log.info(logfmt("gateway_stopped", port=self.port))
@@ -166,8 +169,9 @@ class Gateway:
             self._tell(cid, RequestErrorMessage(reason=f"not a request: {request}", retry=False))
             return
         now = time.monotonic()
-        self._pending.expire(now)
+        self._time_out(now)
         if not self._pending.admit(cid):
+            self._count_answer("request_error")
             self._tell(
                 cid,
                 RequestErrorMessage(
@@ -187,6 +191,7 @@ class Gateway:
         except KafkaError as exc:
             self._pending.forget(ack_id)
             log.warning(logfmt("ack_not_published", alert=ack.alert_id, error=repr(exc)))
+            self._count_answer("request_error")
             self._tell(
                 cid,
                 RequestErrorMessage(
@@ -202,7 +207,27 @@ class Gateway:
             queued = AckResultMessage(
                 request_id=request.request_id, alert_id=request.alert_id, status="queued"
             )
+            self._count_answer("queued")
             self._tell(cid, queued, key=f"ack:{ack_id}")
+
+    async def _expire_acks(self) -> None:
+        """Answer ``timed_out`` to every acknowledgement whose decision has not come in time."""
+        while True:
+            due = self._pending.next_expiry()
+            # With nothing waiting, an acknowledgement added during this sleep is due after it.
+            wait = self._pending.wait_s if due is None else due - time.monotonic()
+            await asyncio.sleep(max(wait, 0.0))
+            self._time_out(time.monotonic())
+
+    def _time_out(self, now: float) -> None:
+        for cid, ack_id, message in self._pending.expire(now):
+            log.warning(logfmt("ack_timed_out", alert=message.alert_id, ack_id=ack_id, client=cid))
+            self._count_answer("timed_out")
+            self._tell(cid, message, key=f"ack:{ack_id}")
+
+    def _count_answer(self, status: str) -> None:
+        answers = self.shell.ack_answers
+        answers[status] = answers.get(status, 0) + 1
 
     def _on_ack_result(self, raw: bytes | None) -> tuple[ClientId, ...]:
         """The worker decided on an acknowledgement: tell the client that sent it, if it is ours."""
@@ -216,6 +241,7 @@ class Gateway:
             return ()  # another gateway's client, one that left, or a repeat
         cid, message = decided
         log.info(logfmt("ack_decided", alert=result.alert_id, outcome=result.outcome, client=cid))
+        self._count_answer(result.outcome)
         return self._queue(cid, message, key=f"ack:{result.ack_id}")
 
     def _tell(self, cid: ClientId, message: BaseModel, key: str | None = None) -> None:

@@ -444,13 +444,16 @@ class RequestErrorMessage(_Message):
 class AckResultMessage(_Message):
     """Server to the client that sent an ``ack``: what became of it. ``queued``: the broker took
     it and the worker will decide; then ``applied`` (the alert's ``acknowledged`` message goes to
-    every client) or ``rejected`` (``code`` and ``reason`` say why; the alert is unchanged). A
-    request the gateway could not pass on is answered with ``request_error`` instead."""
+    every client) or ``rejected`` (``code`` and ``reason`` say why; the alert is unchanged), or
+    ``timed_out`` when no decision came within the gateway's wait (``RISKMON_ACK_WAIT_S``): the
+    worker is down or far behind and may still apply it later, which the alert's own messages
+    would show. A request the gateway could not pass on is answered with ``request_error``
+    instead."""
 
     type: Literal["ack_result"] = "ack_result"
     request_id: str | None = Field(description="the request's ``request_id``, when it had one")
     alert_id: str
-    status: Literal["queued", "applied", "rejected"]
+    status: Literal["queued", "applied", "rejected", "timed_out"]
     code: AckRejection | None = None
     reason: str | None = None
 

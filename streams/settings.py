@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     # --- gateway -------------------------------------------------------------------------------
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8080, ge=0)
+    ack_wait_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="how long a gateway waits for the worker's decision on an acknowledgement "
+        "before telling its client timed_out",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -12,12 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from websockets.asyncio.client import ClientConnection, connect
 
 from dashboard_ws.server import Gateway
-from streams.contract import WS_SERVER_MESSAGE, ScoreMessage, ScoreUpdate, SnapshotMessage
+from streams.contract import (
+    WS_SERVER_MESSAGE,
+    AckResult,
+    AckResultMessage,
+    AlertAck,
+    ScoreMessage,
+    ScoreUpdate,
+    SnapshotMessage,
+)
 from streams.embedded import EmbeddedBroker, free_port
 from streams.settings import Settings, Topics
 from tests.factories import score_update
@@ -176,6 +184,104 @@ async def test_every_client_gets_every_district_in_order(
         finally:
             for ws in clients:
                 await ws.close()
+
+
+async def test_every_ack_is_answered_once_decided_or_timed_out(
+    kafka_bootstrap: str, producer: AIOKafkaProducer
+) -> None:
+    """No worker runs: the test reads the gateway's acknowledgements from the broker and decides
+    one of them itself. The decided one is told ``applied``; the other, undecided, ``timed_out``
+    after ``ack_wait_s``; its late decision is not told again. Counted in the metrics."""
+    suffix = uuid.uuid4().hex[:10]
+    topics = Topics(
+        scores=f"riskmon.scores.acks-{suffix}",
+        alert_acks=f"riskmon.alert-acks.acks-{suffix}",
+        ack_results=f"riskmon.alert-ack-results.acks-{suffix}",
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        names = (topics.scores, topics.alert_acks, topics.ack_results)
+        await admin.create_topics([NewTopic(name, 1, 1) for name in names])
+    finally:
+        await admin.close()
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap, gateway_port=0, topics=topics, ack_wait_s=2.0
+    )
+    acks = AIOKafkaConsumer(
+        topics.alert_acks, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await acks.start()
+
+    async def next_answer(ws: ClientConnection) -> AckResultMessage:
+        async with asyncio.timeout(WAIT_S):
+            message = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+        assert isinstance(message, AckResultMessage)
+        return message
+
+    def decision(ack: AlertAck) -> bytes:
+        result = AckResult(
+            ack_id=ack.ack_id,
+            alert_id=ack.alert_id,
+            district=ack.district,
+            who=ack.who,
+            outcome="applied",
+            decided_at=ack.at,
+        )
+        return result.model_dump_json().encode()
+
+    try:
+        async with Gateway(settings) as gateway:
+            async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as ws:
+                assert isinstance(WS_SERVER_MESSAGE.validate_json(await ws.recv()), SnapshotMessage)
+                sent = {}
+                for alert_id in ("decided", "undecided"):
+                    request = {
+                        "type": "ack",
+                        "alert_id": alert_id,
+                        "district": DISTRICTS[0],
+                        "who": "kim",
+                        "request_id": f"click-{alert_id}",
+                    }
+                    await ws.send(json.dumps(request))
+                    queued = await next_answer(ws)
+                    assert (queued.status, queued.request_id) == ("queued", f"click-{alert_id}")
+                    record = await asyncio.wait_for(acks.getone(), WAIT_S)
+                    ack = AlertAck.model_validate_json(record.value or b"")
+                    assert ack.alert_id == alert_id
+                    assert ack.ack_id is not None
+                    sent[alert_id] = ack
+
+                await producer.send_and_wait(topics.ack_results, decision(sent["decided"]))
+                applied = await next_answer(ws)
+                assert (applied.status, applied.alert_id) == ("applied", "decided")
+
+                timed_out = await next_answer(ws)  # within ack_wait_s of its queued answer
+                assert (timed_out.status, timed_out.request_id) == (
+                    "timed_out",
+                    "click-undecided",
+                )
+                assert timed_out.reason is not None
+                assert "2 s" in timed_out.reason
+                assert len(gateway._pending) == 0
+
+                # The worker comes back and decides after all: the client was answered already.
+                await producer.send_and_wait(topics.ack_results, decision(sent["undecided"]))
+                await producer.send_and_wait(
+                    topics.scores,
+                    update(DISTRICTS[1], 1).model_dump_json().encode(),
+                    key=DISTRICTS[1].encode(),
+                )
+                after = WS_SERVER_MESSAGE.validate_json(await asyncio.wait_for(ws.recv(), WAIT_S))
+                assert isinstance(after, ScoreMessage)  # read after the late decision: no answer
+
+            _, _, metrics = await http_get(gateway.port, "/metrics")
+            text = metrics.decode()
+            for status, count in (("queued", 2), ("applied", 1), ("timed_out", 1)):
+                line = f'riskmon_gateway_ack_answers_total{{status="{status}"}} {count}.0'
+                assert line in text, status
+    finally:
+        await acks.stop()
 
 
 async def crash(broker: EmbeddedBroker) -> None:

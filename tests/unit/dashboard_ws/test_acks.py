@@ -74,15 +74,24 @@ def test_a_client_has_a_cap_freed_by_decisions_and_by_leaving() -> None:
     assert "y1" in pending
 
 
-def test_old_decisions_are_no_longer_waited_for() -> None:
+def test_old_decisions_are_no_longer_waited_for_and_their_clients_are_told() -> None:
     pending: PendingAcks[str] = PendingAcks(wait_s=60.0)
     pending.add("old", "alice", request(), now=0.0)
     pending.add("new", "alice", request(), now=30.0)
-    assert pending.expire(59.0) == 0
-    assert pending.expire(60.0) == 1
+    pending.add("bob's", "bob", request(), now=10.0)
+    assert pending.next_expiry() == 60.0
+    assert pending.expire(59.0) == []
+    told = pending.expire(75.0)
+    assert [(client, ack_id) for client, ack_id, _ in told] == [("alice", "old"), ("bob", "bob's")]
+    for _, _, message in told:
+        assert (message.status, message.alert_id, message.code) == ("timed_out", "a1", None)
+        assert message.reason is not None
+        assert "60 s" in message.reason
     assert "old" not in pending
     assert "new" in pending
-    assert pending.decide(result("old")) is None
+    assert pending.next_expiry() == 90.0
+    assert pending.decide(result("old")) is None  # a late decision is not told twice
+    assert pending.admit("bob")
 
 
 def test_forget_after_a_failed_publish_frees_the_slot() -> None:
