@@ -93,17 +93,36 @@ def _time(t: float | None) -> datetime | None:
     return None if t is None else datetime.fromtimestamp(t, UTC)
 
 
+Drivers = tuple[tuple[str, str, float], ...]  # (event id, type, contribution), largest first
+
+
 def observations(
-    update: ScoreUpdate, detectors: dict[str, DetectorState], params: DetectorParams
+    update: ScoreUpdate,
+    detectors: dict[str, DetectorState],
+    params: DetectorParams,
+    known: dict[str, Drivers] | None = None,
 ) -> list[Observation]:
-    """One observation per series of ``update``, each with its detector's verdict."""
+    """One observation per series of ``update``, each with its detector's verdict.
+
+    An update explains only the domains it names in ``contributors`` (those that changed), so
+    ``known`` keeps each (district, domain)'s last explanation under ``"district/domain"``: a
+    named domain replaces it, a domain without hazard has none, any other domain keeps it. The
+    composite's drivers are the largest of all its domains' drivers, since every domain's hazard
+    carries it.
+    """
+    known = {} if known is None else known
     t = update.as_of.timestamp()
-    series: list[tuple[str, float, int, tuple[tuple[str, str, float], ...], tuple[Any, ...]]] = []
+    series: list[tuple[str, float, int, Drivers, tuple[Any, ...]]] = []
     everything: list[tuple[str, str, float]] = []
     for domain, score in update.domains.items():
-        drivers = tuple(
-            (d.event_id, d.type, d.contribution) for d in update.contributors.get(domain, [])
-        )
+        slot = f"{update.district}/{domain}"
+        if domain in update.contributors:
+            known[slot] = tuple(
+                (d.event_id, d.type, d.contribution) for d in update.contributors[domain]
+            )
+        elif score.hazard == 0.0:
+            known.pop(slot, None)
+        drivers = known.get(slot, ())
         everything.extend(drivers)
         ages = tuple(
             (kind, age)
@@ -144,6 +163,7 @@ class CityAlerts:
     tracker: ClusterTracker = field(default_factory=ClusterTracker)
     seqs: dict[str, int] = field(default_factory=dict)
     cluster_of: dict[str, str] = field(default_factory=dict)
+    drivers: dict[str, Drivers] = field(default_factory=dict)  # "district/domain" -> last known
 
     def fresh(self, topic: str, offset: int) -> bool:
         """True once per record: records below the next offset were applied before a crash."""
@@ -154,7 +174,7 @@ class CityAlerts:
 
     def observe(self, update: ScoreUpdate, ctx: AlertingContext, now: datetime) -> list[Alert]:
         changes = []
-        for obs in observations(update, self.detectors, ctx.detector):
+        for obs in observations(update, self.detectors, ctx.detector, self.drivers):
             changes.extend(self.engine.observe(obs, ctx.config))
         return self._publish(changes, ctx, now)
 
@@ -256,6 +276,7 @@ class CityAlerts:
             "tracker": self.tracker.to_dict(),
             "seqs": dict(self.seqs),
             "cluster_of": dict(self.cluster_of),
+            "drivers": {key: [list(d) for d in known] for key, known in self.drivers.items()},
         }
 
     @classmethod
@@ -267,4 +288,8 @@ class CityAlerts:
             tracker=ClusterTracker.from_dict(data["tracker"]),
             seqs={k: int(v) for k, v in data["seqs"].items()},
             cluster_of=dict(data["cluster_of"]),
+            drivers={  # absent from checkpoints written before it: start empty
+                key: tuple((str(e), str(k), float(c)) for e, k, c in known)
+                for key, known in data.get("drivers", {}).items()
+            },
         )

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from indices.alerts import alert_config_from_mapping
 from indices.detect import DetectorParams
 from streams.alerting import AlertingContext, CityAlerts
 from streams.city import load_gimpo
-from streams.contract import AlertAck, ScoreUpdate
+from streams.cityconfig import load_city_config
+from streams.contract import Alert, AlertAck, Incident, LocatedEvent, ScoreUpdate, SensorReading
+from streams.scoring import PartitionScorer, ScoringContext
 from tests.factories import score_update
 
 CITY = load_gimpo()
@@ -134,3 +138,93 @@ def test_records_below_the_next_offset_are_skipped() -> None:
     assert city.fresh("t", 1)
     assert not city.fresh("t", 1)
     assert not city.fresh("t", 0)
+
+
+# --- drivers of a domain that the update does not name ----------------------------------------
+
+GIMPO = load_city_config()
+DEFAULTS = AlertingContext.for_city(GIMPO)  # threshold: held 300 s before it fires
+SCORING = ScoringContext(GIMPO.city.model_districts(), GIMPO.params)
+PM10 = f"pm-{JANGGI}"
+
+
+def pm10(value: float, at: datetime) -> LocatedEvent:
+    sensor = SensorReading(
+        sensor_id=PM10, kind="pm10_ugm3", value=value, observed_at=at, code=JANGGI
+    )
+    return LocatedEvent(
+        kind="reading", district=JANGGI, received_at=at, origin="r/0/0", reading=sensor
+    )
+
+
+def theft(n: int, at: datetime) -> LocatedEvent:
+    incident = Incident(
+        id=f"T{n}", source="police", type="theft", severity=1, occurred_at=at, code=JANGGI
+    )
+    return LocatedEvent(
+        kind="incident", district=JANGGI, received_at=at, origin=f"x/0/{n}", incident=incident
+    )
+
+
+def scored(scorer: PartitionScorer, event: LocatedEvent, offset: int, at: datetime) -> ScoreUpdate:
+    (update,) = scorer.process([(offset, event)], SCORING, at).updates
+    return update
+
+
+def fired_on(city: CityAlerts, scorer: PartitionScorer, how: str, at: datetime) -> dict[str, Alert]:
+    """The alerts that fire at ``at``: on the timer, or on the next update (another theft)."""
+    if how == "tick":
+        out = city.tick(DEFAULTS, at)
+    else:
+        out = city.observe(scored(scorer, theft(2, at), 2, at), DEFAULTS, at)
+    return {a.domain: a for a in out if a.change == "fired"}
+
+
+@pytest.mark.parametrize("how", ["tick", "observation"])
+def test_a_pending_alert_fires_with_its_domains_drivers_after_another_domain_changed(
+    how: str,
+) -> None:
+    scorer, city = PartitionScorer(0, CITY.codes), CityAlerts()
+    opened = city.observe(scored(scorer, pm10(450, T0), 0, T0), DEFAULTS, T0)
+    assert {(a.domain, a.state) for a in opened} >= {("air_quality", "pending")}
+    later = T0 + timedelta(seconds=60)
+    minor = scored(scorer, theft(1, later), 1, later)
+    assert set(minor.contributors) == {"crime"}  # air_quality unchanged: not explained again
+    assert [a for a in city.observe(minor, DEFAULTS, later) if a.change == "fired"] == []
+
+    fired = fired_on(city, scorer, how, T0 + timedelta(seconds=320))
+    assert [d.event_id for d in fired["air_quality"].drivers] == [PM10]
+    composite = [d.event_id for d in fired["composite"].drivers]
+    assert composite[0] == PM10  # the domain that carries the composite, not the last to change
+    assert "police:T1" in composite
+
+
+def test_known_drivers_survive_a_checkpoint_and_old_checkpoints_still_load() -> None:
+    scorer, city = PartitionScorer(0, CITY.codes), CityAlerts()
+    city.observe(scored(scorer, pm10(450, T0), 0, T0), DEFAULTS, T0)
+    later = T0 + timedelta(seconds=60)
+    city.observe(scored(scorer, theft(1, later), 1, later), DEFAULTS, later)
+    checkpoint = json.loads(json.dumps(city.to_checkpoint()))
+    resumed = CityAlerts.from_checkpoint(checkpoint)
+    assert resumed.to_checkpoint() == city.to_checkpoint()
+    fired = fired_on(resumed, scorer, "observation", T0 + timedelta(seconds=320))
+    assert [d.event_id for d in fired["air_quality"].drivers] == [PM10]
+
+    del checkpoint["drivers"]  # written before drivers were remembered
+    assert CityAlerts.from_checkpoint(checkpoint).drivers == {}
+
+
+def test_an_update_naming_a_domain_replaces_its_drivers_and_no_hazard_clears_them() -> None:
+    city = CityAlerts()
+    city.observe(fire(JANGGI, 2.0, 2, T0), CTX, T0)
+    assert city.drivers[f"{JANGGI}/fire"] == ((f"fire:{JANGGI}", "fire", 2.0),)
+    quiet = score_update(JANGGI, 2, 2.0).model_copy(update={"as_of": T0 + timedelta(seconds=5)})
+    city.observe(quiet, CTX, T0)  # fire not named: keeps what explained it
+    assert city.drivers[f"{JANGGI}/fire"] == ((f"fire:{JANGGI}", "fire", 2.0),)
+    named = quiet.model_copy(update={"seq": 3, "contributors": {"fire": []}})
+    city.observe(named, CTX, T0)
+    assert city.drivers[f"{JANGGI}/fire"] == ()
+    city.observe(fire(JANGGI, 2.0, 2, T0 + timedelta(seconds=10), 4), CTX, T0)
+    gone = score_update(JANGGI, 5, 0.0).model_copy(update={"as_of": T0 + timedelta(seconds=15)})
+    city.observe(gone, CTX, T0)
+    assert f"{JANGGI}/fire" not in city.drivers
