@@ -41,15 +41,17 @@ class MemoryCheckpointStore:
 class PgCheckpointStore:
     """Checkpoints in the ``scorer_checkpoints`` table, one row per (app, topic, partition).
 
-    ``load`` retries for ``load_timeout_s`` while PostgreSQL is unreachable and then returns None,
-    so the partition is replayed from the beginning of the retained log: slower, still exact.
+    ``load`` waits for PostgreSQL for as long as it is unreachable: the partition is not scored
+    meanwhile. It never answers "no checkpoint" for "cannot tell": replaying the partition from
+    its log's beginning instead would lose every safety fact older than the log's retention on
+    Apache Kafka, and the next save would overwrite the good checkpoint with that state.
     """
 
-    def __init__(self, dsn: str, app_id: str, topic: str, load_timeout_s: float = 30.0) -> None:
+    def __init__(self, dsn: str, app_id: str, topic: str, warn_every_s: float = 30.0) -> None:
         self.dsn = dsn
         self.app_id = app_id
         self.topic = topic
-        self.load_timeout_s = load_timeout_s
+        self.warn_every_s = warn_every_s
         self._conn: Any = None
 
     async def _connection(self) -> Any:
@@ -58,25 +60,34 @@ class PgCheckpointStore:
         return self._conn
 
     async def load(self, partition: int) -> dict[str, Any] | None:
-        deadline = time.monotonic() + self.load_timeout_s
+        started = time.monotonic()
+        next_error = started + self.warn_every_s
         delay = 0.2
         while True:
             try:
                 conn = await self._connection()
-                return await store.load_checkpoint(conn, self.app_id, self.topic, partition)
+                found = await store.load_checkpoint(conn, self.app_id, self.topic, partition)
             except store.TRANSIENT_ERRORS as exc:
                 self._conn = None
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if now >= next_error:
+                    next_error = now + self.warn_every_s
                     log.error(
-                        "checkpoint unavailable partition=%s error=%r: replaying the "
-                        "partition from its beginning",
+                        "checkpoint unavailable partition=%s waited_s=%.0f error=%r: the "
+                        "partition waits for PostgreSQL",
                         partition,
+                        now - started,
                         exc,
                     )
-                    return None
-                log.warning("checkpoint load retry partition=%s error=%r", partition, exc)
+                else:
+                    log.warning("checkpoint load retry partition=%s error=%r", partition, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+                continue
+            waited = time.monotonic() - started
+            if waited > self.warn_every_s:
+                log.info("checkpoint available again partition=%s waited_s=%.0f", partition, waited)
+            return found
 
     async def save(self, partition: int, state: Mapping[str, Any], saved_at: datetime) -> None:
         try:
