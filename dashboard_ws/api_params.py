@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, unquote
 
 from indices.taxonomy import INCIDENT_TYPES, SENSOR_KINDS
 from streams import pages
-from streams.contract import ApiError, DeadLetterError
+from streams.contract import EARLIEST_YEAR, LATEST_YEAR, ApiError, DeadLetterError
 
 DEFAULT_RANGE = timedelta(hours=24)
 DEFAULT_STEP = timedelta(minutes=1)
@@ -320,6 +320,8 @@ def parse_request(
     try:
         params = _params(query)
         parts = [unquote(p) for p in path.strip("/").split("/")]
+        if any("\x00" in part for part in parts):
+            raise _Bad(None, "the path contains the NUL character (%00)")
         if parts[:2] == ["api", "districts"] and len(parts) == 4 and parts[3] == "history":
             return _history(parts[2], params, now, districts, domains)
         if parts == ["api", "scores"]:
@@ -400,6 +402,8 @@ def _params(query: str) -> dict[str, str]:
         raise _Bad(None, f"unreadable query string: {exc}") from exc
     params = {}
     for name, values in parsed.items():
+        if "\x00" in name or "\x00" in values[0]:
+            raise _Bad(None, "a query parameter contains the NUL character (%00)")
         if len(values) > 1:
             raise _Bad(name, f"{name!r} given {len(values)} times; give it once")
         params[name] = values[0]
@@ -424,6 +428,8 @@ def parse_time(text: str, name: str) -> datetime:
         raise _Bad(name, f"{name}={text!r} is not an RFC 3339 time, e.g. {example}") from None
     if moment.tzinfo is None:
         raise _Bad(name, f"{name}={text!r} has no UTC offset; add Z or +09:00")
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise _Bad(name, f"{name}={text!r}: the year must lie in {EARLIEST_YEAR}..{LATEST_YEAR}")
     return moment
 
 

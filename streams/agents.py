@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faust.types import TP
@@ -64,6 +64,7 @@ class Worker:
         self.app = app
         self.settings = settings
         self.city = city
+        self.max_future = timedelta(seconds=settings.max_future_s)
         self.ctx = ScoringContext(city.model_districts(), params)
         self.fingerprint = model_fingerprint(params)
         self.checkpoints = checkpoints
@@ -120,7 +121,9 @@ class Worker:
         for event in events:
             msg = event.message
             raw = RawRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
-            out = ingest(raw, self.kind_of[msg.topic], self.city, self.ctx.params, now)
+            out = ingest(
+                raw, self.kind_of[msg.topic], self.city, self.ctx.params, now, self.max_future
+            )
             if isinstance(out, DeadLetter):
                 await self.send_dead(out)
                 continue

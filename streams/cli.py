@@ -55,7 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument("--port", type=int, default=None)
     sub.add_parser("sink", help="run the PostgreSQL history sink")
     simulate = sub.add_parser("simulate", help="publish simulated Gimpo events")
-    simulate.add_argument("--speed", type=float, default=1.0)
+    simulate.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated s per real s; above 1 events run ahead of the wall clock, so raise the "
+        "worker's RISKMON_MAX_FUTURE_S (the demo does)",
+    )
     simulate.add_argument("--rate", type=float, default=30.0)
     simulate.add_argument("--seed", type=int, default=7)
     score = sub.add_parser("score", help="score events offline, as the worker would")

@@ -34,6 +34,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -93,7 +94,42 @@ IncidentType = Annotated[str, _known(frozenset(INCIDENT_TYPES), "incident type")
 SensorKind = Annotated[str, _known(frozenset(SENSOR_KINDS), "sensor kind")]
 FacilityKind = Annotated[str, _known(frozenset(FACILITY_KINDS), "facility kind")]
 DistrictCode = Annotated[str, Field(pattern=DISTRICT_CODE_PATTERN, examples=["4157056000"])]
-Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000: such an input would be accepted here and then stop
+    # every history write of its batch.
+    if "\x00" in value:
+        raise ValueError("text must not contain the NUL character (U+0000)")
+    return value
+
+
+# Text from outside (agencies, operators): bounded, and without NUL.
+Text = Annotated[str, AfterValidator(_no_nul)]
+Identifier = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_no_nul)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
+Note = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul)]
+Token = Annotated[str, Field(max_length=100), AfterValidator(_no_nul)]
+
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+
+
+def _time_text(value: object) -> object:
+    if isinstance(value, int | float):  # bool is an int too
+        raise ValueError("a time must be an RFC 3339 string with an offset, not a number")
+    return value
+
+
+def _plausible_year(value: datetime) -> datetime:
+    # Years outside this range cannot be an incident or a reading, and near year 1 or 9999 an
+    # offset pushes the instant out of what Python and PostgreSQL can store.
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"year {value.year} is outside {EARLIEST_YEAR}..{LATEST_YEAR}")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_plausible_year)]
+"""An input's time: an RFC 3339 string with an offset (not a number), years 1900..2999."""
 
 
 class _Message(BaseModel):
@@ -127,10 +163,10 @@ class Incident(_Located):
     id: Identifier
     source: Identifier = Field(description="publishing agency, e.g. 'gimpo-fire'")
     type: IncidentType
-    severity: int = Field(ge=1, le=5, description="1 minor .. 5 catastrophic")
-    occurred_at: AwareDatetime
-    casualties: int = Field(default=0, ge=0, le=MAX_CASUALTIES)
-    description: str | None = Field(default=None, max_length=2000)
+    severity: int = Field(ge=1, le=5, strict=True, description="1 minor .. 5 catastrophic")
+    occurred_at: Timestamp
+    casualties: int = Field(default=0, ge=0, le=MAX_CASUALTIES, strict=True)
+    description: Note | None = None
     status: Literal["reported", "responding", "contained", "closed"] | None = None
 
 
@@ -141,7 +177,7 @@ class SensorReading(_Located):
     source: Identifier = "sensor-network"
     kind: SensorKind
     value: float = Field(allow_inf_nan=False)
-    observed_at: AwareDatetime
+    observed_at: Timestamp
 
 
 class InspectionFact(_Located):
@@ -152,7 +188,7 @@ class InspectionFact(_Located):
     source: Identifier
     structure_id: Identifier
     grade: Literal["A", "B", "C", "D", "E"]
-    effective_at: AwareDatetime
+    effective_at: Timestamp
 
 
 class FacilityFact(_Located):
@@ -164,7 +200,7 @@ class FacilityFact(_Located):
     facility_id: Identifier
     facility: FacilityKind
     action: Literal["added", "removed"]
-    effective_at: AwareDatetime
+    effective_at: Timestamp
 
 
 SafetyFact = Annotated[InspectionFact | FacilityFact, Field(discriminator="fact")]
@@ -331,14 +367,13 @@ class AlertAck(_Message):
     """An operator takes ownership of an alert; published on ``riskmon.alert-acks`` keyed by
     the alert's district code."""
 
-    alert_id: str
+    alert_id: Text
     district: DistrictCode
-    who: str = Field(min_length=1, max_length=200)
-    note: str | None = Field(default=None, max_length=2000)
-    at: AwareDatetime
-    ack_id: str | None = Field(
+    who: Name
+    note: Note | None = None
+    at: Timestamp
+    ack_id: Token | None = Field(
         default=None,
-        max_length=100,
         description="unique per acknowledgement (the gateway sets a UUID); echoed in its AckResult",
     )
 
@@ -375,10 +410,14 @@ DeadLetterError = Literal[
     "outside_city",
     "unknown_district",
     "not_counted",
+    "future",
     "conflict",
     "ack_rejected",
     "internal",
 ]
+
+
+DEAD_LETTER_VALUE_MAX = 256 * 1024  # original bytes kept in a dead letter
 
 
 class DeadLetter(_Message):
@@ -392,6 +431,13 @@ class DeadLetter(_Message):
     reason: str
     error: DeadLetterError
     failed_at: AwareDatetime
+    value_truncated_from: int | None = Field(
+        default=None,
+        ge=0,
+        description="set when the original value was larger than "
+        f"{DEAD_LETTER_VALUE_MAX} bytes: its size; value_b64 then holds its first "
+        f"{DEAD_LETTER_VALUE_MAX} bytes (so that the dead letter itself fits in a Kafka message)",
+    )
 
     @property
     def value(self) -> bytes:
@@ -462,13 +508,12 @@ class AckRequest(_Message):
     """Client to server: acknowledge an alert."""
 
     type: Literal["ack"] = "ack"
-    alert_id: str
+    alert_id: Text
     district: DistrictCode
-    who: str = Field(min_length=1, max_length=200)
-    note: str | None = Field(default=None, max_length=2000)
-    request_id: str | None = Field(
+    who: Name
+    note: Note | None = None
+    request_id: Token | None = Field(
         default=None,
-        max_length=100,
         description="chosen by the client; echoed in the ack_result and request_error answers",
     )
 

@@ -29,6 +29,9 @@ log = logging.getLogger("riskmon.demo")
 PR_SET_PDEATHSIG = 1
 
 
+SIMULATED_FUTURE_S = 10 * 365 * 86_400.0  # --speed > 1: accept inputs years ahead
+
+
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM if the demo process dies (Linux), so no orphans."""
     with contextlib.suppress(OSError, AttributeError):
@@ -42,6 +45,7 @@ def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
     env["RISKMON_PG_DSN"] = settings.require_pg_dsn()
     env["RISKMON_APP_ID"] = settings.app_id
     env["RISKMON_PARTITIONS"] = str(settings.partitions)
+    env["RISKMON_MAX_FUTURE_S"] = str(settings.max_future_s)
     return subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"], env=env, preexec_fn=_die_with_parent
     )
@@ -72,6 +76,9 @@ async def run_demo(
         if not settings.pg_dsn:
             postgres = await asyncio.to_thread(EmbeddedPostgres.start, settings.data_dir / "pg")
             settings = settings.model_copy(update={"pg_dsn": postgres.dsn})
+        if simulator and speed > 1:
+            # A faster simulated clock runs ahead of the wall clock the worker reads inputs by.
+            settings = settings.model_copy(update={"max_future_s": SIMULATED_FUTURE_S})
         await prepare(settings)
         worker = spawn_worker(settings)
         gateway = Gateway(settings)

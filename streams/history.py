@@ -337,7 +337,8 @@ async def dead_letters(
     original bytes reach ``byte_budget`` (at least one row is always given): rows are streamed
     from a cursor and never all held at once.
     """
-    sql = f"""SELECT epoch, topic, partition, "offset", error, reason, failed_at, key, value
+    sql = f"""SELECT epoch, topic, partition, "offset", error, reason, failed_at, key, value,
+                  value_size
            FROM dead_letters
            WHERE failed_at >= $1 AND failed_at < $2
              AND ($3::text IS NULL OR error = $3) AND ($4::text IS NULL OR topic = $4)
@@ -367,6 +368,7 @@ async def dead_letters(
             reason=r["reason"],
             error=r["error"],
             failed_at=r["failed_at"],
+            value_truncated_from=r["value_size"],
         )
         for r in page
     ]

@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ValidationError
@@ -20,6 +20,7 @@ from indices import ModelParams
 
 from .city import CityMap
 from .contract import (
+    DEAD_LETTER_VALUE_MAX,
     SAFETY_FACT,
     DeadLetter,
     DeadLetterError,
@@ -171,12 +172,70 @@ def check_model_inputs(event: InputEvent, params: ModelParams) -> None:
         )
 
 
+# How far an input's own time may lie ahead of the moment it was read (clocks of agencies and
+# sensors drift); RISKMON_MAX_FUTURE_S sets it for the worker.
+MAX_FUTURE = timedelta(minutes=5)
+
+
+def event_time(event: InputEvent) -> datetime:
+    """When an input happened or took effect."""
+    if isinstance(event, Incident):
+        return event.occurred_at
+    if isinstance(event, SensorReading):
+        return event.observed_at
+    return event.effective_at
+
+
+def check_not_future(event: InputEvent, received_at: datetime, max_future: timedelta) -> None:
+    """Reject an input stamped after it was read (beyond ``max_future``).
+
+    The model reads each domain at its newest incident's time and keeps each sensor's newest
+    reading: one event stamped days ahead would decay its domain's real incidents, or hide a
+    sensor's real readings, until the clock caught up with it.
+
+    >>> from datetime import UTC
+    >>> now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    >>> reading = SensorReading(sensor_id="rain-1", kind="rainfall_mm_1h", value=60,
+    ...                         observed_at="2026-11-27T12:00:00Z", code="4157056000")
+    >>> check_not_future(reading, now, MAX_FUTURE)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    streams.ingest.Rejected: observed_at 2026-11-27T12:00:00+00:00 is 72.0 h after the worker ...
+    """
+    at = event_time(event)
+    ahead = (at - received_at).total_seconds()
+    if ahead > max_future.total_seconds():
+        field = {Incident: "occurred_at", SensorReading: "observed_at"}.get(
+            type(event), "effective_at"
+        )
+        raise Rejected(
+            "future",
+            f"{field} {at.isoformat()} is {_span(ahead)} after the worker read it "
+            f"({received_at.isoformat()}); more than {max_future.total_seconds():.0f} s ahead "
+            "is refused: check the sender's clock and time zone",
+        )
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def ingest(
-    raw: RawRecord, kind: Kind, city: CityMap, params: ModelParams, received_at: datetime
+    raw: RawRecord,
+    kind: Kind,
+    city: CityMap,
+    params: ModelParams,
+    received_at: datetime,
+    max_future: timedelta = MAX_FUTURE,
 ) -> LocatedEvent | DeadLetter:
     """Turn one record into a located event, or a dead letter saying why it could not be."""
     try:
         event = decode(raw, kind)
+        check_not_future(event, received_at, max_future)
         check_model_inputs(event, params)
         district, cell = place(event, city)
         return LocatedEvent(
@@ -197,13 +256,26 @@ def ingest(
 
 
 def dead_letter(raw: RawRecord, error: ErrorKind, reason: str, at: datetime) -> DeadLetter:
+    """A dead letter of ``raw``; a value over :data:`DEAD_LETTER_VALUE_MAX` bytes keeps its first
+    bytes and says how large it was (Kafka accepts inputs that, base64-encoded in a dead letter,
+    would exceed its message size).
+
+    >>> from datetime import UTC
+    >>> big = RawRecord("riskmon.incidents", 0, 7, None, b"x" * 1_000_000)
+    >>> letter = dead_letter(big, "not_json", "not JSON", datetime(2026, 11, 24, tzinfo=UTC))
+    >>> len(letter.value), letter.value_truncated_from
+    (262144, 1000000)
+    """
+    value = raw.value or b""
+    kept = value[:DEAD_LETTER_VALUE_MAX]
     return DeadLetter(
         topic=raw.topic,
         partition=raw.partition,
         offset=raw.offset,
         key_b64=DeadLetter.encode(raw.key),
-        value_b64=DeadLetter.encode(raw.value) or "",
+        value_b64=DeadLetter.encode(kept) or "",
         reason=reason,
         error=error,
         failed_at=at,
+        value_truncated_from=len(value) if len(kept) < len(value) else None,
     )

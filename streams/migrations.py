@@ -162,4 +162,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     CREATE INDEX dead_letters_time ON dead_letters (failed_at, epoch, topic, partition, "offset");
     """,
     ),
+    (
+        4,
+        """
+    -- A dead letter of a very large input keeps its first bytes and the original size.
+    ALTER TABLE dead_letters ADD COLUMN value_size integer;
+    """,
+    ),
 )

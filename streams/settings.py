@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     tick_interval_s: float = Field(default=5.0, gt=0, description="decay re-evaluation period")
     tick_min_change: float = Field(default=0.001, ge=0, description="publish a tick if moved more")
     checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    max_future_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="how far an input's own time may lie ahead of when it was read; "
+        "later ones are dead-lettered 'future'",
+    )
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(
         default=0, ge=0, description="Prometheus port of a worker or sink process; 0 = none"

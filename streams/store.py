@@ -360,8 +360,8 @@ async def write_dead_letters(
         return
     await conn.executemany(
         """INSERT INTO dead_letters (epoch, topic, partition, "offset", error, reason, failed_at,
-                                     key, value)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING""",
+                                     key, value, value_size)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING""",
         [
             (
                 epoch,
@@ -373,6 +373,7 @@ async def write_dead_letters(
                 d.failed_at,
                 None if d.key_b64 is None else base64.b64decode(d.key_b64),
                 d.value,
+                d.value_truncated_from,
             )
             for d in dead
         ],

@@ -189,6 +189,7 @@ async def test_dead_letters_page_newest_first_with_their_original_bytes(
             reason=f"line 1: expecting value (message {i})",
             error="not_json" if i % 5 else "outside_city",
             failed_at=failed if i < 30 else failed - timedelta(minutes=1),
+            value_truncated_from=1_000_000 if i == 3 else None,
         )
         for i in range(45)
     ]
@@ -204,6 +205,8 @@ async def test_dead_letters_page_newest_first_with_their_original_bytes(
     by_offset = {d["offset"]: DeadLetter.model_validate(d) for d in paged}
     assert by_offset[7].value == "not json 7 \xff".encode("latin-1")
     assert by_offset[0].key_b64 is None
+    assert by_offset[3].value_truncated_from == 1_000_000  # a large input's size is kept
+    assert by_offset[4].value_truncated_from is None
     assert [d["failed_at"] for d in paged] == sorted((d["failed_at"] for d in paged), reverse=True)
 
     outside = await all_pages(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from streams import history, pages, store
-from streams.contract import DeadLetter, Incident, LocatedEvent
+from streams.contract import Incident, LocatedEvent
 from streams.migrations import MIGRATIONS
 from tests.factories import alert
 
@@ -54,22 +54,12 @@ async def test_a_version_2_database_with_rows_upgrades_and_pages(pg_dsn: str) ->
         assert await store.migrate(conn, upto=2) == [1, 2]
         await store.write_events(conn, 1, [stored(n) for n in range(30)])
         await store.write_alerts(conn, [alert(f"a-{n}", 1) for n in range(5)])
-        await store.write_dead_letters(
-            conn,
-            1,
-            [
-                DeadLetter(
-                    topic="riskmon.incidents",
-                    partition=0,
-                    offset=n,
-                    key_b64=None,
-                    value_b64=DeadLetter.encode(b"{oops") or "",
-                    reason="not JSON",
-                    error="not_json",
-                    failed_at=NOW,
-                )
-                for n in range(5)
-            ],
+        # Dead letters as a version-2 sink wrote them (no value_size column yet).
+        await conn.executemany(
+            """INSERT INTO dead_letters (epoch, topic, partition, "offset", error, reason,
+                                         failed_at, key, value)
+               VALUES (1, 'riskmon.incidents', 0, $1, 'not_json', 'not JSON', $2, NULL, $3)""",
+            [(n, NOW, b"{oops") for n in range(5)],
         )
 
         assert await store.migrate(conn) == list(range(3, LATEST + 1))
@@ -95,5 +85,12 @@ async def test_a_version_2_database_with_rows_upgrades_and_pages(pg_dsn: str) ->
             after = pages.decode(pages.EVENT_KEY, page.next)
         assert sorted(seen) == sorted(f"I-{n}" for n in range(30))
         assert len(seen) == 30
+        letters = await history.dead_letters(
+            conn, start=NOW - timedelta(hours=1), end=NOW + timedelta(seconds=1)
+        )
+        assert sorted(d.offset for d in letters.dead_letters) == list(range(5))
+        assert {(d.value, d.value_truncated_from) for d in letters.dead_letters} == {
+            (b"{oops", None)
+        }
     finally:
         await conn.close()

@@ -671,3 +671,19 @@ def test_every_problem_has_a_readable_detail(path: str, query: str) -> None:
     assert "Traceback" not in detail
     assert "_Bad" not in detail
     assert result.error == ApiError.model_validate_json(result.error.model_dump_json())
+
+
+# --- what the database cannot take is a 400, not a 503 ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "words"),
+    [
+        ("/api/scores", "at=0001-01-01T00:00:00%2B09:00", "year must lie in 1900..2999"),
+        ("/api/scores", "at=9999-12-31T23:59:59-14:00", "year must lie in 1900..2999"),
+        ("/api/events", "source=%00", "NUL"),
+        ("/api/alerts/%00", "", "NUL"),
+    ],
+)
+def test_values_postgresql_cannot_hold_are_refused(path: str, query: str, words: str) -> None:
+    assert words in bad(path, query).detail

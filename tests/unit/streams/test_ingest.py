@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from indices import ModelParams
 from streams.city import load_gimpo
-from streams.contract import DeadLetter, LocatedEvent
+from streams.contract import DEAD_LETTER_VALUE_MAX, DeadLetter, LocatedEvent
 from streams.ingest import RawRecord, ingest
 
 CITY = load_gimpo()
@@ -82,12 +82,45 @@ def test_district_code_alone_is_enough() -> None:
         (incident(lat=JANGGI[1], lon=JANGGI[0]), "schema", "lat"),
         (incident(lat=None, lon=None, code="1111000000"), "unknown_district", "1111000000"),
         (incident(code="4157051500"), "schema", "code says 4157051500"),
+        # What PostgreSQL cannot store would stop the history sink: refused here.
+        (incident(description="smoke\u0000"), "schema", "NUL"),
+        (incident(id="F\u00001"), "schema", "NUL"),
+        (incident(occurred_at="0001-01-01T00:00:00+09:00"), "schema", "year 1 is outside"),
+        (incident(occurred_at="9999-12-31T23:59:59-14:00"), "schema", "year 9999"),
+        # RFC 3339 text, and a severity that is an integer, not something that converts to one.
+        (incident(occurred_at=1795000000), "schema", "not a number"),
+        (incident(severity="3"), "schema", "severity"),
+        (incident(severity=True), "schema", "severity"),
+        (incident(severity=3.0), "schema", "severity"),
+        # Stamped days after it was read (NOW is 21:00 in Seoul).
+        (incident(occurred_at="2026-11-27T21:00:00+09:00"), "future", "72.0 h after"),
+        (incident(occurred_at="2026-11-24T21:10:00+09:00"), "future", "10 min after"),
     ],
 )
 def test_bad_input_becomes_a_dead_letter_with_reason(value: object, error: str, words: str) -> None:
     letter = dead(raw(value))
     assert letter.error == error
     assert words in letter.reason
+
+
+def test_a_little_clock_skew_is_accepted_and_the_limit_is_a_parameter() -> None:
+    ahead = raw(incident(occurred_at="2026-11-24T21:04:00+09:00"))  # 4 min after NOW
+    assert isinstance(ingest(ahead, "incident", CITY, PARAMS, NOW), LocatedEvent)
+    strict = ingest(ahead, "incident", CITY, PARAMS, NOW, max_future=timedelta(seconds=30))
+    assert isinstance(strict, DeadLetter)
+    assert strict.error == "future"
+
+
+def test_a_huge_input_keeps_its_first_bytes_and_its_size_in_a_kafka_sized_letter() -> None:
+    value = b"{" + b"x" * 900_000  # under Kafka's 1 MB, but base64 would make it 1.2 MB
+    letter = ingest(raw(value), "incident", CITY, PARAMS, NOW)
+    assert isinstance(letter, DeadLetter)
+    assert letter.error == "not_json"
+    assert letter.value == value[:DEAD_LETTER_VALUE_MAX]
+    assert letter.value_truncated_from == len(value)
+    assert len(letter.model_dump_json()) < 400_000
+    small = dead(raw(b"{not json"))
+    assert small.value_truncated_from is None
 
 
 def test_swapped_coordinates_suggest_the_fix() -> None:
