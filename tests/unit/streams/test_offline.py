@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from indices import score_batch
 from streams.cityconfig import load_city_config
@@ -139,3 +141,58 @@ def test_cli_table_and_unreadable_input(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit):
         main(["score", "--events", str(events), "--at", "2026-11-24T12:00:00"])  # no offset
     assert "no UTC offset" in capsys.readouterr().err
+
+
+# --- an event in one district changes no other district (issue: index-model invariants) -------
+
+CODES = sorted(CONFIG.city.codes)
+
+
+@st.composite
+def incident_lines(draw: st.DrawFn) -> list[bytes]:
+    """Incidents placed by district code, of any counted type, severity and recent time."""
+    count = draw(st.integers(1, 12))
+    out = []
+    for n in range(count):
+        out.append(
+            Incident(
+                id=f"e{n}",
+                source=draw(st.sampled_from(["fire", "police", "city"])),
+                type=draw(st.sampled_from(sorted(CONFIG.params.incident_domain))),
+                severity=draw(st.integers(1, 5)),
+                occurred_at=AT - timedelta(seconds=draw(st.integers(0, 7 * 86_400))),
+                code=draw(st.sampled_from(CODES)),
+            )
+            .model_dump_json()
+            .encode()
+        )
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    base=incident_lines(),
+    code=st.sampled_from(CODES),
+    severity=st.integers(1, 5),
+    hours_ago=st.floats(0, 72),
+)
+def test_an_incident_in_one_district_changes_no_other_district(
+    base: list[bytes], code: str, severity: int, hours_ago: float
+) -> None:
+    extra = Incident(
+        id="added",
+        source="probe",
+        type="fire",
+        severity=severity,
+        occurred_at=AT - timedelta(hours=hours_ago),
+        code=code,
+    )
+    before = {d.district: d for d in score_lines(base, CONFIG, AT).districts}
+    after = {
+        d.district: d
+        for d in score_lines([*base, extra.model_dump_json().encode()], CONFIG, AT).districts
+    }
+    for other in CODES:
+        if other != code:
+            assert after[other] == before[other], other
+    assert after[code].domains["fire"].hazard >= before[code].domains["fire"].hazard
