@@ -53,9 +53,16 @@ def locate_line(
         data = None
     if isinstance(data, dict) and "district" in data and "received_at" in data:
         try:
-            return LocatedEvent.model_validate(data)
+            located = LocatedEvent.model_validate(data)
         except ValueError as exc:
             return dead_letter(raw, "schema", f"invalid located event: {exc}", received_at)
+        if located.district not in config.city.districts:
+            reason = (
+                f"located event of district {located.district}, which is not a district of "
+                f"{config.city.name} (another city's configuration?)"
+            )
+            return dead_letter(raw, "unknown_district", reason, received_at)
+        return located
     kind = infer_kind(data) or "incident"
     return ingest(raw, kind, config.city, config.params, received_at)
 

@@ -94,6 +94,16 @@ async def _replay(
             f"{report.skipped_instants} live updates had no recorded event position "
             "(written before schema v2) and were not replayed"
         )
+    if report.updates == 0:
+        # Live full updates are kept RISKMON_RETENTION_RAW_HISTORY_DAYS (30); a range older than
+        # that, or before the stream began, has no instants to replay at.
+        hint = "" if plan.every else "; pass --every SECONDS to evaluate at regular instants"
+        console.print(
+            f"riskmon replay: nothing replayed: no live score updates in "
+            f"[{plan.start.isoformat()}, {plan.end.isoformat()}) (they are kept "
+            f"{settings.retention_raw_history_days:g} days){hint}"
+        )
+        return 1
     return 0
 
 

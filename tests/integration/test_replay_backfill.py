@@ -130,3 +130,17 @@ async def test_replay_command_prints_a_report(pg_dsn: str) -> None:
     )
     assert bad.returncode == 2
     assert "--from" in bad.stderr
+    # A range without live updates (older than their retention, say) replays nothing: exit 1 and
+    # the way out, not a silent success.
+    empty = await asyncio.to_thread(
+        subprocess.run,
+        [*argv, (T0 + timedelta(hours=1)).isoformat(), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert empty.returncode == 1, empty.stderr
+    assert json.loads(empty.stdout.strip().splitlines()[-1])["updates"] == 0
+    assert "nothing replayed" in empty.stderr
+    assert "--every" in empty.stderr

@@ -85,6 +85,22 @@ def test_counts_rejections_and_scores() -> None:
     assert janggi.domains["flood_weather"].sensor_hazard > 0
 
 
+def test_a_located_event_of_another_city_is_rejected_not_a_crash() -> None:
+    seoul = LocatedEvent(
+        kind="incident",
+        district="1111000000",
+        received_at=AT,
+        origin="x/0/2",
+        incident=Incident(
+            id="s1", source="fire", type="fire", severity=2, occurred_at=AT, code="1111000000"
+        ),
+    )
+    result = score_lines([seoul.model_dump_json().encode()], CONFIG, AT)
+    [(number, letter)] = result.rejected
+    assert (number, letter.error) == (1, "unknown_district")
+    assert "1111000000" in letter.reason
+
+
 def test_offline_equals_the_worker_path_and_the_batch_twin() -> None:
     ctx = ScoringContext(CONFIG.city.model_districts(), CONFIG.params)
     offline = {d.district: d for d in score_lines(lines(), CONFIG, AT).districts}
