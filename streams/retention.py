@@ -80,6 +80,18 @@ SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM rolled)
 """
 
 
+# A safety fact that is still its facility's or structure's newest keeps counting in the live
+# state however old it is (a hydrant installed two years ago is still there): retention keeps it,
+# so that a replay's safety index still equals the live one.
+NEWEST_FACT = """kind = 'safety' AND NOT EXISTS (
+    SELECT 1 FROM events newer
+    WHERE newer.kind = 'safety' AND newer.epoch = events.epoch
+      AND newer.district = events.district AND newer.type = events.type
+      AND coalesce(newer.payload->>'facility_id', newer.payload->>'structure_id')
+        = coalesce(events.payload->>'facility_id', events.payload->>'structure_id')
+      AND newer.occurred_at > events.occurred_at)"""
+
+
 async def _count(conn: asyncpg.Connection, sql: str, *args: object) -> int:
     status: str = await conn.execute(sql, *args)
     return int(status.rsplit(" ", 1)[-1])
@@ -92,7 +104,7 @@ async def apply_retention(
     cut = Cutoffs.of(settings, now)
     report = RetentionReport()
     deletions = [
-        ("events", "received_at < $1", cut.events),
+        ("events", f"received_at < $1 AND NOT ({NEWEST_FACT})", cut.events),
         ("dead_letters", "failed_at < $1", cut.dead_letters),
         ("score_updates", "as_of < $1", cut.raw_history),
         ("score_points", "as_of < $1", cut.history),

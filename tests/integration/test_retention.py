@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from streams import history, store
-from streams.contract import ScoreUpdate
+from streams.contract import FacilityFact, Incident, InspectionFact, LocatedEvent, ScoreUpdate
 from streams.retention import ORIGIN, apply_retention
 from streams.settings import Settings
 from tests.factories import alert, score_update
@@ -169,3 +169,62 @@ async def test_time_travel_past_raw_retention_answers_from_downsampled_history(
         assert answer.downsampled == []  # within the raw period: the full update
     finally:
         await conn.close()
+
+
+async def test_event_retention_keeps_each_facilitys_newest_fact(pg_dsn: str) -> None:
+    """Old incidents and superseded facts go; the newest fact of a facility or structure stays,
+    whatever its age, because the live state still counts it."""
+    old = NOW - timedelta(days=400)
+
+    def located(n: int, at: datetime, fact: FacilityFact | InspectionFact | Incident) -> object:
+        kind = "incident" if isinstance(fact, Incident) else "safety"
+        return store.StoredEvent(
+            LocatedEvent(
+                kind=kind,
+                district=CODE,
+                received_at=at,
+                origin=f"x/0/{n}",
+                incident=fact if isinstance(fact, Incident) else None,
+                safety=None if isinstance(fact, Incident) else fact,
+            ),
+            partition=0,
+            offset=n,
+        )
+
+    def hydrant(fid: str, action: str, at: datetime) -> FacilityFact:
+        return FacilityFact(
+            id=f"{fid}-{action}-{at.date()}",
+            source="city",
+            facility_id=fid,
+            facility="hydrant",
+            action=action,  # type: ignore[arg-type]
+            effective_at=at,
+            code=CODE,
+        )
+
+    bridge = InspectionFact(
+        id="b1-2025", source="city", structure_id="bridge-1", grade="D", effective_at=old, code=CODE
+    )
+    fire = Incident(id="f1", source="fire", type="fire", severity=2, occurred_at=old, code=CODE)
+    rows = [
+        located(1, old, hydrant("h1", "added", old)),  # newest of h1: kept
+        located(2, old, hydrant("h2", "added", old)),  # superseded by the removal below: goes
+        located(3, NOW, hydrant("h2", "removed", NOW)),  # recent: kept
+        located(4, old, bridge),  # newest inspection of bridge-1: kept
+        located(5, old, fire),  # an old incident: goes
+    ]
+    conn = await store.connect(pg_dsn)
+    try:
+        await store.migrate(conn)
+        await store.write_events(conn, 1, rows)  # type: ignore[arg-type]
+        dry = await apply_retention(conn, settings(pg_dsn), NOW, dry_run=True)
+        report = await apply_retention(conn, settings(pg_dsn), NOW)
+        left = await conn.fetch("SELECT event_id FROM events ORDER BY event_id")
+    finally:
+        await conn.close()
+    assert [r["event_id"] for r in left] == [
+        "b1-2025",
+        f"h1-added-{old.date()}",
+        f"h2-removed-{NOW.date()}",
+    ]
+    assert report.deleted["events"] == dry.deleted["events"] == 2
