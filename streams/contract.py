@@ -412,6 +412,7 @@ DeadLetterError = Literal[
     "not_counted",
     "future",
     "conflict",
+    "not_storable",
     "ack_rejected",
     "internal",
 ]

@@ -18,7 +18,9 @@ def serve_metrics(host: str, port: int) -> None:
 
 INGESTED = Counter("riskmon_ingested_total", "Inputs validated and located", ["kind"])
 DEAD_LETTERS = Counter(
-    "riskmon_dead_letters_total", "Inputs sent to the dead-letter topic", ["error"]
+    "riskmon_dead_letters_total",
+    "Inputs dead-lettered (the sink counts those PostgreSQL refused: not_storable)",
+    ["error"],
 )
 NOT_OWNED = Counter(
     "riskmon_not_owned_records_total",

@@ -11,24 +11,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from . import metrics, store
-from .contract import Alert, DeadLetter, LocatedEvent, ScoreUpdate
+from .contract import DEAD_LETTER_VALUE_MAX, Alert, DeadLetter, LocatedEvent, ScoreUpdate
 from .retention import retention_loop
 from .settings import Settings
 
 log = logging.getLogger("riskmon.sink")
+
+# PostgreSQL refusing the data itself (class 22: bad value, untranslatable character, date out of
+# range; class 23: a constraint): retrying the same rows can never succeed.
+DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 
 class Batch:
     """Pure buffer: sorts decoded records into rows per table; undecodable records are counted."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.topics = settings.topics
+        self.records: list[tuple[str, int, int, bytes | None]] = []  # as read, for isolation
         self.events: list[store.StoredEvent] = []
         self.scores: list[ScoreUpdate] = []
         self.dead: list[DeadLetter] = []
@@ -36,6 +44,7 @@ class Batch:
         self.undecodable = 0
 
     def add(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
+        self.records.append((topic, partition, offset, value))
         try:
             if topic == self.topics.located:
                 event = LocatedEvent.model_validate_json(value or b"")
@@ -53,6 +62,56 @@ class Batch:
         return len(self.events) + len(self.scores) + len(self.dead) + len(self.alerts)
 
 
+def unstorable(
+    topic: str, partition: int, offset: int, value: bytes | None, error: str
+) -> DeadLetter:
+    """A dead letter for a record PostgreSQL refused: its bytes, where it was read, the reason."""
+    return DeadLetter(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key_b64=None,
+        value_b64=DeadLetter.encode((value or b"")[:DEAD_LETTER_VALUE_MAX]) or "",
+        reason=f"PostgreSQL refused to store it: {error}",
+        error="not_storable",
+        failed_at=datetime.now(UTC),
+        value_truncated_from=len(value) if value and len(value) > DEAD_LETTER_VALUE_MAX else None,
+    )
+
+
+async def _write(conn: Any, batch: Batch) -> None:
+    """Write ``batch`` in one transaction. If PostgreSQL refuses its data (not a connection
+    problem: that never heals by retrying), write its records one by one and store each refused
+    one as a ``not_storable`` dead letter instead, so one bad record cannot stop the history."""
+    try:
+        await store.write_batch(conn, batch.events, batch.scores, batch.dead, batch.alerts)
+    except DATA_ERRORS as exc:
+        log.error("sink batch refused, isolating its records error=%r", exc)
+        for record in batch.records:
+            single = Batch(batch.settings)
+            single.add(*record)
+            try:
+                await store.write_batch(
+                    conn, single.events, single.scores, single.dead, single.alerts
+                )
+            except DATA_ERRORS as refused:
+                letter = unstorable(*record, error=str(refused))
+                metrics.DEAD_LETTERS.labels(letter.error).inc()
+                log.error(
+                    "sink record not storable origin=%s/%s/%s error=%r",
+                    record[0],
+                    record[1],
+                    record[2],
+                    refused,
+                )
+                await store.write_batch(conn, [], [], [letter], [])
+        return
+    metrics.SINK_ROWS.labels("events").inc(len(batch.events))
+    metrics.SINK_ROWS.labels("score_updates").inc(len(batch.scores))
+    metrics.SINK_ROWS.labels("dead_letters").inc(len(batch.dead))
+    metrics.SINK_ROWS.labels("alerts").inc(len(batch.alerts))
+
+
 async def write_with_retry(dsn: str, conn: Any, batch: Batch, stop: asyncio.Event) -> Any:
     """Write ``batch`` until it is durable (or ``stop`` is set); returns the live connection."""
     delay = 0.5
@@ -60,11 +119,7 @@ async def write_with_retry(dsn: str, conn: Any, batch: Batch, stop: asyncio.Even
         try:
             if conn is None or conn.is_closed():
                 conn = await store.connect(dsn)
-            await store.write_batch(conn, batch.events, batch.scores, batch.dead, batch.alerts)
-            metrics.SINK_ROWS.labels("events").inc(len(batch.events))
-            metrics.SINK_ROWS.labels("score_updates").inc(len(batch.scores))
-            metrics.SINK_ROWS.labels("dead_letters").inc(len(batch.dead))
-            metrics.SINK_ROWS.labels("alerts").inc(len(batch.alerts))
+            await _write(conn, batch)
             return conn
         except store.TRANSIENT_ERRORS as exc:
             metrics.SINK_RETRIES.inc()

@@ -15,7 +15,8 @@ from streams.city import load_gimpo
 from streams.contract import Incident, LocatedEvent
 from streams.ingest import RawRecord, dead_letter, ingest
 from streams.scoring import PartitionScorer, ScoringContext
-from streams.sink import run_sink
+from streams.settings import Settings
+from streams.sink import Batch, run_sink, write_with_retry
 
 from .harness import eventually, isolated_settings, produce
 
@@ -115,3 +116,50 @@ async def test_rows_are_written_once_even_when_redelivered(
     )
     again = settings.model_copy(update={"app_id": settings.app_id + "-again"})
     await run_once(again, pg_dsn, (2, 1, 1))
+
+
+async def test_a_record_postgresql_refuses_becomes_a_dead_letter_and_the_rest_is_written(
+    pg_dsn: str,
+) -> None:
+    """A record that passed validation but that PostgreSQL cannot store (here text with a NUL,
+    which the contract does not forbid in a located event's ``origin``) must neither stop the
+    history (retrying it can never succeed) nor take its batch's other rows down with it."""
+    settings = Settings(pg_dsn=pg_dsn)
+    topics = settings.topics
+
+    def located(n: int, origin: str) -> bytes:
+        event = LocatedEvent(
+            kind="incident",
+            district="4157056000",
+            received_at=NOW,
+            origin=origin,
+            incident=Incident(
+                id=f"n-{n}",
+                source="gimpo-fire",
+                type="fire",
+                severity=2,
+                occurred_at=NOW,
+                code="4157056000",
+            ),
+        )
+        return event.model_dump_json().encode()
+
+    bad = located(2, "riskmon.incidents/0/\x002")
+    batch = Batch(settings)
+    batch.add(topics.located, 0, 10, located(1, "riskmon.incidents/0/1"))
+    batch.add(topics.located, 0, 11, bad)
+    batch.add(topics.located, 0, 12, located(3, "riskmon.incidents/0/3"))
+    conn = await store.connect(pg_dsn)
+    try:
+        await store.migrate(conn)
+        await write_with_retry(pg_dsn, conn, batch, asyncio.Event())
+        ids = [r["event_id"] for r in await conn.fetch("SELECT event_id FROM events ORDER BY 1")]
+        letters = await conn.fetch("SELECT * FROM dead_letters")
+    finally:
+        await conn.close()
+    assert ids == ["n-1", "n-3"]
+    [letter] = letters
+    assert (letter["topic"], letter["partition"], letter["offset"]) == (topics.located, 0, 11)
+    assert letter["error"] == "not_storable"
+    assert "PostgreSQL refused" in letter["reason"]
+    assert bytes(letter["value"]) == bad
