@@ -164,6 +164,9 @@ class CityAlerts:
     seqs: dict[str, int] = field(default_factory=dict)
     cluster_of: dict[str, str] = field(default_factory=dict)
     drivers: dict[str, Drivers] = field(default_factory=dict)  # "district/domain" -> last known
+    # The engine's clock is the observations' (score updates' as_of), not the wall clock: the
+    # newest as_of seen, and the wall-clock moment it was seen (see :meth:`event_time`).
+    clock: tuple[float, float] | None = None
 
     def fresh(self, topic: str, offset: int) -> bool:
         """True once per record: records below the next offset were applied before a crash."""
@@ -172,7 +175,25 @@ class CityAlerts:
         self.next_offsets[topic] = offset + 1
         return True
 
+    def event_time(self, now: datetime) -> float:
+        """The engine's time for a tick at wall-clock ``now``: the newest observed ``as_of`` plus
+        the wall time since it was seen, never past ``now``.
+
+        Live, updates are seen as they are made, so this is ``now``. While a backlog is read
+        (after a restart) it stays with the updates: a tick at wall-clock time would fire pending
+        alerts, time spikes out and call feeds stale by the length of the backlog, and the next
+        old update would undo it.
+        """
+        t = now.timestamp()
+        if self.clock is None:
+            return t
+        newest, seen_at = self.clock
+        return min(t, newest + max(0.0, t - seen_at))
+
     def observe(self, update: ScoreUpdate, ctx: AlertingContext, now: datetime) -> list[Alert]:
+        as_of = update.as_of.timestamp()
+        if self.clock is None or as_of >= self.clock[0]:
+            self.clock = (as_of, now.timestamp())
         changes = []
         for obs in observations(update, self.detectors, ctx.detector, self.drivers):
             changes.extend(self.engine.observe(obs, ctx.config))
@@ -214,7 +235,7 @@ class CityAlerts:
         return [], _result(ack, "rejected", code, reason, now)
 
     def tick(self, ctx: AlertingContext, now: datetime) -> list[Alert]:
-        return self._publish(self.engine.tick(now.timestamp(), ctx.config), ctx, now)
+        return self._publish(self.engine.tick(self.event_time(now), ctx.config), ctx, now)
 
     def _publish(
         self, changes: Iterable[AlertChange], ctx: AlertingContext, now: datetime
@@ -277,6 +298,7 @@ class CityAlerts:
             "seqs": dict(self.seqs),
             "cluster_of": dict(self.cluster_of),
             "drivers": {key: [list(d) for d in known] for key, known in self.drivers.items()},
+            "clock": None if self.clock is None else list(self.clock),
         }
 
     @classmethod
@@ -292,4 +314,12 @@ class CityAlerts:
                 key: tuple((str(e), str(k), float(c)) for e, k, c in known)
                 for key, known in data.get("drivers", {}).items()
             },
+            clock=_clock(data.get("clock")),  # absent before 2026-12-03: the wall clock
         )
+
+
+def _clock(value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    newest, seen_at = value
+    return float(newest), float(seen_at)

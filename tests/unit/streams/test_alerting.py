@@ -228,3 +228,29 @@ def test_an_update_naming_a_domain_replaces_its_drivers_and_no_hazard_clears_the
     gone = score_update(JANGGI, 5, 0.0).model_copy(update={"as_of": T0 + timedelta(seconds=15)})
     city.observe(gone, CTX, T0)
     assert f"{JANGGI}/fire" not in city.drivers
+
+
+def test_ticks_keep_the_observations_clock_while_a_backlog_is_read() -> None:
+    """After a restart the alert stage reads score updates made hours ago. A tick then runs at
+    the updates' time plus the wall time since, not at wall-clock now: a pending alert fires
+    when its condition has held 300 s of the updates' time, not because the backlog is old."""
+    scorer, city = PartitionScorer(0, CITY.codes), CityAlerts()
+    wall = T0 + timedelta(hours=2)  # the backlog is read two hours after it was scored
+    opened = city.observe(scored(scorer, pm10(450, T0), 0, T0), DEFAULTS, wall)
+    assert {(a.domain, a.state) for a in opened} >= {("air_quality", "pending")}
+    assert city.event_time(wall + timedelta(seconds=5)) == (T0 + timedelta(seconds=5)).timestamp()
+    assert [
+        a for a in city.tick(DEFAULTS, wall + timedelta(seconds=5)) if a.change == "fired"
+    ] == []
+
+    later = T0 + timedelta(seconds=310)  # the next old update, read 10 s later
+    update = scored(scorer, theft(1, later), 1, later)
+    fired = [a for a in city.observe(update, DEFAULTS, wall + timedelta(seconds=10))]
+    assert "air_quality" in {a.domain for a in fired if a.change == "fired"}
+
+    # Caught up: the updates' clock meets the wall clock, and ticks are wall-clock ticks again.
+    live = datetime.now(UTC)
+    city.observe(scored(scorer, theft(2, live), 2, live), DEFAULTS, live)
+    assert city.event_time(live + timedelta(seconds=5)) == (live + timedelta(seconds=5)).timestamp()
+    restored = CityAlerts.from_checkpoint(json.loads(json.dumps(city.to_checkpoint())))
+    assert restored.clock == city.clock
