@@ -43,11 +43,14 @@ def riskmon(settings: Settings, *args: str) -> str:
 
 
 async def janggi_update(
-    settings: Settings, wanted: str, *, within: float, worker: WorkerProcess, events: int
+    settings: Settings, prefix: str, *, within: float, worker: WorkerProcess, events: int
 ) -> ScoreUpdate:
-    """The first update of 장기동 whose drivers name the incident ``wanted`` and that counts
-    ``events`` incidents (the incidents go to several input partitions, so the worker may score
-    them in more than one batch, in any order)."""
+    """The first update of 장기동 that counts ``events`` incidents and whose drivers (the
+    incidents of the batch that moved it) name one of the fires ``prefix``-N.
+
+    The fires go to several input partitions, so the worker may score them in more than one
+    batch, in any order: the update that names a given fire can count fewer of them.
+    """
     found: list[ScoreUpdate] = []
     async with TopicReader(settings, settings.topics.scores) as reader:
 
@@ -57,7 +60,7 @@ async def janggi_update(
                 if (
                     update.district == JANGGI
                     and update.events == events
-                    and any(d.event_id == f"gimpo-fire:{wanted}" for d in update.drivers)
+                    and any(d.event_id.startswith(f"gimpo-fire:{prefix}-") for d in update.drivers)
                 ):
                     found.append(update)
             return bool(found)
@@ -81,7 +84,7 @@ async def test_a_rebuilt_broker_starts_a_new_epoch_and_the_worker_scores_its_log
 
         worker.start()
         await produce(settings, settings.topics.incidents, fires("old", 5))
-        update = await janggi_update(settings, "old-4", within=90, worker=worker, events=5)
+        update = await janggi_update(settings, "old", within=90, worker=worker, events=5)
         conn = await asyncpg.connect(pg_dsn)
         try:
             await eventually(
@@ -121,7 +124,7 @@ async def test_a_rebuilt_broker_starts_a_new_epoch_and_the_worker_scores_its_log
         await produce(settings, settings.topics.incidents, fires("new", 2))
         # The new log only: the old incidents went with their log. A worker that kept them
         # would count 7 and never publish this update.
-        update = await janggi_update(settings, "new-1", within=90, worker=worker, events=2)
+        update = await janggi_update(settings, "new", within=90, worker=worker, events=2)
         assert {d.event_id for d in update.drivers} <= {"gimpo-fire:new-0", "gimpo-fire:new-1"}
         conn = await asyncpg.connect(pg_dsn)
         try:
@@ -198,7 +201,7 @@ async def test_status_tells_when_topics_were_recreated_under_the_checkpoints(
         riskmon(settings, "topics")
         worker.start()
         await produce(settings, settings.topics.incidents, fires("old", 6))
-        await janggi_update(settings, "old-5", within=90, worker=worker, events=6)
+        await janggi_update(settings, "old", within=90, worker=worker, events=6)
         conn = await asyncpg.connect(pg_dsn)
         try:
             await eventually(
