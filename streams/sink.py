@@ -19,7 +19,8 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from . import metrics, store
-from .contract import DEAD_LETTER_VALUE_MAX, Alert, DeadLetter, LocatedEvent, ScoreUpdate
+from .contract import Alert, DeadLetter, LocatedEvent, ScoreUpdate
+from .ingest import RawRecord, dead_letter
 from .retention import retention_loop
 from .settings import Settings
 
@@ -66,17 +67,9 @@ def unstorable(
     topic: str, partition: int, offset: int, value: bytes | None, error: str
 ) -> DeadLetter:
     """A dead letter for a record PostgreSQL refused: its bytes, where it was read, the reason."""
-    return DeadLetter(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        key_b64=None,
-        value_b64=DeadLetter.encode((value or b"")[:DEAD_LETTER_VALUE_MAX]) or "",
-        reason=f"PostgreSQL refused to store it: {error}",
-        error="not_storable",
-        failed_at=datetime.now(UTC),
-        value_truncated_from=len(value) if value and len(value) > DEAD_LETTER_VALUE_MAX else None,
-    )
+    raw = RawRecord(topic, partition, offset, None, value)
+    reason = f"PostgreSQL refused to store it: {error}"
+    return dead_letter(raw, "not_storable", reason, datetime.now(UTC))
 
 
 async def _write(conn: Any, batch: Batch) -> None:
