@@ -55,8 +55,8 @@ async def checkpointed(pg_dsn: str, settings: Settings) -> int:
     return int(total)
 
 
-async def committed(settings: Settings) -> int:
-    """Sum of the worker group's committed offsets on riskmon.located."""
+async def committed(settings: Settings, topics: tuple[str, ...] = ()) -> int:
+    """Sum of the worker group's committed offsets on ``topics`` (default riskmon.located)."""
     # Manual assignment with the group's id reads its offsets without joining the group.
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.require_bootstrap(),
@@ -65,7 +65,11 @@ async def committed(settings: Settings) -> int:
     )
     await consumer.start()
     try:
-        tps = [TopicPartition(settings.topics.located, p) for p in range(settings.partitions)]
+        tps = [
+            TopicPartition(topic, p)
+            for topic in topics or (settings.topics.located,)
+            for p in range(settings.partitions)
+        ]
         consumer.assign(tps)
         offsets = [await consumer.committed(tp) for tp in tps]
     finally:
@@ -218,27 +222,6 @@ async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
 
 
-async def committed_inputs(settings: Settings) -> int:
-    """Sum of the worker group's committed offsets on the three input topics."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.require_bootstrap(),
-        group_id=settings.app_id,
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        tps = [
-            TopicPartition(topic, p)
-            for topic in settings.topics.inputs()
-            for p in range(settings.partitions)
-        ]
-        consumer.assign(tps)
-        offsets = [await consumer.committed(tp) for tp in tps]
-    finally:
-        await consumer.stop()
-    return sum(offset for offset in offsets if offset)
-
-
 async def test_sigkill_while_inputs_are_in_flight_then_restart_matches_offline_scores(
     kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
 ) -> None:
@@ -271,7 +254,7 @@ async def test_sigkill_while_inputs_are_in_flight_then_restart_matches_offline_s
             worker.kill()
             sent_at_kill = sent
             assert not sender.done(), "the stream ended before the kill: nothing was in flight"
-            uncommitted = sent_at_kill - await committed_inputs(settings)
+            uncommitted = sent_at_kill - await committed(settings, settings.topics.inputs())
             assert uncommitted > 0, "every input read was committed: the test lost its point"
             worker.start()
             await sender
