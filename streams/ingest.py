@@ -177,13 +177,13 @@ def check_model_inputs(event: InputEvent, params: ModelParams) -> None:
 MAX_FUTURE = timedelta(minutes=5)
 
 
-def event_time(event: InputEvent) -> datetime:
-    """When an input happened or took effect."""
+def event_time(event: InputEvent) -> tuple[str, datetime]:
+    """When an input happened or took effect, with the name of the field that says so."""
     if isinstance(event, Incident):
-        return event.occurred_at
+        return "occurred_at", event.occurred_at
     if isinstance(event, SensorReading):
-        return event.observed_at
-    return event.effective_at
+        return "observed_at", event.observed_at
+    return "effective_at", event.effective_at
 
 
 def check_not_future(event: InputEvent, received_at: datetime, max_future: timedelta) -> None:
@@ -202,12 +202,9 @@ def check_not_future(event: InputEvent, received_at: datetime, max_future: timed
     ...
     streams.ingest.Rejected: observed_at 2026-11-27T12:00:00+00:00 is 72.0 h after the worker ...
     """
-    at = event_time(event)
+    field, at = event_time(event)
     ahead = (at - received_at).total_seconds()
     if ahead > max_future.total_seconds():
-        field = {Incident: "occurred_at", SensorReading: "observed_at"}.get(
-            type(event), "effective_at"
-        )
         raise Rejected(
             "future",
             f"{field} {at.isoformat()} is {_span(ahead)} after the worker read it "

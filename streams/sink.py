@@ -87,6 +87,7 @@ async def _write(conn: Any, batch: Batch) -> None:
                 await store.write_batch(
                     conn, single.events, single.scores, single.dead, single.alerts
                 )
+                _count_rows(single)
             except DATA_ERRORS as refused:
                 letter = unstorable(*record, error=str(refused))
                 metrics.DEAD_LETTERS.labels(letter.error).inc()
@@ -98,7 +99,12 @@ async def _write(conn: Any, batch: Batch) -> None:
                     refused,
                 )
                 await store.write_batch(conn, [], [], [letter], [])
+                metrics.SINK_ROWS.labels("dead_letters").inc()
         return
+    _count_rows(batch)
+
+
+def _count_rows(batch: Batch) -> None:
     metrics.SINK_ROWS.labels("events").inc(len(batch.events))
     metrics.SINK_ROWS.labels("score_updates").inc(len(batch.scores))
     metrics.SINK_ROWS.labels("dead_letters").inc(len(batch.dead))
