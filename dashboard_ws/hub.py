@@ -121,6 +121,8 @@ class Outcome(enum.Enum):
     """Its seq was not above the one held for its district; dropped."""
     INVALID = "invalid"
     """Not a ScoreUpdate; dropped."""
+    UNFIRED = "unfired"
+    """An alert that has not fired (pending, or withdrawn before firing): kept from clients."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +160,8 @@ class HubStats:
     accepted: int = 0
     stale: int = 0
     invalid: int = 0
+    unfired: int = 0
+    """Alert messages of alerts that had not fired, kept from clients."""
     coalesced: int = 0
     """Pending messages replaced by a newer update of their district before being sent."""
 
@@ -251,14 +255,19 @@ class Hub:
     def offer_alert(self, alert: Alert) -> Offer:
         """Keep ``alert`` if its seq is above the one seen for its id, and queue it for clients.
 
-        Open alerts are part of the snapshot; a resolved one is forwarded, then forgotten.
+        Open alerts are part of the snapshot; a resolved one is forwarded, then forgotten. An
+        alert that has not fired (pending: its condition has not held its minimum duration, or
+        withdrawn before it did) is not for operators: kept from clients, counted as UNFIRED.
         """
         held = self._alert_seq.get(alert.id)
         if held is not None and alert.seq <= held:
             self.stats.stale += 1
             return Offer(Outcome.STALE, alert.district, alert.seq)
-        self.stats.accepted += 1
         self._alert_seq[alert.id] = alert.seq
+        if alert.fired_at is None:
+            self.stats.unfired += 1
+            return Offer(Outcome.UNFIRED, alert.district, alert.seq)
+        self.stats.accepted += 1
         if alert.state == "resolved":
             self._alerts.pop(alert.id, None)
         else:

@@ -108,12 +108,14 @@ class GatewayCollector:
         yield acks
         consumed = CounterMetricFamily(
             "riskmon_gateway_updates_consumed",
-            "Records read from the scores topic, by outcome (accepted, stale seq, invalid).",
+            "Records read from the scores and alerts topics, by outcome (accepted, stale seq, "
+            "invalid, unfired: an alert that had not fired, kept from clients).",
             labels=["outcome"],
         )
         consumed.add_metric(["accepted"], hub.stats.accepted)
         consumed.add_metric(["stale"], hub.stats.stale)
         consumed.add_metric(["invalid"], hub.stats.invalid)
+        consumed.add_metric(["unfired"], hub.stats.unfired)
         yield consumed
         yield CounterMetricFamily(
             "riskmon_gateway_coalesced_drops",

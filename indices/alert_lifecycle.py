@@ -29,6 +29,7 @@ __all__ = [
     "AlertState",
     "ChangeKind",
     "Driver",
+    "Holding",
     "InvalidTransition",
     "Key",
     "Observation",
@@ -39,7 +40,8 @@ __all__ = [
 ]
 
 Driver = tuple[str, str, float]  # (event id, type or sensor kind, contribution 0-10 or age s)
-Key = tuple[str, str, str]  # (district, domain, rule)
+Key = tuple[str, str, str]  # (district, domain, kind): kind "hazard" or "stale"
+Holding = tuple[tuple[str, float], ...]  # (rule, since when its open condition holds)
 ChangeKind = Literal[
     "opened", "fired", "updated", "acknowledged", "refired", "resolved", "withdrawn"
 ]
@@ -64,6 +66,7 @@ class Trigger(enum.Enum):
     ESCALATION = "escalation"  # severity rose above the acknowledged severity
     CLOSE_CONDITION = "close_condition"  # a rule says CLOSE (or the rule was disabled)
     RESOLVE_TIMEOUT = "resolve_timeout"  # no observation for resolve_timeout_s
+    SUPERSEDE = "supersede"  # a domain's alert opened in the district of a pending composite one
 
 
 class InvalidTransition(IndicesError):
@@ -83,6 +86,7 @@ TRANSITIONS: Final[Mapping[tuple[AlertState | None, Trigger], AlertState]] = Map
         (_P, Trigger.HELD_MIN_DURATION): _F,
         (_P, Trigger.CLOSE_CONDITION): _R,
         (_P, Trigger.RESOLVE_TIMEOUT): _R,
+        (_P, Trigger.SUPERSEDE): _R,
         (_F, Trigger.UPDATE): _F,
         (_F, Trigger.ACK): _A,
         (_F, Trigger.CLOSE_CONDITION): _R,
@@ -101,6 +105,7 @@ _WHAT: Final[Mapping[Trigger, ChangeKind]] = {
     Trigger.ESCALATION: "refired",
     Trigger.CLOSE_CONDITION: "resolved",
     Trigger.RESOLVE_TIMEOUT: "resolved",
+    Trigger.SUPERSEDE: "withdrawn",
 }
 
 
@@ -171,12 +176,17 @@ class Observation:
 
 @dataclass(frozen=True)
 class AlertSnapshot:
-    """An alert as it is now. ``value``/``baseline``/``severity`` follow the latest observation;
-    ``peak`` is the highest value since it opened; ``drivers`` are frozen when it fires (and
-    replaced when it re-fires). For stale alerts ``value`` is the oldest feed's age in seconds and
-    ``drivers`` are (sensor kind, ``"stale_feed"``, age). ``resolution`` is ``"cleared"`` or
-    ``"timeout"`` once resolved. ``held_since``, ``reported_peak`` and ``reported_severity`` are
-    the engine's bookkeeping (since when the open condition holds; what was last reported).
+    """An alert as it is now. ``rule`` is its kind: ``"hazard"`` (the spike and threshold rules
+    of one district and domain together: one alert however many of them hold) or ``"stale"``;
+    ``triggers`` are the rules whose open condition held at some point of its life, in the order
+    they first did. ``value``/``baseline``/``severity`` follow the latest observation; ``peak``
+    is the highest value since it opened; ``drivers`` are frozen when it fires (and replaced when
+    it re-fires). For stale alerts ``value`` is the oldest feed's age in seconds and ``drivers``
+    are (sensor kind, ``"stale_feed"``, age). ``resolution`` is ``"cleared"``, ``"timeout"`` or
+    ``"superseded"`` (a pending composite alert given way to a domain's) once resolved.
+    ``holding``, ``active``, ``reported_peak`` and ``reported_severity`` are the engine's
+    bookkeeping: the rules whose open condition holds now and since when, the rules not closed
+    at the last observation, and what was last reported.
     """
 
     id: str
@@ -192,7 +202,9 @@ class AlertSnapshot:
     last_update: float
     observations: int
     drivers: tuple[Driver, ...]
-    held_since: float | None
+    holding: Holding
+    active: tuple[str, ...]
+    triggers: tuple[str, ...]
     reported_peak: float
     reported_severity: Severity
     fired_at: float | None = None
@@ -206,7 +218,7 @@ class AlertSnapshot:
 
     @property
     def key(self) -> Key:
-        """(district, domain, rule): the engine holds at most one open alert per key."""
+        """(district, domain, kind): the engine holds at most one open alert per key."""
         return (self.district, self.domain, self.rule)
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,6 +228,8 @@ class AlertSnapshot:
             if isinstance(value, enum.Enum):
                 out[name] = value.value
         out["drivers"] = [list(driver) for driver in self.drivers]
+        out["holding"] = [list(pair) for pair in self.holding]
+        out["active"], out["triggers"] = list(self.active), list(self.triggers)
         return out
 
     @classmethod
@@ -228,6 +242,9 @@ class AlertSnapshot:
                 if values.get(name) is not None:
                     values[name] = Severity(values[name])
             values["drivers"] = tuple((str(i), str(k), float(c)) for i, k, c in values["drivers"])
+            values["holding"] = tuple((str(r), float(since)) for r, since in values["holding"])
+            values["active"] = tuple(str(r) for r in values["active"])
+            values["triggers"] = tuple(str(r) for r in values["triggers"])
             return cls(**values)
         except (KeyError, TypeError, ValueError) as error:
             raise InvalidState(f"alert: {error}") from error

@@ -89,17 +89,13 @@ def cluster_alerts(
     groups: dict[tuple[str, str], list[AlertSnapshot]] = {}
     for alert in alerts:
         if alert.state in _ACTIVE and alert.fired_at is not None:
-            groups.setdefault((alert.domain, _kind(alert.rule)), []).append(alert)
+            groups.setdefault((alert.domain, alert.rule), []).append(alert)  # rule: the kind
     clusters: list[Cluster] = []
     for (domain, kind), members in groups.items():
         members.sort(key=_order)
         for component in _components(members, adjacency, window_s):
             clusters.append(_cluster(domain, kind, component))
     return sorted(clusters, key=lambda cluster: cluster.id)
-
-
-def _kind(rule: str) -> str:
-    return "stale" if rule == "stale" else "hazard"
 
 
 def _order(alert: AlertSnapshot) -> tuple[float, str, str]:

@@ -66,6 +66,10 @@ class AlertStage:
     async def _restore(self) -> CityAlerts:
         data = await self.checkpoints.load(0)
         self.state = CityAlerts.from_checkpoint(data) if data else CityAlerts()
+        merged = self.state.close_merged(self.ctx, datetime.now().astimezone())
+        if merged:  # an older checkpoint's alerts that are one alert now
+            self.dirty = True
+            await self.publish(merged)
         for topic in (self.topics.alert_input, self.topics.alert_acks):
             await self.app.consumer.seek(TP(topic, 0), self.state.next_offsets.get(topic, 0))
         log.info(

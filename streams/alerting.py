@@ -10,6 +10,7 @@ topic; the agent feeds it from a single-partition topic. Explicit state, round-t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -234,6 +235,19 @@ class CityAlerts:
         reason = f"acknowledgement of {ack.alert_id} by {ack.who} not applied: {why}"
         return [], _result(ack, "rejected", code, reason, now)
 
+    def close_merged(self, ctx: AlertingContext, now: datetime) -> list[Alert]:
+        """``expired`` messages for the alerts an older checkpoint had open that the engine
+        merged into another on load (a spike and a threshold alert of one domain, from before
+        hazard alerts): nothing else would ever close them for clients. Once."""
+        merged, self.engine.merged_on_load = self.engine.merged_on_load, ()
+        out = []
+        for alert in merged:
+            closed = dataclasses.replace(
+                alert, state=AlertState.RESOLVED, resolved_at=now.timestamp(), resolution="merged"
+            )
+            out.append(self._message("expired", closed, ctx, now))
+        return out
+
     def tick(self, ctx: AlertingContext, now: datetime) -> list[Alert]:
         return self._publish(self.engine.tick(self.event_time(now), ctx.config), ctx, now)
 
@@ -268,6 +282,7 @@ class CityAlerts:
             name=ctx.names.get(alert.district, alert.district),
             domain=alert.domain,
             rule=alert.rule,
+            triggers=list(alert.triggers),
             state=alert.state.value,
             change=what,
             severity=alert.severity.value,

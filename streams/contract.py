@@ -320,14 +320,19 @@ class ScoreUpdate(DistrictScores):
     )
 
 
-AlertRule = Literal["spike", "threshold", "stale"]
+AlertKind = Literal["hazard", "stale"]
+AlertTrigger = Literal["spike", "threshold", "stale"]
 
 
 class Alert(_Message):
     """An alert on a district's index; published on ``riskmon.alerts`` keyed by district code.
 
     One alert per (district, domain, rule) is open at a time: later messages with the same ``id``
-    are the same alert moving through its lifecycle (``change`` says what happened).
+    are the same alert moving through its lifecycle (``change`` says what happened). ``rule`` is
+    the alert's kind: ``hazard`` stands for the spike and threshold rules of the domain together
+    (one rise is one alert, whichever of them holds; ``triggers`` says which did), ``stale`` for
+    its sensor feeds. Pending alerts (not yet held their minimum duration) are published here
+    for history; the gateway shows clients only alerts that fired.
     """
 
     id: str
@@ -335,14 +340,18 @@ class Alert(_Message):
     district: DistrictCode
     name: str
     domain: str = Field(description="a domain, or 'composite'")
-    rule: AlertRule
+    rule: AlertKind
+    triggers: list[AlertTrigger] = Field(
+        description="the rules whose open condition held during its life, first first"
+    )
     state: Literal["pending", "firing", "acknowledged", "resolved"]
     change: Literal[
         "opened", "fired", "updated", "acknowledged", "refired", "resolved", "withdrawn", "expired"
     ] = Field(
-        description="withdrawn: a pending alert whose condition ended before it fired; expired: "
-        "closed without its condition ending, because the stream restarted (a new epoch) and "
-        "the alert's state was lost"
+        description="withdrawn: a pending alert whose condition ended before it fired (or, for "
+        "the composite, that gave way to a domain's alert of its district); expired: closed "
+        "without its condition ending, because the stream restarted (a new epoch) and the "
+        "alert's state was lost, or because an upgrade merged it into another alert"
     )
     severity: Literal["Minor", "Moderate", "Severe", "Extreme"] = Field(
         description="CAP 1.2 severity terms"

@@ -78,7 +78,8 @@ def alert(
             "district": district,
             "name": "장기동",
             "domain": "fire",
-            "rule": "spike",
+            "rule": "hazard",
+            "triggers": ["spike"],
             "state": state,
             "change": change,
             "severity": "Severe",
@@ -86,7 +87,7 @@ def alert(
             "baseline": 1.0,
             "peak": value,
             "opened_at": "2026-11-24T21:05:00+09:00",
-            "fired_at": "2026-11-24T21:05:00+09:00",
+            "fired_at": None if state == "pending" else "2026-11-24T21:05:00+09:00",
             "as_of": "2026-11-24T21:05:00+09:00",
             "drivers": [
                 {"event_id": "gimpo-fire:1", "type": "fire", "domain": "fire", "contribution": 3.0}

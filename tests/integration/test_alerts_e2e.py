@@ -111,8 +111,9 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
                 assert (firing.district, firing.domain, firing.rule) == (
                     JANGGI_DONG,
                     "fire",
-                    "threshold",
+                    "hazard",
                 )
+                assert firing.triggers == ["threshold"]
                 assert {d.event_id for d in firing.drivers} >= {"gimpo-fire:burst-0"}
 
                 # Alert state survives a crash: SIGKILL once it is checkpointed, restart, then
@@ -157,7 +158,7 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
 
                 # A second operator, a moment late: told why, and only that operator.
                 await two.send(ack(firing.id, "control-room lee", "lee-1"))
-                await two.send(ack("4157056000:fire:threshold:1", "control-room lee", "lee-2"))
+                await two.send(ack("4157056000:fire:hazard:1", "control-room lee", "lee-2"))
                 await alerts_until(
                     two,
                     lambda: sum(a.status == "rejected" for a in answers_two) == 2,

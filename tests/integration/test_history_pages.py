@@ -157,7 +157,7 @@ async def test_rows_added_between_pages_neither_repeat_nor_shift_a_page(
 async def test_alert_pages_newest_first(pg_dsn: str, api: HistoryApi) -> None:
     opened = [NOW - timedelta(minutes=m) for m in (5, 5, 5, 30, 30, 50)]
     alerts = [
-        alert(f"{JANGGI}:fire:spike:{i:03d}", 1).model_copy(
+        alert(f"{JANGGI}:fire:hazard:{i:03d}", 1).model_copy(
             update={"opened_at": opened[i % len(opened)], "as_of": NOW}
         )
         for i in range(40)

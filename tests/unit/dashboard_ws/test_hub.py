@@ -325,7 +325,7 @@ def test_removed_client_is_unknown_and_gets_nothing() -> None:
 
 def test_alerts_join_the_snapshot_until_resolved_and_stale_seqs_are_dropped() -> None:
     hub = Hub()
-    assert hub.offer_alert(alert("a1", 1, "pending", change="opened")).outcome is Outcome.ACCEPTED
+    assert hub.offer_alert(alert("a1", 1)).outcome is Outcome.ACCEPTED
     assert hub.offer_alert(alert("a1", 2)).outcome is Outcome.ACCEPTED
     assert hub.offer_alert(alert("a1", 2)).outcome is Outcome.STALE
     hub.offer_alert(alert("a2", 1, district=B))
@@ -333,6 +333,22 @@ def test_alerts_join_the_snapshot_until_resolved_and_stale_seqs_are_dropped() ->
     hub.offer_alert(alert("a1", 3, "resolved", change="resolved"))
     assert [a.id for a in hub.snapshot().alerts] == ["a2"]
     assert hub.offer_alert(alert("a1", 2)).outcome is Outcome.STALE  # a replay cannot reopen it
+
+
+def test_alerts_that_never_fired_are_kept_from_clients() -> None:
+    hub = Hub()
+    cid = live_client(hub)
+    pending = alert("a1", 1, "pending", change="opened")
+    withdrawn = alert("a1", 2, "resolved", change="withdrawn").model_copy(update={"fired_at": None})
+    assert [hub.offer_alert(a).outcome for a in (pending, withdrawn)] == [Outcome.UNFIRED] * 2
+    assert hub.pop_next(cid) is None
+    assert hub.snapshot().alerts == []
+    assert hub.stats.unfired == 2
+    assert hub.offer_alert(pending).outcome is Outcome.STALE  # its seq is still tracked
+    fired = alert("a2", 1, "pending", change="opened")
+    assert hub.offer_alert(fired.model_copy(update={"seq": 1})).outcome is Outcome.UNFIRED
+    assert hub.offer_alert(alert("a2", 2)).wake == (cid,)  # fires: now it is the clients'
+    assert [a.id for a in hub.snapshot().alerts] == ["a2"]
 
 
 def test_alert_messages_reach_live_clients_and_coalesce_per_alert() -> None:

@@ -1,5 +1,6 @@
-"""The alert engine: every transition of the table, dedupe, hysteresis, minimum duration,
-cooldown, re-fire, staleness, acknowledgement, auto-resolve, persistence, configuration."""
+"""The alert engine: every transition of the table, dedupe, hazard alerts (spike and threshold
+together), composite suppression, hysteresis, minimum duration, cooldown, re-fire, staleness,
+acknowledgement, auto-resolve, persistence, configuration."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indices.alerts import (
+    ENGINE_FORMAT,
+    KIND_RULES,
     TRANSITIONS,
     AlertChange,
     AlertConfig,
@@ -62,10 +65,15 @@ def kinds(changes: list[AlertChange]) -> list[tuple[str, str, str]]:
 
 
 def firing_threshold(engine: AlertEngine) -> str:
-    """Fire the threshold alert of D/fire (grade 4 for 300 s); return its id."""
+    """Fire the hazard alert of D/fire by its threshold rule alone (grade 4 for 300 s); return
+    its id."""
     engine.observe(obs(0, 5.5, 4), CONFIG)
     (change,) = engine.observe(obs(300, 5.6, 4), CONFIG)
-    assert change.what == "fired"
+    assert (change.what, change.alert.rule, change.alert.triggers) == (
+        "fired",
+        "hazard",
+        ("threshold",),
+    )
     return change.alert.id
 
 
@@ -147,8 +155,10 @@ def _firing_close() -> list[AlertChange]:
 
 
 def _spike_fired(engine: AlertEngine) -> str:
+    """Fire the hazard alert of D/fire by its spike rule alone (the threshold closed)."""
     changes = engine.observe(obs(0, 3.0, 3, score=0.95), CONFIG)
-    assert kinds(changes) == [("opened", "spike", "pending"), ("fired", "spike", "firing")]
+    assert kinds(changes) == [("opened", "hazard", "pending"), ("fired", "hazard", "firing")]
+    assert (changes[-1].alert.triggers, changes[-1].alert.active) == (("spike",), ("spike",))
     return changes[-1].alert.id
 
 
@@ -188,12 +198,25 @@ def _acked_timeout() -> list[AlertChange]:
     return engine.tick(T0 + 1800, CONFIG)
 
 
+def _superseded() -> list[AlertChange]:
+    engine = AlertEngine.new()
+    composite = engine.observe(obs(0, 5.5, 4, domain="composite"), CONFIG)
+    assert kinds(composite) == [("opened", "hazard", "pending")]
+    changes = engine.observe(obs(60, 5.5, 4), CONFIG)  # fire/D opens: it explains the composite
+    assert [(c.what, c.alert.domain) for c in changes] == [
+        ("opened", "fire"),
+        ("withdrawn", "composite"),
+    ]
+    return changes
+
+
 SCENARIOS: dict[tuple[AlertState | None, Trigger], tuple[Callable[[], list[AlertChange]], str]] = {
     (None, Trigger.OPEN_CONDITION): (_open, "opened"),
     (AlertState.PENDING, Trigger.UPDATE): (_pending_update, "updated"),
     (AlertState.PENDING, Trigger.HELD_MIN_DURATION): (_held_on_tick, "fired"),
     (AlertState.PENDING, Trigger.CLOSE_CONDITION): (_pending_close, "withdrawn"),
     (AlertState.PENDING, Trigger.RESOLVE_TIMEOUT): (_pending_timeout, "withdrawn"),
+    (AlertState.PENDING, Trigger.SUPERSEDE): (_superseded, "withdrawn"),
     (AlertState.FIRING, Trigger.UPDATE): (_firing_update, "updated"),
     (AlertState.FIRING, Trigger.ACK): (_ack, "acknowledged"),
     (AlertState.FIRING, Trigger.CLOSE_CONDITION): (_firing_close, "resolved"),
@@ -256,7 +279,7 @@ def test_repeats_update_the_one_open_alert() -> None:
     alert_id = firing_threshold(engine)
     for i in range(20):
         engine.observe(obs(400 + i, (5.5, 5.6, 5.7)[i % 3], 4), CONFIG)
-    (alert,) = [a for a in engine.open_alerts() if a.rule == "threshold"]
+    (alert,) = [a for a in engine.open_alerts() if a.rule == "hazard"]
     assert alert.id == alert_id
     assert (alert.observations, alert.peak, alert.last_update) == (22, 5.7, T0 + 419)
 
@@ -279,6 +302,228 @@ def test_drivers_are_frozen_when_it_fires() -> None:
     engine.observe(obs(400, 5.7, 4, drivers=(("y", "fire", 3.0),)), CONFIG)
     assert fired.alert.drivers == RAIN
     assert engine.open_alerts()[0].drivers == RAIN
+
+
+# --- hazard alerts: the spike and threshold rules together ----------------------------------------
+
+
+def test_spike_and_threshold_together_are_one_alert() -> None:
+    engine = AlertEngine.new()
+    changes = engine.observe(obs(0, 6.0, 4, score=0.9), CONFIG)  # both open at once
+    assert kinds(changes) == [("opened", "hazard", "pending"), ("fired", "hazard", "firing")]
+    assert changes[-1].alert.triggers == ("spike", "threshold")
+    assert changes[-1].alert.holding == (("spike", T0), ("threshold", T0))
+    assert [a.id for a in engine.open_alerts()] == [changes[0].alert.id]
+
+
+def test_a_second_rule_opening_later_joins_the_open_alert() -> None:
+    engine = AlertEngine.new()
+    alert_id = _spike_fired(engine)  # Moderate, by the spike alone
+    (change,) = engine.observe(obs(60, 5.5, 4, score=0.95), CONFIG)  # the threshold opens too
+    assert (change.what, change.alert.id) == ("updated", alert_id)  # severity; nothing opened
+    assert change.alert.triggers == ("spike", "threshold")
+    assert change.alert.holding == (("spike", T0), ("threshold", T0 + 60))
+    assert [a.id for a in engine.open_alerts()] == [alert_id]
+    engine.observe(obs(120, 5.5, 4, score=0.3), CONFIG)  # the spike closes: triggers remain
+    assert engine.open_alerts()[0].triggers == ("spike", "threshold")
+
+
+def test_a_pending_threshold_alert_fires_at_once_when_the_spike_opens() -> None:
+    engine, control = AlertEngine.new(), AlertEngine.new()
+    (opened,) = engine.observe(obs(0, 5.5, 4), CONFIG)
+    control.observe(obs(0, 5.5, 4), CONFIG)
+    assert (opened.alert.state, opened.alert.triggers) == (AlertState.PENDING, ("threshold",))
+    assert control.observe(obs(60, 5.5, 4, score=0.3), CONFIG) == []  # the threshold waits 300 s
+    (fired,) = engine.observe(obs(60, 5.5, 4, score=0.9, drivers=RAIN), CONFIG)
+    alert = fired.alert
+    assert kinds([fired]) == [("fired", "hazard", "firing")]
+    assert (alert.id, alert.fired_at, alert.drivers) == (opened.alert.id, T0 + 60, RAIN)
+    assert alert.triggers == ("threshold", "spike")
+
+
+def test_an_alert_stays_open_while_either_rule_holds() -> None:
+    engine = AlertEngine.new()
+    alert_id = engine.observe(obs(0, 6.0, 4, score=0.9), CONFIG)[-1].alert.id
+    steps = [
+        (obs(100, 6.0, 4, score=0.3), (("threshold", T0),), ("threshold",)),  # spike closed
+        (obs(200, 4.8, 3, score=0.3), (), ("threshold",)),  # threshold between its levels
+        (obs(300, 3.0, 2, score=0.6), (), ("spike",)),  # spike between its levels
+        (obs(400, 3.0, 2, score=0.9), (("spike", T0 + 400),), ("spike",)),  # spike again
+    ]
+    for observation, holding, active in steps:
+        assert all(c.what == "updated" for c in engine.observe(observation, CONFIG))
+        (alert,) = engine.open_alerts()
+        assert (alert.id, alert.state, alert.holding, alert.active) == (
+            alert_id,
+            AlertState.FIRING,
+            holding,
+            active,
+        )
+    (closed,) = engine.observe(obs(500, 3.0, 2, score=0.3), CONFIG)  # both closed
+    assert (closed.what, closed.alert.id, closed.alert.resolution) == (
+        "resolved",
+        alert_id,
+        "cleared",
+    )
+    assert engine.open_alerts() == []
+
+
+@pytest.mark.parametrize(("value", "grade"), [(6.0, 4), (4.8, 3)])  # threshold open, between
+def test_a_spike_alone_times_out_but_not_while_the_threshold_is_active(
+    value: float, grade: int
+) -> None:
+    engine = AlertEngine.new()
+    (_, fired) = engine.observe(obs(0, value, grade, score=0.95), CONFIG)
+    assert fired.alert.active == ("spike", "threshold")
+    assert engine.tick(T0 + 86_400, CONFIG) == []
+    engine.observe(obs(86_400, 3.0, 2, score=0.7), CONFIG)  # threshold closed, spike holds
+    assert engine.tick(T0 + 86_400 + 1799, CONFIG) == []
+    (timeout,) = engine.tick(T0 + 86_400 + 1800, CONFIG)
+    assert (timeout.what, timeout.alert.id, timeout.alert.resolution) == (
+        "resolved",
+        fired.alert.id,
+        "timeout",
+    )
+
+
+def test_the_timeout_of_both_rules_is_the_larger() -> None:
+    config = AlertConfig(DomainRules(threshold=ThresholdParams(resolve_timeout_s=3600)))
+    engine = AlertEngine.new()
+    engine.observe(obs(0, 6.0, 4, score=0.95), config)
+    assert engine.tick(T0 + 3599, config) == []  # past the spike's 1800 s
+    assert [(c.what, c.alert.resolution) for c in engine.tick(T0 + 3600, config)] == [
+        ("resolved", "timeout")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spike", "threshold", "spiked", "cooldown"),
+    [
+        (SpikeParams(cooldown_s=100), ThresholdParams(cooldown_s=1000), False, 1000),
+        (SpikeParams(cooldown_s=1000), ThresholdParams(cooldown_s=100), False, 100),
+        (SpikeParams(cooldown_s=1000), ThresholdParams(cooldown_s=100), True, 1000),
+        (SpikeParams(cooldown_s=100), ThresholdParams(cooldown_s=1000), True, 1000),
+    ],
+)
+def test_the_cooldown_is_the_largest_of_the_rules_that_triggered_it(
+    spike: SpikeParams, threshold: ThresholdParams, spiked: bool, cooldown: float
+) -> None:
+    config = AlertConfig(DomainRules(spike, threshold))
+    engine = AlertEngine.new()
+    engine.observe(obs(0, 5.5, 4), config)
+    (fired,) = engine.observe(obs(300, 5.5, 4, score=0.95 if spiked else 0.0), config)
+    assert fired.alert.triggers == (("threshold", "spike") if spiked else ("threshold",))
+    (resolved,) = engine.observe(obs(400, 3.0, 2), config)
+    assert resolved.what == "resolved"
+    assert engine.observe(obs(400 + cooldown - 1, 5.5, 4), config) == []
+    assert kinds(engine.observe(obs(400 + cooldown, 5.5, 4), config)) == [
+        ("opened", "hazard", "pending")
+    ]
+
+
+def test_the_update_step_is_the_smallest_of_the_rules_that_triggered_it() -> None:
+    config = AlertConfig(
+        DomainRules(SpikeParams(update_step=0.5), ThresholdParams(update_step=1.0))
+    )
+    engine = AlertEngine.new()
+    engine.observe(obs(0, 5.5, 4), config)
+    engine.observe(obs(300, 5.5, 4), config)  # fired by the threshold alone; peak 5.5
+    assert engine.observe(obs(310, 6.4, 4), config) == []  # the spike's 0.5 is not its own
+    assert [c.what for c in engine.observe(obs(320, 6.5, 4), config)] == ["updated"]
+    quiet = AlertConfig(
+        DomainRules(SpikeParams(update_step=0.5), ThresholdParams(update_step=None))
+    )
+    assert engine.observe(obs(330, 9.0, 4), quiet) == []  # its rule reports severity changes only
+    assert [c.what for c in engine.observe(obs(340, 9.5, 4, score=0.95), quiet)] == ["updated"]
+
+
+# --- the composite: a district high across domains, none alerting alone --------------------------
+
+
+def _fire_alert_in(engine: AlertEngine, state: AlertState) -> None:
+    """Open D/fire's hazard alert (by the threshold) and take it to ``state``."""
+    engine.observe(obs(0, 5.5, 4), CONFIG)
+    if state is not AlertState.PENDING:
+        engine.tick(T0 + 300, CONFIG)
+    if state is AlertState.ACKNOWLEDGED:
+        engine.acknowledge(engine.open_alerts()[0].id, "kim", "", T0 + 310)
+    assert [(a.domain, a.state) for a in engine.open_alerts()] == [("fire", state)]
+
+
+@pytest.mark.parametrize("state", [AlertState.PENDING, AlertState.FIRING, AlertState.ACKNOWLEDGED])
+def test_a_domain_alert_suppresses_its_districts_composite(state: AlertState) -> None:
+    engine = AlertEngine.new()
+    _fire_alert_in(engine, state)
+    assert engine.observe(obs(400, 7.5, 5, score=0.9, domain="composite"), CONFIG) == []
+    elsewhere = obs(400, 7.5, 5, score=0.9, domain="composite", district=E)
+    assert [(c.what, c.alert.district) for c in engine.observe(elsewhere, CONFIG)] == [
+        ("opened", E),
+        ("fired", E),
+    ]
+    assert [a.key for a in engine.open_alerts()] == [
+        (D, "fire", "hazard"),
+        (E, "composite", "hazard"),
+    ]
+
+
+def test_a_stale_alert_does_not_suppress_the_composite() -> None:
+    engine = AlertEngine.new()
+    flood = obs(0, domain="flood_weather", feeds=(("wind_ms", 4000.0),))
+    assert kinds(engine.observe(flood, CONFIG)) == [
+        ("opened", "stale", "pending"),
+        ("fired", "stale", "firing"),
+    ]
+    assert kinds(engine.observe(obs(10, 7.5, 5, domain="composite"), CONFIG)) == [
+        ("opened", "hazard", "pending")
+    ]
+
+
+def test_a_domain_alert_supersedes_a_pending_composite_alert() -> None:
+    engine = AlertEngine.new()
+    (pending,) = engine.observe(obs(0, 5.5, 4, domain="composite"), CONFIG)
+    (other,) = engine.observe(obs(0, 5.5, 4, domain="composite", district=E), CONFIG)
+    changes = engine.observe(obs(60, 5.5, 4), CONFIG)
+    assert [(c.what, c.alert.domain) for c in changes] == [
+        ("opened", "fire"),
+        ("withdrawn", "composite"),
+    ]
+    withdrawn = changes[1].alert
+    assert (withdrawn.id, withdrawn.state, withdrawn.resolution, withdrawn.resolved_at) == (
+        pending.alert.id,
+        AlertState.RESOLVED,
+        "superseded",
+        T0 + 60,
+    )
+    # The other district's composite alert is not explained by D's fire.
+    assert sorted(a.id for a in engine.open_alerts()) == sorted(
+        (changes[0].alert.id, other.alert.id)
+    )
+
+
+def test_a_firing_composite_alert_stays_when_a_domain_alert_opens() -> None:
+    engine = AlertEngine.new()
+    engine.observe(obs(0, 5.5, 4, domain="composite"), CONFIG)
+    (fired,) = engine.tick(T0 + 300, CONFIG)
+    assert (fired.what, fired.alert.domain) == ("fired", "composite")
+    assert kinds(engine.observe(obs(360, 5.5, 4), CONFIG)) == [("opened", "hazard", "pending")]
+    assert [(a.domain, a.state) for a in engine.open_alerts()] == [
+        ("composite", AlertState.FIRING),
+        ("fire", AlertState.PENDING),
+    ]
+
+
+def test_the_composite_opens_again_once_the_domain_alert_resolves() -> None:
+    engine = AlertEngine.new()
+    (first,) = engine.observe(obs(0, 5.5, 4, domain="composite"), CONFIG)
+    engine.observe(obs(60, 5.5, 4), CONFIG)  # supersedes it
+    engine.tick(T0 + 360, CONFIG)  # fire fires
+    assert engine.observe(obs(370, 5.5, 4, domain="composite"), CONFIG) == []
+    (resolved,) = engine.observe(obs(400, 3.0, 2), CONFIG)
+    assert (resolved.what, resolved.alert.domain) == ("resolved", "fire")
+    # A superseded alert leaves no cooldown: the composite opens at once, as a new alert.
+    (again,) = engine.observe(obs(410, 5.5, 4, domain="composite"), CONFIG)
+    assert (again.what, again.alert.key) == ("opened", (D, "composite", "hazard"))
+    assert again.alert.id != first.alert.id
 
 
 # --- hysteresis, minimum duration, cooldown, re-fire ----------------------------------------------
@@ -314,10 +559,10 @@ def test_short_blips_stay_pending_then_vanish() -> None:
     engine = AlertEngine.new()
     for start in (0, 1000, 2000):
         assert kinds(engine.observe(obs(start, 5.5, 4), CONFIG)) == [
-            ("opened", "threshold", "pending")
+            ("opened", "hazard", "pending")
         ]
         assert kinds(engine.observe(obs(start + 200, 3.0, 2), CONFIG)) == [
-            ("withdrawn", "threshold", "resolved")
+            ("withdrawn", "hazard", "resolved")
         ]  # and no cooldown: the next blip opens again
     assert engine.tick(T0 + 5000, CONFIG) == []
 
@@ -329,7 +574,7 @@ def test_min_duration_restarts_after_a_break() -> None:
     engine.observe(obs(200, 5.5, 4), CONFIG)  # holds again from 200
     assert engine.observe(obs(350, 5.5, 4), CONFIG) == []
     assert engine.tick(T0 + 499, CONFIG) == []
-    assert kinds(engine.tick(T0 + 500, CONFIG)) == [("fired", "threshold", "firing")]
+    assert kinds(engine.tick(T0 + 500, CONFIG)) == [("fired", "hazard", "firing")]
 
 
 def test_cooldown_holds_back_a_new_alert() -> None:
@@ -360,15 +605,23 @@ def test_escalation_refires_an_acknowledged_alert_once() -> None:
     assert engine.observe(obs(420, 7.0, 5), CONFIG) == []
 
 
-def test_escalation_without_refire_is_an_update() -> None:
-    config = AlertConfig(DomainRules(threshold=ThresholdParams(refire_on_escalation=False)))
+@pytest.mark.parametrize(
+    ("spike", "spiked", "what", "state"),
+    [
+        (SpikeParams(), False, "updated", "acknowledged"),  # raised by the threshold alone
+        (SpikeParams(refire_on_escalation=False), True, "updated", "acknowledged"),
+        (SpikeParams(), True, "refired", "firing"),  # the spike raised it too, and re-fires
+    ],
+)
+def test_escalation_refires_only_if_a_rule_that_triggered_it_says_so(
+    spike: SpikeParams, spiked: bool, what: str, state: str
+) -> None:
+    config = AlertConfig(DomainRules(spike, ThresholdParams(refire_on_escalation=False)))
     engine = AlertEngine.new()
     engine.observe(obs(0, 5.5, 4), config)
-    engine.observe(obs(300, 5.5, 4), config)
+    engine.observe(obs(300, 5.5, 4, score=0.95 if spiked else 0.0), config)
     engine.acknowledge(engine.open_alerts()[0].id, "kim", "", T0 + 310)
-    assert kinds(engine.observe(obs(400, 6.6, 5), config)) == [
-        ("updated", "threshold", "acknowledged")
-    ]
+    assert kinds(engine.observe(obs(400, 6.6, 5), config)) == [(what, "hazard", state)]
 
 
 # --- staleness and timeouts -----------------------------------------------------------------------
@@ -435,7 +688,22 @@ def test_disabling_a_rule_closes_its_alert() -> None:
     engine = AlertEngine.new()
     firing_threshold(engine)
     off = AlertConfig(DomainRules(threshold=ThresholdParams(enabled=False)))
-    assert kinds(engine.observe(obs(400, 9.0, 5), off)) == [("resolved", "threshold", "resolved")]
+    assert kinds(engine.observe(obs(400, 9.0, 5), off)) == [("resolved", "hazard", "resolved")]
+
+
+def test_disabling_one_rule_keeps_an_alert_the_other_holds() -> None:
+    engine = AlertEngine.new()
+    firing_threshold(engine)
+    off = AlertConfig(DomainRules(threshold=ThresholdParams(enabled=False)))
+    (change,) = engine.observe(obs(400, 9.0, 5, score=0.9), off)  # the spike holds it open
+    assert (change.what, change.alert.state, change.alert.active) == (
+        "updated",
+        AlertState.FIRING,
+        ("spike",),
+    )
+    assert kinds(engine.observe(obs(500, 9.0, 5, score=0.3), off)) == [
+        ("resolved", "hazard", "resolved")
+    ]
 
 
 def test_older_observations_are_ignored() -> None:
@@ -451,8 +719,8 @@ def test_ids_are_deterministic_and_never_reused() -> None:
     (first,) = engine.observe(obs(0, 5.5, 4), CONFIG)
     engine.observe(obs(0, 1.0, 1), CONFIG)  # withdrawn at the same instant
     (again,) = engine.observe(obs(0, 5.5, 4), CONFIG)
-    assert first.alert.id == f"{D}:fire:threshold:{round(T0 * 1e6)}"
-    assert again.alert.id == f"{D}:fire:threshold:{round(T0 * 1e6) + 1}"
+    assert first.alert.id == f"{D}:fire:hazard:{round(T0 * 1e6)}"
+    assert again.alert.id == f"{D}:fire:hazard:{round(T0 * 1e6) + 1}"
 
 
 # --- persistence ----------------------------------------------------------------------------------
@@ -484,9 +752,24 @@ def test_json_round_trip_mid_lifecycle_continues_identically() -> None:
         {"format": 99},
         {"format": 1, "alerts": [{"id": "x"}], "tracks": [], "keys": []},
         {"format": 1},
+        {"format": ENGINE_FORMAT, "alerts": [{"id": "x"}], "tracks": [], "keys": []},
+        {"format": ENGINE_FORMAT},
     ],
 )
 def test_from_dict_refuses_other_data(data: dict[str, object]) -> None:
+    with pytest.raises(InvalidState):
+        AlertEngine.from_dict(data)
+
+
+def test_from_dict_refuses_an_alert_of_the_old_layout() -> None:
+    engine = AlertEngine.new()
+    firing_threshold(engine)
+    data = engine.to_dict()
+    assert AlertEngine.from_dict(data) == engine
+    (alert,) = data["alerts"]
+    for name in ("holding", "active", "triggers"):
+        del alert[name]
+    alert["held_since"] = T0
     with pytest.raises(InvalidState):
         AlertEngine.from_dict(data)
 
@@ -644,6 +927,22 @@ def _run(engine: AlertEngine, step: Step, t: float) -> list[AlertChange]:
     return engine.observe(observation, QUICK)
 
 
+def _check_hazard_invariants(engine: AlertEngine) -> None:
+    """Triggers name the kind's rules once each and include every holding rule; a pending
+    composite alert never shares its district with a domain's hazard alert."""
+    alerts = engine.open_alerts()
+    for alert in alerts:
+        holding = [rule for rule, _ in alert.holding]
+        assert alert.triggers
+        assert len(set(alert.triggers)) == len(alert.triggers)
+        assert set(holding) <= set(alert.triggers) <= set(KIND_RULES[alert.rule])
+        assert set(holding) <= set(alert.active)
+    domains = {a.district for a in alerts if a.rule == "hazard" and a.domain != "composite"}
+    for alert in alerts:
+        if alert.domain == "composite" and alert.state is AlertState.PENDING:
+            assert alert.district not in domains
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(STEPS, max_size=60))
 def test_random_sequences_keep_one_alert_per_key_and_round_trip(steps: list[Step]) -> None:
@@ -655,11 +954,23 @@ def test_random_sequences_keep_one_alert_per_key_and_round_trip(steps: list[Step
         t += step.gap
         changes = _run(engine, step, t)
         assert changes == _run(twin, step, t)  # the restored twin behaves the same
-        for change in changes:
+        for previous, change in zip([None, *changes], changes, strict=False):
             alert = change.alert
+            if alert.resolution == "superseded":  # right after a domain's alert of its district
+                assert (change.what, alert.domain, alert.rule) == (
+                    "withdrawn",
+                    "composite",
+                    "hazard",
+                )
+                assert previous is not None
+                assert previous.what == "opened"
+                assert previous.alert.domain != "composite"
+                assert (previous.alert.district, previous.alert.rule) == (alert.district, "hazard")
             if change.what == "opened":
                 assert alert.key not in open_ids  # never a second open alert for a key
                 assert alert.id not in seen  # and never a reused id
+                if alert.key[1:] == ("composite", "hazard"):  # not while a domain explains it
+                    assert not [k for k in open_ids if k[0] == alert.district and k[2] == "hazard"]
                 open_ids[alert.key] = alert.id
                 seen.add(alert.id)
             else:
@@ -667,5 +978,6 @@ def test_random_sequences_keep_one_alert_per_key_and_round_trip(steps: list[Step
             if alert.state is AlertState.RESOLVED:
                 del open_ids[alert.key]
         assert {a.key: a.id for a in engine.open_alerts()} == open_ids
+        _check_hazard_invariants(engine)
         twin = AlertEngine.from_dict(json.loads(json.dumps(engine.to_dict(), allow_nan=False)))
         assert twin == engine

@@ -31,11 +31,15 @@ def alert(
     fired_at: float | None,
     *,
     domain: str = "fire",
-    rule: str = "threshold",
+    rule: str = "hazard",
+    triggers: tuple[str, ...] = (),
     state: AlertState = AlertState.FIRING,
     severity: Severity = Severity.MODERATE,
 ) -> AlertSnapshot:
+    """An alert of kind ``rule`` ("hazard" or "stale"), by default opened by the threshold rule
+    (or the stale rule) and still held."""
     opened = fired_at or 0.0
+    triggers = triggers or (("stale",) if rule == "stale" else ("threshold",))
     return AlertSnapshot(
         id=f"{district}:{domain}:{rule}:{round(opened * 1e6)}",
         district=district,
@@ -50,7 +54,9 @@ def alert(
         last_update=opened,
         observations=1,
         drivers=(),
-        held_since=None,
+        holding=((triggers[0], opened),),
+        active=triggers,
+        triggers=triggers,
         reported_peak=5.0,
         reported_severity=severity,
         fired_at=fired_at,
@@ -66,7 +72,7 @@ def test_adjacent_alerts_of_one_domain_are_one_cluster() -> None:
         [alert("A", 100.0), alert("B", 160.0, severity=Severity.EXTREME)], ADJACENCY, WINDOW
     )
     assert cluster.districts == ("A", "B")
-    assert cluster.members == ("A:fire:threshold:100000000", "B:fire:threshold:160000000")
+    assert cluster.members == ("A:fire:hazard:100000000", "B:fire:hazard:160000000")
     assert (cluster.severity, cluster.first_fired_at, cluster.last_fired_at) == (
         Severity.EXTREME,
         100.0,
@@ -86,14 +92,19 @@ def test_different_domains_and_stale_feeds_stay_apart() -> None:
     alerts = [
         alert("A", 0.0),
         alert("B", 10.0, domain="crime"),
-        alert("B", 20.0, rule="stale"),
-        alert("A", 30.0, rule="spike"),  # same district, other hazard rule: together
+        alert("B", 20.0, rule="stale"),  # next to A's fire alert, but a feed, not a fire
+        alert("E", 30.0, triggers=("spike",)),  # opened by the spike: joins A (via B)
+        alert("B", 40.0, triggers=("spike", "threshold")),
     ]
     clusters = cluster_alerts(alerts, ADJACENCY, WINDOW)
-    assert [(c.id, c.members) for c in clusters] == [
-        ("crime:hazard:B:10000000", ("B:crime:threshold:10000000",)),
-        ("fire:hazard:A:0", ("A:fire:spike:30000000", "A:fire:threshold:0")),
-        ("fire:stale:B:20000000", ("B:fire:stale:20000000",)),
+    assert [(c.id, c.kind, c.members) for c in clusters] == [
+        ("crime:hazard:B:10000000", "hazard", ("B:crime:hazard:10000000",)),
+        (
+            "fire:hazard:A:0",
+            "hazard",
+            ("A:fire:hazard:0", "B:fire:hazard:40000000", "E:fire:hazard:30000000"),
+        ),
+        ("fire:stale:B:20000000", "stale", ("B:fire:stale:20000000",)),
     ]
 
 

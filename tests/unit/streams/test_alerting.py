@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -171,32 +172,60 @@ def scored(scorer: PartitionScorer, event: LocatedEvent, offset: int, at: dateti
     return update
 
 
-def fired_on(city: CityAlerts, scorer: PartitionScorer, how: str, at: datetime) -> dict[str, Alert]:
+def fired_on(
+    city: CityAlerts,
+    scorer: PartitionScorer,
+    how: str,
+    at: datetime,
+    ctx: AlertingContext = DEFAULTS,
+) -> dict[str, Alert]:
     """The alerts that fire at ``at``: on the timer, or on the next update (another theft)."""
     if how == "tick":
-        out = city.tick(DEFAULTS, at)
+        out = city.tick(ctx, at)
     else:
-        out = city.observe(scored(scorer, theft(2, at), 2, at), DEFAULTS, at)
+        out = city.observe(scored(scorer, theft(2, at), 2, at), ctx, at)
     return {a.domain: a for a in out if a.change == "fired"}
 
 
+# Only the composite alerts: its drivers come from every domain.
+COMPOSITE_ONLY = AlertingContext.for_city(
+    dataclasses.replace(
+        GIMPO,
+        alerts=alert_config_from_mapping(
+            {
+                "threshold": {"enabled": False},
+                "spike": {"enabled": False},
+                "domains": {"composite": {"threshold": {"enabled": True}}},
+            }
+        ),
+    )
+)
+
+
 @pytest.mark.parametrize("how", ["tick", "observation"])
+@pytest.mark.parametrize(
+    ("ctx", "domain", "expected"),
+    [(DEFAULTS, "air_quality", [PM10]), (COMPOSITE_ONLY, "composite", [PM10, "police:T1"])],
+    ids=["domain", "composite"],
+)
 def test_a_pending_alert_fires_with_its_domains_drivers_after_another_domain_changed(
-    how: str,
+    how: str, ctx: AlertingContext, domain: str, expected: list[str]
 ) -> None:
     scorer, city = PartitionScorer(0, CITY.codes), CityAlerts()
-    opened = city.observe(scored(scorer, pm10(450, T0), 0, T0), DEFAULTS, T0)
-    assert {(a.domain, a.state) for a in opened} >= {("air_quality", "pending")}
+    opened = city.observe(scored(scorer, pm10(450, T0), 0, T0), ctx, T0)
+    assert {(a.domain, a.state) for a in opened} == {(domain, "pending")}
     later = T0 + timedelta(seconds=60)
     minor = scored(scorer, theft(1, later), 1, later)
     assert set(minor.contributors) == {"crime"}  # air_quality unchanged: not explained again
-    assert [a for a in city.observe(minor, DEFAULTS, later) if a.change == "fired"] == []
+    assert [a for a in city.observe(minor, ctx, later) if a.change == "fired"] == []
 
-    fired = fired_on(city, scorer, how, T0 + timedelta(seconds=320))
-    assert [d.event_id for d in fired["air_quality"].drivers] == [PM10]
-    composite = [d.event_id for d in fired["composite"].drivers]
-    assert composite[0] == PM10  # the domain that carries the composite, not the last to change
-    assert "police:T1" in composite
+    fired = fired_on(city, scorer, how, T0 + timedelta(seconds=320), ctx)
+    assert set(fired) == {domain}, "one rise, one alert"
+    # The composite's drivers: the domain that carries it first, not the last to change.
+    drivers = [d.event_id for d in fired[domain].drivers]
+    assert drivers[0] == expected[0]
+    assert set(expected) <= set(drivers)
+    assert fired[domain].triggers == ["threshold"]
 
 
 def test_known_drivers_survive_a_checkpoint_and_old_checkpoints_still_load() -> None:
@@ -254,3 +283,39 @@ def test_ticks_keep_the_observations_clock_while_a_backlog_is_read() -> None:
     assert city.event_time(live + timedelta(seconds=5)) == (live + timedelta(seconds=5)).timestamp()
     restored = CityAlerts.from_checkpoint(json.loads(json.dumps(city.to_checkpoint())))
     assert restored.clock == city.clock
+
+
+def test_a_format_1_checkpoint_loads_and_its_duplicate_alerts_are_closed_once() -> None:
+    """Before hazard alerts, a spike and a threshold alert of one domain could both be open: the
+    earlier one carries on as the hazard alert (same id, both triggers), the other is expired."""
+    city = CityAlerts()
+    (fired,) = [a for a in city.observe(fire(JANGGI, 6.0, 4, T0), CTX, T0) if a.change == "fired"]
+    checkpoint = json.loads(json.dumps(city.to_checkpoint()))
+    (alert,) = checkpoint["engine"]["alerts"]
+    v1 = []
+    for rule, opened, ident in ((("threshold", 0.0, "old-threshold")), ("spike", 5.0, "old-spike")):
+        old = {k: v for k, v in alert.items() if k not in ("holding", "active", "triggers")}
+        old.update(rule=rule, id=ident, held_since=None, opened_at=alert["opened_at"] + opened)
+        v1.append(old)
+    checkpoint["engine"] = {
+        "format": 1,
+        "alerts": v1,
+        "tracks": checkpoint["engine"]["tracks"],
+        "keys": [[JANGGI, "fire", rule, 1, None] for rule in ("spike", "threshold")],
+    }
+    checkpoint["seqs"] = {"old-threshold": 3, "old-spike": 2}
+    resumed = CityAlerts.from_checkpoint(checkpoint)
+    (kept,) = resumed.engine.open_alerts()
+    assert (kept.id, kept.rule, kept.triggers) == (
+        "old-threshold",
+        "hazard",
+        ("threshold", "spike"),
+    )
+    closed = resumed.close_merged(CTX, T0)
+    assert [(a.id, a.state, a.change, a.seq) for a in closed] == [
+        ("old-spike", "resolved", "expired", 3)
+    ]
+    assert resumed.close_merged(CTX, T0) == []
+    later = resumed.observe(fire(JANGGI, 4.0, 3, T0 + timedelta(seconds=60), 9), CTX, T0)
+    assert [(a.id, a.change) for a in later] == [("old-threshold", "resolved")]
+    assert fired.id != kept.id

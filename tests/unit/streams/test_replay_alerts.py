@@ -58,7 +58,7 @@ def test_the_series_that_saw_the_burst_first_leads_by_the_difference(tmp_path: P
     ctx = instant_alerts(tmp_path)
     live, earlier = series(timedelta(minutes=30)), series(timedelta(minutes=20))
     rows = compare(live, earlier, ctx)
-    fire = [c for c in rows if (c.district, c.domain, c.rule) == (JANGGI, "fire", "threshold")]
+    fire = [c for c in rows if (c.district, c.domain, c.rule) == (JANGGI, "fire", "hazard")]
     assert len(fire) == 1
     assert fire[0].live_first == T0 + timedelta(minutes=30)
     assert fire[0].replay_first == T0 + timedelta(minutes=20)
