@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -319,3 +321,53 @@ def test_a_format_1_checkpoint_loads_and_its_duplicate_alerts_are_closed_once() 
     later = resumed.observe(fire(JANGGI, 4.0, 3, T0 + timedelta(seconds=60), 9), CTX, T0)
     assert [(a.id, a.change) for a in later] == [("old-threshold", "resolved")]
     assert fired.id != kept.id
+
+
+def test_a_burst_after_warm_up_is_one_alert_with_the_default_rules() -> None:
+    """Four quiet hours (a PM10 reading a minute: every detector warm), then six fires in two
+    minutes: the fire domain's threshold and spike rules both open, and the composite crosses
+    grade 4 too (it is at least the fire risk) — and the city gets one alert, naming the fires."""
+    rng = random.Random(7)
+    scorer, city = PartitionScorer(0, CITY.codes), CityAlerts()
+    offsets = itertools.count()
+    seen: list[Alert] = []
+    composite_grades: list[int] = []
+
+    def feed(events: list[LocatedEvent], at: datetime, tick: bool) -> None:
+        batch = [(next(offsets), event) for event in events]
+        updates = scorer.process(batch, SCORING, at).updates
+        if tick:
+            updates += scorer.tick(SCORING, at, 0.01)
+        for update in updates:
+            composite_grades.append(update.composite.grade)
+            seen.extend(city.observe(update, DEFAULTS, at))
+        if tick:
+            seen.extend(city.tick(DEFAULTS, at))
+
+    for minute in range(240):
+        at = T0 + timedelta(minutes=minute)
+        feed([pm10(30 + rng.gauss(0, 5), at)], at, tick=True)
+    assert seen == [], "quiet hours raise nothing"
+    burst_at = T0 + timedelta(minutes=240)
+    fires = []
+    for k in range(6):
+        at = burst_at + timedelta(seconds=20 * k)
+        incident = Incident(
+            id=f"F{k}", source="119", type="fire", severity=4, occurred_at=at, code=JANGGI
+        )
+        fires.append(
+            LocatedEvent(
+                kind="incident", district=JANGGI, received_at=at, origin="x", incident=incident
+            )
+        )
+        feed([fires[-1]], at, tick=False)
+    for minute in range(1, 90):
+        at = burst_at + timedelta(minutes=minute)
+        feed([pm10(30 + rng.gauss(0, 5), at)], at, tick=True)
+
+    assert max(composite_grades) >= 4  # the composite's threshold held, and gave way
+    assert {a.id for a in seen} == {seen[0].id}, [(a.id, a.change) for a in seen]
+    fired = next(a for a in seen if a.change == "fired")
+    assert (fired.domain, fired.rule, fired.triggers) == ("fire", "hazard", ["threshold", "spike"])
+    assert {d.event_id for d in fired.drivers} <= {f"119:F{k}" for k in range(6)}
+    assert "119:F0" in {d.event_id for d in fired.drivers}
