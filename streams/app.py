@@ -25,10 +25,40 @@ class _ShortFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = cast(RiskmonApp, self.app).fetch_max_wait_ms
         return consumer
 
+    async def seek_many(self, positions: Mapping[Any, int]) -> None:
+        """Seek each partition of ``positions`` to its offset, on the consumer's thread.
+
+        aiokafka is not thread-safe: a seek made from the app's thread (Faust's ``_seek``) can
+        pop a partition's fetched records while this thread drains them, and ``getmany`` fails
+        with a KeyError in ``Fetcher.fetched_records``. Faust runs ``seek_to_committed`` here;
+        the app's own positions, which follow it, go the same way.
+        """
+        await self.call_thread(self._seek_many, positions)
+
+    async def _seek_many(self, positions: Mapping[Any, int]) -> None:
+        consumer = self._ensure_consumer()
+        for tp, offset in positions.items():
+            consumer.seek(tp, offset)
+
 
 class _ShortFetchConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ShortFetchConsumerThread:
         return _ShortFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _seek(self, partition: Any, offset: int) -> None:
+        """Seek on the consumer's thread (see :meth:`_ShortFetchConsumerThread.seek_many`).
+
+        Not through ``call_thread``: a seek from the partitions-assigned signal would queue
+        behind the thread's ``getmany``, which waits for the rebalance that waits for the signal.
+        A callback on the thread's loop runs between that loop's steps, so never in the middle of
+        ``fetched_records``; any ``seek_to_committed`` after it re-applies the app's positions.
+        """
+        thread = cast(_ShortFetchConsumerThread, self._thread)
+        loop = thread.thread_loop
+        if loop.is_running():
+            loop.call_soon_threadsafe(thread.seek, partition, offset)
+        else:  # not started (or stopping): nothing reads concurrently
+            thread.seek(partition, offset)
 
     async def seek_to_committed(self) -> Mapping[Any, int]:
         """Seek to committed offsets, except where the app keeps its own position.
@@ -39,9 +69,8 @@ class _ShortFetchConsumer(faust_aiokafka.Consumer):
         """
         committed = dict(await super().seek_to_committed())
         own = cast(RiskmonApp, self.app).resume_positions(self.assignment())
-        for tp, offset in own.items():
-            await self._seek(tp, offset)
-            committed[tp] = offset
+        await cast(_ShortFetchConsumerThread, self._thread).seek_many(own)
+        committed.update(own)  # Faust's TP and aiokafka's TopicPartition compare equal
         return committed
 
 
