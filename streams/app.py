@@ -3,7 +3,9 @@
 Faust hard-codes the worker consumer's ``fetch_max_wait_ms=1500``. The embedded broker (Tansu)
 answers a fetch only when that wait elapses, so every event would sit for 1.5 s; the override
 applies ``settings.fetch_max_wait_ms`` instead (harmless on Apache Kafka, which answers as soon as
-data arrives).
+data arrives). It also resumes checkpointed partitions at the app's offsets after each rebalance,
+and makes every seek on aiokafka's consumer thread (aiokafka is not thread-safe; Faust seeks from
+the app's thread).
 """
 
 from __future__ import annotations
