@@ -160,13 +160,22 @@ def pm10(value: float, at: datetime) -> LocatedEvent:
     )
 
 
-def theft(n: int, at: datetime) -> LocatedEvent:
+def located(event_id: str, source: str, kind: str, severity: int, at: datetime) -> LocatedEvent:
+    """An incident in 장기동 as ingest forwards it."""
     incident = Incident(
-        id=f"T{n}", source="police", type="theft", severity=1, occurred_at=at, code=JANGGI
+        id=event_id, source=source, type=kind, severity=severity, occurred_at=at, code=JANGGI
     )
     return LocatedEvent(
-        kind="incident", district=JANGGI, received_at=at, origin=f"x/0/{n}", incident=incident
+        kind="incident",
+        district=JANGGI,
+        received_at=at,
+        origin=f"x/0/{event_id}",
+        incident=incident,
     )
+
+
+def theft(n: int, at: datetime) -> LocatedEvent:
+    return located(f"T{n}", "police", "theft", 1, at)
 
 
 def scored(scorer: PartitionScorer, event: LocatedEvent, offset: int, at: datetime) -> ScoreUpdate:
@@ -349,18 +358,9 @@ def test_a_burst_after_warm_up_is_one_alert_with_the_default_rules() -> None:
         feed([pm10(30 + rng.gauss(0, 5), at)], at, tick=True)
     assert seen == [], "quiet hours raise nothing"
     burst_at = T0 + timedelta(minutes=240)
-    fires = []
     for k in range(6):
         at = burst_at + timedelta(seconds=20 * k)
-        incident = Incident(
-            id=f"F{k}", source="119", type="fire", severity=4, occurred_at=at, code=JANGGI
-        )
-        fires.append(
-            LocatedEvent(
-                kind="incident", district=JANGGI, received_at=at, origin="x", incident=incident
-            )
-        )
-        feed([fires[-1]], at, tick=False)
+        feed([located(f"F{k}", "119", "fire", 4, at)], at, tick=False)
     for minute in range(1, 90):
         at = burst_at + timedelta(minutes=minute)
         feed([pm10(30 + rng.gauss(0, 5), at)], at, tick=True)
