@@ -165,6 +165,14 @@ class Worker:
                 )
                 continue
             scorer = scorer or await self.restore(partition)
+            log.debug(
+                "score batch partition=%s offsets=%s..%s records=%s next_offset=%s",
+                partition,
+                batch[0][0],
+                batch[-1][0],
+                len(batch),
+                scorer.next_offset,
+            )
             with metrics.BATCH_SECONDS.time():
                 outcome = scorer.process(batch, self.ctx, now)
             self.dirty.add(partition)
@@ -233,8 +241,11 @@ class Worker:
         """Partitions of ``topic`` this worker's consumer holds now."""
         return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
 
-    def resume_positions(self, assignment: set[TP]) -> dict[TP, int]:
-        """Where each stateful partition must be read from: its state's next offset."""
+    async def resume_positions(self, assignment: set[TP]) -> dict[TP, int]:
+        """Where each stateful partition of ``assignment`` must be read from: its state's next
+        offset. Restores the states not restored yet (Faust asks while the assignment signal
+        may still be restoring; :meth:`restore` does each once)."""
+        await self.on_assigned(assignment)
         located = self.settings.topics.located
         positions = {
             tp: self.scorers[tp.partition].next_offset

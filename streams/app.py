@@ -10,6 +10,7 @@ the app's thread).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Set
 from typing import Any, cast
 
@@ -17,6 +18,8 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from .settings import Settings
+
+log = logging.getLogger("riskmon.consumer")
 
 
 class _ShortFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -55,6 +58,7 @@ class _ShortFetchConsumer(faust_aiokafka.Consumer):
         A callback on the thread's loop runs between that loop's steps, so never in the middle of
         ``fetched_records``; any ``seek_to_committed`` after it re-applies the app's positions.
         """
+        log.debug("seek partition=%s offset=%s", partition, offset)
         thread = cast(_ShortFetchConsumerThread, self._thread)
         loop = thread.thread_loop
         if loop.is_running():
@@ -65,13 +69,19 @@ class _ShortFetchConsumer(faust_aiokafka.Consumer):
     async def seek_to_committed(self) -> Mapping[Any, int]:
         """Seek to committed offsets, except where the app keeps its own position.
 
-        Faust calls this after every rebalance (and when fetching while flow is stopped), after
-        the partitions-assigned signal, so a seek made in that signal would be undone. Partitions
-        whose state is checkpointed by riskmon resume at the checkpoint's offset instead.
+        Faust calls this after every rebalance (and when fetching while flow is stopped), from
+        its recovery task, concurrently with the partitions-assigned signal. Partitions whose
+        state riskmon checkpoints resume at the checkpoint's offset instead: the app restores
+        each assigned one first (once per assignment), so the positions returned here, which
+        Faust takes as the read offsets below which it drops records, cover every one of them.
+        A partition restored by the signal after this returned would otherwise keep Faust's
+        committed offset as its read offset, and the records between checkpoint and commit
+        would be dropped.
         """
+        own = await cast(RiskmonApp, self.app).resume_positions(self.assignment())
         committed = dict(await super().seek_to_committed())
-        own = cast(RiskmonApp, self.app).resume_positions(self.assignment())
         await cast(_ShortFetchConsumerThread, self._thread).seek_many(own)
+        log.debug("seek to committed committed=%s own=%s", committed, own)
         committed.update(own)  # Faust's TP and aiokafka's TopicPartition compare equal
         return committed
 
@@ -85,8 +95,9 @@ class RiskmonApp(faust.App):
 
     fetch_max_wait_ms: int = 10
 
-    def resume_positions(self, assignment: Set[Any]) -> Mapping[Any, int]:
-        """Offsets (by TP) to resume at instead of the committed ones; set by the agents."""
+    async def resume_positions(self, assignment: Set[Any]) -> Mapping[Any, int]:
+        """Offsets (by TP) to resume at instead of the committed ones, after restoring the
+        state of each assigned partition that has one; set by the agents."""
         return {}
 
     def _new_transport(self) -> Any:
