@@ -47,8 +47,24 @@ class _ShortFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _ShortFetchConsumer(faust_aiokafka.Consumer):
+    #: Partitions the group gave this consumer in its newest assignment, minus those revoked
+    #: since. Faust's ``assignment()`` still lists revoked partitions until the next assignment
+    #: lands, and Faust seeks (``seek_to_committed``) in between.
+    granted: set[Any]
+
     def _new_consumer_thread(self) -> _ShortFetchConsumerThread:
         return _ShortFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def on_partitions_revoked(self, revoked: Set[Any]) -> None:
+        self.granted = self._granted() - set(revoked)
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: Set[Any], generation_id: int = 0) -> None:
+        self.granted = set(assigned)
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def _granted(self) -> set[Any]:
+        return set(getattr(self, "granted", ()))
 
     async def _seek(self, partition: Any, offset: int) -> None:
         """Seek on the consumer's thread (see :meth:`_ShortFetchConsumerThread.seek_many`).
@@ -69,16 +85,17 @@ class _ShortFetchConsumer(faust_aiokafka.Consumer):
     async def seek_to_committed(self) -> Mapping[Any, int]:
         """Seek to committed offsets, except where the app keeps its own position.
 
-        Faust calls this after every rebalance (and when fetching while flow is stopped), from
-        its recovery task, concurrently with the partitions-assigned signal. Partitions whose
-        state riskmon checkpoints resume at the checkpoint's offset instead: the app restores
-        each assigned one first (once per assignment), so the positions returned here, which
-        Faust takes as the read offsets below which it drops records, cover every one of them.
-        A partition restored by the signal after this returned would otherwise keep Faust's
-        committed offset as its read offset, and the records between checkpoint and commit
-        would be dropped.
+        Faust calls this after every rebalance from its recovery task, concurrently with the
+        partitions-assigned signal (and while a rebalance is under way, whenever it fetches with
+        the flow stopped), and sets its read offsets, below which it drops records, from what
+        this returns. Partitions whose state riskmon checkpoints resume at the checkpoint's
+        offset instead: the app first restores each granted one (once per assignment; the
+        signal's restore and this one share it), so the positions returned cover all of them. A
+        partition restored after this returned would keep Faust's committed offset as its read
+        offset, and the records between checkpoint and commit would be dropped.
         """
-        own = await cast(RiskmonApp, self.app).resume_positions(self.assignment())
+        granted = self._granted()
+        own = await cast(RiskmonApp, self.app).resume_positions(granted)
         committed = dict(await super().seek_to_committed())
         await cast(_ShortFetchConsumerThread, self._thread).seek_many(own)
         log.debug("seek to committed committed=%s own=%s", committed, own)

@@ -37,10 +37,12 @@ async def test_seek_to_committed_restores_first_and_returns_the_apps_offsets(
     located, other = TP("located", 3), TP("incidents", 0)
     calls: list[str] = []
     seeks: dict[Any, int] = {}
+    asked: list[Set[Any]] = []
 
-    async def resume_positions(assignment: Set[Any]) -> Mapping[Any, int]:
+    async def resume_positions(granted: Set[Any]) -> Mapping[Any, int]:
         calls.append("restore")
-        return {located: 52} if located in assignment else {}
+        asked.append(set(granted))
+        return {located: 52} if located in granted else {}
 
     async def committed() -> Mapping[Any, int]:
         calls.append("committed")
@@ -52,7 +54,7 @@ async def test_seek_to_committed_restores_first_and_returns_the_apps_offsets(
 
     consumer: Any = app.consumer
     monkeypatch.setattr(app, "resume_positions", resume_positions)
-    monkeypatch.setattr(consumer, "assignment", lambda: {located, other})
+    consumer.granted = {located, other}
     monkeypatch.setattr(consumer._thread, "seek_to_committed", committed)
     monkeypatch.setattr(consumer._thread, "seek_many", seek_many)
 
@@ -61,3 +63,14 @@ async def test_seek_to_committed_restores_first_and_returns_the_apps_offsets(
     assert calls == ["restore", "committed", "seek"]
     assert seeks == {located: 52}
     assert positions == {located: 52, other: 11}
+
+    # Revoked (the next assignment not in yet): Faust's assignment() still lists the partition
+    # and Faust seeks with the flow stopped; the app must not restore it again.
+    monkeypatch.setattr(consumer, "assignment", lambda: {located, other})
+    consumer.granted = {other}
+    calls.clear()
+    seeks.clear()
+    positions = await consumer.seek_to_committed()
+    assert asked[-1] == {other}
+    assert seeks == {}
+    assert positions == {located: 60, other: 11}
