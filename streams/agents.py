@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -241,20 +241,20 @@ class Worker:
         """Partitions of ``topic`` this worker's consumer holds now."""
         return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
 
-    async def resume_positions(self, assignment: set[TP]) -> dict[TP, int]:
-        """Where each stateful partition of ``assignment`` must be read from: its state's next
+    async def resume_positions(self, granted: Set[TP]) -> dict[TP, int]:
+        """Where each stateful partition of ``granted`` must be read from: its state's next
         offset. Restores the states not restored yet (Faust asks while the assignment signal
         may still be restoring; :meth:`restore` does each once)."""
-        await self.on_assigned(assignment)
+        await self.on_assigned(granted)
         located = self.settings.topics.located
         positions = {
             tp: self.scorers[tp.partition].next_offset
-            for tp in assignment
+            for tp in granted
             if tp.topic == located and tp.partition in self.scorers
         }
-        return positions | self.alert_stage.resume_positions(assignment)
+        return positions | self.alert_stage.resume_positions(granted)
 
-    async def on_assigned(self, assigned: set[TP]) -> None:
+    async def on_assigned(self, assigned: Set[TP]) -> None:
         for tp in sorted(assigned):
             if tp.topic == self.settings.topics.located:
                 await self.restore(tp.partition)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence, Set
 from datetime import datetime
 from typing import Any
 
@@ -50,7 +50,7 @@ class AlertStage:
     def owns(self, tp: TP) -> bool:
         return tp.topic in (self.topics.alert_input, self.topics.alert_acks)
 
-    def resume_positions(self, assignment: set[TP]) -> dict[TP, int]:
+    def resume_positions(self, assignment: Set[TP]) -> dict[TP, int]:
         if self.state is None:
             return {}
         return {tp: self.state.next_offsets.get(tp.topic, 0) for tp in assignment if self.owns(tp)}

@@ -50,21 +50,18 @@ class _ShortFetchConsumer(faust_aiokafka.Consumer):
     #: Partitions the group gave this consumer in its newest assignment, minus those revoked
     #: since. Faust's ``assignment()`` still lists revoked partitions until the next assignment
     #: lands, and Faust seeks (``seek_to_committed``) in between.
-    granted: set[Any]
+    granted: frozenset[Any] = frozenset()
 
     def _new_consumer_thread(self) -> _ShortFetchConsumerThread:
         return _ShortFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def on_partitions_revoked(self, revoked: Set[Any]) -> None:
-        self.granted = self._granted() - set(revoked)
+        self.granted = self.granted - set(revoked)
         await super().on_partitions_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: Set[Any], generation_id: int = 0) -> None:
-        self.granted = set(assigned)
+        self.granted = frozenset(assigned)
         await super().on_partitions_assigned(assigned, generation_id)
-
-    def _granted(self) -> set[Any]:
-        return set(getattr(self, "granted", ()))
 
     async def _seek(self, partition: Any, offset: int) -> None:
         """Seek on the consumer's thread (see :meth:`_ShortFetchConsumerThread.seek_many`).
@@ -94,8 +91,7 @@ class _ShortFetchConsumer(faust_aiokafka.Consumer):
         partition restored after this returned would keep Faust's committed offset as its read
         offset, and the records between checkpoint and commit would be dropped.
         """
-        granted = self._granted()
-        own = await cast(RiskmonApp, self.app).resume_positions(granted)
+        own = await cast(RiskmonApp, self.app).resume_positions(self.granted)
         committed = dict(await super().seek_to_committed())
         await cast(_ShortFetchConsumerThread, self._thread).seek_many(own)
         log.debug("seek to committed committed=%s own=%s", committed, own)
@@ -112,9 +108,9 @@ class RiskmonApp(faust.App):
 
     fetch_max_wait_ms: int = 10
 
-    async def resume_positions(self, assignment: Set[Any]) -> Mapping[Any, int]:
+    async def resume_positions(self, granted: Set[Any]) -> Mapping[Any, int]:
         """Offsets (by TP) to resume at instead of the committed ones, after restoring the
-        state of each assigned partition that has one; set by the agents."""
+        state of each ``granted`` partition that has one; set by the agents."""
         return {}
 
     def _new_transport(self) -> Any:
