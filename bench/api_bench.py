@@ -30,11 +30,11 @@ from bench.pipeline_bench import postgres_database
 from dashboard_ws.server import Gateway
 from indices import ModelParams
 from indices.taxonomy import DOMAINS, GROUPS
-from streams import store
-from streams.city import load_gimpo
+from streams.city.map import load_gimpo
 from streams.contract import Incident, LocatedEvent
-from streams.embedded import EmbeddedBroker
-from streams.scoring import PartitionScorer, ScoringContext
+from streams.ops.embedded import EmbeddedBroker
+from streams.persistence import db, writes
+from streams.pipeline.scoring import PartitionScorer, ScoringContext
 from streams.settings import Settings
 
 __all__ = ["FULL", "QUICK", "Sizes", "run"]
@@ -82,7 +82,7 @@ FROM unnest($1::text[]) AS d,
 
 
 async def sink_write(dsn: str, batches: int, per_batch: int) -> dict[str, Any]:
-    """The sink's write path alone: ``store.write_batch`` of located incidents and the updates the
+    """The sink's write path alone: ``writes.write_batch`` of located incidents and the updates the
     scorer made of them, one transaction per batch as the sink does."""
     city = load_gimpo()
     ctx = ScoringContext(city.model_districts(), ModelParams())
@@ -111,17 +111,17 @@ async def sink_write(dsn: str, batches: int, per_batch: int) -> dict[str, Any]:
                 incident=incident,
             )
             batch.append((offset, located))
-            stored.append(store.StoredEvent(located, 0, offset))
+            stored.append(writes.StoredEvent(located, 0, offset))
             offset += 1
         prepared.append((stored, scorer.process(batch, ctx, now).updates))
         now += timedelta(seconds=1)
-    conn = await store.connect(dsn)
+    conn = await db.connect(dsn)
     try:
-        await store.migrate(conn)
+        await db.migrate(conn)
         timings = []
         for stored, updates in prepared:
             started = time.perf_counter()
-            await store.write_batch(conn, stored, updates, [])
+            await writes.write_batch(conn, stored, updates, [])
             timings.append(time.perf_counter() - started)
     finally:
         await conn.close()
@@ -143,9 +143,9 @@ async def seed(dsn: str, sizes: Sizes) -> dict[str, Any]:
     ctx = ScoringContext(city.model_districts(), ModelParams())
     sample = scorer.publish_all(ctx, END)[0].model_dump_json()
     start = END - timedelta(days=sizes.days)
-    conn = await store.connect(dsn)
+    conn = await db.connect(dsn)
     try:
-        await store.migrate(conn)
+        await db.migrate(conn)
         started = time.perf_counter()
         day = start
         while day < END:

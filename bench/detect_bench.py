@@ -2,13 +2,13 @@
 
 * ``detect_cli``: writes a CSV of ``rows`` points (default 1,000,000; ISO 8601 times with ``Z``
   or epoch seconds) built from the labelled benchmark series laid end to end, then times
-  :func:`streams.detect_cli.run_detect` end to end (parse, detect, write): median of ``runs``
+  :func:`streams.cli.detect.run_detect` end to end (parse, detect, write): median of ``runs``
   runs after one untimed warm-up. Target: ≥ 100,000 rows/s and 1M rows in under 10 s. Also
   reported once each: the time of reading, of :func:`indices.detect.detect_batch` and of writing,
   and the incremental path (``DetectorState.update``) per point, for information.
 * ``detector_comparison`` (``--compare``, about a minute): every candidate decision rule of
-  :mod:`indices.detect_candidates` tuned on the dev set and evaluated on the repo's labelled set
-  (the table of docs/alerting.md). Target: precision and recall ≥ 0.9 for the detector.
+  :mod:`bench.detect_research.candidates` tuned on the dev set and evaluated on the repo's
+  labelled set (the table of docs/alerting.md). Target: precision and recall ≥ 0.9 for the detector.
 
 Prints one JSON object on stdout (``{"machine": ..., "results": {...}}``), progress on stderr.
 """
@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from bench import Result, machine, progress
+from bench.detect_research.candidates import CHOSEN, GRIDS, compare, tune
+from bench.detect_research.evaluation import DEV_SET, REPO_SET, generate
 from indices.detect import DetectorParams, DetectorState, detect_batch
-from indices.detect_candidates import CHOSEN, GRIDS, compare, tune
-from indices.detect_eval import DEV_SET, REPO_SET, generate
 
 __all__ = ["bench_cli", "bench_compare", "main", "make_csv", "run"]
 
@@ -71,7 +71,7 @@ def make_csv(path: Path, rows: int, fmt: str) -> None:
 
 def bench_cli(rows: int, fmt: str, runs: int) -> Result:
     """Time ``run_detect`` on a fresh ``rows``-row CSV; see the module doc."""
-    from streams.detect_cli import read_points, run_detect, write_scores
+    from streams.cli.detect import read_points, run_detect, write_scores
 
     with tempfile.TemporaryDirectory(prefix="riskmon-detect-") as tmp:
         source, target = Path(tmp) / "in.csv", Path(tmp) / "out.csv"

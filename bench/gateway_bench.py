@@ -36,9 +36,9 @@ from aiokafka import AIOKafkaProducer
 
 from bench import Result, progress
 from bench.pipeline_bench import CpuMeter, settings_env
-from streams.admin import create_topics
-from streams.city import load_gimpo
-from streams.embedded import EmbeddedBroker, free_port, stop_process
+from streams.city.map import load_gimpo
+from streams.ops.embedded import EmbeddedBroker, free_port, stop_process
+from streams.ops.topics import create_topics
 from streams.settings import Settings, Topics
 
 __all__ = ["FULL", "QUICK", "Sizes", "run"]

@@ -41,11 +41,11 @@ from pydantic import SecretStr
 from bench import Result, progress
 from dashboard_ws.server import Gateway
 from indices import taxonomy
-from streams import store
-from streams.admin import create_topics
-from streams.city import CityMap, load_gimpo
+from streams.city.map import CityMap, load_gimpo
 from streams.contract import Incident
-from streams.embedded import EmbeddedBroker, EmbeddedPostgres, stop_process
+from streams.ops.embedded import EmbeddedBroker, EmbeddedPostgres, stop_process
+from streams.ops.topics import create_topics
+from streams.persistence import db
 from streams.settings import Settings, Topics
 
 __all__ = ["FULL", "QUICK", "Sizes", "run"]
@@ -89,7 +89,7 @@ def postgres_database(workdir: Path) -> Iterator[tuple[str, str]]:
     origin = "RISKMON_PG_DSN"
     embedded: EmbeddedPostgres | None = None
     if not server_dsn:
-        if asyncio.run(store.answers(LOCAL_PG)):
+        if asyncio.run(db.answers(LOCAL_PG)):
             server_dsn, origin = LOCAL_PG, "local 127.0.0.1:5432"
         else:
             progress("pipeline: starting embedded PostgreSQL")
@@ -99,7 +99,7 @@ def postgres_database(workdir: Path) -> Iterator[tuple[str, str]]:
         name = f"riskmon_bench_{uuid.uuid4().hex[:12]}"
         asyncio.run(_admin(server_dsn, f'CREATE DATABASE "{name}"'))
         try:
-            yield store.with_database(server_dsn, name), origin
+            yield db.with_database(server_dsn, name), origin
         finally:
             asyncio.run(_admin(server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:

@@ -7,7 +7,7 @@ Routes (plain HTTP is answered from ``process_request``, before any websocket ha
     GET /metrics  Prometheus text
     GET /ws       websocket: a SnapshotMessage, then score and alert messages; a client's ``ack``
                   requests are answered to it (ack_result / request_error)
-    GET /api/...  the history API (JSON; :mod:`dashboard_ws.api_params` lists the routes)
+    GET /api/...  the history API (JSON; :mod:`dashboard_ws.api.params` lists the routes)
 
 Run it with :func:`run_gateway` (until cancelled), or start and stop it with :class:`Gateway`, which
 tells the bound port (``gateway_port=0`` picks a free one)::
@@ -44,13 +44,13 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from dashboard_ws.acks import AckPublisher, PendingAcks, decode_client_message, to_ack
-from dashboard_ws.api import HistoryApi
+from dashboard_ws.api.service import HistoryApi
 from dashboard_ws.consumer import ScoreFeed, min_stale_after_s
 from dashboard_ws.hub import ClientId, Hub
 from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ShellStats, gateway_registry
 from indices.taxonomy import DOMAINS, GROUPS
-from streams.cityconfig import load_city_config
+from streams.city.config import load_city_config
 from streams.contract import AckResult, AckResultMessage, RequestErrorMessage
 from streams.settings import Settings
 

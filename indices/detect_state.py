@@ -31,9 +31,9 @@ RT_HALF_PI = math.sqrt(math.pi / 2.0)  # σ = √(π/2)·E|r| for Gaussian resid
 class DetectorParams:
     """Every tunable number of the detector. Times in seconds, values in index units.
 
-    Defaults were tuned on ``indices.detect_eval.DEV_SET`` (never on the repo set) for index series
-    on the 0–10 scale; ``min_spread`` and ``gap_drift_per_h`` are in index units and need scaling
-    for other series. Keep one ``DetectorParams`` for a state's whole life.
+    Defaults were tuned on ``bench.detect_research.evaluation.DEV_SET`` (never on the repo set)
+    for index series on the 0–10 scale; ``min_spread`` and ``gap_drift_per_h`` are in index units
+    and need scaling for other series. Keep one ``DetectorParams`` for a state's whole life.
     """
 
     level_tau_s: float = 1200.0  # baseline (level and trend) memory

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streams.cityconfig import bundled_config_path
+from streams.city.config import bundled_config_path
 
 
 def instant_alerts_city(folder: Path) -> Path:

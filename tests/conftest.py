@@ -18,8 +18,8 @@ import asyncpg
 import psutil
 import pytest
 
-from streams import store
-from streams.embedded import EmbeddedBroker, EmbeddedPostgres
+from streams.ops.embedded import EmbeddedBroker, EmbeddedPostgres
+from streams.persistence import db
 
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -47,7 +47,7 @@ def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    if asyncio.run(store.answers(LOCAL_PG)):
+    if asyncio.run(db.answers(LOCAL_PG)):
         yield LOCAL_PG
         return
     server = EmbeddedPostgres.start(Path(tmp_path_factory.mktemp("pg")))
@@ -64,7 +64,7 @@ async def pg_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     try:
-        yield store.with_database(pg_server_dsn, name)
+        yield db.with_database(pg_server_dsn, name)
     finally:
         admin = await asyncpg.connect(pg_server_dsn)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import BaseModel
 
 from streams.contract import WS_SERVER_MESSAGE
-from streams.embedded import stop_process
+from streams.ops.embedded import stop_process
 from streams.settings import Settings, Topics
 
 ROOT = Path(__file__).resolve().parents[2]

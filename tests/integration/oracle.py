@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from indices import score_batch
-from streams.cityconfig import load_city_config
+from streams.city.config import load_city_config
 from streams.contract import (
     DistrictScores,
     FacilityFact,
@@ -21,7 +21,7 @@ from streams.contract import (
     ScoreUpdate,
     SensorReading,
 )
-from streams.scoring import to_model_event
+from streams.pipeline.scoring import to_model_event
 from streams.settings import Settings
 
 from .harness import TopicReader, WorkerProcess, produce

@@ -17,11 +17,11 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams import store
 from streams.contract import Alert, Incident, ScoreUpdate
-from streams.embedded import EmbeddedBroker
+from streams.ops.embedded import EmbeddedBroker
+from streams.persistence import writes
+from streams.persistence.sink import run_sink
 from streams.settings import Settings
-from streams.sink import run_sink
 from tests import factories
 from tests.factories import alert
 
@@ -155,7 +155,7 @@ async def test_new_epoch_by_hand_drops_checkpoints_once_there_is_state(pg_dsn: s
                                                saved_at)
                VALUES ('riskmon', 'riskmon.located', 0, 42, '{}', now())"""
         )
-        await store.write_alerts(
+        await writes.write_alerts(
             conn,
             [
                 alert("open-1", 3, "acknowledged", change="acknowledged").model_copy(

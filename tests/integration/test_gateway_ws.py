@@ -26,7 +26,7 @@ from streams.contract import (
     ScoreUpdate,
     SnapshotMessage,
 )
-from streams.embedded import EmbeddedBroker, free_port
+from streams.ops.embedded import EmbeddedBroker, free_port
 from streams.settings import Settings, Topics
 from tests.factories import score_update
 

@@ -22,10 +22,9 @@ import asyncpg
 import pytest
 import websockets
 
-from dashboard_ws.api import HistoryApi
+from dashboard_ws.api.service import HistoryApi
 from dashboard_ws.server import Gateway
-from streams import store
-from streams.cityconfig import load_city_config
+from streams.city.config import load_city_config
 from streams.contract import (
     AlertHistoryResponse,
     AlertsResponse,
@@ -36,9 +35,10 @@ from streams.contract import (
     ScoresAtResponse,
     ScoreUpdate,
 )
-from streams.replay import ReplayPlan, default_model_version, run_replay
+from streams.persistence import db
+from streams.persistence.sink import run_sink
+from streams.replay.recompute import ReplayPlan, default_model_version, run_replay
 from streams.settings import Settings
-from streams.sink import run_sink
 from tests.cities import instant_alerts_city
 
 from .harness import (
@@ -320,8 +320,8 @@ async def test_api_on_a_database_without_tables_says_to_migrate(pg_dsn: str) -> 
         status, body = await api.handle("/api/scores", "")
         assert status == 503
         assert "riskmon db migrate" in json.loads(body)["detail"]
-        conn = await store.connect(pg_dsn)
-        await store.migrate(conn)
+        conn = await db.connect(pg_dsn)
+        await db.migrate(conn)
         await conn.close()
         status, body = await api.handle("/api/scores", "")
         assert status == 200

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from dashboard_ws.api import HistoryApi
-from streams import history, pages, store
+from dashboard_ws.api.service import HistoryApi
 from streams.contract import DeadLetter, Incident, LocatedEvent
+from streams.persistence import db, pages, writes
+from streams.persistence import reads as history
 from streams.settings import Settings
 from tests.factories import alert
 
@@ -28,7 +29,7 @@ NOW = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
 RANGE = {"from": (NOW - timedelta(hours=2)).isoformat(), "to": NOW.isoformat()}
 
 
-def located(n: int, *, at: datetime, district: str, source: str) -> store.StoredEvent:
+def located(n: int, *, at: datetime, district: str, source: str) -> writes.StoredEvent:
     incident = Incident(
         id=f"I-{n:04d}",
         source=source,
@@ -44,10 +45,10 @@ def located(n: int, *, at: datetime, district: str, source: str) -> store.Stored
         origin=f"riskmon.incidents/0/{n}",
         incident=incident,
     )
-    return store.StoredEvent(event, partition=0, offset=n)
+    return writes.StoredEvent(event, partition=0, offset=n)
 
 
-def seed_events(rng: random.Random, first: int, count: int) -> Iterator[store.StoredEvent]:
+def seed_events(rng: random.Random, first: int, count: int) -> Iterator[writes.StoredEvent]:
     """Events at only six distinct times, so pages cut through ties."""
     moments = [NOW - timedelta(minutes=10 * k) for k in range(1, 7)]
     for n in range(first, first + count):
@@ -89,8 +90,8 @@ def event_ids(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 @pytest.fixture
 async def api(pg_dsn: str) -> Any:
-    conn = await store.connect(pg_dsn)
-    await store.migrate(conn)
+    conn = await db.connect(pg_dsn)
+    await db.migrate(conn)
     await conn.close()
     gateway_api = HistoryApi(Settings(pg_dsn=pg_dsn), [JANGGI, BONDONG], ["composite"])
     yield gateway_api
@@ -99,10 +100,10 @@ async def api(pg_dsn: str) -> Any:
 
 async def test_event_pages_hold_every_row_once_in_order(pg_dsn: str, api: HistoryApi) -> None:
     rng = random.Random(11)
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.write_events(conn, 1, list(seed_events(rng, 0, 150)))
-        await store.write_events(conn, 2, list(seed_events(rng, 150, 100)))
+        await writes.write_events(conn, 1, list(seed_events(rng, 0, 150)))
+        await writes.write_events(conn, 2, list(seed_events(rng, 150, 100)))
     finally:
         await conn.close()
     whole = await fetch(api, "/api/events", limit="10000")
@@ -134,16 +135,16 @@ async def test_rows_added_between_pages_neither_repeat_nor_shift_a_page(
     pg_dsn: str, api: HistoryApi
 ) -> None:
     rng = random.Random(12)
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.write_events(conn, 1, list(seed_events(rng, 0, 60)))
+        await writes.write_events(conn, 1, list(seed_events(rng, 0, 60)))
         first = await fetch(api, "/api/events", limit="25")
         # new rows both before the cursor (already paged over) and after it
         late = [
             located(900, at=NOW - timedelta(minutes=59), district=JANGGI, source="a-early"),
             located(901, at=NOW - timedelta(minutes=1), district=JANGGI, source="z-late"),
         ]
-        await store.write_events(conn, 1, late)
+        await writes.write_events(conn, 1, late)
     finally:
         await conn.close()
     rest = await all_pages(api, "/api/events", "events", limit="25", start=first["next"])
@@ -162,9 +163,9 @@ async def test_alert_pages_newest_first(pg_dsn: str, api: HistoryApi) -> None:
         )
         for i in range(40)
     ]
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.write_alerts(conn, alerts)
+        await writes.write_alerts(conn, alerts)
     finally:
         await conn.close()
     whole = (await fetch(api, "/api/alerts", limit="1000"))["alerts"]
@@ -193,10 +194,10 @@ async def test_dead_letters_page_newest_first_with_their_original_bytes(
         )
         for i in range(45)
     ]
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.write_dead_letters(conn, 1, letters[:20])
-        await store.write_dead_letters(conn, 2, letters[20:])
+        await writes.write_dead_letters(conn, 1, letters[:20])
+        await writes.write_dead_letters(conn, 2, letters[20:])
     finally:
         await conn.close()
     paged = await all_pages(api, "/api/dead-letters", "dead_letters", limit="8")
@@ -221,9 +222,9 @@ async def test_dead_letters_page_newest_first_with_their_original_bytes(
 async def test_a_page_that_ends_exactly_at_the_last_row_promises_no_more(
     pg_dsn: str, api: HistoryApi
 ) -> None:
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.write_events(conn, 1, list(seed_events(random.Random(3), 0, 4)))
+        await writes.write_events(conn, 1, list(seed_events(random.Random(3), 0, 4)))
     finally:
         await conn.close()
     first = await fetch(api, "/api/events", limit="2")
@@ -249,10 +250,10 @@ async def test_large_dead_letters_end_a_page_at_its_byte_budget(pg_dsn: str) -> 
         )
         for i, size in enumerate(sizes)
     ]
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.migrate(conn)
-        await store.write_dead_letters(conn, 1, letters)
+        await db.migrate(conn)
+        await writes.write_dead_letters(conn, 1, letters)
         seen: list[DeadLetter] = []
         pages_sizes: list[int] = []
         after = None

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams import history, pages, store
 from streams.contract import Incident, LocatedEvent
-from streams.migrations import MIGRATIONS
+from streams.persistence import db, pages, writes
+from streams.persistence import reads as history
+from streams.persistence.migrations import MIGRATIONS
 from tests.factories import alert
 
 pytestmark = pytest.mark.integration
@@ -19,7 +20,7 @@ NOW = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
 LATEST = MIGRATIONS[-1][0]
 
 
-def stored(n: int) -> store.StoredEvent:
+def stored(n: int) -> writes.StoredEvent:
     event = LocatedEvent(
         kind="incident",
         district="4157056000",
@@ -34,26 +35,26 @@ def stored(n: int) -> store.StoredEvent:
             code="4157056000",
         ),
     )
-    return store.StoredEvent(event, partition=0, offset=n)
+    return writes.StoredEvent(event, partition=0, offset=n)
 
 
 async def test_concurrent_migrations_apply_each_version_once(pg_dsn: str) -> None:
-    conns = [await store.connect(pg_dsn) for _ in range(3)]
+    conns = [await db.connect(pg_dsn) for _ in range(3)]
     try:
-        applied = await asyncio.gather(*(store.migrate(c) for c in conns))
+        applied = await asyncio.gather(*(db.migrate(c) for c in conns))
         assert sorted(v for versions in applied for v in versions) == [v for v, _ in MIGRATIONS]
-        assert await store.migrate(conns[0]) == []
+        assert await db.migrate(conns[0]) == []
     finally:
         for conn in conns:
             await conn.close()
 
 
 async def test_a_version_2_database_with_rows_upgrades_and_pages(pg_dsn: str) -> None:
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        assert await store.migrate(conn, upto=2) == [1, 2]
-        await store.write_events(conn, 1, [stored(n) for n in range(30)])
-        await store.write_alerts(conn, [alert(f"a-{n}", 1) for n in range(5)])
+        assert await db.migrate(conn, upto=2) == [1, 2]
+        await writes.write_events(conn, 1, [stored(n) for n in range(30)])
+        await writes.write_alerts(conn, [alert(f"a-{n}", 1) for n in range(5)])
         # Dead letters as a version-2 sink wrote them (no value_size column yet).
         await conn.executemany(
             """INSERT INTO dead_letters (epoch, topic, partition, "offset", error, reason,
@@ -62,7 +63,7 @@ async def test_a_version_2_database_with_rows_upgrades_and_pages(pg_dsn: str) ->
             [(n, NOW, b"{oops") for n in range(5)],
         )
 
-        assert await store.migrate(conn) == list(range(3, LATEST + 1))
+        assert await db.migrate(conn) == list(range(3, LATEST + 1))
         indexes = {
             r["indexname"]
             for r in await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'events'")

@@ -13,10 +13,10 @@ import pytest
 import websockets
 
 from dashboard_ws.server import Gateway
-from streams import store
 from streams.contract import WS_SERVER_MESSAGE, Incident, ScoreMessage
-from streams.embedded import EmbeddedPostgres
-from streams.sink import run_sink
+from streams.ops.embedded import EmbeddedPostgres
+from streams.persistence import db
+from streams.persistence.sink import run_sink
 
 from .harness import WorkerProcess, all_districts_served, eventually, isolated_settings, produce
 
@@ -43,7 +43,7 @@ def incidents(tag: str, n: int) -> list[Incident]:
 async def event_rows(dsn: str) -> int:
     try:
         conn = await asyncpg.connect(dsn, timeout=3)
-    except store.TRANSIENT_ERRORS:
+    except db.TRANSIENT_ERRORS:
         return -1
     try:
         return int(await conn.fetchval("SELECT count(*) FROM events WHERE kind = 'incident'"))
@@ -57,8 +57,8 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
     postgres = await asyncio.to_thread(EmbeddedPostgres.start, tmp_path / "pg")
     try:
         settings = isolated_settings(kafka_bootstrap, postgres.dsn, tmp_path)
-        conn = await store.connect(postgres.dsn)
-        await store.migrate(conn)
+        conn = await db.connect(postgres.dsn)
+        await db.migrate(conn)
         await conn.close()
         worker = WorkerProcess(settings, tmp_path / "worker.log")
         worker.start()

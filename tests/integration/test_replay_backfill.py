@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from indices import DistrictState
-from streams import store
-from streams.cityconfig import load_city_config
+from streams.city.config import load_city_config
 from streams.contract import Incident, LocatedEvent, ScoreUpdate
-from streams.replay import ReplayPlan, run_replay
-from streams.scoring import to_model_event
+from streams.persistence import db, writes
+from streams.pipeline.scoring import to_model_event
+from streams.replay.recompute import ReplayPlan, run_replay
 
 pytestmark = pytest.mark.integration
 
@@ -48,11 +48,11 @@ def located(n: int) -> LocatedEvent:
 
 async def test_backfill_scores_each_instant_with_the_events_received_by_then(pg_dsn: str) -> None:
     events = [located(n) for n in range(20)]
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.migrate(conn)
-        await store.write_events(
-            conn, 1, [store.StoredEvent(e, 0, n) for n, e in enumerate(events)]
+        await db.migrate(conn)
+        await writes.write_events(
+            conn, 1, [writes.StoredEvent(e, 0, n) for n, e in enumerate(events)]
         )
         plan = ReplayPlan("replay:backfill", "test", T0, T0 + timedelta(hours=2), STEP)
         districts = CONFIG.city.model_districts()
@@ -91,10 +91,10 @@ async def test_backfill_scores_each_instant_with_the_events_received_by_then(pg_
 
 
 async def test_replay_command_prints_a_report(pg_dsn: str) -> None:
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.migrate(conn)
-        await store.write_events(conn, 1, [store.StoredEvent(located(0), 0, 0)])
+        await db.migrate(conn)
+        await writes.write_events(conn, 1, [writes.StoredEvent(located(0), 0, 0)])
     finally:
         await conn.close()
     env = dict(os.environ, RISKMON_PG_DSN=pg_dsn)

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from streams import history, store
 from streams.contract import FacilityFact, Incident, InspectionFact, LocatedEvent, ScoreUpdate
-from streams.retention import ORIGIN, apply_retention
+from streams.persistence import db, writes
+from streams.persistence import reads as history
+from streams.persistence.retention import ORIGIN, apply_retention
 from streams.settings import Settings
 from tests.factories import alert, score_update
 
@@ -44,7 +45,7 @@ async def seed(conn: asyncpg.Connection) -> int:
         update = score_update(CODE, seq, rng.uniform(0, 10))
         updates.append(update.model_copy(update={"as_of": t}))
         t += timedelta(seconds=rng.expovariate(1 / 90))
-    await store.write_scores(conn, "live", 1, updates)
+    await writes.write_scores(conn, "live", 1, updates)
     return len(updates)
 
 
@@ -56,9 +57,9 @@ async def series(conn: asyncpg.Connection, start: datetime, end: datetime) -> li
 
 
 async def test_downsampling_keeps_answers_at_the_rollup_step(pg_dsn: str) -> None:
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.migrate(conn)
+        await db.migrate(conn)
         written = await seed(conn)
         old = await conn.fetchrow("SELECT 1 FROM score_points LIMIT 1")
         assert old is not None
@@ -75,7 +76,7 @@ async def test_downsampling_keeps_answers_at_the_rollup_step(pg_dsn: str) -> Non
             CODE,
             NOW - timedelta(days=20),
         )
-        await store.write_alerts(conn, [alert("recent", 1)])
+        await writes.write_alerts(conn, [alert("recent", 1)])
 
         dry = await apply_retention(conn, settings(pg_dsn), NOW, dry_run=True)
         assert await conn.fetchval("SELECT count(*) FROM score_points WHERE seq < 0") == 0
@@ -116,9 +117,9 @@ async def test_time_travel_past_raw_retention_answers_from_downsampled_history(
     """Each series' value is the newest kept point at or before the moment: the exact value,
     or the one the map showed at the start of the moment's rollup step — never a value from
     after the moment."""
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.migrate(conn)
+        await db.migrate(conn)
         await seed(conn)
         rng = random.Random(9)
         moments = [NOW - timedelta(days=rng.uniform(2.5, 9.5)) for _ in range(60)]
@@ -178,7 +179,7 @@ async def test_event_retention_keeps_each_facilitys_newest_fact(pg_dsn: str) -> 
 
     def located(n: int, at: datetime, fact: FacilityFact | InspectionFact | Incident) -> object:
         kind = "incident" if isinstance(fact, Incident) else "safety"
-        return store.StoredEvent(
+        return writes.StoredEvent(
             LocatedEvent(
                 kind=kind,
                 district=CODE,
@@ -213,10 +214,10 @@ async def test_event_retention_keeps_each_facilitys_newest_fact(pg_dsn: str) -> 
         located(4, old, bridge),  # newest inspection of bridge-1: kept
         located(5, old, fire),  # an old incident: goes
     ]
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.migrate(conn)
-        await store.write_events(conn, 1, rows)  # type: ignore[arg-type]
+        await db.migrate(conn)
+        await writes.write_events(conn, 1, rows)  # type: ignore[arg-type]
         dry = await apply_retention(conn, settings(pg_dsn), NOW, dry_run=True)
         report = await apply_retention(conn, settings(pg_dsn), NOW)
         left = await conn.fetch("SELECT event_id FROM events ORDER BY event_id")

@@ -10,13 +10,14 @@ import asyncpg
 import pytest
 
 from indices import ModelParams
-from streams import store
-from streams.city import load_gimpo
+from streams.city.map import load_gimpo
 from streams.contract import Incident, LocatedEvent
-from streams.ingest import RawRecord, dead_letter, ingest
-from streams.scoring import PartitionScorer, ScoringContext
+from streams.contract.deadletters import RawRecord, dead_letter
+from streams.persistence import db
+from streams.persistence.sink import Batch, run_sink, write_with_retry
+from streams.pipeline.ingest import ingest
+from streams.pipeline.scoring import PartitionScorer, ScoringContext
 from streams.settings import Settings
-from streams.sink import Batch, run_sink, write_with_retry
 
 from .harness import eventually, isolated_settings, produce
 
@@ -80,7 +81,7 @@ async def test_rows_are_written_once_even_when_redelivered(
     await produce(settings, settings.topics.scores, [update, update], key=key)
     await produce(settings, settings.topics.deadletter, [letter, letter], key=key)
     conn = await asyncpg.connect(pg_dsn)
-    await store.migrate(conn)
+    await db.migrate(conn)
     await conn.close()
 
     await run_once(settings, pg_dsn, (1, 1, 1))
@@ -149,9 +150,9 @@ async def test_a_record_postgresql_refuses_becomes_a_dead_letter_and_the_rest_is
     batch.add(topics.located, 0, 10, located(1, "riskmon.incidents/0/1"))
     batch.add(topics.located, 0, 11, bad)
     batch.add(topics.located, 0, 12, located(3, "riskmon.incidents/0/3"))
-    conn = await store.connect(pg_dsn)
+    conn = await db.connect(pg_dsn)
     try:
-        await store.migrate(conn)
+        await db.migrate(conn)
         await write_with_retry(pg_dsn, conn, batch, asyncio.Event())
         ids = [r["event_id"] for r in await conn.fetch("SELECT event_id FROM events ORDER BY 1")]
         letters = await conn.fetch("SELECT * FROM dead_letters")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from streams.contract import Incident
+from streams.persistence.sink import run_sink
 from streams.settings import Settings
-from streams.sink import run_sink
 from tests.factories import fires
 
 from .harness import WorkerProcess, eventually, isolated_settings, produce, run_riskmon

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.admin import create_topics
-from streams.cli_errors import EXIT_CONFIG
-from streams.embedded import free_port, stop_process
+from streams.cli.errors import EXIT_CONFIG
+from streams.ops.embedded import free_port, stop_process
+from streams.ops.topics import create_topics
 
 from .harness import ROOT, eventually, isolated_settings, run_riskmon, settings_env
 

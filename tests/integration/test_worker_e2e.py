@@ -13,7 +13,7 @@ import websockets
 
 from dashboard_ws.server import Gateway
 from streams.contract import WS_SERVER_MESSAGE, DeadLetter, Incident, ScoreMessage, ScoreUpdate
-from streams.embedded import free_port
+from streams.ops.embedded import free_port
 
 from .harness import (
     TopicReader,

@@ -19,10 +19,10 @@ from streams.contract import (
     DistrictScores,
     ScoreUpdate,
 )
-from streams.offline import score_lines
-from streams.replay import ReplayPlan, run_replay
+from streams.persistence.sink import run_sink
+from streams.pipeline.offline import score_lines
+from streams.replay.recompute import ReplayPlan, run_replay
 from streams.settings import Settings
-from streams.sink import run_sink
 
 from .harness import TopicReader, WorkerProcess, eventually, isolated_settings
 from .oracle import (

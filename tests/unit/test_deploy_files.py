@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.cli import _parser
+from streams.cli.main import _parser
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

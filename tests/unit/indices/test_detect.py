@@ -14,15 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indices.detect import (
-    BatchDetections,
-    Detection,
-    DetectorParams,
-    DetectorState,
-    detect_batch,
-)
-from indices.detect_candidates import Cusum, compare, run_rule
-from indices.detect_eval import (
+from bench.detect_research.candidates import Cusum, compare, run_rule
+from bench.detect_research.evaluation import (
     GRACE_S,
     REPO_SET,
     Anomaly,
@@ -32,6 +25,13 @@ from indices.detect_eval import (
     evaluate,
     generate,
     harness,
+)
+from indices.detect import (
+    BatchDetections,
+    Detection,
+    DetectorParams,
+    DetectorState,
+    detect_batch,
 )
 from indices.errors import InvalidConfig, InvalidEvent, InvalidState
 

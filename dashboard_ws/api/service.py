@@ -1,0 +1,215 @@
+"""The history API's I/O shell: a parsed request (:mod:`dashboard_ws.api.params`) -> a query of
+:mod:`streams.persistence.reads` on a small asyncpg pool -> JSON.
+
+Answers are ``(status, body)``; every error body is an :class:`~streams.contract.ApiError`. Without
+a database (``RISKMON_PG_DSN`` unset) or while it is down, the API answers 503 and the live
+websocket keeps working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+import asyncpg
+from pydantic import BaseModel
+
+from dashboard_ws.api.csv_format import events_csv, history_csv
+from dashboard_ws.api.openapi import openapi_document
+from dashboard_ws.api.params import (
+    AlertHistoryRequest,
+    AlertsRequest,
+    ApiProblem,
+    DeadLettersRequest,
+    EventsRequest,
+    HistoryRequest,
+    ScoresAtRequest,
+    parse_request,
+    problem,
+)
+from dashboard_ws.logfmt import logfmt
+from dashboard_ws.metrics import ApiStats
+from streams.contract import EventsResponse, HistoryResponse
+from streams.persistence import reads as history
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OPENAPI_PATH = "/api/openapi.json"
+CSV = "text/csv; charset=utf-8"
+
+POOL_MAX = 4
+QUERY_TIMEOUT_S = 8.0  # below the websockets opening-handshake timeout (10 s)
+TRANSIENT = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class HistoryApi:
+    """Answers ``GET /api/...``; opens its pool on the first request."""
+
+    def __init__(
+        self, settings: Settings, districts: Collection[str], domains: Collection[str]
+    ) -> None:
+        self._dsn = settings.pg_dsn
+        self._districts = frozenset(districts)
+        self._domains = frozenset(domains)
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self.stats = ApiStats()
+        self._openapi: bytes | None = None
+
+    def openapi(self) -> bytes:
+        """The OpenAPI document of this API (built once)."""
+        if self._openapi is None:
+            document = openapi_document(self._districts, self._domains, version=_version())
+            self._openapi = json.dumps(document, ensure_ascii=False).encode()
+        return self._openapi
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def handle(self, path: str, query: str) -> tuple[int, bytes]:
+        """Status and body for ``GET path?query`` (see :meth:`respond` for the headers)."""
+        answer = await self.respond(path, query)
+        return answer.status, answer.body
+
+    async def respond(self, path: str, query: str) -> Answer:
+        """The whole answer to ``GET path?query``: status, body, content type, headers."""
+        started = time.perf_counter()
+        answer = await self._answer(path, query)
+        elapsed = time.perf_counter() - started
+        self.stats.record(answer.status, elapsed)
+        log.debug(
+            logfmt("api_request", path=path, status=answer.status, ms=round(elapsed * 1000, 1))
+        )
+        return answer
+
+    async def _answer(self, path: str, query: str) -> Answer:
+        if path == OPENAPI_PATH:
+            return Answer(200, self.openapi())
+        request = parse_request(
+            path, query, now=datetime.now(UTC), districts=self._districts, domains=self._domains
+        )
+        if isinstance(request, ApiProblem):
+            return self._problem(request)
+        if self._dsn is None:
+            return self._problem(
+                problem(503, "unavailable", "no history database configured (RISKMON_PG_DSN)")
+            )
+        try:
+            pool = await self._get_pool(self._dsn)
+            async with pool.acquire(timeout=QUERY_TIMEOUT_S) as conn:
+                answer = await asyncio.wait_for(self._query(conn, request), QUERY_TIMEOUT_S)
+        except asyncpg.UndefinedTableError:
+            return self._problem(
+                problem(
+                    503, "unavailable", "the history tables do not exist: run riskmon db migrate"
+                )
+            )
+        except TRANSIENT as exc:
+            log.warning(logfmt("api_unavailable", path=path, error=repr(exc)))
+            return self._problem(
+                problem(503, "unavailable", "the history database does not answer; retry later")
+            )
+        if answer is None:
+            return self._problem(problem(404, "not_found", "no such alert"))
+        if isinstance(request, HistoryRequest | EventsRequest) and request.format == "csv":
+            return _as_csv(answer)
+        return Answer(200, answer.model_dump_json().encode())
+
+    async def _query(self, conn: asyncpg.Connection, request: object) -> BaseModel | None:
+        if isinstance(request, HistoryRequest):
+            return await history.history(
+                conn,
+                series=request.series,
+                district=request.district,
+                domain=request.domain,
+                start=request.start,
+                end=request.end,
+                step=request.step,
+            )
+        if isinstance(request, ScoresAtRequest):
+            return await history.scores_at(
+                conn,
+                series=request.series,
+                at=request.at,
+                codes=sorted(self._districts),
+                domains=sorted(self._domains),
+            )
+        if isinstance(request, AlertsRequest):
+            return await history.alerts(
+                conn,
+                start=request.start,
+                end=request.end,
+                state=request.state,
+                district=request.district,
+                limit=request.limit,
+                after=request.after,
+            )
+        if isinstance(request, AlertHistoryRequest):
+            return await history.alert_history(conn, request.alert_id)
+        if isinstance(request, DeadLettersRequest):
+            return await history.dead_letters(
+                conn,
+                start=request.start,
+                end=request.end,
+                error=request.error,
+                topic=request.topic,
+                limit=request.limit,
+                after=request.after,
+            )
+        assert isinstance(request, EventsRequest)
+        return await history.events(
+            conn,
+            start=request.start,
+            end=request.end,
+            district=request.district,
+            kind=request.kind,
+            type_=request.type,
+            source=request.source,
+            limit=request.limit,
+            after=request.after,
+        )
+
+    async def _get_pool(self, dsn: str) -> asyncpg.Pool:
+        async with self._pool_lock:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    dsn, min_size=0, max_size=POOL_MAX, timeout=QUERY_TIMEOUT_S
+                )
+            return self._pool
+
+    @staticmethod
+    def _problem(answer: ApiProblem) -> Answer:
+        return Answer(answer.status, answer.error.model_dump_json().encode())
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _as_csv(answer: BaseModel) -> Answer:
+    """A history or events answer as CSV; a page's continuation in ``X-Riskmon-Next``."""
+    if isinstance(answer, HistoryResponse):
+        return Answer(200, history_csv(answer), CSV)
+    assert isinstance(answer, EventsResponse)  # the only other route that takes format=csv
+    headers = (("X-Riskmon-Next", answer.next),) if answer.next else ()
+    return Answer(200, events_csv(answer), CSV, headers)
+
+
+def _version() -> str:
+    try:
+        return version("riskmon")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0+unknown"

@@ -1,0 +1,118 @@
+"""``riskmon demo``: the whole system on one machine.
+
+Starts (unless ``RISKMON_KAFKA_BOOTSTRAP`` / ``RISKMON_PG_DSN`` name external servers) the
+embedded Tansu broker and an embedded PostgreSQL, creates the topics, migrates the database,
+runs the worker as a child process, and the gateway, the history sink and the simulator in this
+process. Prints ``kafka:``, ``dashboard:`` and ``websocket:`` lines once the gateway listens.
+SIGINT/SIGTERM stops every child; nothing is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from streams.ops.embedded import EmbeddedBroker, EmbeddedPostgres, stop_process
+from streams.ops.startup import prepare
+from streams.settings import Settings
+
+log = logging.getLogger("riskmon.demo")
+
+PR_SET_PDEATHSIG = 1
+
+
+SIMULATED_FUTURE_S = 10 * 365 * 86_400.0  # --speed > 1: accept inputs years ahead
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the demo process dies (Linux), so no orphans."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """Start ``riskmon worker`` as a child process with ``settings`` in its environment."""
+    env = dict(os.environ)
+    env["RISKMON_KAFKA_BOOTSTRAP"] = settings.require_bootstrap()
+    env["RISKMON_PG_DSN"] = settings.require_pg_dsn()
+    env["RISKMON_APP_ID"] = settings.app_id
+    env["RISKMON_PARTITIONS"] = str(settings.partitions)
+    env["RISKMON_MAX_FUTURE_S"] = str(settings.max_future_s)
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"], env=env, preexec_fn=_die_with_parent
+    )
+
+
+async def run_demo(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    simulator: bool = True,
+    speed: float = 1.0,
+    rate: float = 120.0,
+) -> None:
+    from dashboard_ws.server import Gateway
+    from streams.cli.errors import redact_dsn
+    from streams.persistence.sink import run_sink
+    from streams.simulator.producer import run_simulator
+
+    broker: EmbeddedBroker | None = None
+    postgres: EmbeddedPostgres | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        if not settings.kafka_bootstrap:
+            broker = await asyncio.to_thread(EmbeddedBroker.start, settings.data_dir / "tansu")
+            settings = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
+        if not settings.pg_dsn:
+            postgres = await asyncio.to_thread(EmbeddedPostgres.start, settings.data_dir / "pg")
+            settings = settings.model_copy(update={"pg_dsn": postgres.dsn})
+        if simulator and speed > 1:
+            # A faster simulated clock runs ahead of the wall clock the worker reads inputs by.
+            settings = settings.model_copy(update={"max_future_s": SIMULATED_FUTURE_S})
+        await prepare(settings)
+        worker = spawn_worker(settings)
+        gateway = Gateway(settings)
+        await gateway.start()
+        print(f"kafka: {settings.kafka_bootstrap}", flush=True)
+        print(f"dashboard: http://{settings.gateway_host}:{gateway.port}/", flush=True)
+        print(f"websocket: ws://{settings.gateway_host}:{gateway.port}/ws", flush=True)
+        # For `riskmon status`, `replay` and `db` against this demo (RISKMON_PG_DSN=...); the
+        # embedded server has no password, an external DSN is shown without its credentials.
+        dsn = settings.require_pg_dsn()
+        print(f"postgresql: {dsn if postgres else redact_dsn(dsn)}", flush=True)
+
+        def task(coro: Coroutine[Any, Any, None]) -> None:
+            tasks.append(asyncio.create_task(coro))
+
+        task(run_sink(settings, stop))
+        if simulator:
+            task(run_simulator(settings, speed=speed, rate_multiplier=rate, stop=stop))
+        while not stop.is_set():
+            if worker.poll() is not None:
+                log.error("worker exited code=%s; stopping the demo", worker.returncode)
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+        stop.set()
+        await gateway.stop()
+    finally:
+        stop.set()
+        for running in tasks:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(running, timeout=10)
+        if worker is not None:
+            await asyncio.to_thread(stop_process, worker, timeout=20)
+        if broker is not None:
+            broker.stop()
+        if postgres is not None:
+            postgres.stop()
+        log.info("demo stopped")

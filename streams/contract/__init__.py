@@ -1,0 +1,165 @@
+"""The wire contract: every Kafka message and every websocket message riskmon exchanges.
+
+Defined once and used by the producer (simulator), the worker, the gateway and the tests.
+``indices`` never sees these models; the pipeline turns them into its plain inputs. One module per
+concern:
+
+:mod:`~streams.contract.inputs`       ``riskmon.incidents`` | ``readings`` | ``safety`` (agencies)
+:mod:`~streams.contract.scores`       ``riskmon.located`` and ``riskmon.scores`` (the worker)
+:mod:`~streams.contract.alerts`       ``riskmon.alerts``, ``alert-acks``, ``alert-ack-results``
+:mod:`~streams.contract.deadletters`  ``riskmon.deadletter``
+:mod:`~streams.contract.websocket`    the gateway's websocket messages
+:mod:`~streams.contract.api`          the history API's answers
+:mod:`~streams.contract.schemas`      every message's JSON Schema by name
+
+This package re-exports every public name, so ``from streams.contract import ScoreUpdate`` works.
+Imports only pydantic and :mod:`indices.taxonomy`.
+"""
+
+from streams.contract.alerts import (
+    AckRejection,
+    AckResult,
+    Alert,
+    AlertAck,
+    AlertKind,
+    AlertTrigger,
+    expired,
+)
+from streams.contract.api import (
+    AlertHistoryResponse,
+    AlertsResponse,
+    ApiError,
+    DeadLettersResponse,
+    DownsampledScores,
+    EventsResponse,
+    HistoryPoint,
+    HistoryResponse,
+    ScoresAtResponse,
+    SeriesValue,
+)
+from streams.contract.base import (
+    DISTRICT_CODE_PATTERN,
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    DistrictCode,
+    FacilityKind,
+    Identifier,
+    IncidentType,
+    Name,
+    Note,
+    SensorKind,
+    Text,
+    Timestamp,
+    Token,
+    WireModel,
+    utc_iso,
+)
+from streams.contract.deadletters import (
+    DEAD_LETTER_VALUE_MAX,
+    DeadLetter,
+    DeadLetterError,
+    RawRecord,
+    dead_letter,
+)
+from streams.contract.inputs import (
+    SAFETY_FACT,
+    FacilityFact,
+    Incident,
+    InputEvent,
+    InspectionFact,
+    SafetyFact,
+    SensorReading,
+)
+from streams.contract.schemas import (
+    SCHEMAS,
+    export_schemas,
+    json_schema,
+)
+from streams.contract.scores import (
+    Basis,
+    Composite,
+    Delta,
+    DistrictScores,
+    DomainScore,
+    Driver,
+    GroupScore,
+    LocatedEvent,
+    ScoreUpdate,
+)
+from streams.contract.websocket import (
+    WS_SERVER_MESSAGE,
+    AckRequest,
+    AckResultMessage,
+    AlertMessage,
+    RequestErrorMessage,
+    ScoreMessage,
+    SnapshotMessage,
+    WsServerMessage,
+)
+
+__all__ = [
+    "DEAD_LETTER_VALUE_MAX",
+    "DISTRICT_CODE_PATTERN",
+    "EARLIEST_YEAR",
+    "LATEST_YEAR",
+    "SAFETY_FACT",
+    "SCHEMAS",
+    "WS_SERVER_MESSAGE",
+    "AckRejection",
+    "AckRequest",
+    "AckResult",
+    "AckResultMessage",
+    "Alert",
+    "AlertAck",
+    "AlertHistoryResponse",
+    "AlertKind",
+    "AlertMessage",
+    "AlertTrigger",
+    "AlertsResponse",
+    "ApiError",
+    "Basis",
+    "Composite",
+    "DeadLetter",
+    "DeadLetterError",
+    "DeadLettersResponse",
+    "Delta",
+    "DistrictCode",
+    "DistrictScores",
+    "DomainScore",
+    "DownsampledScores",
+    "Driver",
+    "EventsResponse",
+    "FacilityFact",
+    "FacilityKind",
+    "GroupScore",
+    "HistoryPoint",
+    "HistoryResponse",
+    "Identifier",
+    "Incident",
+    "IncidentType",
+    "InputEvent",
+    "InspectionFact",
+    "LocatedEvent",
+    "Name",
+    "Note",
+    "RawRecord",
+    "RequestErrorMessage",
+    "SafetyFact",
+    "ScoreMessage",
+    "ScoreUpdate",
+    "ScoresAtResponse",
+    "SensorKind",
+    "SensorReading",
+    "SeriesValue",
+    "SnapshotMessage",
+    "Text",
+    "Timestamp",
+    "Token",
+    "WireModel",
+    "WsServerMessage",
+    "dead_letter",
+    "expired",
+    "export_schemas",
+    "json_schema",
+    "utc_iso",
+]

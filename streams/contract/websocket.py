@@ -1,0 +1,96 @@
+"""The websocket messages of the gateway: server to client (:data:`WS_SERVER_MESSAGE`) and the
+client's acknowledgement request (:class:`AckRequest`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    TypeAdapter,
+)
+
+from streams.contract.alerts import AckRejection, Alert
+from streams.contract.base import DistrictCode, Name, Note, Text, Token, WireModel
+from streams.contract.scores import ScoreUpdate
+
+
+class SnapshotMessage(WireModel):
+    """First message on a websocket: the latest update of every district and the open alerts."""
+
+    type: Literal["snapshot"] = "snapshot"
+    districts: list[ScoreUpdate]
+    alerts: list[Alert] = Field(default_factory=list)
+
+
+class ScoreMessage(WireModel):
+    """A live update of one district."""
+
+    type: Literal["score"] = "score"
+    update: ScoreUpdate
+
+
+class AlertMessage(WireModel):
+    """An alert opened, changed or resolved."""
+
+    type: Literal["alert"] = "alert"
+    alert: Alert
+
+
+class RequestErrorMessage(WireModel):
+    """Server to one client: the gateway could not act on that client's message; nothing was
+    done. (An acknowledgement the gateway passed on is answered with ``ack_result``.)"""
+
+    type: Literal["request_error"] = "request_error"
+    reason: str
+    alert_id: str | None = Field(
+        default=None, description="the alert the request named, when it could be read"
+    )
+    request_id: str | None = Field(
+        default=None, description="the request's ``request_id``, when it could be read"
+    )
+    retry: bool = Field(
+        description="true when the same request may succeed later (the broker did not take it)"
+    )
+
+
+class AckResultMessage(WireModel):
+    """Server to the client that sent an ``ack``: what became of it. ``queued``: the broker took
+    it and the worker will decide; then ``applied`` (the alert's ``acknowledged`` message goes to
+    every client) or ``rejected`` (``code`` and ``reason`` say why; the alert is unchanged), or
+    ``timed_out`` when no decision came within the gateway's wait (``RISKMON_ACK_WAIT_S``): the
+    worker is down or far behind and may still apply it later, which the alert's own messages
+    would show. A request the gateway could not pass on is answered with ``request_error``
+    instead."""
+
+    type: Literal["ack_result"] = "ack_result"
+    request_id: str | None = Field(description="the request's ``request_id``, when it had one")
+    alert_id: str
+    status: Literal["queued", "applied", "rejected", "timed_out"]
+    code: AckRejection | None = None
+    reason: str | None = None
+
+
+class AckRequest(WireModel):
+    """Client to server: acknowledge an alert."""
+
+    type: Literal["ack"] = "ack"
+    alert_id: Text
+    district: DistrictCode
+    who: Name
+    note: Note | None = None
+    request_id: Token | None = Field(
+        default=None,
+        description="chosen by the client; echoed in the ack_result and request_error answers",
+    )
+
+
+WsServerMessage = (
+    SnapshotMessage | ScoreMessage | AlertMessage | AckResultMessage | RequestErrorMessage
+)
+
+
+WS_SERVER_MESSAGE: TypeAdapter[WsServerMessage] = TypeAdapter(
+    Annotated[WsServerMessage, Field(discriminator="type")]
+)

@@ -1,0 +1,144 @@
+"""Where the worker's per-partition scoring state is kept between runs.
+
+:class:`CheckpointStore` is the small protocol the agents use; :class:`PgCheckpointStore` keeps
+checkpoints in PostgreSQL (shared by every worker host, so a partition can move between hosts), and
+:class:`MemoryCheckpointStore` is the in-process twin for tests of the pure parts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+import asyncpg
+
+from streams.persistence import db
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointStore(Protocol):
+    async def load(self, partition: int) -> dict[str, Any] | None: ...
+
+    async def save(self, partition: int, state: Mapping[str, Any], saved_at: datetime) -> None: ...
+
+
+class MemoryCheckpointStore:
+    """Checkpoints in a dict (tests)."""
+
+    def __init__(self) -> None:
+        self.states: dict[int, dict[str, Any]] = {}
+
+    async def load(self, partition: int) -> dict[str, Any] | None:
+        return self.states.get(partition)
+
+    async def save(self, partition: int, state: Mapping[str, Any], saved_at: datetime) -> None:
+        self.states[partition] = dict(state)
+
+
+class PgCheckpointStore:
+    """Checkpoints in the ``scorer_checkpoints`` table, one row per (app, topic, partition).
+
+    ``load`` waits for PostgreSQL for as long as it is unreachable: the partition is not scored
+    meanwhile. It never answers "no checkpoint" for "cannot tell": replaying the partition from
+    its log's beginning instead would lose every safety fact older than the log's retention on
+    Apache Kafka, and the next save would overwrite the good checkpoint with that state.
+    """
+
+    def __init__(self, dsn: str, app_id: str, topic: str, warn_every_s: float = 30.0) -> None:
+        self.dsn = dsn
+        self.app_id = app_id
+        self.topic = topic
+        self.warn_every_s = warn_every_s
+        self._conn: Any = None
+
+    async def _connection(self) -> Any:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await db.connect(self.dsn)
+        return self._conn
+
+    async def load(self, partition: int) -> dict[str, Any] | None:
+        started = time.monotonic()
+        next_error = started + self.warn_every_s
+        delay = 0.2
+        while True:
+            try:
+                conn = await self._connection()
+                found = await load_checkpoint(conn, self.app_id, self.topic, partition)
+            except db.TRANSIENT_ERRORS as exc:
+                self._conn = None
+                now = time.monotonic()
+                if now >= next_error:
+                    next_error = now + self.warn_every_s
+                    log.error(
+                        "checkpoint unavailable partition=%s waited_s=%.0f error=%r: the "
+                        "partition waits for PostgreSQL",
+                        partition,
+                        now - started,
+                        exc,
+                    )
+                else:
+                    log.warning("checkpoint load retry partition=%s error=%r", partition, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            waited = time.monotonic() - started
+            if waited > self.warn_every_s:
+                log.info("checkpoint available again partition=%s waited_s=%.0f", partition, waited)
+            return found
+
+    async def save(self, partition: int, state: Mapping[str, Any], saved_at: datetime) -> None:
+        try:
+            conn = await self._connection()
+            await save_checkpoint(conn, self.app_id, self.topic, partition, state, saved_at)
+        except BaseException:
+            self._conn = None
+            raise
+
+    async def close(self) -> None:
+        if self._conn is not None and not self._conn.is_closed():
+            await self._conn.close()
+
+
+# --- the rows ---------------------------------------------------------------------------------
+async def save_checkpoint(
+    conn: asyncpg.Connection,
+    app_id: str,
+    topic: str,
+    partition: int,
+    state: Mapping[str, Any],
+    saved_at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO scorer_checkpoints (app_id, topic, partition, next_offset, state, saved_at)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+           ON CONFLICT (app_id, topic, partition) DO UPDATE
+           SET next_offset = EXCLUDED.next_offset, state = EXCLUDED.state,
+               saved_at = EXCLUDED.saved_at""",
+        app_id,
+        topic,
+        partition,
+        int(state["next_offset"]),
+        json.dumps(state),
+        saved_at,
+    )
+
+
+async def load_checkpoint(
+    conn: asyncpg.Connection, app_id: str, topic: str, partition: int
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT state FROM scorer_checkpoints WHERE app_id=$1 AND topic=$2 AND partition=$3",
+        app_id,
+        topic,
+        partition,
+    )
+    if row is None:
+        return None
+    state: dict[str, Any] = json.loads(row["state"])
+    return state

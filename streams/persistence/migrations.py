@@ -1,0 +1,173 @@
+"""The database schema as numbered migrations, applied once each by
+:func:`streams.persistence.db.migrate`.
+
+Never edit a released migration; add the next one. Tables (after every migration):
+
+* ``events``          validated, located inputs; one row per (epoch, kind, source, event_id), with
+                      the ``riskmon.located`` position (``log_partition``, ``log_offset``) it was
+                      first read at, which replay uses to apply events in the worker's order
+* ``score_updates``   full :class:`~streams.contract.ScoreUpdate` messages per series (``live``, or
+                      a replay's name), for time travel; kept for the raw retention period
+* ``score_points``    the narrow series behind history charts: (series, district, domain, as_of)
+                      -> value, grade, and for downsampled rows the step's min/max and count
+* ``alerts``          each alert's latest state; ``alert_changes`` every message of its lifecycle
+* ``dead_letters``    rejected inputs with their original bytes
+* ``stream_epochs``   lives of the located-events log: a broker that lost its log (the embedded
+                      demo broker keeps nothing across restarts) starts a new epoch, and offsets
+                      are only compared within one
+* ``scorer_checkpoints`` the worker's per-partition index state with the next offset to read
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+    CREATE TABLE events (
+        kind        text        NOT NULL,
+        source      text        NOT NULL,
+        event_id    text        NOT NULL,
+        type        text        NOT NULL,
+        district    text        NOT NULL,
+        h3          text,
+        occurred_at timestamptz NOT NULL,
+        received_at timestamptz NOT NULL,
+        origin      text        NOT NULL,
+        payload     jsonb       NOT NULL,
+        PRIMARY KEY (kind, source, event_id)
+    );
+    CREATE INDEX events_district_time ON events (district, occurred_at);
+    CREATE TABLE score_updates (
+        district      text             NOT NULL,
+        seq           bigint           NOT NULL,
+        as_of         timestamptz      NOT NULL,
+        reason        text             NOT NULL,
+        composite     double precision NOT NULL,
+        grade         smallint         NOT NULL,
+        safety        double precision NOT NULL,
+        model_version text             NOT NULL,
+        payload       jsonb            NOT NULL,
+        PRIMARY KEY (district, seq)
+    );
+    CREATE INDEX score_updates_time ON score_updates (as_of);
+    CREATE TABLE dead_letters (
+        topic     text        NOT NULL,
+        partition integer     NOT NULL,
+        "offset"  bigint      NOT NULL,
+        error     text        NOT NULL,
+        reason    text        NOT NULL,
+        failed_at timestamptz NOT NULL,
+        key       bytea,
+        value     bytea       NOT NULL,
+        PRIMARY KEY (topic, partition, "offset")
+    );
+    CREATE TABLE scorer_checkpoints (
+        app_id      text        NOT NULL,
+        topic       text        NOT NULL,
+        partition   integer     NOT NULL,
+        next_offset bigint      NOT NULL,
+        state       jsonb       NOT NULL,
+        saved_at    timestamptz NOT NULL,
+        PRIMARY KEY (app_id, topic, partition)
+    );
+    """,
+    ),
+    (
+        2,
+        """
+    CREATE TABLE stream_epochs (
+        epoch      integer     PRIMARY KEY,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        reason     text        NOT NULL
+    );
+    INSERT INTO stream_epochs (epoch, reason) VALUES (1, 'first');
+
+    ALTER TABLE events ADD COLUMN epoch integer NOT NULL DEFAULT 1,
+                       ADD COLUMN log_partition integer,
+                       ADD COLUMN log_offset bigint;
+    ALTER TABLE events DROP CONSTRAINT events_pkey,
+                       ADD PRIMARY KEY (epoch, kind, source, event_id);
+    CREATE INDEX events_log ON events (epoch, log_partition, district, log_offset);
+    CREATE INDEX events_received ON events (received_at);
+
+    ALTER TABLE score_updates ADD COLUMN series text NOT NULL DEFAULT 'live',
+                              ADD COLUMN epoch integer,
+                              ADD COLUMN basis_partition integer,
+                              ADD COLUMN basis_offset bigint;
+    ALTER TABLE score_updates DROP CONSTRAINT score_updates_pkey,
+                              ADD PRIMARY KEY (series, district, seq);
+    DROP INDEX score_updates_time;
+    CREATE INDEX score_updates_at ON score_updates (series, district, as_of);
+    CREATE INDEX score_updates_time ON score_updates (as_of);
+
+    CREATE TABLE score_points (
+        series        text             NOT NULL,
+        district      text             NOT NULL,
+        domain        text             NOT NULL,
+        as_of         timestamptz      NOT NULL,
+        seq           bigint           NOT NULL,
+        value         double precision NOT NULL,
+        grade         smallint,
+        lo            double precision NOT NULL,
+        hi            double precision NOT NULL,
+        n             integer          NOT NULL DEFAULT 1,
+        model_version text             NOT NULL,
+        PRIMARY KEY (series, district, domain, as_of, seq)
+    );
+    CREATE INDEX score_points_time ON score_points (as_of);
+
+    CREATE TABLE alerts (
+        id        text        PRIMARY KEY,
+        seq       bigint      NOT NULL,
+        district  text        NOT NULL,
+        domain    text        NOT NULL,
+        rule      text        NOT NULL,
+        state     text        NOT NULL,
+        severity  text        NOT NULL,
+        opened_at timestamptz NOT NULL,
+        as_of     timestamptz NOT NULL,
+        cluster   text,
+        payload   jsonb       NOT NULL
+    );
+    CREATE INDEX alerts_opened ON alerts (opened_at);
+    CREATE INDEX alerts_state ON alerts (state, opened_at);
+    CREATE TABLE alert_changes (
+        id      text        NOT NULL,
+        seq     bigint      NOT NULL,
+        change  text        NOT NULL,
+        state   text        NOT NULL,
+        as_of   timestamptz NOT NULL,
+        payload jsonb       NOT NULL,
+        PRIMARY KEY (id, seq)
+    );
+
+    ALTER TABLE dead_letters ADD COLUMN epoch integer NOT NULL DEFAULT 1;
+    ALTER TABLE dead_letters DROP CONSTRAINT dead_letters_pkey,
+                             ADD PRIMARY KEY (epoch, topic, partition, "offset");
+    CREATE INDEX dead_letters_time ON dead_letters (failed_at);
+    """,
+    ),
+    (
+        3,
+        """
+    -- Keyset pages of the history API: each list route's order is a unique key, and an index
+    -- serves it with and without the district filter.
+    DROP INDEX events_district_time;
+    CREATE INDEX events_district_time
+        ON events (district, occurred_at, epoch, kind, source, event_id);
+    CREATE INDEX events_time ON events (occurred_at, epoch, kind, source, event_id);
+    DROP INDEX alerts_opened;
+    CREATE INDEX alerts_opened ON alerts (opened_at, id);
+    DROP INDEX dead_letters_time;
+    CREATE INDEX dead_letters_time ON dead_letters (failed_at, epoch, topic, partition, "offset");
+    """,
+    ),
+    (
+        4,
+        """
+    -- A dead letter of a very large input keeps its first bytes and the original size.
+    ALTER TABLE dead_letters ADD COLUMN value_size integer;
+    """,
+    ),
+)

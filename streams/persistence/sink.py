@@ -1,0 +1,194 @@
+"""The history sink: located events, score updates, alerts and dead letters -> PostgreSQL.
+
+Its own consumer group, so it never slows scoring. Offsets are committed only after the batch's
+rows are committed in PostgreSQL; while PostgreSQL is down it retries with backoff, consumes
+nothing more, and resumes where it stopped. Writes are idempotent, so a redelivered batch after a
+crash changes nothing. Retention runs beside it on its own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
+
+from streams import metrics
+from streams.contract import Alert, DeadLetter, LocatedEvent, ScoreUpdate
+from streams.contract.deadletters import RawRecord, dead_letter
+from streams.persistence import db, writes
+from streams.persistence.retention import retention_loop
+from streams.settings import Settings
+
+log = logging.getLogger("riskmon.sink")
+
+# PostgreSQL refusing the data itself (class 22: bad value, untranslatable character, date out of
+# range; class 23: a constraint): retrying the same rows can never succeed.
+DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+
+
+class Batch:
+    """Pure buffer: sorts decoded records into rows per table; undecodable records are counted."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topics = settings.topics
+        self.records: list[tuple[str, int, int, bytes | None]] = []  # as read, for isolation
+        self.events: list[writes.StoredEvent] = []
+        self.scores: list[ScoreUpdate] = []
+        self.dead: list[DeadLetter] = []
+        self.alerts: list[Alert] = []
+        self.undecodable = 0
+
+    def add(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
+        self.records.append((topic, partition, offset, value))
+        try:
+            if topic == self.topics.located:
+                event = LocatedEvent.model_validate_json(value or b"")
+                self.events.append(writes.StoredEvent(event, partition, offset))
+            elif topic == self.topics.scores:
+                self.scores.append(ScoreUpdate.model_validate_json(value or b""))
+            elif topic == self.topics.deadletter:
+                self.dead.append(DeadLetter.model_validate_json(value or b""))
+            elif topic == self.topics.alerts:
+                self.alerts.append(Alert.model_validate_json(value or b""))
+        except ValidationError:
+            self.undecodable += 1
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.scores) + len(self.dead) + len(self.alerts)
+
+
+def unstorable(
+    topic: str, partition: int, offset: int, value: bytes | None, error: str
+) -> DeadLetter:
+    """A dead letter for a record PostgreSQL refused: its bytes, where it was read, the reason."""
+    raw = RawRecord(topic, partition, offset, None, value)
+    reason = f"PostgreSQL refused to store it: {error}"
+    return dead_letter(raw, "not_storable", reason, datetime.now(UTC))
+
+
+async def _write(conn: Any, batch: Batch) -> None:
+    """Write ``batch`` in one transaction. If PostgreSQL refuses its data (not a connection
+    problem: that never heals by retrying), write its records one by one and store each refused
+    one as a ``not_storable`` dead letter instead, so one bad record cannot stop the history."""
+    try:
+        await writes.write_batch(conn, batch.events, batch.scores, batch.dead, batch.alerts)
+    except DATA_ERRORS as exc:
+        log.error("sink batch refused, isolating its records error=%r", exc)
+        for record in batch.records:
+            single = Batch(batch.settings)
+            single.add(*record)
+            try:
+                await writes.write_batch(
+                    conn, single.events, single.scores, single.dead, single.alerts
+                )
+                _count_rows(single)
+            except DATA_ERRORS as refused:
+                letter = unstorable(*record, error=str(refused))
+                metrics.DEAD_LETTERS.labels(letter.error).inc()
+                log.error(
+                    "sink record not storable origin=%s/%s/%s error=%r",
+                    record[0],
+                    record[1],
+                    record[2],
+                    refused,
+                )
+                await writes.write_batch(conn, [], [], [letter], [])
+                metrics.SINK_ROWS.labels("dead_letters").inc()
+        return
+    _count_rows(batch)
+
+
+def _count_rows(batch: Batch) -> None:
+    metrics.SINK_ROWS.labels("events").inc(len(batch.events))
+    metrics.SINK_ROWS.labels("score_updates").inc(len(batch.scores))
+    metrics.SINK_ROWS.labels("dead_letters").inc(len(batch.dead))
+    metrics.SINK_ROWS.labels("alerts").inc(len(batch.alerts))
+
+
+async def write_with_retry(dsn: str, conn: Any, batch: Batch, stop: asyncio.Event) -> Any:
+    """Write ``batch`` until it is durable (or ``stop`` is set); returns the live connection."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            if conn is None or conn.is_closed():
+                conn = await db.connect(dsn)
+            await _write(conn, batch)
+            return conn
+        except db.TRANSIENT_ERRORS as exc:
+            metrics.SINK_RETRIES.inc()
+            log.warning("sink write failed, retrying in %.1f s error=%r", delay, exc)
+            conn = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    return conn
+
+
+async def record_lag(consumer: AIOKafkaConsumer) -> None:
+    """Records behind the log end per topic: the last fetch's high watermark minus the position
+    (the embedded broker under-reports log ends, so there it reads low)."""
+    lag: dict[str, int] = {}
+    for tp in consumer.assignment():
+        end = consumer.highwater(tp)
+        if end is None:
+            continue
+        position = await consumer.position(tp)
+        lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - position)
+    for topic, value in lag.items():
+        metrics.SINK_LAG.labels(topic).set(value)
+
+
+async def run_sink(
+    settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
+    """Consume until ``stop`` is set, writing each batch before committing its offsets."""
+    dsn = settings.require_pg_dsn()
+    conn = await db.connect(dsn)
+    await db.migrate(conn)
+    topics = settings.topics
+    consumer = AIOKafkaConsumer(
+        topics.located,
+        topics.scores,
+        topics.deadletter,
+        topics.alerts,
+        bootstrap_servers=settings.require_bootstrap(),
+        group_id=f"{settings.app_id}-sink",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        session_timeout_ms=int(settings.session_timeout_s * 1000),
+        heartbeat_interval_ms=int(min(3.0, settings.session_timeout_s / 3) * 1000),
+        **settings.kafka_client_options(),
+    )
+    await consumer.start()
+    retention = asyncio.create_task(retention_loop(settings, stop), name="riskmon-retention")
+    if ready is not None:
+        ready.set()
+    log.info("sink started group=%s-sink", settings.app_id)
+    try:
+        while not stop.is_set():
+            records = await consumer.getmany(timeout_ms=200, max_records=2000)
+            batch = Batch(settings)
+            for partition_records in records.values():
+                for record in partition_records:
+                    batch.add(record.topic, record.partition, record.offset, record.value)
+            if batch.undecodable:
+                log.warning("sink skipped undecodable records count=%s", batch.undecodable)
+            if len(batch):
+                conn = await write_with_retry(dsn, conn, batch, stop)
+            if records and not stop.is_set():
+                await consumer.commit()
+                await record_lag(consumer)
+    finally:
+        retention.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retention
+        await consumer.stop()
+        if conn is not None and not conn.is_closed():
+            await conn.close()

@@ -1,0 +1,178 @@
+"""The alert stage (I/O shell): riskmon.alert-input + riskmon.alert-acks -> riskmon.alerts and
+riskmon.alert-ack-results (the decision on every acknowledgement).
+
+Both inputs have one partition, so one worker holds the whole city's alert state
+(:class:`streams.pipeline.alerting.CityAlerts`), checkpointed like scoring: state and the next
+offset of each input together, restored on assignment, resumed at the checkpoint's offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence, Set
+from datetime import datetime
+from typing import Any
+
+from faust.types import TP
+from pydantic import ValidationError
+
+from streams import metrics
+from streams.contract import AckResult, Alert, AlertAck, DeadLetter, ScoreUpdate
+from streams.contract.deadletters import RawRecord, dead_letter
+from streams.persistence.checkpoints import CheckpointStore
+from streams.pipeline.alerting import AlertingContext, CityAlerts
+from streams.settings import Settings
+
+log = logging.getLogger("riskmon.alerts")
+
+
+class AlertStage:
+    """Owns :class:`CityAlerts` while partition 0 of the alert inputs is assigned here."""
+
+    def __init__(
+        self, app: Any, settings: Settings, ctx: AlertingContext, checkpoints: CheckpointStore
+    ) -> None:
+        topics = settings.topics
+        raw = {"value_serializer": "raw", "key_serializer": "raw"}
+        self.stream = app.topic(topics.alert_input, topics.alert_acks, partitions=1, **raw)
+        self.alerts = app.topic(topics.alerts, partitions=settings.partitions, **raw)
+        self.ack_results = app.topic(topics.ack_results, partitions=settings.partitions, **raw)
+        self.app = app
+        self.topics = topics
+        self.ctx = ctx
+        self.checkpoints = checkpoints
+        self.state: CityAlerts | None = None
+        self.dirty = False
+        self.failing = False
+        self._restoring = asyncio.Lock()
+
+    def owns(self, tp: TP) -> bool:
+        return tp.topic in (self.topics.alert_input, self.topics.alert_acks)
+
+    def resume_positions(self, assignment: Set[TP]) -> dict[TP, int]:
+        if self.state is None:
+            return {}
+        return {tp: self.state.next_offsets.get(tp.topic, 0) for tp in assignment if self.owns(tp)}
+
+    async def restore(self) -> CityAlerts:
+        """Load the checkpoint and read on from its offsets; once per assignment (the
+        assignment handler and a first batch may both ask)."""
+        async with self._restoring:
+            if self.state is not None:
+                return self.state
+            return await self._restore()
+
+    async def _restore(self) -> CityAlerts:
+        data = await self.checkpoints.load(0)
+        self.state = CityAlerts.from_checkpoint(data) if data else CityAlerts()
+        merged = self.state.close_merged(self.ctx, datetime.now().astimezone())
+        if merged:  # an older checkpoint's alerts that are one alert now
+            self.dirty = True
+            await self.publish(merged)
+        for topic in (self.topics.alert_input, self.topics.alert_acks):
+            await self.app.consumer.seek(TP(topic, 0), self.state.next_offsets.get(topic, 0))
+        log.info(
+            "alert state restored open=%s from=%s",
+            len(self.state.engine.open_alerts()),
+            "checkpoint" if data else "beginning",
+        )
+        return self.state
+
+    async def release(self) -> None:
+        if self.state is None:
+            return
+        await self.save()
+        log.info(
+            "alert state released open=%s checkpoint=%s",
+            len(self.state.engine.open_alerts()),
+            "failed" if self.dirty else "saved",
+        )
+        self.state = None
+
+    async def batch(
+        self, events: Sequence[Any], now: datetime, dead: Callable[[DeadLetter], Awaitable[None]]
+    ) -> None:
+        """Apply a batch of score updates and acknowledgements; publish the alert changes."""
+        state = self.state or await self.restore()
+        out: list[Alert] = []
+        results: list[AckResult] = []
+        for event in events:
+            msg = event.message
+            if not state.fresh(msg.topic, msg.offset):
+                continue
+            self.dirty = True
+            raw = RawRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+            try:
+                if msg.topic == self.topics.alert_acks:
+                    ack = AlertAck.model_validate_json(msg.value or b"")
+                    changed, result = state.acknowledge(ack, self.ctx, now)
+                    out.extend(changed)
+                    results.append(result)
+                    if result.reason is not None:
+                        await dead(dead_letter(raw, "ack_rejected", result.reason, now))
+                else:
+                    out.extend(
+                        state.observe(
+                            ScoreUpdate.model_validate_json(msg.value or b""), self.ctx, now
+                        )
+                    )
+            except ValidationError as exc:
+                await dead(
+                    dead_letter(raw, "schema", f"not a valid {msg.topic} record: {exc}", now)
+                )
+        await self.publish(out)
+        for result in results:  # after the alerts: "applied" follows the acknowledged alert
+            metrics.ACK_RESULTS.labels(result.outcome, result.code or "").inc()
+            log.info(
+                "ack id=%s alert=%s who=%s outcome=%s code=%s",
+                result.ack_id,
+                result.alert_id,
+                result.who,
+                result.outcome,
+                result.code,
+            )
+            await self.ack_results.send(
+                key=result.district.encode(), value=result.model_dump_json().encode()
+            )
+
+    async def tick(self, now: datetime) -> None:
+        if self.state is not None:
+            changes = self.state.tick(self.ctx, now)
+            if changes:
+                self.dirty = True
+            await self.publish(changes)
+
+    async def publish(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            metrics.ALERTS.labels(alert.change).inc()
+            log.info(
+                "alert id=%s change=%s state=%s severity=%s value=%.2f",
+                alert.id,
+                alert.change,
+                alert.state,
+                alert.severity,
+                alert.value,
+            )
+            await self.alerts.send(
+                key=alert.district.encode(), value=alert.model_dump_json().encode()
+            )
+
+    async def save(self) -> None:
+        if self.state is None or not self.dirty:
+            return
+        snapshot = self.state.to_checkpoint()  # synchronous: consistent with its offsets
+        snapshot["next_offset"] = self.state.next_offsets.get(self.topics.alert_input, 0)
+        self.dirty = False
+        try:
+            await self.checkpoints.save(0, snapshot, datetime.now().astimezone())
+        except Exception as exc:  # PostgreSQL down: alerting goes on; retry on the next timer
+            self.dirty = True
+            metrics.CHECKPOINT_FAILURES.inc()
+            if not self.failing:  # once per outage; the metric counts every attempt
+                log.warning("alert checkpoint failed error=%r: alerting goes on", exc)
+            self.failing = True
+            return
+        if self.failing:
+            log.info("alert checkpoint saved again")
+        self.failing = False

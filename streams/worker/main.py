@@ -1,0 +1,37 @@
+"""``riskmon worker``: run the Faust worker (ingest, scoring, ticks, checkpoints)."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from streams.city.config import CityConfig
+from streams.metrics import serve_metrics
+from streams.persistence.checkpoints import PgCheckpointStore
+from streams.settings import Settings
+from streams.worker.agents import register
+from streams.worker.app import create_app
+
+log = logging.getLogger("riskmon.worker")
+
+
+def run_worker(settings: Settings, config: CityConfig) -> None:
+    """Run until SIGINT/SIGTERM; exits the process. Run the set-up step
+    (:func:`streams.ops.startup.prepare`) first."""
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+    dsn = settings.require_pg_dsn()
+    checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.located)
+    alert_checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.alert_input)
+    register(app, settings, config, checkpoints, alert_checkpoints)
+    serve_metrics(settings.metrics_host, settings.metrics_port)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,  # keep the structured lines of streams.logs
+    )
+    worker.spinner = None  # a terminal spinner would write escape codes into the log
+    worker.execute_from_commandline()

@@ -1,0 +1,94 @@
+"""The history API's OpenAPI document: valid, complete, and in agreement with the parser."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from openapi_spec_validator import validate
+
+from dashboard_ws.api.openapi import openapi_document
+from dashboard_ws.api.params import ROUTES, ApiProblem, parse_request
+from dashboard_ws.api.service import OPENAPI_PATH, HistoryApi
+from streams.contract import SCHEMAS
+from streams.settings import Settings
+
+DISTRICTS = ["4157056000", "4157051500"]
+DOMAINS = ["composite", "safety", "fire", "group:natural"]
+NOW = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
+DOCUMENT = openapi_document(DISTRICTS, DOMAINS, version="1.2.3")
+OPERATIONS = [(path, item["get"]) for path, item in DOCUMENT["paths"].items()]
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    validate(DOCUMENT)
+    assert DOCUMENT["openapi"] == "3.1.0"
+    assert DOCUMENT["info"]["version"] == "1.2.3"
+
+
+def test_every_route_is_documented_once() -> None:
+    assert sorted(DOCUMENT["paths"]) == sorted(route.path for route in ROUTES.values())
+    assert len({op["operationId"] for _, op in OPERATIONS}) == len(ROUTES)
+
+
+@pytest.mark.parametrize(("path", "operation"), OPERATIONS, ids=[p for p, _ in OPERATIONS])
+def test_every_documented_example_is_accepted_by_the_parser(
+    path: str, operation: dict[str, Any]
+) -> None:
+    """All of a route's documented examples at once: the parser must take them all."""
+    concrete = path
+    query = {}
+    for param in operation["parameters"]:
+        if param["in"] == "path":
+            concrete = concrete.replace("{" + param["name"] + "}", param["example"])
+        else:
+            query[param["name"]] = param["example"]
+    result = parse_request(
+        concrete, urlencode(query), now=NOW, districts=DISTRICTS, domains=DOMAINS
+    )
+    assert not isinstance(result, ApiProblem), result
+
+
+@pytest.mark.parametrize(("path", "operation"), OPERATIONS, ids=[p for p, _ in OPERATIONS])
+def test_an_undocumented_parameter_is_refused(path: str, operation: dict[str, Any]) -> None:
+    concrete = path.replace("{code}", DISTRICTS[0]).replace("{id}", "a-1")
+    documented = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    result = parse_request(
+        concrete, "undocumented=1", now=NOW, districts=DISTRICTS, domains=DOMAINS
+    )
+    assert isinstance(result, ApiProblem)
+    assert result.error.parameter == "undocumented"
+    accepted = result.error.detail.split("accepted: ")[1]
+    assert set(accepted.split(", ")) - {"none"} == documented
+
+
+def test_districts_and_domains_are_the_citys() -> None:
+    params = {p["name"]: p for _, op in OPERATIONS for p in op["parameters"]}
+    assert params["district"]["schema"]["enum"] == sorted(DISTRICTS)
+    assert params["code"]["schema"]["enum"] == sorted(DISTRICTS)
+    assert params["domain"]["schema"]["enum"] == sorted(DOMAINS)
+
+
+def test_answers_refer_to_the_contract_models() -> None:
+    schemas = DOCUMENT["components"]["schemas"]
+    for name, route in ROUTES.items():
+        operation = DOCUMENT["paths"][route.path]["get"]
+        ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok == {"$ref": f"#/components/schemas/{SCHEMAS[route.answer].__name__}"}, name
+        for status, response in operation["responses"].items():
+            if status != "200":
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ApiError"}
+    assert {"ScoreUpdate", "Alert", "LocatedEvent", "DeadLetter", "ApiError"} <= set(schemas)
+
+
+async def test_the_gateway_serves_it_without_a_database() -> None:
+    api = HistoryApi(Settings(pg_dsn=None), DISTRICTS, DOMAINS)
+    status, body = await api.handle(OPENAPI_PATH, "")
+    assert status == 200
+    served = json.loads(body)
+    validate(served)
+    assert served["paths"] == json.loads(json.dumps(DOCUMENT["paths"]))

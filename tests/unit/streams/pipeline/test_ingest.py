@@ -1,0 +1,184 @@
+"""ingest(): every input becomes a located event or a dead letter with a readable reason."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from indices import ModelParams
+from streams.city.map import load_gimpo
+from streams.contract import DEAD_LETTER_VALUE_MAX, DeadLetter, LocatedEvent
+from streams.contract.deadletters import RawRecord
+from streams.pipeline.ingest import ingest
+
+CITY = load_gimpo()
+PARAMS = ModelParams(river_stages={"river-1": (3.0, 4.5, 6.0, 7.5)})
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+JANGGI = (37.6385, 126.6791)
+
+
+def raw(value: object, topic: str = "riskmon.incidents") -> RawRecord:
+    data = value if isinstance(value, bytes) or value is None else json.dumps(value).encode()
+    return RawRecord(topic, 2, 41, b"k", data)
+
+
+def incident(**overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": "F-1",
+        "source": "gimpo-fire",
+        "type": "fire",
+        "severity": 3,
+        "occurred_at": "2026-11-24T20:55:00+09:00",
+        "lat": JANGGI[0],
+        "lon": JANGGI[1],
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def dead(record: RawRecord, kind: str = "incident") -> DeadLetter:
+    out = ingest(record, kind, CITY, PARAMS, NOW)  # type: ignore[arg-type]
+    assert isinstance(out, DeadLetter), out
+    assert out.value_b64 == base64.b64encode(record.value or b"").decode()
+    assert (out.topic, out.partition, out.offset) == (record.topic, 2, 41)
+    return out
+
+
+def test_point_inside_janggi_dong_is_located_with_h3_cell() -> None:
+    out = ingest(raw(incident()), "incident", CITY, PARAMS, NOW)
+    assert isinstance(out, LocatedEvent)
+    assert out.district == "4157056000"
+    assert out.h3 is not None
+    assert len(out.h3) == 15
+    assert out.origin == "riskmon.incidents/2/41"
+    assert out.incident is not None
+    assert out.incident.id == "F-1"
+
+
+def test_district_code_alone_is_enough() -> None:
+    out = ingest(
+        raw(incident(lat=None, lon=None, code="4157025000")), "incident", CITY, PARAMS, NOW
+    )
+    assert isinstance(out, LocatedEvent)
+    assert (out.district, out.h3) == ("4157025000", None)
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "words"),
+    [
+        (b"{not json", "not_json", "not JSON"),
+        (b"\xff\xfe\x00", "not_json", "UTF-8"),
+        (None, "not_json", "empty message"),
+        ([1, 2], "schema", "expected a JSON object"),
+        (incident(severity=9), "schema", "severity"),
+        (incident(type="meteor"), "schema", "unknown incident type 'meteor'"),
+        (incident(occurred_at="2026-11-24T20:55:00"), "schema", "timezone"),
+        (incident(lat=None, lon=None), "schema", "give a location"),
+        (incident(lon=None), "schema", "both lat and lon"),
+        (incident(extra_field=1), "schema", "extra_field"),
+        (incident(lat=37.5665, lon=126.9780), "outside_city", "outside every district"),
+        (incident(lat=JANGGI[1], lon=JANGGI[0]), "schema", "lat"),
+        (incident(lat=None, lon=None, code="1111000000"), "unknown_district", "1111000000"),
+        (incident(code="4157051500"), "schema", "code says 4157051500"),
+        # What PostgreSQL cannot store would stop the history sink: refused here.
+        (incident(description="smoke\u0000"), "schema", "NUL"),
+        (incident(id="F\u00001"), "schema", "NUL"),
+        (incident(occurred_at="0001-01-01T00:00:00+09:00"), "schema", "year 1 is outside"),
+        (incident(occurred_at="9999-12-31T23:59:59-14:00"), "schema", "year 9999"),
+        # RFC 3339 text, and a severity that is an integer, not something that converts to one.
+        (incident(occurred_at=1795000000), "schema", "not a number"),
+        (incident(severity="3"), "schema", "severity"),
+        (incident(severity=True), "schema", "severity"),
+        (incident(severity=3.0), "schema", "severity"),
+        # Stamped days after it was read (NOW is 21:00 in Seoul).
+        (incident(occurred_at="2026-11-27T21:00:00+09:00"), "future", "72.0 h after"),
+        (incident(occurred_at="2026-11-24T21:10:00+09:00"), "future", "10 min after"),
+    ],
+)
+def test_bad_input_becomes_a_dead_letter_with_reason(value: object, error: str, words: str) -> None:
+    letter = dead(raw(value))
+    assert letter.error == error
+    assert words in letter.reason
+
+
+def test_a_little_clock_skew_is_accepted_and_the_limit_is_a_parameter() -> None:
+    ahead = raw(incident(occurred_at="2026-11-24T21:04:00+09:00"))  # 4 min after NOW
+    assert isinstance(ingest(ahead, "incident", CITY, PARAMS, NOW), LocatedEvent)
+    strict = ingest(ahead, "incident", CITY, PARAMS, NOW, max_future=timedelta(seconds=30))
+    assert isinstance(strict, DeadLetter)
+    assert strict.error == "future"
+
+
+def test_a_huge_input_keeps_its_first_bytes_and_its_size_in_a_kafka_sized_letter() -> None:
+    value = b"{" + b"x" * 900_000  # under Kafka's 1 MB, but base64 would make it 1.2 MB
+    letter = ingest(raw(value), "incident", CITY, PARAMS, NOW)
+    assert isinstance(letter, DeadLetter)
+    assert letter.error == "not_json"
+    assert letter.value == value[:DEAD_LETTER_VALUE_MAX]
+    assert letter.value_truncated_from == len(value)
+    assert len(letter.model_dump_json()) < 400_000
+    small = dead(raw(b"{not json"))
+    assert small.value_truncated_from is None
+
+
+def test_swapped_coordinates_suggest_the_fix() -> None:
+    letter = dead(raw(incident(lat=37.6385, lon=37.6385)))
+    assert letter.error == "outside_city"
+    assert "swapped" in letter.reason
+
+
+def test_river_reading_needs_configured_stages() -> None:
+    reading = {
+        "sensor_id": "river-x",
+        "kind": "river_level_m",
+        "value": 3.2,
+        "observed_at": "2026-11-24T20:00:00+09:00",
+        "code": "4157036000",
+    }
+    letter = dead(raw(reading, "riskmon.readings"), "reading")
+    assert "no flood stages" in letter.reason
+    assert "river-1" in letter.reason
+    reading["sensor_id"] = "river-1"
+    assert isinstance(ingest(raw(reading), "reading", CITY, PARAMS, NOW), LocatedEvent)
+
+
+@pytest.mark.parametrize(
+    "fact",
+    [
+        {
+            "fact": "facility",
+            "id": "f1",
+            "source": "city",
+            "facility_id": "cctv-9",
+            "facility": "cctv",
+            "action": "added",
+            "effective_at": "2026-01-01T00:00:00+09:00",
+            "lat": JANGGI[0],
+            "lon": JANGGI[1],
+        },
+        {
+            "fact": "inspection",
+            "id": "i1",
+            "source": "city",
+            "structure_id": "bridge-2",
+            "grade": "D",
+            "effective_at": "2026-01-01T00:00:00+09:00",
+            "code": "4157056000",
+        },
+    ],
+)
+def test_safety_facts_are_located(fact: dict[str, object]) -> None:
+    out = ingest(raw(fact, "riskmon.safety"), "safety", CITY, PARAMS, NOW)
+    assert isinstance(out, LocatedEvent)
+    assert out.district == "4157056000"
+    assert out.safety is not None
+    assert out.safety.fact == fact["fact"]
+
+
+def test_unknown_safety_fact_kind_is_named() -> None:
+    letter = dead(raw({"fact": "rumour", "id": "x"}, "riskmon.safety"), "safety")
+    assert letter.error == "schema"
+    assert "rumour" in letter.reason
