@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from dashboard_ws.api.params import ROUTES, Route
+from dashboard_ws.api.routes import ROUTES, Route
 from streams.contract import SCHEMAS, ApiError
 
 __all__ = ["openapi_document"]

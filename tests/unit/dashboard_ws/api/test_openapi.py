@@ -11,7 +11,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from dashboard_ws.api.openapi import openapi_document
-from dashboard_ws.api.params import ROUTES, ApiProblem, parse_request
+from dashboard_ws.api.params import ApiProblem, parse_request
+from dashboard_ws.api.routes import ROUTES
 from dashboard_ws.api.service import OPENAPI_PATH, HistoryApi
 from streams.contract import SCHEMAS
 from streams.settings import Settings
