@@ -1,71 +1,134 @@
-"""Prometheus metrics of the worker (served on ``settings.metrics_port``)."""
+"""Prometheus metrics of the worker and the history sink (served on ``settings.metrics_port``).
+
+:class:`WorkerMetrics` holds its own registry and the metric objects: the process entry point
+(``riskmon worker``, ``riskmon sink``) makes one and passes it down; :func:`serve_metrics` serves
+it. Tests make their own and read the values from its registry:
+
+>>> metrics = WorkerMetrics()
+>>> metrics.checkpoints.inc()
+>>> metrics.registry.get_sample_value("riskmon_checkpoints_total")
+1.0
+>>> WorkerMetrics().registry.get_sample_value("riskmon_checkpoints_total")
+0.0
+"""
 
 from __future__ import annotations
 
 import logging
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
 
 log = logging.getLogger(__name__)
 
-
-def serve_metrics(host: str, port: int) -> None:
-    """Serve this process's metrics on ``host:port`` (nothing when ``port`` is 0)."""
-    if port:
-        start_http_server(port, addr=host)
-        log.info("metrics url=http://%s:%s/metrics", host, port)
-
-
-INGESTED = Counter("riskmon_ingested_total", "Inputs validated and located", ["kind"])
-DEAD_LETTERS = Counter(
-    "riskmon_dead_letters_total",
-    "Inputs dead-lettered (the sink counts those PostgreSQL refused: not_storable)",
-    ["error"],
-)
-NOT_OWNED = Counter(
-    "riskmon_not_owned_records_total",
-    "Records of a partition revoked while they waited in a batch; left to the new owner",
-    ["topic"],
-)
-EVENTS = Counter(
-    "riskmon_scoring_events_total",
-    "Located events by scoring outcome (applied, duplicate, conflict, redelivered)",
-    ["outcome"],
-)
-SCORE_UPDATES = Counter("riskmon_score_updates_total", "Score updates published", ["reason"])
-CHECKPOINTS = Counter("riskmon_checkpoints_total", "Partition checkpoints saved")
-CHECKPOINT_FAILURES = Counter(
-    "riskmon_checkpoint_failures_total",
-    "Checkpoint saves that failed (retried on the next interval)",
-)
-BATCH_SECONDS = Histogram(
-    "riskmon_score_batch_seconds",
-    "Time to score one partition batch",
-    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
-)
 DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
-ARRIVAL_DELAY = Histogram(
-    "riskmon_arrival_delay_seconds",
-    "From when an incident occurred or a reading was observed to when the worker read it "
-    "(how late agencies' feeds deliver; clock skew counts as 0)",
-    ["kind"],
-    buckets=DELAY_BUCKETS,
-)
-SCORE_DELAY = Histogram(
-    "riskmon_score_delay_seconds",
-    "From when the worker read an input to when the score update that includes it was sent "
-    "(a restarted worker's replay shows here as long delays)",
-    buckets=DELAY_BUCKETS,
-)
-ALERTS = Counter("riskmon_alert_changes_total", "Alert messages published", ["change"])
-ACK_RESULTS = Counter(
-    "riskmon_ack_results_total",
-    "Acknowledgements decided, by outcome and rejection code",
-    ["outcome", "code"],
-)
-SINK_ROWS = Counter("riskmon_sink_rows_total", "Rows written to PostgreSQL", ["table"])
-SINK_RETRIES = Counter("riskmon_sink_retries_total", "PostgreSQL write attempts that failed")
-SINK_LAG = Gauge("riskmon_sink_lag_records", "Records not yet written to PostgreSQL", ["topic"])
-RETENTION_ROWS = Counter(
-    "riskmon_retention_rows_total", "Rows deleted or downsampled by retention", ["table", "action"]
-)
+
+
+class WorkerMetrics:
+    """The metrics of one worker or sink, in a registry of their own.
+
+    ``process``: also collect ``process_*``, ``python_gc_*`` and ``python_info`` (what the global
+    registry served before); off for registries only read by tests.
+    """
+
+    def __init__(self, *, process: bool = True) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        if process:
+            for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+                r.register(collector)
+        self.ingested = Counter(
+            "riskmon_ingested_total", "Inputs validated and located", ["kind"], registry=r
+        )
+        self.dead_letters = Counter(
+            "riskmon_dead_letters_total",
+            "Inputs dead-lettered (the sink counts those PostgreSQL refused: not_storable)",
+            ["error"],
+            registry=r,
+        )
+        self.not_owned = Counter(
+            "riskmon_not_owned_records_total",
+            "Records of a partition revoked while they waited in a batch; left to the new owner",
+            ["topic"],
+            registry=r,
+        )
+        self.events = Counter(
+            "riskmon_scoring_events_total",
+            "Located events by scoring outcome (applied, duplicate, conflict, redelivered)",
+            ["outcome"],
+            registry=r,
+        )
+        self.score_updates = Counter(
+            "riskmon_score_updates_total", "Score updates published", ["reason"], registry=r
+        )
+        self.checkpoints = Counter(
+            "riskmon_checkpoints_total", "Partition checkpoints saved", registry=r
+        )
+        self.checkpoint_failures = Counter(
+            "riskmon_checkpoint_failures_total",
+            "Checkpoint saves that failed (retried on the next interval)",
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "riskmon_score_batch_seconds",
+            "Time to score one partition batch",
+            buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
+            registry=r,
+        )
+        self.arrival_delay = Histogram(
+            "riskmon_arrival_delay_seconds",
+            "From when an incident occurred or a reading was observed to when the worker read it "
+            "(how late agencies' feeds deliver; clock skew counts as 0)",
+            ["kind"],
+            buckets=DELAY_BUCKETS,
+            registry=r,
+        )
+        self.score_delay = Histogram(
+            "riskmon_score_delay_seconds",
+            "From when the worker read an input to when the score update that includes it was "
+            "sent (a restarted worker's replay shows here as long delays)",
+            buckets=DELAY_BUCKETS,
+            registry=r,
+        )
+        self.alerts = Counter(
+            "riskmon_alert_changes_total", "Alert messages published", ["change"], registry=r
+        )
+        self.ack_results = Counter(
+            "riskmon_ack_results_total",
+            "Acknowledgements decided, by outcome and rejection code",
+            ["outcome", "code"],
+            registry=r,
+        )
+        self.sink_rows = Counter(
+            "riskmon_sink_rows_total", "Rows written to PostgreSQL", ["table"], registry=r
+        )
+        self.sink_retries = Counter(
+            "riskmon_sink_retries_total", "PostgreSQL write attempts that failed", registry=r
+        )
+        self.sink_lag = Gauge(
+            "riskmon_sink_lag_records",
+            "Records not yet written to PostgreSQL",
+            ["topic"],
+            registry=r,
+        )
+        self.retention_rows = Counter(
+            "riskmon_retention_rows_total",
+            "Rows deleted or downsampled by retention",
+            ["table", "action"],
+            registry=r,
+        )
+
+
+def serve_metrics(host: str, port: int, registry: CollectorRegistry) -> None:
+    """Serve ``registry`` on ``host:port`` (nothing when ``port`` is 0)."""
+    if port:
+        start_http_server(port, addr=host, registry=registry)
+        log.info("metrics url=http://%s:%s/metrics", host, port)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from streams import metrics
+from streams.metrics import WorkerMetrics
 from streams.persistence import db
 from streams.settings import Settings
 
@@ -99,9 +99,15 @@ async def _count(conn: asyncpg.Connection, sql: str, *args: object) -> int:
 
 
 async def apply_retention(
-    conn: asyncpg.Connection, settings: Settings, now: datetime, *, dry_run: bool = False
+    conn: asyncpg.Connection,
+    settings: Settings,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    metrics: WorkerMetrics | None = None,
 ) -> RetentionReport:
     """Delete and downsample as of ``now``; with ``dry_run`` only count what would go."""
+    metrics = metrics or WorkerMetrics(process=False)
     cut = Cutoffs.of(settings, now)
     report = RetentionReport()
     deletions = [
@@ -121,7 +127,7 @@ async def apply_retention(
             count = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {where}", moment)
         else:
             count = await _count(conn, f"DELETE FROM {table} WHERE {where}", moment)
-            metrics.RETENTION_ROWS.labels(table, "deleted").inc(count)
+            metrics.retention_rows.labels(table, "deleted").inc(count)
         report.add(table, count)
     oldest = await conn.fetchval(
         "SELECT min(as_of) FROM score_points WHERE seq >= 0 AND as_of < $1", cut.raw_history
@@ -146,17 +152,19 @@ async def apply_retention(
         report.rollup_rows += rolled
         start = end
         await asyncio.sleep(0)
-    metrics.RETENTION_ROWS.labels("score_points", "downsampled").inc(report.downsampled_points)
+    metrics.retention_rows.labels("score_points", "downsampled").inc(report.downsampled_points)
     return report
 
 
-async def retention_loop(settings: Settings, stop: asyncio.Event) -> None:
+async def retention_loop(
+    settings: Settings, stop: asyncio.Event, metrics: WorkerMetrics | None = None
+) -> None:
     """Apply retention every ``retention_interval_s`` until ``stop``; failures wait for the next."""
     while not stop.is_set():
         try:
             conn = await db.connect(settings.require_pg_dsn())
             try:
-                report = await apply_retention(conn, settings, datetime.now(UTC))
+                report = await apply_retention(conn, settings, datetime.now(UTC), metrics=metrics)
             finally:
                 await conn.close()
             log.info(

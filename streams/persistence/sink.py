@@ -18,9 +18,9 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
-from streams import metrics
 from streams.contract import Alert, DeadLetter, LocatedEvent, ScoreUpdate
 from streams.contract.deadletters import RawRecord, dead_letter
+from streams.metrics import WorkerMetrics
 from streams.persistence import db, writes
 from streams.persistence.retention import retention_loop
 from streams.settings import Settings
@@ -73,7 +73,7 @@ def unstorable(
     return dead_letter(raw, "not_storable", reason, datetime.now(UTC))
 
 
-async def _write(conn: Any, batch: Batch) -> None:
+async def _write(conn: Any, batch: Batch, metrics: WorkerMetrics) -> None:
     """Write ``batch`` in one transaction. If PostgreSQL refuses its data (not a connection
     problem: that never heals by retrying), write its records one by one and store each refused
     one as a ``not_storable`` dead letter instead, so one bad record cannot stop the history."""
@@ -88,10 +88,10 @@ async def _write(conn: Any, batch: Batch) -> None:
                 await writes.write_batch(
                     conn, single.events, single.scores, single.dead, single.alerts
                 )
-                _count_rows(single)
+                _count_rows(single, metrics)
             except DATA_ERRORS as refused:
                 letter = unstorable(*record, error=str(refused))
-                metrics.DEAD_LETTERS.labels(letter.error).inc()
+                metrics.dead_letters.labels(letter.error).inc()
                 log.error(
                     "sink record not storable origin=%s/%s/%s error=%r",
                     record[0],
@@ -100,29 +100,32 @@ async def _write(conn: Any, batch: Batch) -> None:
                     refused,
                 )
                 await writes.write_batch(conn, [], [], [letter], [])
-                metrics.SINK_ROWS.labels("dead_letters").inc()
+                metrics.sink_rows.labels("dead_letters").inc()
         return
-    _count_rows(batch)
+    _count_rows(batch, metrics)
 
 
-def _count_rows(batch: Batch) -> None:
-    metrics.SINK_ROWS.labels("events").inc(len(batch.events))
-    metrics.SINK_ROWS.labels("score_updates").inc(len(batch.scores))
-    metrics.SINK_ROWS.labels("dead_letters").inc(len(batch.dead))
-    metrics.SINK_ROWS.labels("alerts").inc(len(batch.alerts))
+def _count_rows(batch: Batch, metrics: WorkerMetrics) -> None:
+    metrics.sink_rows.labels("events").inc(len(batch.events))
+    metrics.sink_rows.labels("score_updates").inc(len(batch.scores))
+    metrics.sink_rows.labels("dead_letters").inc(len(batch.dead))
+    metrics.sink_rows.labels("alerts").inc(len(batch.alerts))
 
 
-async def write_with_retry(dsn: str, conn: Any, batch: Batch, stop: asyncio.Event) -> Any:
+async def write_with_retry(
+    dsn: str, conn: Any, batch: Batch, stop: asyncio.Event, metrics: WorkerMetrics | None = None
+) -> Any:
     """Write ``batch`` until it is durable (or ``stop`` is set); returns the live connection."""
+    metrics = metrics or WorkerMetrics(process=False)
     delay = 0.5
     while not stop.is_set():
         try:
             if conn is None or conn.is_closed():
                 conn = await db.connect(dsn)
-            await _write(conn, batch)
+            await _write(conn, batch, metrics)
             return conn
         except db.TRANSIENT_ERRORS as exc:
-            metrics.SINK_RETRIES.inc()
+            metrics.sink_retries.inc()
             log.warning("sink write failed, retrying in %.1f s error=%r", delay, exc)
             conn = None
             await asyncio.sleep(delay)
@@ -130,7 +133,7 @@ async def write_with_retry(dsn: str, conn: Any, batch: Batch, stop: asyncio.Even
     return conn
 
 
-async def record_lag(consumer: AIOKafkaConsumer) -> None:
+async def record_lag(consumer: AIOKafkaConsumer, metrics: WorkerMetrics) -> None:
     """Records behind the log end per topic: the last fetch's high watermark minus the position
     (the embedded broker under-reports log ends, so there it reads low)."""
     lag: dict[str, int] = {}
@@ -141,13 +144,19 @@ async def record_lag(consumer: AIOKafkaConsumer) -> None:
         position = await consumer.position(tp)
         lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - position)
     for topic, value in lag.items():
-        metrics.SINK_LAG.labels(topic).set(value)
+        metrics.sink_lag.labels(topic).set(value)
 
 
 async def run_sink(
-    settings: Settings, stop: asyncio.Event, ready: asyncio.Event | None = None
+    settings: Settings,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+    *,
+    metrics: WorkerMetrics | None = None,
 ) -> None:
-    """Consume until ``stop`` is set, writing each batch before committing its offsets."""
+    """Consume until ``stop`` is set, writing each batch before committing its offsets
+    (counting in ``metrics``, the process's; a registry of its own when None)."""
+    metrics = metrics or WorkerMetrics(process=False)
     dsn = settings.require_pg_dsn()
     conn = await db.connect(dsn)
     await db.migrate(conn)
@@ -167,7 +176,9 @@ async def run_sink(
         **settings.kafka_client_options(),
     )
     await consumer.start()
-    retention = asyncio.create_task(retention_loop(settings, stop), name="riskmon-retention")
+    retention = asyncio.create_task(
+        retention_loop(settings, stop, metrics), name="riskmon-retention"
+    )
     if ready is not None:
         ready.set()
     log.info("sink started group=%s-sink", settings.app_id)
@@ -181,10 +192,10 @@ async def run_sink(
             if batch.undecodable:
                 log.warning("sink skipped undecodable records count=%s", batch.undecodable)
             if len(batch):
-                conn = await write_with_retry(dsn, conn, batch, stop)
+                conn = await write_with_retry(dsn, conn, batch, stop, metrics)
             if records and not stop.is_set():
                 await consumer.commit()
-                await record_lag(consumer)
+                await record_lag(consumer, metrics)
     finally:
         retention.cancel()
         with contextlib.suppress(asyncio.CancelledError):

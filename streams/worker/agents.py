@@ -1,20 +1,20 @@
-"""The worker's Faust agents: loops that read, call the pure steps, and write. No logic here.
+"""The worker's Faust agents: loops that read, call the stages, and write. No logic here.
 
 ingest  (riskmon.incidents | readings | safety) -> :func:`streams.pipeline.ingest.ingest`
         -> riskmon.located (explicit partition per district) or riskmon.deadletter
-score   (riskmon.located) -> :class:`streams.pipeline.scoring.PartitionScorer` -> riskmon.scores
-tick    (timer) re-evaluates decaying indices and publishes what moved
-checkpoint (timer) saves each partition's state with its next offset to PostgreSQL
+score   (riskmon.located) -> :class:`streams.worker.scoring_stage.ScoringStage` -> riskmon.scores
+alerts  (riskmon.alert-input | alert-acks) -> :class:`streams.worker.alert_stage.AlertStage`
+tick    (timer) re-evaluates decaying indices and alert states and publishes what moved
+checkpoint (timer) saves each changed partition's state with its next offset to PostgreSQL
 
 Recovery does not use Faust tables or changelogs (the embedded broker under-reports end offsets,
-so changelog recovery can skip the newest records). When a located partition is assigned, its
-checkpoint is loaded and the consumer is moved to the checkpoint's offset; the records after it
-are replayed into the state. A checkpoint that cannot be written delays nothing but recovery.
+so changelog recovery can skip the newest records): the stages restore their checkpoints when
+their partitions are assigned and move the consumer to the checkpoints' offsets. Which partitions
+are ours is the consumer's :class:`~streams.worker.ownership.Ownership`, read at each call.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence, Set
 from datetime import UTC, datetime, timedelta
@@ -22,16 +22,17 @@ from typing import Any
 
 from faust.types import TP
 
-from streams import metrics
 from streams.city.config import CityConfig
 from streams.contract import DeadLetter, LocatedEvent, ScoreUpdate
-from streams.contract.deadletters import RawRecord, dead_letter
+from streams.contract.deadletters import RawRecord
+from streams.metrics import WorkerMetrics
 from streams.persistence.checkpoints import CheckpointStore
 from streams.pipeline.alerting import AlertingContext
 from streams.pipeline.ingest import Kind, ingest
-from streams.pipeline.scoring import PartitionScorer, ScoringContext, model_fingerprint
 from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
+from streams.worker.ownership import Ownership
+from streams.worker.scoring_stage import ScoringStage
 
 log = logging.getLogger("riskmon.worker")
 
@@ -50,8 +51,18 @@ def arrival_time(located: LocatedEvent) -> datetime | None:
     return None
 
 
+def raw_records(events: Sequence[Any]) -> list[RawRecord]:
+    """The records of a batch of Faust events."""
+    return [
+        RawRecord(
+            e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value
+        )
+        for e in events
+    ]
+
+
 class Worker:
-    """Everything the agents share: settings, city, model, owned scorers, topics."""
+    """The I/O shell the agents share: the topics, the sends, and the two stages."""
 
     def __init__(
         self,
@@ -60,21 +71,14 @@ class Worker:
         config: CityConfig,
         checkpoints: CheckpointStore,
         alert_checkpoints: CheckpointStore,
+        metrics: WorkerMetrics,
     ) -> None:
-        city, params = config.city, config.params
         self.app = app
         self.settings = settings
-        self.city = city
+        self.city = config.city
+        self.params = config.params
         self.max_future = timedelta(seconds=settings.max_future_s)
-        self.ctx = ScoringContext(city.model_districts(), params)
-        self.fingerprint = model_fingerprint(params)
-        self.checkpoints = checkpoints
-        alert_ctx = AlertingContext.for_city(config)
-        self.alert_stage = AlertStage(app, settings, alert_ctx, alert_checkpoints)
-        self.scorers: dict[int, PartitionScorer] = {}
-        self.dirty: set[int] = set()
-        self.checkpoints_failing = False
-        self._restoring = asyncio.Lock()
+        self.metrics = metrics
         topics = settings.topics
         raw = {
             "value_serializer": "raw",
@@ -91,10 +95,24 @@ class Worker:
             topics.readings: "reading",
             topics.safety: "safety",
         }
+        self.scoring = ScoringStage(
+            settings, config, checkpoints, metrics, send=self.send_updates, seek=self.seek
+        )
+        alert_ctx = AlertingContext.for_city(config)
+        self.alert_stage = AlertStage(app, settings, alert_ctx, alert_checkpoints, metrics)
+
+    @property
+    def ownership(self) -> Ownership:
+        """The partitions the group granted this worker (kept by the consumer, see app.py)."""
+        ownership: Ownership = self.app.consumer.ownership
+        return ownership
 
     # --- sending ------------------------------------------------------------------------------
+    async def seek(self, tp: TP, offset: int) -> None:
+        await self.app.consumer.seek(tp, offset)
+
     async def send_dead(self, letter: DeadLetter) -> None:
-        metrics.DEAD_LETTERS.labels(letter.error).inc()
+        self.metrics.dead_letters.labels(letter.error).inc()
         log.warning(
             "dead letter error=%s origin=%s/%s/%s reason=%s",
             letter.error,
@@ -110,7 +128,7 @@ class Worker:
 
     async def send_updates(self, updates: Sequence[ScoreUpdate]) -> None:
         for update in updates:
-            metrics.SCORE_UPDATES.labels(update.reason).inc()
+            self.metrics.score_updates.labels(update.reason).inc()
             value = update.model_dump_json().encode()
             await self.scores.send(key=update.district.encode(), value=value)
             # The alert stage sees every district on one partition (clusters span districts).
@@ -119,192 +137,38 @@ class Worker:
     # --- ingest -------------------------------------------------------------------------------
     async def ingest_batch(self, events: Sequence[Any]) -> None:
         now = utcnow()
-        for event in events:
-            msg = event.message
-            raw = RawRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
-            out = ingest(
-                raw, self.kind_of[msg.topic], self.city, self.ctx.params, now, self.max_future
-            )
+        for raw in raw_records(events):
+            out = ingest(raw, self.kind_of[raw.topic], self.city, self.params, now, self.max_future)
             if isinstance(out, DeadLetter):
                 await self.send_dead(out)
                 continue
-            metrics.INGESTED.labels(out.kind).inc()
+            self.metrics.ingested.labels(out.kind).inc()
             happened = arrival_time(out)
             if happened is not None:
                 delay = max(0.0, (out.received_at - happened).total_seconds())
-                metrics.ARRIVAL_DELAY.labels(out.kind).observe(delay)
+                self.metrics.arrival_delay.labels(out.kind).observe(delay)
             partition = self.city.partition_of(out.district, self.settings.partitions)
             await self.located.send(
                 key=out.district.encode(), value=out.model_dump_json().encode(), partition=partition
             )
 
-    # --- scoring ------------------------------------------------------------------------------
-    async def score_batch(self, events: Sequence[Any]) -> None:
-        now = utcnow()
-        by_partition: dict[int, list[tuple[int, LocatedEvent]]] = {}
-        for event in events:
-            msg = event.message
-            try:
-                located = LocatedEvent.model_validate_json(msg.value)
-            except ValueError as exc:  # only a foreign producer on our internal topic gets here
-                raw = RawRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
-                await self.send_dead(dead_letter(raw, "schema", f"bad located event: {exc}", now))
-                continue
-            by_partition.setdefault(msg.partition, []).append((msg.offset, located))
-        assigned = self.assigned(self.settings.topics.located)
-        for partition, batch in by_partition.items():
-            scorer = self.scorers.get(partition)
-            if scorer is None and partition not in assigned:
-                # Revoked while the batch waited: its checkpoint was saved at the revocation and
-                # the new owner reads these records from it. Scoring them here would start a
-                # second, stale scorer of the partition (its ticks would overwrite the owner's).
-                metrics.NOT_OWNED.labels(self.settings.topics.located).inc(len(batch))
-                log.info(
-                    "records of a revoked partition left to its new owner partition=%s records=%s",
-                    partition,
-                    len(batch),
-                )
-                continue
-            scorer = scorer or await self.restore(partition)
-            log.debug(
-                "score batch partition=%s offsets=%s..%s records=%s next_offset=%s",
-                partition,
-                batch[0][0],
-                batch[-1][0],
-                len(batch),
-                scorer.next_offset,
-            )
-            with metrics.BATCH_SECONDS.time():
-                outcome = scorer.process(batch, self.ctx, now)
-            self.dirty.add(partition)
-            for outcome_name, count in outcome.counts.items():
-                metrics.EVENTS.labels(outcome_name).inc(count)
-            await self.send_updates(outcome.updates)
-            sent = utcnow()
-            for _, located in batch:
-                metrics.SCORE_DELAY.observe(max(0.0, (sent - located.received_at).total_seconds()))
-            for conflict in outcome.conflicts:
-                raw = RawRecord(
-                    self.settings.topics.located,
-                    partition,
-                    conflict.offset,
-                    conflict.event.district.encode(),
-                    conflict.event.model_dump_json().encode(),
-                )
-                await self.send_dead(dead_letter(raw, "conflict", conflict.reason, now))
-
-    async def tick(self) -> None:
-        now = utcnow()
-        for partition, scorer in list(self.scorers.items()):
-            updates = scorer.tick(self.ctx, now, self.settings.tick_min_change)
-            if updates:
-                self.dirty.add(partition)
-            await self.send_updates(updates)
-
-    # --- state --------------------------------------------------------------------------------
-    async def restore(self, partition: int) -> PartitionScorer:
-        """Load ``partition``'s checkpoint (or start empty) and read on from its offset; once
-        per assignment (the assignment handler and a first batch may both ask)."""
-        async with self._restoring:
-            held = self.scorers.get(partition)
-            return held if held is not None else await self._restore(partition)
-
-    async def _restore(self, partition: int) -> PartitionScorer:
-        codes = self.city.codes_of_partition(partition, self.settings.partitions)
-        state = await self.checkpoints.load(partition)
-        if state is not None and state.get("model_fingerprint") != self.fingerprint:
-            log.warning(
-                "checkpoint ignored partition=%s reason=model_changed saved=%s now=%s: "
-                "rebuilding the partition from the beginning of its log",
-                partition,
-                state.get("model_fingerprint"),
-                self.fingerprint,
-            )
-            state = None
-        if state is None:
-            scorer = PartitionScorer(partition, codes)
-        else:
-            scorer = PartitionScorer.from_checkpoint(state, codes)
-        self.scorers[partition] = scorer
-        tp = TP(self.settings.topics.located, partition)
-        await self.app.consumer.seek(tp, scorer.next_offset)
-        log.info(
-            "partition restored partition=%s next_offset=%s districts=%s from=%s",
-            partition,
-            scorer.next_offset,
-            len(scorer.slots),
-            "checkpoint" if state else "beginning",
-        )
-        await self.send_updates(scorer.publish_all(self.ctx, utcnow(), "recovered"))
-        return scorer
-
-    def assigned(self, topic: str) -> set[int]:
-        """Partitions of ``topic`` this worker's consumer holds now."""
-        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
-
+    # --- the stages ---------------------------------------------------------------------------
     async def resume_positions(self, granted: Set[TP]) -> dict[TP, int]:
-        """Where each stateful partition of ``granted`` must be read from: its state's next
-        offset. Restores the states not restored yet (Faust asks while the assignment signal
-        may still be restoring; :meth:`restore` does each once)."""
+        """Where each stateful partition of ``granted`` must be read from (restoring the states
+        not restored yet: Faust asks while the assignment signal may still be restoring)."""
         await self.on_assigned(granted)
-        located = self.settings.topics.located
-        positions = {
-            tp: self.scorers[tp.partition].next_offset
-            for tp in granted
-            if tp.topic == located and tp.partition in self.scorers
-        }
-        return positions | self.alert_stage.resume_positions(granted)
+        return self.scoring.positions(granted) | self.alert_stage.resume_positions(granted)
 
     async def on_assigned(self, assigned: Set[TP]) -> None:
-        for tp in sorted(assigned):
-            if tp.topic == self.settings.topics.located:
-                await self.restore(tp.partition)
-        if any(tp.topic == self.settings.topics.alert_input for tp in assigned):
-            await self.alert_stage.restore()
+        await self.scoring.on_assigned(assigned)
+        await self.alert_stage.on_assigned(assigned)
 
-    async def on_revoked(self, revoked: set[TP]) -> None:
-        for tp in revoked:
-            if tp.topic == self.settings.topics.located and tp.partition in self.scorers:
-                saved = await self.save(tp.partition)
-                scorer = self.scorers.pop(tp.partition)
-                log.info(
-                    "partition released partition=%s next_offset=%s checkpoint=%s",
-                    tp.partition,
-                    scorer.next_offset,
-                    "saved" if saved else "failed",
-                )
-        if any(tp.topic == self.settings.topics.alert_input for tp in revoked):
-            await self.alert_stage.release()
-
-    async def save(self, partition: int) -> bool:
-        scorer = self.scorers.get(partition)
-        if scorer is None:
-            return True
-        state = scorer.to_checkpoint(self.fingerprint)  # synchronous: consistent with next_offset
-        self.dirty.discard(partition)
-        try:
-            await self.checkpoints.save(partition, state, utcnow())
-        except Exception as exc:  # PostgreSQL down: keep scoring, retry on the next timer
-            self.dirty.add(partition)
-            metrics.CHECKPOINT_FAILURES.inc()
-            if not self.checkpoints_failing:  # once per outage; the metric counts every attempt
-                log.warning(
-                    "checkpoint failed partition=%s error=%r: scoring goes on, "
-                    "retrying every %.1f s",
-                    partition,
-                    exc,
-                    self.settings.checkpoint_interval_s,
-                )
-            self.checkpoints_failing = True
-            return False
-        metrics.CHECKPOINTS.inc()
-        return True
+    async def on_revoked(self, revoked: Set[TP]) -> None:
+        await self.scoring.on_revoked(revoked)
+        await self.alert_stage.on_revoked(revoked)
 
     async def save_dirty(self) -> None:
-        saved = [await self.save(partition) for partition in sorted(self.dirty)]
-        if self.checkpoints_failing and saved and all(saved):
-            self.checkpoints_failing = False
-            log.info("checkpoints saved again partitions=%s", len(saved))
+        await self.scoring.save_dirty()
         await self.alert_stage.save()
 
 
@@ -314,9 +178,10 @@ def register(
     config: CityConfig,
     checkpoints: CheckpointStore,
     alert_checkpoints: CheckpointStore,
+    metrics: WorkerMetrics,
 ) -> Worker:
     """Add riskmon's agents and timers to ``app``; returns the shared :class:`Worker`."""
-    worker = Worker(app, settings, config, checkpoints, alert_checkpoints)
+    worker = Worker(app, settings, config, checkpoints, alert_checkpoints, metrics)
     app.resume_positions = worker.resume_positions
     take = (settings.batch_max, settings.batch_within_s)
 
@@ -328,22 +193,17 @@ def register(
     @app.agent(worker.located, name="riskmon.score")  # type: ignore[untyped-decorator]
     async def score_agent(stream: Any) -> None:
         async for events in stream.take_events(*take):
-            await worker.score_batch(events)
+            records = raw_records(events)
+            await worker.scoring.batch(records, utcnow(), worker.ownership, worker.send_dead)
 
     @app.agent(worker.alert_stage.stream, name="riskmon.alerts")  # type: ignore[untyped-decorator]
     async def alert_agent(stream: Any) -> None:
         async for events in stream.take_events(*take):
-            if worker.alert_stage.state is None and not worker.assigned(
-                settings.topics.alert_input
-            ):
-                # Revoked while the batch waited (see Worker.score_batch): the new owner has it.
-                metrics.NOT_OWNED.labels(settings.topics.alert_input).inc(len(events))
-                continue
-            await worker.alert_stage.batch(events, utcnow(), worker.send_dead)
+            await worker.alert_stage.batch(events, utcnow(), worker.ownership, worker.send_dead)
 
     @app.timer(interval=settings.tick_interval_s)  # type: ignore[untyped-decorator]
     async def tick_timer() -> None:
-        await worker.tick()
+        await worker.scoring.tick(utcnow())
         await worker.alert_stage.tick(utcnow())
 
     @app.timer(interval=settings.checkpoint_interval_s)  # type: ignore[untyped-decorator]

@@ -17,12 +17,14 @@ from typing import Any
 from faust.types import TP
 from pydantic import ValidationError
 
-from streams import metrics
 from streams.contract import AckResult, Alert, AlertAck, DeadLetter, ScoreUpdate
 from streams.contract.deadletters import RawRecord, dead_letter
+from streams.metrics import WorkerMetrics
 from streams.persistence.checkpoints import CheckpointStore
 from streams.pipeline.alerting import AlertingContext, CityAlerts
 from streams.settings import Settings
+from streams.worker.ownership import Ownership
+from streams.worker.scoring_stage import SaveOutage
 
 log = logging.getLogger("riskmon.alerts")
 
@@ -31,7 +33,12 @@ class AlertStage:
     """Owns :class:`CityAlerts` while partition 0 of the alert inputs is assigned here."""
 
     def __init__(
-        self, app: Any, settings: Settings, ctx: AlertingContext, checkpoints: CheckpointStore
+        self,
+        app: Any,
+        settings: Settings,
+        ctx: AlertingContext,
+        checkpoints: CheckpointStore,
+        metrics: WorkerMetrics,
     ) -> None:
         topics = settings.topics
         raw = {"value_serializer": "raw", "key_serializer": "raw"}
@@ -42,13 +49,20 @@ class AlertStage:
         self.topics = topics
         self.ctx = ctx
         self.checkpoints = checkpoints
+        self.metrics = metrics
         self.state: CityAlerts | None = None
         self.dirty = False
-        self.failing = False
+        self.outage = SaveOutage()
         self._restoring = asyncio.Lock()
 
     def owns(self, tp: TP) -> bool:
         return tp.topic in (self.topics.alert_input, self.topics.alert_acks)
+
+    def owned(self, ownership: Ownership) -> bool:
+        """Whether a batch may be applied here: the state is held, or the alert input is granted
+        (and restored on first use). Revoked while the batch waited, it is neither: the new owner
+        reads the records from the checkpoint saved at the revocation."""
+        return self.state is not None or ownership.holds(self.topics.alert_input, 0)
 
     def resume_positions(self, assignment: Set[TP]) -> dict[TP, int]:
         if self.state is None:
@@ -79,6 +93,14 @@ class AlertStage:
         )
         return self.state
 
+    async def on_assigned(self, assigned: Set[TP]) -> None:
+        if any(tp.topic == self.topics.alert_input for tp in assigned):
+            await self.restore()
+
+    async def on_revoked(self, revoked: Set[TP]) -> None:
+        if any(tp.topic == self.topics.alert_input for tp in revoked):
+            await self.release()
+
     async def release(self) -> None:
         if self.state is None:
             return
@@ -91,9 +113,16 @@ class AlertStage:
         self.state = None
 
     async def batch(
-        self, events: Sequence[Any], now: datetime, dead: Callable[[DeadLetter], Awaitable[None]]
+        self,
+        events: Sequence[Any],
+        now: datetime,
+        ownership: Ownership,
+        dead: Callable[[DeadLetter], Awaitable[None]],
     ) -> None:
         """Apply a batch of score updates and acknowledgements; publish the alert changes."""
+        if not self.owned(ownership):
+            self.metrics.not_owned.labels(self.topics.alert_input).inc(len(events))
+            return
         state = self.state or await self.restore()
         out: list[Alert] = []
         results: list[AckResult] = []
@@ -123,7 +152,7 @@ class AlertStage:
                 )
         await self.publish(out)
         for result in results:  # after the alerts: "applied" follows the acknowledged alert
-            metrics.ACK_RESULTS.labels(result.outcome, result.code or "").inc()
+            self.metrics.ack_results.labels(result.outcome, result.code or "").inc()
             log.info(
                 "ack id=%s alert=%s who=%s outcome=%s code=%s",
                 result.ack_id,
@@ -145,7 +174,7 @@ class AlertStage:
 
     async def publish(self, alerts: Sequence[Alert]) -> None:
         for alert in alerts:
-            metrics.ALERTS.labels(alert.change).inc()
+            self.metrics.alerts.labels(alert.change).inc()
             log.info(
                 "alert id=%s change=%s state=%s severity=%s value=%.2f",
                 alert.id,
@@ -168,11 +197,11 @@ class AlertStage:
             await self.checkpoints.save(0, snapshot, datetime.now().astimezone())
         except Exception as exc:  # PostgreSQL down: alerting goes on; retry on the next timer
             self.dirty = True
-            metrics.CHECKPOINT_FAILURES.inc()
-            if not self.failing:  # once per outage; the metric counts every attempt
+            self.metrics.checkpoint_failures.inc()
+            self.outage = self.outage.failed(datetime.now().astimezone())
+            if self.outage.log_failure:  # once per outage; the metric counts every attempt
                 log.warning("alert checkpoint failed error=%r: alerting goes on", exc)
-            self.failing = True
             return
-        if self.failing:
-            log.info("alert checkpoint saved again")
-        self.failing = False
+        if self.outage.failing:
+            log.info("alert checkpoint saved again failures=%s", self.outage.failures)
+        self.outage = SaveOutage()

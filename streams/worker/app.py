@@ -18,6 +18,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.settings import Settings
+from streams.worker.ownership import Ownership
 
 log = logging.getLogger("riskmon.consumer")
 
@@ -50,18 +51,19 @@ class _ShortFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _ShortFetchConsumer(faust_aiokafka.Consumer):
     #: Partitions the group gave this consumer in its newest assignment, minus those revoked
     #: since. Faust's ``assignment()`` still lists revoked partitions until the next assignment
-    #: lands, and Faust seeks (``seek_to_committed``) in between.
-    granted: frozenset[Any] = frozenset()
+    #: lands, and Faust seeks (``seek_to_committed``) in between. Replaced at each signal, before
+    #: Faust's handlers run; the stages decide ownership by it.
+    ownership: Ownership = Ownership()
 
     def _new_consumer_thread(self) -> _ShortFetchConsumerThread:
         return _ShortFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def on_partitions_revoked(self, revoked: Set[Any]) -> None:
-        self.granted = self.granted - set(revoked)
+        self.ownership = self.ownership.revoke(revoked)
         await super().on_partitions_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: Set[Any], generation_id: int = 0) -> None:
-        self.granted = frozenset(assigned)
+        self.ownership = self.ownership.assign(assigned)
         await super().on_partitions_assigned(assigned, generation_id)
 
     async def _seek(self, partition: Any, offset: int) -> None:
@@ -92,7 +94,7 @@ class _ShortFetchConsumer(faust_aiokafka.Consumer):
         partition restored after this returned would keep Faust's committed offset as its read
         offset, and the records between checkpoint and commit would be dropped.
         """
-        own = await cast(RiskmonApp, self.app).resume_positions(self.granted)
+        own = await cast(RiskmonApp, self.app).resume_positions(self.ownership.granted)
         committed = dict(await super().seek_to_committed())
         await cast(_ShortFetchConsumerThread, self._thread).seek_many(own)
         log.debug("seek to committed committed=%s own=%s", committed, own)

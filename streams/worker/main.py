@@ -7,7 +7,7 @@ import logging
 import faust
 
 from streams.city.config import CityConfig
-from streams.metrics import serve_metrics
+from streams.metrics import WorkerMetrics, serve_metrics
 from streams.persistence.checkpoints import PgCheckpointStore
 from streams.settings import Settings
 from streams.worker.agents import register
@@ -24,8 +24,9 @@ def run_worker(settings: Settings, config: CityConfig) -> None:
     dsn = settings.require_pg_dsn()
     checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.located)
     alert_checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.alert_input)
-    register(app, settings, config, checkpoints, alert_checkpoints)
-    serve_metrics(settings.metrics_host, settings.metrics_port)
+    metrics = WorkerMetrics()
+    register(app, settings, config, checkpoints, alert_checkpoints, metrics)
+    serve_metrics(settings.metrics_host, settings.metrics_port, metrics.registry)
     worker = faust.Worker(
         app,
         loglevel=settings.log_level,

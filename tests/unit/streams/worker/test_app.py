@@ -11,6 +11,7 @@ from faust.types import TP
 
 from streams.settings import Settings
 from streams.worker.app import RiskmonApp, create_app
+from streams.worker.ownership import Ownership
 
 FAUST_FETCH_WAIT_MS = 1500  # hard-coded by faust.transport.drivers.aiokafka
 
@@ -54,7 +55,7 @@ async def test_seek_to_committed_restores_first_and_returns_the_apps_offsets(
 
     consumer: Any = app.consumer
     monkeypatch.setattr(app, "resume_positions", resume_positions)
-    consumer.granted = {located, other}
+    consumer.ownership = Ownership(frozenset({located, other}))
     monkeypatch.setattr(consumer._thread, "seek_to_committed", committed)
     monkeypatch.setattr(consumer._thread, "seek_many", seek_many)
 
@@ -67,7 +68,7 @@ async def test_seek_to_committed_restores_first_and_returns_the_apps_offsets(
     # Revoked (the next assignment not in yet): Faust's assignment() still lists the partition
     # and Faust seeks with the flow stopped; the app must not restore it again.
     monkeypatch.setattr(consumer, "assignment", lambda: {located, other})
-    consumer.granted = {other}
+    consumer.ownership = consumer.ownership.revoke({located})
     calls.clear()
     seeks.clear()
     positions = await consumer.seek_to_committed()

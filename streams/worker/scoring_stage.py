@@ -1,0 +1,316 @@
+"""The scoring stage: riskmon.located -> per-partition :class:`PartitionScorer` -> score updates.
+
+The twin of :mod:`streams.worker.alert_stage`. The decisions are pure and take their state
+explicitly: which partitions are ours (:class:`~streams.worker.ownership.Ownership`), whether a
+checkpoint may be restored (:func:`checkpoint_usable`), where each held partition resumes
+(:func:`resume_positions`), when a failing checkpoint save is logged (:class:`SaveOutage`). The
+I/O is in the thin async methods of :class:`ScoringStage`: the :class:`CheckpointStore` calls, and
+the sends and seeks it is handed (Faust's, from :mod:`streams.worker.agents`; a list in tests).
+
+Restore on assignment: a located partition's checkpoint is loaded (waiting while PostgreSQL cannot
+be reached: "cannot tell" is never "no checkpoint"), the consumer is moved to its ``next_offset``,
+and the records after it are replayed into the state. A checkpoint saved under another model is
+ignored (the partition is rebuilt from the beginning of its log). A checkpoint that cannot be saved
+delays nothing but recovery: it is retried on the next interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from faust.types import TP
+
+from streams.city.config import CityConfig
+from streams.contract import DeadLetter, LocatedEvent, ScoreUpdate
+from streams.contract.deadletters import RawRecord, dead_letter
+from streams.metrics import WorkerMetrics
+from streams.persistence.checkpoints import CheckpointStore
+from streams.pipeline.scoring import PartitionScorer, ScoringContext, model_fingerprint
+from streams.settings import Settings
+from streams.worker.ownership import Ownership
+
+log = logging.getLogger("riskmon.worker")
+
+SendUpdates = Callable[[Sequence[ScoreUpdate]], Awaitable[None]]
+SendDead = Callable[[DeadLetter], Awaitable[None]]
+Seek = Callable[[TP, int], Awaitable[None]]
+
+Unusable = Literal["none", "model_changed"]
+"""Why a partition starts empty: no checkpoint, or one saved under another model."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- the decisions ----------------------------------------------------------------------------
+def checkpoint_usable(
+    data: Mapping[str, Any] | None, fingerprint: str, codes: Iterable[str]
+) -> PartitionScorer | Unusable:
+    """The scorer ``data`` (a loaded checkpoint, None if there is none) restores, or why the
+    partition must be rebuilt from the beginning of its log instead."""
+    if data is None:
+        return "none"
+    if data.get("model_fingerprint") != fingerprint:
+        return "model_changed"
+    return PartitionScorer.from_checkpoint(data, codes)
+
+
+def resume_positions(
+    granted: Set[TP], topic: str, next_offsets: Mapping[int, int]
+) -> dict[TP, int]:
+    """Where each held partition of ``topic`` in ``granted`` must be read from: its state's next
+    offset (``next_offsets`` by partition); partitions without a state are Faust's to place."""
+    return {
+        tp: next_offsets[tp.partition]
+        for tp in granted
+        if tp.topic == topic and tp.partition in next_offsets
+    }
+
+
+def owned(partition: int, held: Collection[int], ownership: Ownership, topic: str) -> bool:
+    """Whether a batch of ``partition`` may be scored here: its state is held, or the partition
+    is granted (and restored on first use). A partition revoked while its batch waited is
+    neither: its checkpoint was saved at the revocation and the new owner reads the records from
+    it; scoring them here would start a second, stale scorer (its ticks would overwrite the
+    owner's)."""
+    return partition in held or ownership.holds(topic, partition)
+
+
+def located_batches(
+    records: Sequence[RawRecord], now: datetime
+) -> tuple[dict[int, list[tuple[int, LocatedEvent]]], list[DeadLetter]]:
+    """``records`` of riskmon.located decoded and grouped by partition (in order), and a dead
+    letter for each that is not a located event (only a foreign producer gets there)."""
+    by_partition: dict[int, list[tuple[int, LocatedEvent]]] = {}
+    dead: list[DeadLetter] = []
+    for raw in records:
+        try:
+            located = LocatedEvent.model_validate_json(raw.value or b"")
+        except ValueError as exc:
+            dead.append(dead_letter(raw, "schema", f"bad located event: {exc}", now))
+            continue
+        by_partition.setdefault(raw.partition, []).append((raw.offset, located))
+    return by_partition, dead
+
+
+@dataclass(frozen=True, slots=True)
+class SaveOutage:
+    """Checkpoint saves failing since ``since`` (None: they are not), ``failures`` in a row.
+
+    The first failure of an outage is logged, the others only counted (the metric counts each);
+    the recovery is logged once.
+
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> first = SaveOutage().failed(t)
+    >>> first.failing, first.log_failure, first.failed(t).log_failure
+    (True, True, False)
+    >>> SaveOutage().failed(t).failed(t).failures, SaveOutage().failing
+    (2, False)
+    """
+
+    since: datetime | None = None
+    failures: int = 0
+
+    @property
+    def failing(self) -> bool:
+        return self.since is not None
+
+    @property
+    def log_failure(self) -> bool:
+        """Whether the failure that made this state is the outage's first (to be logged)."""
+        return self.failures == 1
+
+    def failed(self, now: datetime) -> SaveOutage:
+        return SaveOutage(self.since or now, self.failures + 1)
+
+    def seconds(self, now: datetime) -> float:
+        return 0.0 if self.since is None else (now - self.since).total_seconds()
+
+
+# --- the stage --------------------------------------------------------------------------------
+class ScoringStage:
+    """Owns a :class:`PartitionScorer` per located partition assigned here."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: CityConfig,
+        checkpoints: CheckpointStore,
+        metrics: WorkerMetrics,
+        *,
+        send: SendUpdates,
+        seek: Seek,
+    ) -> None:
+        self.settings = settings
+        self.topic = settings.topics.located
+        self.city = config.city
+        self.ctx = ScoringContext(config.city.model_districts(), config.params)
+        self.fingerprint = model_fingerprint(config.params)
+        self.checkpoints = checkpoints
+        self.metrics = metrics
+        self.send = send
+        self.seek = seek
+        self.scorers: dict[int, PartitionScorer] = {}
+        self.dirty: set[int] = set()
+        self.outage = SaveOutage()
+        self._restoring = asyncio.Lock()
+
+    # --- records ------------------------------------------------------------------------------
+    async def batch(
+        self, records: Sequence[RawRecord], now: datetime, ownership: Ownership, dead: SendDead
+    ) -> None:
+        """Score a batch of riskmon.located records; publish the updates."""
+        by_partition, bad = located_batches(records, now)
+        for letter in bad:
+            await dead(letter)
+        for partition, batch in by_partition.items():
+            if not owned(partition, self.scorers.keys(), ownership, self.topic):
+                self.metrics.not_owned.labels(self.topic).inc(len(batch))
+                log.info(
+                    "records of a revoked partition left to its new owner partition=%s records=%s",
+                    partition,
+                    len(batch),
+                )
+                continue
+            scorer = self.scorers.get(partition) or await self.restore(partition)
+            log.debug(
+                "score batch partition=%s offsets=%s..%s records=%s next_offset=%s",
+                partition,
+                batch[0][0],
+                batch[-1][0],
+                len(batch),
+                scorer.next_offset,
+            )
+            with self.metrics.batch_seconds.time():
+                outcome = scorer.process(batch, self.ctx, now)
+            self.dirty.add(partition)
+            for outcome_name, count in outcome.counts.items():
+                self.metrics.events.labels(outcome_name).inc(count)
+            await self.send(outcome.updates)
+            sent = utcnow()
+            for _, located in batch:
+                self.metrics.score_delay.observe(
+                    max(0.0, (sent - located.received_at).total_seconds())
+                )
+            for conflict in outcome.conflicts:
+                raw = RawRecord(
+                    self.topic,
+                    partition,
+                    conflict.offset,
+                    conflict.event.district.encode(),
+                    conflict.event.model_dump_json().encode(),
+                )
+                await dead(dead_letter(raw, "conflict", conflict.reason, now))
+
+    async def tick(self, now: datetime) -> None:
+        """Re-evaluate the decaying indices of every held partition; publish what moved."""
+        for partition, scorer in list(self.scorers.items()):
+            updates = scorer.tick(self.ctx, now, self.settings.tick_min_change)
+            if updates:
+                self.dirty.add(partition)
+            await self.send(updates)
+
+    # --- ownership ----------------------------------------------------------------------------
+    async def restore(self, partition: int) -> PartitionScorer:
+        """Load ``partition``'s checkpoint (or start empty) and read on from its offset; once
+        per assignment (the assignment handler, Faust's seek and a first batch may all ask)."""
+        async with self._restoring:
+            held = self.scorers.get(partition)
+            return held if held is not None else await self._restore(partition)
+
+    async def _restore(self, partition: int) -> PartitionScorer:
+        codes = self.city.codes_of_partition(partition, self.settings.partitions)
+        data = await self.checkpoints.load(partition)  # waits while PostgreSQL is unreachable
+        usable = checkpoint_usable(data, self.fingerprint, codes)
+        if usable == "model_changed":
+            log.warning(
+                "checkpoint ignored partition=%s reason=model_changed saved=%s now=%s: "
+                "rebuilding the partition from the beginning of its log",
+                partition,
+                (data or {}).get("model_fingerprint"),
+                self.fingerprint,
+            )
+        scorer = (
+            usable if isinstance(usable, PartitionScorer) else PartitionScorer(partition, codes)
+        )
+        self.scorers[partition] = scorer
+        await self.seek(TP(self.topic, partition), scorer.next_offset)
+        log.info(
+            "partition restored partition=%s next_offset=%s districts=%s from=%s",
+            partition,
+            scorer.next_offset,
+            len(scorer.slots),
+            "checkpoint" if isinstance(usable, PartitionScorer) else "beginning",
+        )
+        await self.send(scorer.publish_all(self.ctx, utcnow(), "recovered"))
+        return scorer
+
+    def positions(self, granted: Set[TP]) -> dict[TP, int]:
+        """Where each located partition of ``granted`` whose state is held resumes (see
+        :func:`resume_positions`); call :meth:`on_assigned` first."""
+        offsets = {partition: s.next_offset for partition, s in self.scorers.items()}
+        return resume_positions(granted, self.topic, offsets)
+
+    async def on_assigned(self, assigned: Set[TP]) -> None:
+        """Restore each assigned located partition not restored yet (in partition order)."""
+        for tp in sorted(assigned):
+            if tp.topic == self.topic:
+                await self.restore(tp.partition)
+
+    async def on_revoked(self, revoked: Set[TP]) -> None:
+        """Save each revoked partition's state and let it go (the new owner restores it)."""
+        for tp in revoked:
+            if tp.topic == self.topic and tp.partition in self.scorers:
+                saved = await self.save(tp.partition)
+                scorer = self.scorers.pop(tp.partition)
+                log.info(
+                    "partition released partition=%s next_offset=%s checkpoint=%s",
+                    tp.partition,
+                    scorer.next_offset,
+                    "saved" if saved else "failed",
+                )
+
+    # --- checkpoints --------------------------------------------------------------------------
+    async def save(self, partition: int) -> bool:
+        """Save ``partition``'s state with its next offset; False (and still dirty) if the store
+        failed: scoring goes on, the next interval retries."""
+        scorer = self.scorers.get(partition)
+        if scorer is None:
+            return True
+        state = scorer.to_checkpoint(self.fingerprint)  # synchronous: consistent with next_offset
+        self.dirty.discard(partition)
+        try:
+            await self.checkpoints.save(partition, state, utcnow())
+        except Exception as exc:  # PostgreSQL down: keep scoring, retry on the next timer
+            self.dirty.add(partition)
+            self.metrics.checkpoint_failures.inc()
+            self.outage = self.outage.failed(utcnow())
+            if self.outage.log_failure:  # once per outage; the metric counts every attempt
+                log.warning(
+                    "checkpoint failed partition=%s error=%r: scoring goes on, "
+                    "retrying every %.1f s",
+                    partition,
+                    exc,
+                    self.settings.checkpoint_interval_s,
+                )
+            return False
+        self.metrics.checkpoints.inc()
+        return True
+
+    async def save_dirty(self) -> None:
+        """Save every partition changed since its last save (the checkpoint timer)."""
+        saved = [await self.save(partition) for partition in sorted(self.dirty)]
+        if self.outage.failing and saved and all(saved):
+            log.info(
+                "checkpoints saved again partitions=%s failures=%s after_s=%.0f",
+                len(saved),
+                self.outage.failures,
+                self.outage.seconds(utcnow()),
+            )
+            self.outage = SaveOutage()

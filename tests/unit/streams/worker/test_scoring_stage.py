@@ -1,0 +1,333 @@
+"""ScoringStage in-process: ownership over assign/revoke signals, restore from checkpoints, saves
+and the checkpoint outage, against :class:`MemoryCheckpointStore` (no Kafka, no PostgreSQL).
+
+The stage's I/O is what it is handed: the sends and seeks go to lists here, dead letters too. The
+ownership passed to each batch is the consumer's :class:`Ownership` (granted partitions), never
+Faust's ``assignment()``, which keeps listing revoked partitions until the next assignment lands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from faust.types import TP
+
+from streams.city.config import CityConfig, load_city_config
+from streams.contract import DeadLetter, Incident, LocatedEvent, ScoreUpdate
+from streams.contract.deadletters import RawRecord
+from streams.metrics import WorkerMetrics
+from streams.persistence.checkpoints import CheckpointStore, MemoryCheckpointStore
+from streams.pipeline.alerting import AlertingContext
+from streams.pipeline.scoring import PartitionScorer
+from streams.settings import Settings
+from streams.worker.alert_stage import AlertStage
+from streams.worker.app import create_app
+from streams.worker.ownership import Ownership
+from streams.worker.scoring_stage import (
+    SaveOutage,
+    ScoringStage,
+    checkpoint_usable,
+    owned,
+    resume_positions,
+)
+
+SETTINGS = Settings(partitions=2)
+LOCATED = SETTINGS.topics.located
+CONFIG: CityConfig = load_city_config()
+P0, P1 = TP(LOCATED, 0), TP(LOCATED, 1)
+
+
+class Io:
+    """What the stage sent, sought and dead-lettered, in order."""
+
+    def __init__(self) -> None:
+        self.updates: list[ScoreUpdate] = []
+        self.seeks: list[tuple[TP, int]] = []
+        self.dead: list[DeadLetter] = []
+
+    async def send(self, updates: Sequence[ScoreUpdate]) -> None:
+        self.updates.extend(updates)
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        self.dead.append(letter)
+
+
+class FailingStore:
+    """A :class:`CheckpointStore` in memory whose first ``failures`` saves raise OSError (as a
+    PostgreSQL that cannot be reached would)."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.memory = MemoryCheckpointStore()
+        self.attempts: list[int] = []
+
+    async def load(self, partition: int) -> dict[str, Any] | None:
+        return await self.memory.load(partition)
+
+    async def save(self, partition: int, state: Mapping[str, Any], saved_at: datetime) -> None:
+        self.attempts.append(partition)
+        if self.failures > 0:
+            self.failures -= 1
+            raise OSError("connection refused")
+        await self.memory.save(partition, state, saved_at)
+
+
+def stage_of(store: CheckpointStore) -> tuple[ScoringStage, Io, WorkerMetrics]:
+    io = Io()
+    metrics = WorkerMetrics(process=False)
+    stage = ScoringStage(SETTINGS, CONFIG, store, metrics, send=io.send, seek=io.seek)
+    return stage, io, metrics
+
+
+def code_of(partition: int) -> str:
+    return CONFIG.city.codes_of_partition(partition, SETTINGS.partitions)[0]
+
+
+def fire(partition: int, offset: int, at: datetime) -> RawRecord:
+    """A located fire in the first district of ``partition``, as read at ``offset``."""
+    code = code_of(partition)
+    incident = Incident(
+        id=f"F{partition}-{offset}",
+        source="gimpo-fire",
+        type="fire",
+        severity=4,
+        occurred_at=at,
+        code=code,
+    )
+    event = LocatedEvent(
+        kind="incident",
+        district=code,
+        received_at=at,
+        origin=f"riskmon.incidents/0/{offset}",
+        incident=incident,
+    )
+    return RawRecord(LOCATED, partition, offset, code.encode(), event.model_dump_json().encode())
+
+
+def value(metrics: WorkerMetrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+NOW = datetime.now(UTC)
+
+
+async def test_assignment_restores_each_located_partition_once_from_the_beginning() -> None:
+    stage, io, _ = stage_of(MemoryCheckpointStore())
+    assigned = {P0, P1, TP(SETTINGS.topics.incidents, 0)}
+    await stage.on_assigned(assigned)
+    await stage.on_assigned(assigned)  # Faust's seek asks again: nothing restored twice
+    await stage.restore(0)
+
+    assert sorted(stage.scorers) == [0, 1]
+    assert io.seeks == [(P0, 0), (P1, 0)]
+    districts = sum(len(CONFIG.city.codes_of_partition(p, 2)) for p in (0, 1))
+    assert len(io.updates) == districts  # one "recovered" update per district, once
+    assert {u.reason for u in io.updates} == {"recovered"}
+    assert stage.positions(assigned) == {P0: 0, P1: 0}
+
+
+async def test_a_batch_of_a_granted_partition_not_restored_yet_restores_it_first() -> None:
+    stage, io, metrics = stage_of(MemoryCheckpointStore())
+    ownership = Ownership().assign({P0})
+    await stage.batch([fire(0, 5, NOW), fire(0, 6, NOW)], NOW, ownership, io.dead_letter)
+
+    assert io.seeks == [(P0, 0)]
+    assert stage.scorers[0].next_offset == 7
+    assert stage.dirty == {0}
+    assert [u.reason for u in io.updates if u.reason != "recovered"] == ["events"]
+    assert value(metrics, "riskmon_scoring_events_total", outcome="applied") == 2
+
+
+async def test_revoked_mid_rebalance_the_partition_is_saved_released_and_never_restored() -> None:
+    """Faust's assignment() still lists partition 1 after its revocation: a batch that waited,
+    or Faust's seek, must not restore it (the new owner has it)."""
+    store = MemoryCheckpointStore()
+    stage, io, metrics = stage_of(store)
+    ownership = Ownership().assign({P0, P1})
+    await stage.on_assigned(ownership.granted)
+    await stage.batch([fire(1, 0, NOW), fire(1, 1, NOW)], NOW, ownership, io.dead_letter)
+
+    ownership = ownership.revoke({P1})
+    await stage.on_revoked({P1})
+    assert sorted(stage.scorers) == [0]
+    assert store.states[1]["next_offset"] == 2  # saved at the revocation
+
+    faust_assignment = {P0, P1}  # stale until the next assignment lands
+    assert owned(1, (), Ownership().assign(faust_assignment), LOCATED)  # what went wrong before
+    assert not owned(1, stage.scorers.keys(), ownership, LOCATED)
+
+    sent = len(io.updates)
+    await stage.batch([fire(1, 2, NOW)], NOW, ownership, io.dead_letter)
+    await stage.on_assigned(ownership.granted)  # Faust's seek_to_committed, mid-rebalance
+    assert sorted(stage.scorers) == [0]
+    assert len(io.updates) == sent
+    assert value(metrics, "riskmon_not_owned_records_total", topic=LOCATED) == 1
+    assert stage.positions(ownership.granted) == {P0: 0}
+
+
+async def test_restore_from_a_checkpoint_of_the_same_model_resumes_at_its_offset() -> None:
+    store = MemoryCheckpointStore()
+    before, io, _ = stage_of(store)
+    ownership = Ownership().assign({P0})
+    await before.batch(
+        [fire(0, 0, NOW), fire(0, 1, NOW), fire(0, 2, NOW)], NOW, ownership, io.dead_letter
+    )
+    await before.save_dirty()
+
+    after, io_after, _ = stage_of(store)  # a restarted worker
+    await after.on_assigned({P0})
+    scorer = after.scorers[0]
+    assert scorer.next_offset == store.states[0]["next_offset"] == 3
+    assert io_after.seeks == [(P0, 3)]
+    assert after.positions({P0, P1}) == {P0: 3}  # P1 not restored: Faust's to place
+    code = code_of(0)
+    assert scorer.slots[code].state.to_dict() == before.scorers[0].slots[code].state.to_dict()
+    recovered = next(u for u in io_after.updates if u.district == code)
+    assert recovered.domains["fire"].risk > 0
+
+
+async def test_a_checkpoint_of_another_model_is_ignored_and_the_log_read_from_its_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryCheckpointStore()
+    before, io, _ = stage_of(store)
+    await before.batch(
+        [fire(0, 0, NOW), fire(0, 1, NOW)], NOW, Ownership().assign({P0}), io.dead_letter
+    )
+    await before.save_dirty()
+    store.states[0]["model_fingerprint"] = "an older model"
+
+    after, io_after, _ = stage_of(store)
+    with caplog.at_level(logging.WARNING, logger="riskmon.worker"):
+        await after.on_assigned({P0})
+    assert after.scorers[0].next_offset == 0
+    assert io_after.seeks == [(P0, 0)]
+    assert after.positions({P0}) == {P0: 0}
+    assert "reason=model_changed" in caplog.text
+    code = code_of(0)
+    assert (
+        after.scorers[0].slots[code].state.to_dict()
+        != before.scorers[0].slots[code].state.to_dict()
+    )
+
+
+def test_checkpoint_usable_says_why_not() -> None:
+    codes = CONFIG.city.codes_of_partition(0, 2)
+    saved = PartitionScorer(0, codes, next_offset=41).to_checkpoint("fp")
+    assert checkpoint_usable(None, "fp", codes) == "none"
+    assert checkpoint_usable(saved, "other", codes) == "model_changed"
+    usable = checkpoint_usable(saved, "fp", codes)
+    assert isinstance(usable, PartitionScorer)
+    assert usable.next_offset == 41
+
+
+def test_resume_positions_cover_only_held_partitions_of_the_topic() -> None:
+    granted = {P0, P1, TP("riskmon.incidents", 0)}
+    assert resume_positions(granted, LOCATED, {0: 12, 3: 9}) == {P0: 12}
+
+
+async def test_save_dirty_saves_only_the_partitions_that_changed() -> None:
+    store = MemoryCheckpointStore()
+    stage, io, metrics = stage_of(store)
+    ownership = Ownership().assign({P0, P1})
+    await stage.on_assigned(ownership.granted)
+    await stage.batch([fire(1, 0, NOW)], NOW, ownership, io.dead_letter)
+
+    await stage.save_dirty()
+    assert sorted(store.states) == [1]
+    assert stage.dirty == set()
+    store.states.clear()
+    await stage.save_dirty()  # nothing changed since
+    assert store.states == {}
+    assert value(metrics, "riskmon_checkpoints_total") == 1
+
+
+async def test_a_failing_store_is_one_outage_logged_once_and_retried_until_saved(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = FailingStore(failures=3)
+    stage, io, metrics = stage_of(store)
+    ownership = Ownership().assign({P0, P1})
+    await stage.batch([fire(0, 0, NOW), fire(1, 0, NOW)], NOW, ownership, io.dead_letter)
+
+    with caplog.at_level(logging.INFO, logger="riskmon.worker"):
+        await stage.save_dirty()  # both fail
+        first = stage.outage
+        assert first.failing
+        assert first.failures == 2
+        assert stage.dirty == {0, 1}
+
+        await stage.save_dirty()  # 0 fails (the third), 1 is saved: still an outage
+        assert stage.outage.since == first.since
+        assert stage.outage.failures == 3
+        assert stage.dirty == {0}
+        assert sorted(store.memory.states) == [1]
+
+        await stage.save_dirty()  # every dirty partition saved: the outage is over
+    assert stage.outage == SaveOutage()
+    assert stage.dirty == set()
+    assert sorted(store.memory.states) == [0, 1]
+    assert store.attempts == [0, 1, 0, 1, 0]
+    assert value(metrics, "riskmon_checkpoint_failures_total") == 3
+    assert value(metrics, "riskmon_checkpoints_total") == 2
+    assert caplog.text.count("checkpoint failed partition=") == 1
+    assert caplog.text.count("checkpoints saved again") == 1
+
+
+async def test_a_revoked_partition_whose_save_fails_is_released_anyway() -> None:
+    store = FailingStore(failures=1)
+    stage, io, _ = stage_of(store)
+    ownership = Ownership().assign({P0})
+    await stage.batch([fire(0, 0, NOW)], NOW, ownership, io.dead_letter)
+    await stage.on_revoked({P0})
+    assert stage.scorers == {}
+    assert stage.outage.failing
+    assert store.memory.states == {}
+
+
+async def test_ticks_publish_only_what_moved_and_mark_it_dirty() -> None:
+    stage, io, _ = stage_of(MemoryCheckpointStore())
+    ownership = Ownership().assign({P0, P1})
+    await stage.on_assigned(ownership.granted)
+    await stage.batch([fire(0, 0, NOW)], NOW, ownership, io.dead_letter)
+    await stage.save_dirty()
+
+    sent = len(io.updates)
+    await stage.tick(NOW + timedelta(hours=6))  # the fire's risk has decayed
+    ticked = io.updates[sent:]
+    assert {u.reason for u in ticked} == {"tick"}
+    assert code_of(0) in {u.district for u in ticked}
+    assert 0 in stage.dirty
+
+
+async def test_a_record_that_is_not_a_located_event_is_dead_lettered_and_the_rest_scored() -> None:
+    stage, io, _ = stage_of(MemoryCheckpointStore())
+    bad = RawRecord(LOCATED, 0, 0, b"k", b"{not json")
+    await stage.batch([bad, fire(0, 1, NOW)], NOW, Ownership().assign({P0}), io.dead_letter)
+    assert [(d.error, d.offset) for d in io.dead] == [("schema", 0)]
+    assert stage.scorers[0].next_offset == 2
+
+
+async def test_the_alert_stage_decides_ownership_by_the_same_value() -> None:
+    """Revoked while its batch waited, the alert input is left to its new owner: nothing is
+    restored (no checkpoint read, no seek), the records are counted as not owned."""
+    app = create_app(SETTINGS.model_copy(update={"kafka_bootstrap": "127.0.0.1:9"}))
+    metrics = WorkerMetrics(process=False)
+    store = FailingStore(failures=0)
+    alerts = AlertStage(app, SETTINGS, AlertingContext.for_city(CONFIG), store, metrics)
+    alert_input = TP(SETTINGS.topics.alert_input, 0)
+    granted = Ownership().assign({alert_input, P0})
+    assert alerts.owned(granted)
+
+    revoked = granted.revoke({alert_input})
+    assert not alerts.owned(revoked)
+    await alerts.batch([object(), object()], NOW, revoked, Io().dead_letter)
+    assert alerts.state is None
+    assert value(metrics, "riskmon_not_owned_records_total", topic=alert_input.topic) == 2
