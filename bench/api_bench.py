@@ -30,7 +30,7 @@ from bench.pipeline_bench import postgres_database
 from dashboard_ws.server import Gateway
 from indices import ModelParams
 from indices.taxonomy import DOMAINS, GROUPS
-from streams.city.map import load_gimpo
+from streams.city.config import load_city_config
 from streams.contract import Incident, LocatedEvent
 from streams.ops.embedded import EmbeddedBroker
 from streams.persistence import db, writes
@@ -84,7 +84,7 @@ FROM unnest($1::text[]) AS d,
 async def sink_write(dsn: str, batches: int, per_batch: int) -> dict[str, Any]:
     """The sink's write path alone: ``writes.write_batch`` of located incidents and the updates the
     scorer made of them, one transaction per batch as the sink does."""
-    city = load_gimpo()
+    city = load_city_config().city
     ctx = ScoringContext(city.model_districts(), ModelParams())
     scorer = PartitionScorer(0, city.codes)
     rng = random.Random(3)
@@ -137,7 +137,7 @@ async def sink_write(dsn: str, batches: int, per_batch: int) -> dict[str, Any]:
 
 
 async def seed(dsn: str, sizes: Sizes) -> dict[str, Any]:
-    city = load_gimpo()
+    city = load_city_config().city
     codes = list(city.codes)
     scorer = PartitionScorer(0, codes)
     ctx = ScoringContext(city.model_districts(), ModelParams())
@@ -193,7 +193,7 @@ def _summary(timings: list[float]) -> dict[str, float]:
 
 async def measure(settings: Settings, sizes: Sizes) -> dict[str, Any]:
     rng = random.Random(11)
-    codes = list(load_gimpo().codes)
+    codes = list(load_city_config().city.codes)
     start = END - timedelta(days=sizes.days)
     span = max(timedelta(0), END - start - timedelta(hours=24))
     async with Gateway(settings) as gateway:

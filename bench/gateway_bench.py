@@ -36,7 +36,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench import Result, progress
 from bench.pipeline_bench import CpuMeter, settings_env
-from streams.city.map import load_gimpo
+from streams.city.config import load_city_config
 from streams.ops.embedded import EmbeddedBroker, free_port, stop_process
 from streams.ops.topics import create_topics
 from streams.settings import Settings, Topics
@@ -148,7 +148,7 @@ async def _wait_gateway(base: str, districts: int, gateway: subprocess.Popen[byt
 async def phase(
     settings: Settings, url: str, clients_n: int, seq0: int, sizes: Sizes, cpu: CpuMeter
 ) -> tuple[Result, int]:
-    city = load_gimpo()
+    city = load_city_config().city
     codes = sorted(city.codes)
     clients = [Client(url) for _ in range(clients_n)]
     tasks = [asyncio.create_task(c.run()) for c in clients]
@@ -222,7 +222,7 @@ def _summary(values: Sequence[float]) -> dict[str, float]:
 
 
 async def _seed(settings: Settings) -> None:
-    city = load_gimpo()
+    city = load_city_config().city
     producer = AIOKafkaProducer(bootstrap_servers=settings.require_bootstrap())
     await producer.start()
     try:
@@ -271,7 +271,7 @@ async def _run(broker: EmbeddedBroker, workdir: Path, sizes: Sizes) -> dict[str,
     gateway = await asyncio.to_thread(_start_gateway, env, log_path)
     try:
         base = f"http://127.0.0.1:{port}"
-        await _wait_gateway(base, len(load_gimpo().codes), gateway)
+        await _wait_gateway(base, len(load_city_config().city.codes), gateway)
         cpu = CpuMeter({"gateway": gateway.pid, "broker": broker.process.pid})
         results: dict[str, Result] = {}
         seq = 2

@@ -56,7 +56,8 @@ T0 = 1_795_000_000.0  # 2026-11-18, epoch seconds
 APPLY_TARGET = 200_000.0  # incremental updates (apply calls) per second, one core
 BATCH_TARGET = 2_000_000.0  # events per second through score_batch, one core
 
-# Gimpo's 14 districts: code, name, residents (2021), area km² (from streams/data/gimpo).
+# Gimpo's 14 districts: code, name, residents (2021), area km² (official boundaries,
+# ../shared/data/gimpo).
 GIMPO: tuple[tuple[str, str, int, float], ...] = (
     ("4157025000", "통진읍", 29059, 29.1),
     ("4157025300", "고촌읍", 48142, 25.0),

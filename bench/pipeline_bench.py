@@ -41,7 +41,8 @@ from pydantic import SecretStr
 from bench import Result, progress
 from dashboard_ws.server import Gateway
 from indices import taxonomy
-from streams.city.map import CityMap, load_gimpo
+from streams.city.config import load_city_config
+from streams.city.map import CityMap
 from streams.contract import Incident
 from streams.ops.embedded import EmbeddedBroker, EmbeddedPostgres, stop_process
 from streams.ops.topics import create_topics
@@ -497,7 +498,7 @@ async def measure(
     settings: Settings, worker: WorkerProcess, sizes: Sizes, cpu: CpuMeter, with_latency: bool
 ) -> dict[str, Result]:
     """Throughput on a freshly started worker, then (``with_latency``) latency once it is idle."""
-    city = load_gimpo()
+    city = load_city_config().city
     watch = ScoresWatch(settings)
     async with background(watch) as task:
         progress("pipeline: waiting for the worker to publish every district")

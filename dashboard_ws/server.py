@@ -94,7 +94,7 @@ class Gateway:
         self._pending: PendingAcks[ClientId] = PendingAcks(wait_s=settings.ack_wait_s)
         self._expiry_task: asyncio.Task[None] | None = None
         self._answers = 0
-        city = load_city_config(settings.city_config).city
+        city = load_city_config(settings.city).city
         series = ["composite", "safety", *DOMAINS, *(f"group:{g}" for g in GROUPS)]
         self.api = HistoryApi(settings, city.codes, series)
         self._registry = gateway_registry(self.hub, self.shell, self.api.stats)

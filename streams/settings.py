@@ -11,7 +11,7 @@ import ssl
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -111,8 +111,13 @@ class Settings(BaseSettings):
     retention_dead_letters_days: float = Field(default=90, gt=0)
     retention_interval_s: float = Field(default=3600, gt=0)
 
+    city: Path | None = Field(
+        default=None,
+        description="the city: a folder (districts.geojson, population.csv, optional city.toml) "
+        "or a city.toml; unset = approximate Gimpo, synthesized from the facts riskmon keeps",
+    )
     city_config: Path | None = Field(
-        default=None, description="city configuration TOML; unset = the bundled Gimpo one"
+        default=None, description="deprecated: the old name of RISKMON_CITY (used when unset)"
     )
 
     # --- worker --------------------------------------------------------------------------------
@@ -145,6 +150,14 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_city_config(cls, data: Any) -> Any:
+        """RISKMON_CITY_CONFIG (the old name) still names the city when RISKMON_CITY is unset."""
+        if isinstance(data, dict) and data.get("city") is None and data.get("city_config"):
+            return {**data, "city": data["city_config"]}
+        return data
 
     def kafka_client_options(self) -> dict[str, Any]:
         """Security options in aiokafka's keyword names (used by every aiokafka client we make)."""

@@ -1,27 +1,37 @@
-"""The city configuration: one TOML file naming the district polygons, the population table and
-the index model's parameters. Gimpo's (``streams/data/gimpo/city.toml``) is the bundled default.
+"""The city configuration: a city is a folder (``RISKMON_CITY``) holding the district polygons
+(``districts.geojson``), the population table (``population.csv``) and optionally ``city.toml``,
+which names the city, may point at files elsewhere and sets the index model's parameters
+([model]) and alert rules ([alerts]). Without ``city.toml`` the folder's files keep their
+conventional names, the model its defaults, and the city the folder's name. Without any city,
+riskmon runs approximate Gimpo, synthesized from the facts it keeps
+(:func:`streams.city.synth.approximate_gimpo`).
 
-Errors name the bad key and say what was expected, e.g.
-``city.toml: city.population: file not found: /srv/city/pop.csv``.
+Errors name the file and the bad key and say what was expected, e.g.
+``city.toml: city.population: cannot read /srv/city/pop.csv: ...``.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
-from importlib import resources
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from indices import InvalidConfig, ModelParams
 from indices.alerts import AlertConfig, alert_config_from_mapping
 from indices.config import params_from_mapping
+from streams.city.folder import CONFIG_FILE, DISTRICTS_FILE, POPULATION_FILE, CityData
 from streams.city.map import CityMap, load_city
+from streams.city.synth import SynthError, approximate_gimpo
 
 CITY_KEYS = {
     "name": "the city's display name",
-    "districts": "path to the districts GeoJSON",
-    "population": "path to the population CSV",
+    "districts": f"path to the districts GeoJSON (default {DISTRICTS_FILE})",
+    "population": f"path to the population CSV (default {POPULATION_FILE})",
+    "approximate": "true when the district shapes are not the official ones",
+    "river_gauges": "table: river gauge sensor id = the code of the district it stands in",
 }
 
 
@@ -31,21 +41,30 @@ class CityConfigError(ValueError):
 
 @dataclass(frozen=True)
 class CityConfig:
-    """A loaded, validated city: its map and its model parameters."""
+    """A loaded, validated city: its map, model parameters, alert rules and where it came from.
+
+    ``river_gauges`` places gauges (sensor id -> district code) for the simulator; gauges of
+    ``params.river_stages`` it does not name stand in the first and last districts.
+    """
 
     city: CityMap
     params: ModelParams
     alerts: AlertConfig
     source: str
-
-
-def bundled_config_path() -> Path:
-    return Path(str(resources.files("streams") / "data" / "gimpo" / "city.toml"))
+    approximate: bool = False
+    river_gauges: Mapping[str, str] = field(default_factory=dict)
 
 
 def load_city_config(path: Path | None = None) -> CityConfig:
-    """Load ``path`` (the bundled Gimpo configuration when None); raises CityConfigError."""
-    path = path or bundled_config_path()
+    """The city at ``path``: a folder (with or without ``city.toml``) or a ``city.toml``; None is
+    the default, approximate Gimpo. Raises CityConfigError."""
+    if path is None:
+        return default_city_config()
+    if path.is_dir():
+        toml = path / CONFIG_FILE
+        if not toml.exists():
+            return parse_city_config({}, toml, where=str(path))
+        path = toml
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except OSError as exc:
@@ -55,40 +74,81 @@ def load_city_config(path: Path | None = None) -> CityConfig:
     return parse_city_config(data, path)
 
 
-def parse_city_config(data: dict[str, Any], path: Path) -> CityConfig:
+@cache
+def default_city_config() -> CityConfig:
+    """Approximate Gimpo, synthesized in memory from ``streams/city/gimpo_facts.toml``."""
+    try:
+        data = approximate_gimpo()
+    except SynthError as exc:
+        raise CityConfigError(str(exc)) from exc
+    return config_of_data(data, source="gimpo_facts.toml (approximate Gimpo, built in)")
+
+
+def config_of_data(data: CityData, source: str) -> CityConfig:
+    """The configuration of a city held in memory (e.g. just synthesized)."""
+    city = data.city_map()
+    params, alerts = _model(dict(data.model), {}, source)
+    gauges = _gauges(dict(data.river_gauges), city, source)
+    return CityConfig(city, params, alerts, source, data.approximate, gauges)
+
+
+def parse_city_config(data: dict[str, Any], path: Path, where: str | None = None) -> CityConfig:
+    """Validate a parsed ``city.toml`` (``path``; files are relative to its folder). ``where``
+    names the configuration in messages (default: ``path``)."""
+    where = where or str(path)
     unknown = sorted(set(data) - {"city", "model", "alerts"})
     if unknown:
         raise CityConfigError(
-            f"{path}: {unknown[0]}: unknown table; expected [city], [model] and [alerts]"
+            f"{where}: {unknown[0]}: unknown table; expected [city], [model] and [alerts]"
         )
-    section = data.get("city")
+    section = data.get("city", {})
     if not isinstance(section, dict):
-        raise CityConfigError(f"{path}: city: missing table [city] ({', '.join(CITY_KEYS)})")
+        raise CityConfigError(f"{where}: city: expected a table ({', '.join(CITY_KEYS)})")
     for key in sorted(set(section) - set(CITY_KEYS)):
-        raise CityConfigError(f"{path}: city.{key}: unknown key; known: {', '.join(CITY_KEYS)}")
+        raise CityConfigError(f"{where}: city.{key}: unknown key; known: {', '.join(CITY_KEYS)}")
     texts = {}
-    for key in ("districts", "population"):
-        value = section.get(key)
+    for key, default in (("districts", DISTRICTS_FILE), ("population", POPULATION_FILE)):
+        value = section.get(key, default)
         if not isinstance(value, str) or not value:
-            raise CityConfigError(f"{path}: city.{key}: missing ({CITY_KEYS[key]})")
+            raise CityConfigError(f"{where}: city.{key}: expected a path ({CITY_KEYS[key]})")
         file = (path.parent / value).resolve()
         try:
             texts[key] = file.read_text("utf-8")
         except OSError as exc:
-            raise CityConfigError(f"{path}: city.{key}: cannot read {file}: {exc}") from exc
+            raise CityConfigError(f"{where}: city.{key}: cannot read {file}: {exc}") from exc
     name = section.get("name", path.parent.name)
     if not isinstance(name, str):
-        raise CityConfigError(f"{path}: city.name: expected a string")
+        raise CityConfigError(f"{where}: city.name: expected a string")
+    approximate = section.get("approximate", False)
+    if not isinstance(approximate, bool):
+        raise CityConfigError(f"{where}: city.approximate: expected true or false")
     try:
         city = load_city(texts["districts"], texts["population"], name)
     except (ValueError, KeyError) as exc:
-        raise CityConfigError(f"{path}: city.districts/city.population: {exc}") from exc
-    model = data.get("model", {})
+        raise CityConfigError(f"{where}: city.districts/city.population: {exc}") from exc
+    gauges = _gauges(section.get("river_gauges", {}), city, where)
+    params, alerts = _model(data.get("model", {}), data.get("alerts", {}), where)
+    return CityConfig(city, params, alerts, where, approximate, gauges)
+
+
+def _model(model: Any, alerts: Any, where: str) -> tuple[ModelParams, AlertConfig]:
     if not isinstance(model, dict):
-        raise CityConfigError(f"{path}: model: expected a table")
+        raise CityConfigError(f"{where}: model: expected a table")
     try:
-        params = params_from_mapping(model, where="model")
-        alerts = alert_config_from_mapping(data.get("alerts", {}), where="alerts")
+        return (
+            params_from_mapping(model, where="model"),
+            alert_config_from_mapping(alerts, where="alerts"),
+        )
     except InvalidConfig as exc:
-        raise CityConfigError(f"{path}: {exc}") from exc
-    return CityConfig(city=city, params=params, alerts=alerts, source=str(path))
+        raise CityConfigError(f"{where}: {exc}") from exc
+
+
+def _gauges(value: Any, city: CityMap, where: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise CityConfigError(f"{where}: city.river_gauges: expected a table (sensor id = code)")
+    for sensor, code in value.items():
+        if code not in city.districts:
+            raise CityConfigError(
+                f"{where}: city.river_gauges.{sensor}: {code!r} is not a district of the city"
+            )
+    return dict(value)

@@ -1,7 +1,7 @@
 """The city: its districts (polygons, population) and how a point is placed in one of them.
 
-Gimpo's 14 districts ship as package data (``streams/data/gimpo/``, with their source and licence in
-that folder's README). Another city passes its own GeoJSON and population CSV to :func:`load_city`.
+:func:`load_city` builds the map from a city folder's GeoJSON and population CSV (see
+:mod:`streams.city.config`; riskmon ships no boundary data).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import io
 import json
 import math
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -139,16 +138,6 @@ def load_city(geojson: str, population_csv: str, name: str) -> CityMap:
             )
         )
     return CityMap(name, districts)
-
-
-def load_gimpo() -> CityMap:
-    """Gimpo-si (김포시): the bundled default city."""
-    folder = resources.files("streams") / "data" / "gimpo"
-    return load_city(
-        (folder / "districts.geojson").read_text("utf-8"),
-        (folder / "population.csv").read_text("utf-8"),
-        "Gimpo-si 김포시",
-    )
 
 
 def load_city_files(geojson: Path, population_csv: Path, name: str) -> CityMap:

@@ -49,7 +49,7 @@ def worker(args: argparse.Namespace, settings: Settings) -> None:
     from streams.worker.main import run_worker
 
     asyncio.run(prepare(settings))
-    run_worker(settings, load_city_config(settings.city_config))
+    run_worker(settings, load_city_config(settings.city))
 
 
 def gateway(args: argparse.Namespace, settings: Settings) -> None:
@@ -77,13 +77,14 @@ def gateway(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def sink(args: argparse.Namespace, settings: Settings) -> None:
-    from streams.metrics import serve_metrics
+    from streams.metrics import WorkerMetrics, serve_metrics
     from streams.ops.startup import prepare
     from streams.persistence.sink import run_sink
 
     asyncio.run(prepare(settings))  # whichever process starts first sets up (or notices)
-    serve_metrics(settings.metrics_host, settings.metrics_port)
-    run_until_signal(lambda stop: run_sink(settings, stop))
+    metrics = WorkerMetrics()
+    serve_metrics(settings.metrics_host, settings.metrics_port, metrics.registry)
+    run_until_signal(lambda stop: run_sink(settings, stop, metrics=metrics))
 
 
 def simulate(args: argparse.Namespace, settings: Settings) -> None:
@@ -102,7 +103,7 @@ def score(args: argparse.Namespace, settings: Settings) -> int:
     return run_score(
         args.events,
         args.at or datetime.now(UTC),
-        args.config or settings.city_config,
+        args.config or settings.city,
         as_json=args.json,
     )
 
@@ -164,6 +165,18 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     return run_status(settings, limits, as_json=args.json, sample_s=args.sample)
 
 
+def city_import(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli.city import city_import as run
+
+    return run(args, settings)
+
+
+def city_synth(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli.city import city_synth as run
+
+    return run(args, settings)
+
+
 def schema(args: argparse.Namespace, settings: Settings) -> None:
     from streams.contract import export_schemas
 
@@ -186,4 +199,6 @@ COMMANDS: dict[str, Handler] = {
     "db new-epoch": db_new_epoch,
     "status": status,
     "schema": schema,
+    "city import": city_import,
+    "city synth": city_synth,
 }

@@ -46,6 +46,8 @@ def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
     env["RISKMON_APP_ID"] = settings.app_id
     env["RISKMON_PARTITIONS"] = str(settings.partitions)
     env["RISKMON_MAX_FUTURE_S"] = str(settings.max_future_s)
+    if settings.city is not None:  # the same city as the gateway and the simulator
+        env["RISKMON_CITY"] = str(settings.city.resolve())
     return subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"], env=env, preexec_fn=_die_with_parent
     )
@@ -61,6 +63,7 @@ async def run_demo(
 ) -> None:
     from dashboard_ws.server import Gateway
     from streams.cli.errors import redact_dsn
+    from streams.metrics import WorkerMetrics
     from streams.persistence.sink import run_sink
     from streams.simulator.producer import run_simulator
 
@@ -93,7 +96,7 @@ async def run_demo(
         def task(coro: Coroutine[Any, Any, None]) -> None:
             tasks.append(asyncio.create_task(coro))
 
-        task(run_sink(settings, stop))
+        task(run_sink(settings, stop, metrics=WorkerMetrics()))  # not served: the demo's sink
         if simulator:
             task(run_simulator(settings, speed=speed, rate_multiplier=rate, stop=stop))
         while not stop.is_set():

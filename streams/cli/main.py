@@ -4,7 +4,7 @@
     riskmon worker                                 the Faust worker (needs Kafka and PostgreSQL)
     riskmon gateway                                the websocket gateway
     riskmon sink                                   the PostgreSQL history sink
-    riskmon simulate                               the Gimpo event simulator
+    riskmon simulate                               the event simulator (of RISKMON_CITY)
     riskmon score --events F.jsonl [--at T] [--config city.toml] [--json]
                                                    every district's scores, offline
     riskmon detect --input IN.csv --output OUT.csv the worker's spike detector on a CSV series
@@ -19,6 +19,11 @@
                                                    checkpoints, start a new stream epoch
     riskmon db retention [--dry-run]               delete and downsample old history
     riskmon schema [--out DIR]                     export the wire contract as JSON Schema
+    riskmon city import --boundaries F.geojson --population F.csv --select CODE_PREFIX --out DIR
+                   [--name NAME] [--code-field adm_cd2 --name-field adm_nm ...]
+                                                   a city folder from official data, validated
+    riskmon city synth --out DIR [--districts N --seed S]
+                                                   approximate Gimpo (or N random districts)
 
 Settings come from ``RISKMON_*`` environment variables (see README, "Configuration").
 """
@@ -31,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 
 from streams import logs
+from streams.cli.city import add_parser as add_city_parser
 from streams.cli.commands import COMMANDS
 from streams.cli.errors import explain
 from streams.settings import Settings
@@ -50,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     gateway = sub.add_parser("gateway", help="run the websocket gateway")
     gateway.add_argument("--port", type=int, default=None)
     sub.add_parser("sink", help="run the PostgreSQL history sink")
-    simulate = sub.add_parser("simulate", help="publish simulated Gimpo events")
+    simulate = sub.add_parser("simulate", help="publish simulated events of the city")
     simulate.add_argument(
         "--speed",
         type=float,
@@ -141,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
         help="look twice this many seconds apart to tell stalled stages from busy ones "
         "(default 3; 0 = look once)",
     )
+    add_city_parser(sub)
     schema = sub.add_parser("schema", help="export the wire contract as JSON Schema")
     schema.add_argument("--out", type=Path, default=Path("docs/schemas"))
     return parser

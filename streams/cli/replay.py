@@ -125,7 +125,7 @@ def run_replay_cli(
         print(f"riskmon replay: --from ({start}) must be before --to ({end})", file=sys.stderr)
         return 2
     try:
-        params = load_city_config(config_path or settings.city_config).params
+        params = load_city_config(config_path or settings.city).params
     except CityConfigError as exc:
         print(f"riskmon replay: {exc}", file=sys.stderr)
         return 2
@@ -145,5 +145,5 @@ def run_replay_cli(
         every=timedelta(seconds=every_s) if every_s else None,
     )
     return asyncio.run(
-        _replay(settings, plan, config_path or settings.city_config, quiet, compare_alerts)
+        _replay(settings, plan, config_path or settings.city, quiet, compare_alerts)
     )

@@ -166,6 +166,20 @@ def envelope(t: float, begin: float, ramp: float, hold: float, recede: float) ->
 
 
 @dataclass(frozen=True)
+class RiverGauge:
+    """A simulated river gauge: its sensor id (which needs flood stages in the city's
+    ``[model.river_stages]``), the district it stands in (None: the first district for the 1st,
+    3rd... gauge, the last for the 2nd, 4th...), its calm mean level and semidiurnal tide (m), and
+    how late the tide reaches it (s)."""
+
+    sensor_id: str
+    district: str | None
+    mean_m: float
+    tide_m: float
+    tide_lag_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class SimConfig:
     """Knobs of the simulator; the defaults are Gimpo's real orders of magnitude.
 
@@ -185,6 +199,7 @@ class SimConfig:
     first_storm_after: timedelta | None = None
     haze_per_day: float = 0.1
     safety_changes_per_day: float = 6.0
+    river_gauges: tuple[RiverGauge, ...] = ()
 
     def __post_init__(self) -> None:
         if self.reading_interval <= timedelta(0):

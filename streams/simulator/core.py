@@ -2,10 +2,11 @@
 
 Build it from plain district data, a seed and a start time, then move its clock forward::
 
-    from streams.simulator.districts import load_gimpo_districts
+    from streams.simulator.districts import districts_from_city, river_gauges_of
+    city = load_city_config(None)           # the configured city (None: approximate Gimpo)
     start = datetime(2026, 11, 24, 9, 0, tzinfo=KST)
-    sim = Simulator(load_gimpo_districts(), seed=7, start=start,
-                    config=SimConfig(rate_multiplier=30))
+    sim = Simulator(districts_from_city(city.city), seed=7, start=start,
+                    config=SimConfig(rate_multiplier=30, river_gauges=river_gauges_of(city)))
     events = sim.advance(start + timedelta(seconds=10))   # wire models, oldest send time first
 
 No I/O and no clock reading here; :mod:`streams.simulator.producer` publishes what ``advance``
@@ -20,7 +21,7 @@ What it produces (see the ``sim_*`` modules for rates and their sources):
 
 * :class:`Incident` per district and type, Poisson rates proportional to population, self-exciting
   clusters, ~5 % resent unchanged (same source, id and content) to exercise idempotency;
-* :class:`SensorReading` from rain, temperature, wind, PM10/PM2.5 and two river gauges every
+* :class:`SensorReading` from rain, temperature, wind, PM10/PM2.5 and the city's river gauges every
   ``reading_interval``, with daily cycles, storms and haze episodes;
 * :class:`FacilityFact` and :class:`InspectionFact`: the register at the start, then changes.
 """

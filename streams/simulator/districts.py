@@ -1,9 +1,12 @@
-"""The simulator's inputs as plain data, taken from the city map (:mod:`streams.city.map`).
+"""The simulator's inputs as plain data, taken from the city configuration
+(:mod:`streams.city.config`): any city folder can be simulated.
 
-The core in :mod:`streams.simulator.core` takes plain :class:`DistrictInput` values, so tests and
-other cities can build them themselves::
+The core in :mod:`streams.simulator.core` takes plain :class:`DistrictInput` values and a
+:class:`SimConfig`, so tests can build them themselves::
 
-    sim = Simulator(load_gimpo_districts(), seed=7, start=datetime.now(KST))
+    city = load_city_config(settings.city)
+    sim = Simulator(districts_from_city(city.city), seed=7, start=datetime.now(KST),
+                    config=SimConfig(river_gauges=river_gauges_of(city)))
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from typing import Any
 
 from shapely.geometry import mapping
 
-from streams.city.map import CityMap, load_gimpo
-from streams.simulator.base import DistrictInput, PolygonCoords
+from streams.city.config import CityConfig
+from streams.city.map import CityMap
+from streams.simulator.base import DistrictInput, PolygonCoords, RiverGauge
 
-__all__ = ["districts_from_city", "load_gimpo_districts"]
+__all__ = ["districts_from_city", "river_gauges_of"]
+
+TIDE_LAG_S = 3600.0  # the first gauge stands upstream: the tide reaches it an hour later
 
 
 def _polygons(geometry: dict[str, Any]) -> tuple[PolygonCoords, ...]:
@@ -45,6 +51,23 @@ def districts_from_city(city: CityMap) -> list[DistrictInput]:
     ]
 
 
-def load_gimpo_districts() -> list[DistrictInput]:
-    """Gimpo's 14 districts from ``streams/data/gimpo/`` (sources and licence in its README)."""
-    return districts_from_city(load_gimpo())
+def river_gauges_of(config: CityConfig) -> tuple[RiverGauge, ...]:
+    """A simulated gauge for every gauge of the city's ``[model.river_stages]`` (a reading from a
+    gauge without stages would be dead-lettered), in the district ``[city] river_gauges`` names.
+
+    Calm water stays around a third of the first flood stage (Gimpo: 1.0 m for 3.0 m) with a tide
+    of ±2/15 of it, so only a heavy storm reaches the caution/alert stages.
+    """
+    gauges = []
+    for rank, (sensor_id, stages) in enumerate(sorted(config.params.river_stages.items())):
+        first = float(stages[0])
+        gauges.append(
+            RiverGauge(
+                sensor_id=sensor_id,
+                district=config.river_gauges.get(sensor_id),
+                mean_m=round(first / 3, 2),
+                tide_m=round(first * 2 / 15, 2),
+                tide_lag_s=TIDE_LAG_S if rank == 0 else 0.0,
+            )
+        )
+    return tuple(gauges)

@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 
+from streams.city.config import load_city_config
 from streams.contract import FacilityFact, Incident, InputEvent, InspectionFact, SensorReading
 from streams.settings import Settings, Topics
 from streams.simulator.base import KST, SimConfig
 from streams.simulator.core import Simulator
-from streams.simulator.districts import load_gimpo_districts
+from streams.simulator.districts import districts_from_city, river_gauges_of
 
 __all__ = ["route", "run_simulator"]
 
@@ -82,7 +83,8 @@ async def run_simulator(
     seed: int = 7,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Publish simulated Gimpo events until ``stop`` is set (or the task is cancelled).
+    """Publish simulated events of the configured city (``settings.city``) until ``stop`` is set
+    (or the task is cancelled).
 
     ``speed`` is simulated seconds per real second; ``rate_multiplier`` scales incident rates (30:
     about one incident every 90 simulated seconds city-wide); ``seed`` fixes the city's randomness.
@@ -94,8 +96,13 @@ async def run_simulator(
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     start = datetime.now(KST)
-    config = SimConfig(rate_multiplier=rate_multiplier, first_storm_after=FIRST_STORM_AFTER)
-    simulator = Simulator(load_gimpo_districts(), seed=seed, start=start, config=config)
+    city = load_city_config(settings.city)
+    config = SimConfig(
+        rate_multiplier=rate_multiplier,
+        first_storm_after=FIRST_STORM_AFTER,
+        river_gauges=river_gauges_of(city),
+    )
+    simulator = Simulator(districts_from_city(city.city), seed=seed, start=start, config=config)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.require_bootstrap(),
         client_id="riskmon-simulator",
@@ -109,7 +116,8 @@ async def run_simulator(
     began = loop.time()
     next_log = began + LOG_EVERY_S
     log.info(
-        "event=sim_started seed=%d speed=%g rate_multiplier=%g start=%s",
+        "event=sim_started city=%r seed=%d speed=%g rate_multiplier=%g start=%s",
+        city.city.name,
         seed,
         speed,
         rate_multiplier,

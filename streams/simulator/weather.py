@@ -7,8 +7,9 @@ Pure: time is seconds since the simulation start. Each station reports every ``r
 * ``wind-<district>``: mean wind (m/s), stronger in the afternoon and on the coast;
 * ``pm10-<district>``, ``pm25-<district>``: µg/m³, seasonal (winter/spring high), morning rush and
   night inversion peaks, washed out by rain, higher during haze episodes;
-* ``river-gimpo-1`` (고촌읍, Han river by the Singok weir) and ``river-gimpo-2`` (하성면, Han
-  estuary at Jeollyu): metres above the gauge datum, semidiurnal tide, a lagged rise after rain.
+* river gauges (``SimConfig.river_gauges``, from the city's ``[model.river_stages]`` and
+  ``[city] river_gauges``; Gimpo's stand in 고촌읍 by the Singok weir and in 하성면 at the Han
+  estuary): metres above the gauge datum, semidiurnal tide, a lagged rise after rain.
 
 A storm ramps rainfall up over an hour to 30-70 mm/h at its centre (a district's rain gauge),
 falling off with distance over 4-9 km so that several neighbouring districts get heavy rain; it also
@@ -50,14 +51,6 @@ SPRING_NEAP_S = 14.765 * 86_400
 RIVER_GAIN_M_PER_MMH = 0.3  # rise per mm/h of city-mean rain, approached with the lag below
 RIVER_LAG_S = 2 * 3600.0
 
-# (sensor id, district code, mean level m, tide amplitude m, tide lag s). Levels are illustrative:
-# calm water stays below half the first flood stage in streams/data/gimpo/city.toml (3.0 and
-# 2.5 m), a heavy storm reaches the caution/alert stages. The tide reaches the upstream gauge
-# about an hour later.
-RIVER_GAUGES = (
-    ("river-gimpo-1", "4157025300", 1.0, 0.4, 3600.0),
-    ("river-gimpo-2", "4157036000", 0.8, 0.3, 0.0),
-)
 TEMPERATURE_AT = ("4157054000", "4157025000", "4157025300", "4157036000")
 WIND_AT = ("4157035000", "4157034000", "4157054000")
 AIR_AT = ("4157054000", "4157025300", "4157025000", "4157057500")
@@ -162,6 +155,15 @@ class Weather:
         )
         return by_population[rank % len(by_population)]
 
+    def _gauge_index(self, code: str | None, rank: int) -> int:
+        """The district a river gauge stands in: ``code``'s, else the first (even ranks) or the
+        last (odd ranks) district by code."""
+        by_code = sorted(range(len(self._areas)), key=lambda i: self._areas[i].district.code)
+        for i in by_code:
+            if self._areas[i].district.code == code:
+                return i
+        return by_code[0] if rank % 2 == 0 else by_code[-1]
+
     def _place_stations(self) -> list[Station]:
         rng, areas = self._rng, self._areas
         stations: list[Station] = []
@@ -196,12 +198,20 @@ class Weather:
             d = self._index(code, rank)
             add("pm10", "pm10_ugm3", "airkorea", d, float(rng.lognormal(0, 0.1)))
             add("pm25", "pm25_ugm3", "airkorea", d, float(rng.lognormal(0, 0.1)))
-        for rank, (sensor_id, code, datum, tide, lag) in enumerate(RIVER_GAUGES):
-            d = self._index(code, rank)
+        for rank, gauge in enumerate(self._config.river_gauges):
+            d = self._gauge_index(gauge.district, rank)
             lat, lon = areas[d].sample(rng, 1)[0]
             stations.append(
                 Station(
-                    sensor_id, "river_level_m", "hrfco", d, float(lat), float(lon), datum, tide, lag
+                    gauge.sensor_id,
+                    "river_level_m",
+                    "hrfco",
+                    d,
+                    float(lat),
+                    float(lon),
+                    gauge.mean_m,
+                    gauge.tide_m,
+                    gauge.tide_lag_s,
                 )
             )
         return stations

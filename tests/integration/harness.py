@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from streams.contract import WS_SERVER_MESSAGE
 from streams.ops.embedded import stop_process
 from streams.settings import Settings, Topics
+from tests.cities import gimpo_city_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def isolated_settings(
     kafka_bootstrap: str, pg_dsn: str, data_dir: Path, **overrides: object
 ) -> Settings:
-    """Settings with topic names and consumer group unique to one test."""
+    """Settings with topic names and consumer group unique to one test, and Gimpo's exact
+    boundaries (the shared official files, with the river gauges' stages) unless ``city`` is
+    given."""
     tag = uuid.uuid4().hex[:8]
     topics = Topics(
         **{name: f"t{tag}.{default}" for name, default in Topics().model_dump().items()}
@@ -40,6 +43,10 @@ def isolated_settings(
         "gateway_port": 0,
         "data_dir": data_dir,
     }
+    if "city" not in overrides and "city_config" not in overrides:
+        folder = data_dir / "exact-gimpo"
+        folder.mkdir(parents=True, exist_ok=True)
+        values["city"] = gimpo_city_toml(folder)
     values.update(overrides)
     return Settings.model_validate(values)
 
@@ -60,8 +67,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "RISKMON_METRICS_PORT": str(settings.metrics_port),
         }
     )
-    if settings.city_config:
-        env["RISKMON_CITY_CONFIG"] = str(settings.city_config)
+    env.pop("RISKMON_CITY_CONFIG", None)
+    if settings.city:
+        env["RISKMON_CITY"] = str(settings.city)
+    else:
+        env.pop("RISKMON_CITY", None)
     for name, topic in settings.topics.model_dump().items():
         env[f"RISKMON_TOPICS__{name.upper()}"] = topic
     return env

@@ -12,7 +12,6 @@ import pytest
 from pydantic import BaseModel
 
 from indices import score_batch
-from streams.city.config import load_city_config
 from streams.contract import (
     DistrictScores,
     FacilityFact,
@@ -23,10 +22,11 @@ from streams.contract import (
 )
 from streams.pipeline.scoring import to_model_event
 from streams.settings import Settings
+from tests.cities import exact_gimpo_config
 
 from .harness import TopicReader, WorkerProcess, produce
 
-CONFIG = load_city_config()
+CONFIG = exact_gimpo_config()
 CITY, PARAMS = CONFIG.city, CONFIG.params
 TOLERANCE = 1e-9
 

@@ -71,7 +71,7 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
     kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
 ) -> None:
     settings = isolated_settings(
-        kafka_bootstrap, pg_dsn, tmp_path, city_config=instant_alerts_city(tmp_path)
+        kafka_bootstrap, pg_dsn, tmp_path, city=instant_alerts_city(tmp_path)
     )
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()

@@ -117,7 +117,7 @@ async def test_history_time_travel_api_and_replay_equal_live(
     city_path = instant_alerts_city(tmp_path)
     # every tick publishes every district, so replay must also reproduce pure decay
     settings = isolated_settings(
-        kafka_bootstrap, pg_dsn, tmp_path, city_config=city_path, tick_min_change=0.0
+        kafka_bootstrap, pg_dsn, tmp_path, city=city_path, tick_min_change=0.0
     )
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()

@@ -13,15 +13,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from indices import DistrictState
-from streams.city.config import load_city_config
 from streams.contract import Incident, LocatedEvent, ScoreUpdate
 from streams.persistence import db, writes
 from streams.pipeline.scoring import to_model_event
 from streams.replay.recompute import ReplayPlan, run_replay
+from tests.cities import exact_gimpo_config
 
 pytestmark = pytest.mark.integration
 
-CONFIG = load_city_config()
+CONFIG = exact_gimpo_config()
 T0 = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 CODES = ["4157056000", "4157025000"]
 STEP = timedelta(minutes=10)

@@ -10,7 +10,6 @@ import asyncpg
 import pytest
 
 from indices import ModelParams
-from streams.city.map import load_gimpo
 from streams.contract import Incident, LocatedEvent
 from streams.contract.deadletters import RawRecord, dead_letter
 from streams.persistence import db
@@ -18,6 +17,7 @@ from streams.persistence.sink import Batch, run_sink, write_with_retry
 from streams.pipeline.ingest import ingest
 from streams.pipeline.scoring import PartitionScorer, ScoringContext
 from streams.settings import Settings
+from tests.cities import exact_gimpo
 
 from .harness import eventually, isolated_settings, produce
 
@@ -56,7 +56,7 @@ async def test_rows_are_written_once_even_when_redelivered(
     kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
 ) -> None:
     settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path)
-    city = load_gimpo()
+    city = exact_gimpo()
     incident = Incident(
         id="s-1",
         source="gimpo-fire",

@@ -1,14 +1,15 @@
-"""The bundled Gimpo map: 14 districts, point-in-polygon placement, stable partitions."""
+"""Gimpo's exact map (the official files in ../shared/data/gimpo): 14 districts, point-in-polygon
+placement, stable partitions."""
 
 from __future__ import annotations
 
 import pytest
 
-from streams.city.map import load_gimpo
+from tests.cities import exact_gimpo
 
-CITY = load_gimpo()
+CITY = exact_gimpo()
 
-# (code, area km², a point inside) from streams/data/gimpo/README.md
+# (code, area km², a point inside) from ../shared/data/gimpo/README.md
 README_TABLE = [
     ("4157025000", 29.138, (37.69607, 126.59953)),
     ("4157025300", 24.978, (37.60656, 126.76333)),

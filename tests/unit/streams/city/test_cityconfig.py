@@ -1,4 +1,5 @@
-"""City configuration: the bundled Gimpo file, another city's files, errors that name the key."""
+"""City configuration: the default (approximate Gimpo), a city folder with or without city.toml
+(RISKMON_CITY), another city's files, errors that name the file and the key."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from streams.city.config import CityConfigError, load_city_config
+from streams.settings import Settings
+from tests.cities import shared_gimpo
 
 SQUARE = [[[126.0, 37.0], [126.1, 37.0], [126.1, 37.1], [126.0, 37.1], [126.0, 37.0]]]
 
@@ -37,11 +40,47 @@ def write_city(folder: Path, toml: str) -> Path:
 CITY = '[city]\nname = "Testville"\ndistricts = "d.geojson"\npopulation = "p.csv"\n'
 
 
-def test_bundled_gimpo_configuration() -> None:
+def test_default_city_is_approximate_gimpo() -> None:
     config = load_city_config()
     assert len(config.city.codes) == 14
+    assert config.approximate
+    assert "approximate" in config.city.name
     assert config.params.river_stages["river-gimpo-1"] == (3.0, 4.5, 6.0, 7.5)
-    assert config.source.endswith("city.toml")
+    assert config.river_gauges == {"river-gimpo-1": "4157025300", "river-gimpo-2": "4157036000"}
+
+
+def test_a_folder_without_city_toml_uses_conventional_names(tmp_path: Path) -> None:
+    folder = tmp_path / "testville"
+    folder.mkdir()
+    write_city(folder, "")
+    (folder / "city.toml").unlink()
+    (folder / "d.geojson").rename(folder / "districts.geojson")
+    (folder / "p.csv").rename(folder / "population.csv")
+    config = load_city_config(folder)
+    assert config.city.name == "testville"
+    assert not config.approximate
+    assert config.params == load_city_config().params.__class__()
+    assert config.city.locate(37.05, 126.15) == "1111000002"
+
+
+def test_riskmon_city_names_a_folder_or_a_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_city(tmp_path, CITY + "approximate = true\n")
+    monkeypatch.setenv("RISKMON_CITY", str(tmp_path))
+    settings = Settings()
+    assert settings.city == tmp_path
+    config = load_city_config(settings.city)
+    assert (config.city.name, config.approximate) == ("Testville", True)
+    monkeypatch.delenv("RISKMON_CITY")
+    monkeypatch.setenv("RISKMON_CITY_CONFIG", str(path))  # the deprecated name still works
+    assert load_city_config(Settings().city).city.name == "Testville"
+
+
+def test_the_shared_exact_gimpo_folder_loads() -> None:
+    config = load_city_config(shared_gimpo())
+    assert len(config.city.codes) == 14
+    assert config.city.name == "gimpo"
 
 
 def test_another_city_with_its_own_files_and_overrides(tmp_path: Path) -> None:
@@ -57,7 +96,9 @@ def test_another_city_with_its_own_files_and_overrides(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("toml", "words"),
     [
-        ('[city]\ndistricts = "d.geojson"\n', "city.population: missing"),
+        ('[city]\ndistricts = "d.geojson"\n', "city.population: cannot read"),
+        (CITY + "approximate = 1\n", "city.approximate: expected true or false"),
+        (CITY + '[city.river_gauges]\nriver-x = "999"\n', "city.river_gauges.river-x"),
         (
             '[city]\ndistricts = "nope.geojson"\npopulation = "p.csv"\n',
             "city.districts: cannot read",

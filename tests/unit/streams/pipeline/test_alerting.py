@@ -12,14 +12,13 @@ import pytest
 
 from indices.alerts import alert_config_from_mapping
 from indices.detect import DetectorParams
-from streams.city.config import load_city_config
-from streams.city.map import load_gimpo
 from streams.contract import Alert, AlertAck, Incident, LocatedEvent, ScoreUpdate, SensorReading
 from streams.pipeline.alerting import AlertingContext, CityAlerts
 from streams.pipeline.scoring import PartitionScorer, ScoringContext
+from tests.cities import exact_gimpo, exact_gimpo_config
 from tests.factories import score_update
 
-CITY = load_gimpo()
+CITY = exact_gimpo()
 CTX = AlertingContext(
     config=alert_config_from_mapping(
         {
@@ -145,7 +144,7 @@ def test_records_below_the_next_offset_are_skipped() -> None:
 
 # --- drivers of a domain that the update does not name ----------------------------------------
 
-GIMPO = load_city_config()
+GIMPO = exact_gimpo_config()
 DEFAULTS = AlertingContext.for_city(GIMPO)  # threshold: held 300 s before it fires
 SCORING = ScoringContext(GIMPO.city.model_districts(), GIMPO.params)
 PM10 = f"pm-{JANGGI}"

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from indices import ModelParams
-from streams.city.map import load_gimpo
 from streams.contract import DEAD_LETTER_VALUE_MAX, DeadLetter, LocatedEvent
 from streams.contract.deadletters import RawRecord
 from streams.pipeline.ingest import ingest
+from tests.cities import exact_gimpo
 
-CITY = load_gimpo()
+CITY = exact_gimpo()
 PARAMS = ModelParams(river_stages={"river-1": (3.0, 4.5, 6.0, 7.5)})
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 JANGGI = (37.6385, 126.6791)

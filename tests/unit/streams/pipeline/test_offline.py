@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indices import score_batch
-from streams.city.config import load_city_config
 from streams.cli.main import main
 from streams.contract import Incident, LocatedEvent, SensorReading
 from streams.pipeline.offline import locate_line, score_lines
 from streams.pipeline.scoring import PartitionScorer, ScoringContext, to_model_event
+from tests.cities import exact_gimpo_config
 
-CONFIG = load_city_config()
+CONFIG = exact_gimpo_config()
 AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 JANGGI = "4157056000"
 

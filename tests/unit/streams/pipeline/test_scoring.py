@@ -7,11 +7,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from indices import ModelParams, score_batch
-from streams.city.map import load_gimpo
 from streams.contract import Incident, LocatedEvent, SensorReading
 from streams.pipeline.scoring import PartitionScorer, ScoringContext, to_model_event
+from tests.cities import exact_gimpo
 
-CITY = load_gimpo()
+CITY = exact_gimpo()
 CTX = ScoringContext(CITY.model_districts(), ModelParams())
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 CODES = list(CITY.codes)

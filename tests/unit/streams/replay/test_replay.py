@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from indices import ModelParams
-from streams.city.map import load_gimpo
 from streams.contract import Incident, LocatedEvent, ScoreUpdate, SensorReading
 from streams.pipeline.scoring import PartitionScorer, ScoringContext
 from streams.replay.recompute import Instant, Ordered, default_model_version, replay_district
+from tests.cities import exact_gimpo
 
-CITY = load_gimpo()
+CITY = exact_gimpo()
 PARAMS = ModelParams()
 CTX = ScoringContext(CITY.model_districts(), PARAMS)
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

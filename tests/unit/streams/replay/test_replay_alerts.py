@@ -10,7 +10,7 @@ from streams.contract import Incident, LocatedEvent, ScoreUpdate
 from streams.pipeline.alerting import AlertingContext
 from streams.pipeline.scoring import PartitionScorer, ScoringContext
 from streams.replay.compare import compare, firings
-from tests.cities import instant_alerts_city
+from tests.cities import exact_gimpo_config, instant_alerts_city
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 JANGGI = "4157056000"
@@ -22,7 +22,7 @@ def instant_alerts(folder: Path) -> AlertingContext:
 
 def series(burst_at: timedelta) -> list[ScoreUpdate]:
     """A quiet hour of ticks with a fire burst in 장기동 at ``burst_at``."""
-    config = load_city_config()
+    config = exact_gimpo_config()
     ctx = ScoringContext(config.city.model_districts(), config.params)
     scorer = PartitionScorer(0, config.city.codes)
     out = scorer.publish_all(ctx, T0)

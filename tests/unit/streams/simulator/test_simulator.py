@@ -7,7 +7,6 @@ import json
 import math
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 
 import pytest
 import shapely
@@ -24,22 +23,26 @@ from streams.contract import (
 )
 from streams.settings import Topics
 from streams.simulator.core import KST, DistrictInput, SimConfig, SimEvent, Simulator
-from streams.simulator.districts import load_gimpo_districts
+from streams.simulator.districts import districts_from_city, river_gauges_of
 from streams.simulator.incidents import KINDS
 from streams.simulator.producer import route
+from tests.cities import exact_gimpo_config, shared_gimpo
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=KST)  # November: no heat illness, modest haze
 
 
 @pytest.fixture(scope="module")
 def districts() -> list[DistrictInput]:
-    return load_gimpo_districts()
+    return districts_from_city(exact_gimpo_config().city)
+
+
+GAUGES = river_gauges_of(exact_gimpo_config())
 
 
 @pytest.fixture(scope="module")
 def polygons() -> dict[str, shapely.Geometry]:
     """District polygons read straight from the GeoJSON, independently of the simulator's loader."""
-    text = resources.files("streams").joinpath("data", "gimpo", "districts.geojson").read_text()
+    text = (shared_gimpo() / "districts.geojson").read_text("utf-8")
     features = json.loads(text)["features"]
     return {f["properties"]["code"]: shape(f["geometry"]) for f in features}
 
@@ -48,7 +51,11 @@ def polygons() -> dict[str, shapely.Geometry]:
 def calm_day(districts: list[DistrictInput]) -> list[SimEvent]:
     """One simulated day, no storms or haze, 40x incident rates, hourly readings."""
     config = SimConfig(
-        rate_multiplier=40, storms_per_day=0, haze_per_day=0, reading_interval=timedelta(hours=1)
+        rate_multiplier=40,
+        storms_per_day=0,
+        haze_per_day=0,
+        reading_interval=timedelta(hours=1),
+        river_gauges=GAUGES,
     )
     sim = Simulator(districts, seed=11, start=START, config=config)
     return sim.advance_with_districts(START + timedelta(days=1))
@@ -62,6 +69,7 @@ def stormy(districts: list[DistrictInput]) -> list[SimEvent]:
         storms_per_day=0,
         first_storm_after=timedelta(minutes=30),
         reading_interval=timedelta(minutes=5),
+        river_gauges=GAUGES,
     )
     sim = Simulator(districts, seed=3, start=START, config=config)
     return sim.advance_with_districts(START + timedelta(hours=8))
@@ -318,3 +326,34 @@ def test_other_timezones_are_accepted(districts: list[DistrictInput]) -> None:
         for e in events
         if isinstance(e, SensorReading)
     )
+
+
+def test_any_city_folder_is_simulated_with_its_own_gauges() -> None:
+    """A made-up city: gauges named by [model.river_stages] stand in the first and last district
+    (or where [city] river_gauges puts them), and every event lies in a district of that city."""
+    from streams.city.config import config_of_data
+    from streams.city.synth import random_city
+
+    data = random_city(40, seed=9)
+    data = type(data)(
+        data.name,
+        data.districts,
+        model={"river_stages": {"gauge-a": [2.0, 3.0, 4.0, 5.0], "gauge-b": [1.0, 2.0, 3.0, 4.0]}},
+        river_gauges={"gauge-b": data.districts[5].code},
+    )
+    config = config_of_data(data, source="test")
+    gauges = river_gauges_of(config)
+    assert [g.sensor_id for g in gauges] == ["gauge-a", "gauge-b"]
+    sim = Simulator(
+        districts_from_city(config.city),
+        seed=1,
+        start=START,
+        config=SimConfig(rate_multiplier=50, river_gauges=gauges),
+    )
+    events = sim.advance_with_districts(START + timedelta(hours=2))
+    codes = set(config.city.codes)
+    assert events
+    assert all(district in codes for _, district in events)
+    placed = {e.sensor_id: d for e, d in events if isinstance(e, SensorReading)}
+    assert placed["gauge-a"] == config.city.codes[0]
+    assert placed["gauge-b"] == data.districts[5].code
