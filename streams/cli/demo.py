@@ -20,6 +20,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from streams.city.config import CityConfig
 from streams.ops.embedded import EmbeddedBroker, EmbeddedPostgres, stop_process
 from streams.ops.startup import prepare
 from streams.settings import Settings
@@ -53,6 +54,22 @@ def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
     )
 
 
+def city_line(config: CityConfig) -> str:
+    """What the demo says of its city: name, districts, and how to get exact boundaries.
+
+    >>> from streams.city.config import default_city_config
+    >>> city_line(default_city_config())  # doctest: +ELLIPSIS
+    'Gimpo-si 김포시 (approximate districts), 14 districts; approximate shapes: ...'
+    """
+    line = f"{config.city.name}, {len(config.city.codes)} districts"
+    if config.approximate:
+        line += (
+            "; approximate shapes: set RISKMON_CITY to a city folder for the official ones "
+            "(riskmon city import)"
+        )
+    return line
+
+
 async def run_demo(
     settings: Settings,
     stop: asyncio.Event,
@@ -62,6 +79,7 @@ async def run_demo(
     rate: float = 120.0,
 ) -> None:
     from dashboard_ws.server import Gateway
+    from streams.city.config import load_city_config
     from streams.cli.errors import redact_dsn
     from streams.metrics import WorkerMetrics
     from streams.persistence.sink import run_sink
@@ -92,6 +110,7 @@ async def run_demo(
         # embedded server has no password, an external DSN is shown without its credentials.
         dsn = settings.require_pg_dsn()
         print(f"postgresql: {dsn if postgres else redact_dsn(dsn)}", flush=True)
+        print(f"city: {city_line(load_city_config(settings.city))}", flush=True)
 
         def task(coro: Coroutine[Any, Any, None]) -> None:
             tasks.append(asyncio.create_task(coro))

@@ -25,12 +25,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def read_banner(process: subprocess.Popen[str], deadline: float) -> dict[str, str]:
     lines: dict[str, str] = {}
     assert process.stdout is not None
-    while len(lines) < 3 and time.monotonic() < deadline:
+    while len(lines) < 4 and time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
             break
         name, _, value = line.strip().partition(": ")
-        if name in ("kafka", "dashboard", "websocket"):
+        if name in ("kafka", "dashboard", "websocket", "city"):
             lines[name] = value
     return lines
 
@@ -50,7 +50,9 @@ async def test_demo_prints_urls_serves_live_scores_and_stops_cleanly(tmp_path: P
     )
     try:
         banner = await asyncio.to_thread(read_banner, process, time.monotonic() + 60)
-        assert set(banner) == {"kafka", "dashboard", "websocket"}, banner
+        assert set(banner) == {"kafka", "dashboard", "websocket", "city"}, banner
+        # No RISKMON_CITY: the approximate Gimpo riskmon synthesizes, never ../shared's files.
+        assert banner["city"].startswith("Gimpo-si 김포시 (approximate districts), 14 districts")
         assert banner["websocket"].startswith("ws://")
         assert banner["websocket"].endswith("/ws")
         started = time.monotonic()
