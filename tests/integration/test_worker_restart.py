@@ -163,6 +163,8 @@ async def test_sigkill_mid_stream_then_restart_matches_offline_scores(
                 "--at",
                 janggi.as_of.isoformat(),
                 "--json",
+                "--config",  # the worker's city: the exact boundaries, not the default one
+                str(settings.city),
             ],
             capture_output=True,
             check=True,
