@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import Result, progress
-from bench.pipeline_bench import postgres_database
+from bench.rig import postgres_database
 from dashboard_ws.server import Gateway
 from indices import ModelParams
 from indices.taxonomy import DOMAINS, GROUPS

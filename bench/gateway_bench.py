@@ -35,7 +35,7 @@ import websockets
 from aiokafka import AIOKafkaProducer
 
 from bench import Result, progress
-from bench.pipeline_bench import CpuMeter, settings_env
+from bench.rig import CpuMeter, settings_env
 from streams.city.config import load_city_config
 from streams.ops.embedded import EmbeddedBroker, free_port, stop_process
 from streams.ops.topics import create_topics
