@@ -209,7 +209,7 @@ class AckPublisher:
             )
             try:
                 await producer.start()
-            except BaseException:
+            except BaseException:  # cleanup, re-raised: a producer that failed to start is closed
                 await producer.stop()
                 raise
             self._producer = producer

@@ -94,7 +94,10 @@ class ScoreFeed:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # Broker gone, auth refused, or a bug: keep the gateway up and serving what it has.
+                # Deliberate last-resort boundary: broker gone, auth refused, or a bug. The
+                # gateway stays up serving what it has (websocket snapshots, the history API);
+                # the failure becomes data (/healthz answers 503 while no consumer runs) and a
+                # bug's traceback is logged on every attempt.
                 log.warning(
                     logfmt(
                         "consumer_failed",

@@ -38,6 +38,7 @@ from typing import Final, NewType
 from pydantic import ValidationError
 
 from streams.contract import Alert, AlertMessage, ScoreMessage, ScoreUpdate, SnapshotMessage
+from streams.errors import RiskmonError
 
 __all__ = [
     "TRANSITIONS",
@@ -80,16 +81,22 @@ TRANSITIONS: Final[Mapping[ClientState, frozenset[ClientState]]] = MappingProxyT
 )
 
 
-class GatewayError(Exception):
+class GatewayError(RiskmonError):
     """Root of the gateway's errors; each one is a bug in the caller, not a condition to retry."""
+
+    retriable = False
 
 
 class UnknownClient(GatewayError):
     """The client id was never returned by :meth:`Hub.add_client`, or was removed since."""
 
+    retriable = False
+
 
 class InvalidTransition(GatewayError):
     """The client's state does not allow the operation; :data:`TRANSITIONS` lists what does."""
+
+    retriable = False
 
     def __init__(self, current: ClientState, wanted: ClientState) -> None:
         allowed = ", ".join(sorted(s.name for s in TRANSITIONS[current])) or "nothing"

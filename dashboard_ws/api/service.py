@@ -36,6 +36,7 @@ from dashboard_ws.api.params import (
 from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ApiStats
 from streams.contract import EventsResponse, HistoryResponse
+from streams.persistence import db
 from streams.persistence import reads as history
 from streams.settings import Settings
 
@@ -46,7 +47,6 @@ CSV = "text/csv; charset=utf-8"
 
 POOL_MAX = 4
 QUERY_TIMEOUT_S = 8.0  # below the websockets opening-handshake timeout (10 s)
-TRANSIENT = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class HistoryApi:
@@ -113,7 +113,11 @@ class HistoryApi:
                     503, "unavailable", "the history tables do not exist: run riskmon db migrate"
                 )
             )
-        except TRANSIENT as exc:
+        except db.DATABASE_ERRORS as exc:
+            if not db.is_transient(exc):
+                # An error in the API's SQL is a bug, not an outage: no "retry later" 503. It
+                # propagates; websockets logs its traceback and answers 500.
+                raise
             log.warning(logfmt("api_unavailable", path=path, error=repr(exc)))
             return self._problem(
                 problem(503, "unavailable", "the history database does not answer; retry later")

@@ -25,6 +25,7 @@ from indices.config import params_from_mapping
 from streams.city.folder import CONFIG_FILE, DISTRICTS_FILE, POPULATION_FILE, CityData
 from streams.city.map import CityMap, load_city
 from streams.city.synth import SynthError, approximate_gimpo
+from streams.errors import RiskmonError
 
 CITY_KEYS = {
     "name": "the city's display name",
@@ -35,8 +36,10 @@ CITY_KEYS = {
 }
 
 
-class CityConfigError(ValueError):
+class CityConfigError(RiskmonError, ValueError):
     """The city configuration cannot be used; the message names the file and the key."""
+
+    retriable = False
 
 
 @dataclass(frozen=True)

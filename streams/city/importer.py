@@ -38,6 +38,8 @@ KINDS = {"읍": "eup", "면": "myeon", "동": "dong", "가": "dong", "리": "ri"
 class CityImportError(CityConfigError):
     """The official data cannot make a city; the message names the file and the feature."""
 
+    retriable = False
+
 
 @dataclass(frozen=True)
 class Fields:

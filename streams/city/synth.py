@@ -34,6 +34,7 @@ from streams.city.folder import (
     no_progress,
     partition_problems,
 )
+from streams.errors import RiskmonError
 
 __all__ = [
     "FACTS_ATTRIBUTION",
@@ -53,8 +54,10 @@ MAX_DISTRICTS = 99_999  # five digits of the made-up codes
 KM2_PER_DISTRICT = 3.0  # the random city's mean district area
 
 
-class SynthError(ValueError):
+class SynthError(RiskmonError, ValueError):
     """The facts or the parameters cannot make a city; the message names the key."""
+
+    retriable = False
 
 
 def voronoi_cells(

@@ -122,15 +122,23 @@ async def run_demo(
             if worker.poll() is not None:
                 log.error("worker exited code=%s; stopping the demo", worker.returncode)
                 break
+            if any(t.done() and not t.cancelled() and t.exception() for t in tasks):
+                break  # the sink or the simulator failed: raised below, once all is stopped
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
         stop.set()
         await gateway.stop()
     finally:
         stop.set()
+        failed: BaseException | None = None
         for running in tasks:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            try:
                 await asyncio.wait_for(running, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+            except Exception as exc:  # raised once every server is stopped, below
+                log.error("demo task failed task=%s error=%r", running.get_name(), exc)
+                failed = failed or exc
         if worker is not None:
             await asyncio.to_thread(stop_process, worker, timeout=20)
         if broker is not None:
@@ -138,3 +146,5 @@ async def run_demo(
         if postgres is not None:
             postgres.stop()
         log.info("demo stopped")
+        if failed is not None:
+            raise failed  # e.g. the sink's permanent SQL error: the demo ends loudly

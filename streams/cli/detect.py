@@ -22,14 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from indices.detect import DetectorParams, detect_batch
+from streams.errors import RiskmonError
 
 __all__ = ["BadInput", "parse_time", "read_points", "run_detect", "write_scores"]
 
 HEADER = "timestamp,value,anomaly_score\n"
 
 
-class BadInput(ValueError):
+class BadInput(RiskmonError, ValueError):
     """An input row the detector cannot use; ``line`` is its 1-based line number in the file."""
+
+    retriable = False
 
     def __init__(self, line: int, reason: str) -> None:
         super().__init__(f"line {line}: {reason}")

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         status = COMMANDS[command_of(args)](args, settings)
         if status is not None:
             sys.exit(status)
-    except Exception as error:
+    except Exception as error:  # the entry point: one line for what a person can fix
         explained = explain(
             error,
             kafka_bootstrap=settings.kafka_bootstrap if settings else None,

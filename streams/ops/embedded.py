@@ -94,7 +94,7 @@ class EmbeddedBroker:
             )
         try:
             wait_for_port("127.0.0.1", port, timeout, process)
-        except BaseException:
+        except BaseException:  # cleanup, re-raised: never leave a half-started broker behind
             stop_process(process)
             raise
         log.info("embedded broker started pid=%s bootstrap=127.0.0.1:%s", process.pid, port)

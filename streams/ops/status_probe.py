@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from streams.ops.status import Observed, Position
 from streams.ops.topics import DropConnectErrors, required_partitions
@@ -28,6 +29,13 @@ from streams.settings import Settings
 __all__ = ["observe"]
 
 log = logging.getLogger(__name__)
+
+# What a look at a server can run into that is a finding about the deployment, reported as a
+# check: the server's own errors (permanent ones too: status only reports, it retries nothing),
+# a timeout, and ValueError (a setting that is unset or malformed, e.g. a DSN with a bad port).
+# Anything else is a bug in this module and keeps its traceback.
+PG_PROBLEMS: tuple[type[BaseException], ...] = (*db.DATABASE_ERRORS, ValueError)
+KAFKA_PROBLEMS: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError, ValueError)
 
 
 async def observe(settings: Settings, now: datetime, timeout_s: float = 10.0) -> Observed:
@@ -42,7 +50,7 @@ async def observe(settings: Settings, now: datetime, timeout_s: float = 10.0) ->
     try:
         async with asyncio.timeout(timeout_s):
             observed, checkpoints = await _postgres(settings, observed)
-    except Exception as exc:
+    except PG_PROBLEMS as exc:  # unreachable, refused, timed out, not configured: a finding
         observed = replace(observed, pg_error=_describe(exc))
     ends: dict[TopicPartition, int] = {}
     quiet = DropConnectErrors()  # an unreachable broker is reported as a check, not logged
@@ -50,7 +58,7 @@ async def observe(settings: Settings, now: datetime, timeout_s: float = 10.0) ->
     try:
         async with asyncio.timeout(timeout_s):
             observed, ends = await _kafka(settings, observed)
-    except Exception as exc:  # unreachable, refused, timed out: say so and go on
+    except KAFKA_PROBLEMS as exc:  # unreachable, refused, timed out: say so and go on
         observed = replace(observed, kafka_error=_describe(exc))
     finally:
         logging.getLogger("aiokafka").removeFilter(quiet)

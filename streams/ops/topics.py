@@ -9,13 +9,16 @@ from collections.abc import Collection
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from streams.errors import RiskmonError
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class TopicMismatch(ValueError):
+class TopicMismatch(RiskmonError, ValueError):
     """A topic exists with a partition count riskmon cannot work with."""
+
+    retriable = False
 
 
 def required_partitions(settings: Settings) -> dict[str, int]:

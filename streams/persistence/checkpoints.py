@@ -17,9 +17,17 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from streams.errors import RiskmonError
 from streams.persistence import db
 
 log = logging.getLogger(__name__)
+
+
+class CheckpointUnavailable(RiskmonError):
+    """The checkpoint store cannot be reached now (PostgreSQL down, connection lost); a later
+    save may succeed. Any other error from a store is a bug to fix, not an outage to ride out."""
+
+    retriable = True
 
 
 class CheckpointStore(Protocol):
@@ -47,7 +55,12 @@ class PgCheckpointStore:
     ``load`` waits for PostgreSQL for as long as it is unreachable: the partition is not scored
     meanwhile. It never answers "no checkpoint" for "cannot tell": replaying the partition from
     its log's beginning instead would lose every safety fact older than the log's retention on
-    Apache Kafka, and the next save would overwrite the good checkpoint with that state.
+    Apache Kafka, and the next save would overwrite the good checkpoint with that state. A
+    permanent error (:func:`~streams.persistence.db.is_transient`: riskmon's SQL or schema) is
+    raised at once instead of waited on.
+
+    ``save`` does not retry (the caller saves again on its next interval): a transient failure
+    is raised as :class:`CheckpointUnavailable`, a permanent one as it is.
     """
 
     def __init__(self, dsn: str, app_id: str, topic: str, warn_every_s: float = 30.0) -> None:
@@ -70,8 +83,15 @@ class PgCheckpointStore:
             try:
                 conn = await self._connection()
                 found = await load_checkpoint(conn, self.app_id, self.topic, partition)
-            except db.TRANSIENT_ERRORS as exc:
+            except db.DATABASE_ERRORS as exc:
                 self._conn = None
+                if not db.is_transient(exc):
+                    log.error(
+                        "checkpoint load failed permanently, not retrying partition=%s error=%r",
+                        partition,
+                        exc,
+                    )
+                    raise
                 now = time.monotonic()
                 if now >= next_error:
                     next_error = now + self.warn_every_s
@@ -96,7 +116,12 @@ class PgCheckpointStore:
         try:
             conn = await self._connection()
             await save_checkpoint(conn, self.app_id, self.topic, partition, state, saved_at)
-        except BaseException:
+        except db.DATABASE_ERRORS as exc:
+            self._conn = None
+            if db.is_transient(exc):
+                raise CheckpointUnavailable(f"checkpoint store unavailable: {exc!r}") from exc
+            raise
+        except BaseException:  # cancelled mid-query: the connection's state is unknown; re-raised
             self._conn = None
             raise
 

@@ -26,13 +26,62 @@ AUTH_ERRORS: tuple[type[BaseException], ...] = (
 # The server is starting or shutting down: a retry soon may succeed.
 NOT_READY_ERRORS: tuple[type[BaseException], ...] = (asyncpg.CannotConnectNowError,)
 
-# Errors after which a retry may succeed (server down, restarting, connection lost).
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
+# What a database call can raise because of the server, the connection or the SQL: catch these,
+# then ask is_transient() whether to retry. Anything else is a bug in riskmon's Python code.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable, DNS, TLS
     TimeoutError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
 )
+
+# SQLSTATE classes and codes after which the same statement may succeed on a retry: the server
+# or the connection failed, not the statement. Everything else (42 syntax or undefined object,
+# 22 data, 23 integrity, 28 authorization, 3D no such database, XX internal, ...) is permanent.
+TRANSIENT_SQLSTATE_CLASSES = frozenset(
+    {
+        "08",  # connection exception
+        "53",  # insufficient resources: too many connections, disk full, out of memory
+    }
+)
+TRANSIENT_SQLSTATES = frozenset(
+    {
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now: starting up or shutting down
+        "57P05",  # idle_session_timeout: the server ended the session
+        "25P03",  # idle_in_transaction_session_timeout: the server ended the session
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "55P03",  # lock_not_available
+    }
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when a retry of the failed database operation may succeed (the server is down,
+    restarting or overloaded, the connection was lost, a transaction lost a race); False when it
+    cannot (an error in riskmon's SQL, data PostgreSQL refuses, a wrong password): those must
+    reach a person instead of being retried for ever.
+
+    >>> is_transient(ConnectionRefusedError(111, "Connection refused"))
+    True
+    >>> is_transient(asyncpg.UndefinedTableError('relation "no_such_table" does not exist'))
+    False
+    """
+    if isinstance(error, asyncpg.InvalidCachedStatementError | asyncpg.OutdatedSchemaCacheError):
+        return True  # a concurrent migration changed a cached statement's types; re-prepared
+    if isinstance(error, asyncpg.PostgresError):
+        sqlstate = getattr(error, "sqlstate", None) or ""
+        return sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES or sqlstate in TRANSIENT_SQLSTATES
+    if isinstance(error, asyncpg.InterfaceError):
+        # "connection is closed", "the underlying connection is closed", "connection was
+        # closed in the middle of operation"; not misuse such as "another operation is in
+        # progress" or a value asyncpg cannot encode, which are bugs.
+        message = str(error)
+        return "connection is closed" in message or "connection was closed" in message
+    return isinstance(error, OSError | TimeoutError)
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -46,7 +95,7 @@ async def answers(dsn: str, timeout_s: float = 3.0) -> bool:
     """True when a PostgreSQL server accepts a connection at ``dsn``."""
     try:
         conn = await asyncpg.connect(dsn, timeout=timeout_s)
-    except TRANSIENT_ERRORS:
+    except DATABASE_ERRORS:  # any answer but a connection is a no
         return False
     await conn.close()
     return True
@@ -59,17 +108,18 @@ async def connect(dsn: str) -> asyncpg.Connection:
 
 async def connect_waiting(dsn: str, timeout_s: float = 30.0) -> asyncpg.Connection:
     """:func:`connect`, waiting up to ``timeout_s`` for a server that is starting (refused or
-    not answering), with backoff and one log line per attempt. Authentication and unknown
-    databases fail at once: waiting would not help."""
+    not answering), with backoff and one log line per attempt. Permanent errors
+    (:func:`is_transient`: authentication, an unknown database) fail at once: waiting would not
+    help."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     delay = 0.5
     while True:
         try:
             return await connect(dsn)
-        except (OSError, TimeoutError, asyncpg.CannotConnectNowError) as error:
+        except DATABASE_ERRORS as error:
             waited = loop.time() - started
-            if waited + delay > timeout_s:
+            if not is_transient(error) or waited + delay > timeout_s:
                 raise
             log.warning(
                 "waiting for postgresql waited_s=%.1f timeout_s=%.0f error=%r",

@@ -159,7 +159,9 @@ async def apply_retention(
 async def retention_loop(
     settings: Settings, stop: asyncio.Event, metrics: WorkerMetrics | None = None
 ) -> None:
-    """Apply retention every ``retention_interval_s`` until ``stop``; failures wait for the next."""
+    """Apply retention every ``retention_interval_s`` until ``stop``. A transient failure (see
+    :func:`~streams.persistence.db.is_transient`) waits for the next run; a permanent one, an
+    error in riskmon's SQL, is raised (and stops the sink) instead of failing every hour."""
     while not stop.is_set():
         try:
             conn = await db.connect(settings.require_pg_dsn())
@@ -173,7 +175,10 @@ async def retention_loop(
                 report.downsampled_points,
                 report.rollup_rows,
             )
-        except db.TRANSIENT_ERRORS as exc:
+        except db.DATABASE_ERRORS as exc:
+            if not db.is_transient(exc):
+                log.error("retention failed permanently, not retrying error=%r", exc)
+                raise
             log.warning(
                 "retention failed, next try in %.0f s error=%r", settings.retention_interval_s, exc
             )

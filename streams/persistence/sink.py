@@ -4,12 +4,16 @@ Its own consumer group, so it never slows scoring. Offsets are committed only af
 rows are committed in PostgreSQL; while PostgreSQL is down it retries with backoff, consumes
 nothing more, and resumes where it stopped. Writes are idempotent, so a redelivered batch after a
 crash changes nothing. Retention runs beside it on its own connection.
+
+Only transient errors are retried (:func:`streams.persistence.db.is_transient`). A permanent one,
+an error in riskmon's SQL or schema, is logged once with its batch and stops the sink with the
+batch uncommitted, so that it reaches a person instead of being retried for ever; data that
+PostgreSQL refuses (class 22, 23) is the exception: those records become dead letters.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -124,7 +128,16 @@ async def write_with_retry(
                 conn = await db.connect(dsn)
             await _write(conn, batch, metrics)
             return conn
-        except db.TRANSIENT_ERRORS as exc:
+        except db.DATABASE_ERRORS as exc:
+            if not db.is_transient(exc):
+                log.error(
+                    "sink write failed permanently, not retrying: the batch stays uncommitted "
+                    "rows=%s first=%s error=%r",
+                    len(batch),
+                    "/".join(map(str, batch.records[0][:3])) if batch.records else None,
+                    exc,
+                )
+                raise
             metrics.sink_retries.inc()
             log.warning("sink write failed, retrying in %.1f s error=%r", delay, exc)
             conn = None
@@ -184,6 +197,8 @@ async def run_sink(
     log.info("sink started group=%s-sink", settings.app_id)
     try:
         while not stop.is_set():
+            if retention.done():
+                retention.result()  # retention stopped on a permanent error: so does the sink
             records = await consumer.getmany(timeout_ms=200, max_records=2000)
             batch = Batch(settings)
             for partition_records in records.values():
@@ -196,10 +211,11 @@ async def run_sink(
             if records and not stop.is_set():
                 await consumer.commit()
                 await record_lag(consumer, metrics)
+        if retention.done():
+            retention.result()
     finally:
         retention.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await retention
+        await asyncio.wait([retention])  # never raises: its own error was raised above
         await consumer.stop()
         if conn is not None and not conn.is_closed():
             await conn.close()

@@ -29,6 +29,7 @@ from streams.contract import (
     SensorReading,
 )
 from streams.contract.deadletters import RawRecord, dead_letter
+from streams.errors import RiskmonError
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,10 @@ Kind = Literal["incident", "reading", "safety"]
 ErrorKind = DeadLetterError
 
 
-class Rejected(Exception):
+class Rejected(RiskmonError):
     """An input that cannot be used; carries the dead-letter error kind and the reason."""
+
+    retriable = False
 
     def __init__(self, error: ErrorKind, reason: str) -> None:
         super().__init__(reason)
@@ -230,6 +233,9 @@ def ingest(
         )
     except Rejected as rejected:
         return dead_letter(raw, rejected.error, rejected.reason, received_at)
-    except Exception as exc:  # a bug must not stop the stream: dead-letter it, loudly
+    except Exception as exc:
+        # Deliberate last-resort boundary: a bug in ingest must not stop the stream for every
+        # later record. The traceback is logged and the record kept as an `internal` dead letter
+        # (its bytes and the error), so the failure is counted, visible and replayable.
         log.exception("ingest failed unexpectedly origin=%s", raw.origin)
         return dead_letter(raw, "internal", f"internal error: {exc!r}", received_at)

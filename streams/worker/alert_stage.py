@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from streams.contract import AckResult, Alert, AlertAck, DeadLetter, ScoreUpdate
 from streams.contract.deadletters import RawRecord, dead_letter
 from streams.metrics import WorkerMetrics
-from streams.persistence.checkpoints import CheckpointStore
+from streams.persistence.checkpoints import CheckpointStore, CheckpointUnavailable
 from streams.pipeline.alerting import AlertingContext, CityAlerts
 from streams.settings import Settings
 from streams.worker.ownership import Ownership
@@ -195,7 +195,8 @@ class AlertStage:
         self.dirty = False
         try:
             await self.checkpoints.save(0, snapshot, datetime.now().astimezone())
-        except Exception as exc:  # PostgreSQL down: alerting goes on; retry on the next timer
+        # PostgreSQL down: alerting goes on; retry on the next timer (a SQL bug propagates).
+        except CheckpointUnavailable as exc:
             self.dirty = True
             self.metrics.checkpoint_failures.inc()
             self.outage = self.outage.failed(datetime.now().astimezone())

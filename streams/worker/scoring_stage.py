@@ -29,7 +29,7 @@ from streams.city.config import CityConfig
 from streams.contract import DeadLetter, LocatedEvent, ScoreUpdate
 from streams.contract.deadletters import RawRecord, dead_letter
 from streams.metrics import WorkerMetrics
-from streams.persistence.checkpoints import CheckpointStore
+from streams.persistence.checkpoints import CheckpointStore, CheckpointUnavailable
 from streams.pipeline.scoring import PartitionScorer, ScoringContext, model_fingerprint
 from streams.settings import Settings
 from streams.worker.ownership import Ownership
@@ -287,7 +287,9 @@ class ScoringStage:
         self.dirty.discard(partition)
         try:
             await self.checkpoints.save(partition, state, utcnow())
-        except Exception as exc:  # PostgreSQL down: keep scoring, retry on the next timer
+        # PostgreSQL down: keep scoring, retry on the next timer. Any other error (a SQL bug)
+        # propagates and stops the worker loudly instead of being retried for ever.
+        except CheckpointUnavailable as exc:
             self.dirty.add(partition)
             self.metrics.checkpoint_failures.inc()
             self.outage = self.outage.failed(utcnow())

@@ -43,7 +43,7 @@ def incidents(tag: str, n: int) -> list[Incident]:
 async def event_rows(dsn: str) -> int:
     try:
         conn = await asyncpg.connect(dsn, timeout=3)
-    except db.TRANSIENT_ERRORS:
+    except db.DATABASE_ERRORS:
         return -1
     try:
         return int(await conn.fetchval("SELECT count(*) FROM events WHERE kind = 'incident'"))

@@ -20,7 +20,11 @@ from streams.city.config import CityConfig, load_city_config
 from streams.contract import DeadLetter, Incident, LocatedEvent, ScoreUpdate
 from streams.contract.deadletters import RawRecord
 from streams.metrics import WorkerMetrics
-from streams.persistence.checkpoints import CheckpointStore, MemoryCheckpointStore
+from streams.persistence.checkpoints import (
+    CheckpointStore,
+    CheckpointUnavailable,
+    MemoryCheckpointStore,
+)
 from streams.pipeline.alerting import AlertingContext
 from streams.pipeline.scoring import PartitionScorer
 from streams.settings import Settings
@@ -60,8 +64,8 @@ class Io:
 
 
 class FailingStore:
-    """A :class:`CheckpointStore` in memory whose first ``failures`` saves raise OSError (as a
-    PostgreSQL that cannot be reached would)."""
+    """A :class:`CheckpointStore` in memory whose first ``failures`` saves raise
+    CheckpointUnavailable (as the PostgreSQL store does when the server cannot be reached)."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
@@ -75,7 +79,7 @@ class FailingStore:
         self.attempts.append(partition)
         if self.failures > 0:
             self.failures -= 1
-            raise OSError("connection refused")
+            raise CheckpointUnavailable("connection refused")
         await self.memory.save(partition, state, saved_at)
 
 
@@ -290,6 +294,22 @@ async def test_a_revoked_partition_whose_save_fails_is_released_anyway() -> None
     assert stage.scorers == {}
     assert stage.outage.failing
     assert store.memory.states == {}
+
+
+class BuggyStore(MemoryCheckpointStore):
+    """A store whose saves fail with a bug, not an outage (as a SQL error of our own would)."""
+
+    async def save(self, partition: int, state: Mapping[str, Any], saved_at: datetime) -> None:
+        raise ValueError("column next_ofset does not exist")
+
+
+async def test_a_store_bug_is_not_an_outage_it_stops_the_stage_loudly() -> None:
+    stage, io, metrics = stage_of(BuggyStore())
+    await stage.batch([fire(0, 0, NOW)], NOW, Ownership().assign({P0}), io.dead_letter)
+    with pytest.raises(ValueError, match="next_ofset"):
+        await stage.save_dirty()
+    assert not stage.outage.failing
+    assert value(metrics, "riskmon_checkpoint_failures_total") == 0
 
 
 async def test_ticks_publish_only_what_moved_and_mark_it_dirty() -> None:
