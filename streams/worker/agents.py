@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence, Set
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from faust.types import TP
@@ -32,13 +32,9 @@ from streams.pipeline.ingest import Kind, ingest
 from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
 from streams.worker.ownership import Ownership
-from streams.worker.scoring_stage import ScoringStage
+from streams.worker.scoring_stage import ScoringStage, utcnow
 
 log = logging.getLogger("riskmon.worker")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def arrival_time(located: LocatedEvent) -> datetime | None:
