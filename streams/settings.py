@@ -153,6 +153,42 @@ class Settings(BaseSettings):
         "before telling its client timed_out",
     )
 
+    # --- access control (dashboard_ws.security; the gateway does not enforce it yet) ----------
+    session_idle_s: float = Field(
+        default=1800.0, gt=0, description="a browser session ends this long after its last use"
+    )
+    session_max_s: float = Field(
+        default=43200.0, gt=0, description="and at the latest this long after login (a shift)"
+    )
+    token_ttl_s: float = Field(
+        default=900.0, gt=0, le=86400, description="lifetime of a bearer token for programs"
+    )
+    auth_secret: SecretStr | None = Field(
+        default=None,
+        description="key that signs bearer tokens (at least 32 bytes, e.g. `openssl rand -hex "
+        "32`); unset = no bearer tokens",
+    )
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Host names the gateway answers to (JSON list); unset = its listen address "
+        "(and the loopback names when that is loopback)",
+    )
+    allowed_origins: tuple[str, ...] = Field(
+        default=(),
+        description="other origins whose pages may use the gateway (JSON list of "
+        "scheme://host[:port]); its own origin is always allowed",
+    )
+    login_failures_per_account: int = Field(
+        default=10, ge=1, description="failed logins of one account within login_window_s"
+    )
+    login_failures_per_address: int = Field(
+        default=20, ge=1, description="failed logins from one address within login_window_s"
+    )
+    login_window_s: float = Field(default=900.0, gt=0)
+    login_tracked_keys: int = Field(
+        default=10_000, ge=1, description="accounts and addresses remembered each (memory bound)"
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="before")

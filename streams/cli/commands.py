@@ -177,6 +177,30 @@ def city_synth(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, settings)
 
 
+def users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli.users import users_add as run
+
+    return run(args, settings)
+
+
+def users_list(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli.users import users_list as run
+
+    return run(args, settings)
+
+
+def users_disable(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli.users import users_disable as run
+
+    return run(args, settings)
+
+
+def users_set_role(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli.users import users_set_role as run
+
+    return run(args, settings)
+
+
 def schema(args: argparse.Namespace, settings: Settings) -> None:
     from streams.contract import export_schemas
 
@@ -201,4 +225,8 @@ COMMANDS: dict[str, Handler] = {
     "schema": schema,
     "city import": city_import,
     "city synth": city_synth,
+    "users add": users_add,
+    "users list": users_list,
+    "users disable": users_disable,
+    "users set-role": users_set_role,
 }

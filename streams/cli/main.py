@@ -24,6 +24,9 @@
                                                    a city folder from official data, validated
     riskmon city synth --out DIR [--districts N --seed S]
                                                    approximate Gimpo (or N random districts)
+    riskmon users add NAME --role ROLE [--password-stdin]
+    riskmon users list | disable NAME | set-role NAME ROLE
+                                                   accounts of the gateway (in PostgreSQL)
 
 Settings come from ``RISKMON_*`` environment variables (see README, "Configuration").
 """
@@ -39,6 +42,7 @@ from streams import logs
 from streams.cli.city import add_parser as add_city_parser
 from streams.cli.commands import COMMANDS
 from streams.cli.errors import explain
+from streams.cli.users import add_parser as add_users_parser
 from streams.settings import Settings
 
 
@@ -148,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
         "(default 3; 0 = look once)",
     )
     add_city_parser(sub)
+    add_users_parser(sub)
     schema = sub.add_parser("schema", help="export the wire contract as JSON Schema")
     schema.add_argument("--out", type=Path, default=Path("docs/schemas"))
     return parser

@@ -16,6 +16,9 @@ Never edit a released migration; add the next one. Tables (after every migration
                       demo broker keeps nothing across restarts) starts a new epoch, and offsets
                       are only compared within one
 * ``scorer_checkpoints`` the worker's per-partition index state with the next offset to read
+* ``users``, ``sessions``, ``audit`` accounts with their role and argon2id password hash, browser
+                      sessions by the SHA-256 of their token, and who did what when (only
+                      :mod:`streams.persistence.accounts` touches them)
 """
 
 from __future__ import annotations
@@ -168,6 +171,42 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         """
     -- A dead letter of a very large input keeps its first bytes and the original size.
     ALTER TABLE dead_letters ADD COLUMN value_size integer;
+    """,
+    ),
+    (
+        5,
+        """
+    -- Access control: accounts, browser sessions (only the SHA-256 of a token), the audit trail.
+    CREATE TABLE users (
+        id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name          text        NOT NULL UNIQUE CHECK (name ~ '^[a-z0-9][a-z0-9._@-]{0,63}$'),
+        role          text        NOT NULL
+                      CHECK (role IN ('viewer', 'operator', 'analyst', 'admin')),
+        password_hash text,
+        disabled      boolean     NOT NULL DEFAULT false,
+        created_at    timestamptz NOT NULL,
+        updated_at    timestamptz NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash bytea       PRIMARY KEY CHECK (octet_length(token_hash) = 32),
+        user_id    bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at timestamptz NOT NULL,
+        last_seen  timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        address    text
+    );
+    CREATE INDEX sessions_user ON sessions (user_id);
+    CREATE INDEX sessions_expires ON sessions (expires_at);
+    CREATE TABLE audit (
+        id      bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at      timestamptz NOT NULL,
+        actor   text        NOT NULL,
+        action  text        NOT NULL,
+        target  text,
+        address text,
+        detail  jsonb       NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX audit_at ON audit (at, id);
     """,
     ),
 )

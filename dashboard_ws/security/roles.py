@@ -1,0 +1,95 @@
+"""Who may do what: four roles in a strict order and one table ``{action: minimum role}``.
+
+A role includes every right of the roles below it::
+
+    viewer < operator < analyst < admin
+
+Every route and websocket message of the gateway names one :class:`Action`; the gateway asks
+:func:`may` before it answers. The table is data, so the unit tests walk every action × role and
+docs/operations.md prints it. Where each action is used (the wiring comes later)::
+
+    live.scores         GET /, /ws: the snapshot and score messages
+    live.alerts         /ws: alert messages
+    session.self        GET /auth/me, POST /auth/logout
+    history.read        /api/districts/../history, /api/scores, /api/alerts (no exact locations)
+    alert.acknowledge   /ws message ``ack`` (the acknowledger is the authenticated user)
+    alert.resolve_note  /ws: a note on resolving an alert
+    events.exact        /api/events and any answer with exact coordinates or descriptions
+    dead_letters.read   /api/dead-letters (the raw bytes of rejected inputs)
+    metrics.read        GET /metrics
+    users.admin         add, disable, change the role of users
+    audit.read          GET /api/audit
+
+>>> may(Role.OPERATOR, Action.ACKNOWLEDGE), may(Role.VIEWER, Action.ACKNOWLEDGE)
+(True, False)
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from types import MappingProxyType
+
+__all__ = ["MINIMUM_ROLE", "Action", "Role", "may", "parse_role"]
+
+
+class Role(StrEnum):
+    """A user's role; the value is what the ``users`` table and tokens store."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """0 for viewer up to 3 for admin: a higher rank has every right of a lower one."""
+        return _RANKS[self]
+
+
+_RANKS = {role: rank for rank, role in enumerate(Role)}  # the order of definition
+
+
+def parse_role(text: str) -> Role | None:
+    """The role named ``text`` (as stored), or None for an unknown name."""
+    try:
+        return Role(text)
+    except ValueError:
+        return None
+
+
+class Action(StrEnum):
+    """Something a client asks the gateway to show or do."""
+
+    LIVE_SCORES = "live.scores"
+    LIVE_ALERTS = "live.alerts"
+    SESSION_SELF = "session.self"
+    HISTORY_READ = "history.read"
+    ACKNOWLEDGE = "alert.acknowledge"
+    RESOLVE_NOTE = "alert.resolve_note"
+    EVENTS_EXACT = "events.exact"
+    DEAD_LETTERS = "dead_letters.read"
+    METRICS = "metrics.read"
+    USERS_ADMIN = "users.admin"
+    AUDIT_READ = "audit.read"
+
+
+MINIMUM_ROLE: MappingProxyType[Action, Role] = MappingProxyType(
+    {
+        Action.LIVE_SCORES: Role.VIEWER,
+        Action.LIVE_ALERTS: Role.VIEWER,
+        Action.SESSION_SELF: Role.VIEWER,
+        Action.HISTORY_READ: Role.VIEWER,
+        Action.ACKNOWLEDGE: Role.OPERATOR,
+        Action.RESOLVE_NOTE: Role.OPERATOR,
+        Action.EVENTS_EXACT: Role.ANALYST,
+        Action.DEAD_LETTERS: Role.ADMIN,
+        Action.METRICS: Role.ADMIN,
+        Action.USERS_ADMIN: Role.ADMIN,
+        Action.AUDIT_READ: Role.ADMIN,
+    }
+)
+
+
+def may(role: Role, action: Action) -> bool:
+    """True when ``role`` is at least the minimum role of ``action``."""
+    return role.rank >= MINIMUM_ROLE[action].rank

@@ -1,0 +1,82 @@
+"""``riskmon users`` as a process against PostgreSQL: add with --password-stdin, list, set-role,
+disable; the audit rows; the password in no output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dashboard_ws.security.passwords import PasswordHasher
+from streams.persistence import accounts, db
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "a-long-test-passphrase-42"
+
+
+def riskmon(dsn: str, *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RISKMON_PG_DSN": dsn}
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", "users", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_users_add_list_set_role_disable(pg_dsn: str) -> None:
+    added = riskmon(pg_dsn, "add", "ana", "--role", "operator", "--password-stdin", stdin=PASSWORD)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "added ana (operator)"
+
+    again = riskmon(pg_dsn, "add", "ana", "--role", "admin", "--password-stdin", stdin=PASSWORD)
+    assert again.returncode == 1
+    assert "exists already" in again.stderr
+
+    listed = riskmon(pg_dsn, "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "ROLE", "STATE", "CREATED"]
+    assert lines[1].split()[:3] == ["ana", "operator", "active"]
+
+    assert (
+        riskmon(pg_dsn, "set-role", "ana", "analyst").stdout.strip() == "ana: operator -> analyst"
+    )
+    assert riskmon(pg_dsn, "disable", "ana").returncode == 0
+    missing = riskmon(pg_dsn, "disable", "nobody")
+    assert missing.returncode == 1
+    assert "no user named 'nobody'" in missing.stderr
+    assert riskmon(pg_dsn, "list").stdout.splitlines()[1].split()[:3] == [
+        "ana",
+        "analyst",
+        "disabled",
+    ]
+
+    conn = await db.connect(pg_dsn)
+    try:
+        user = await accounts.get_user(conn, "ana")
+        assert user is not None
+        assert user.password_hash is not None
+        assert user.password_hash.startswith("$argon2id$")
+        assert PasswordHasher().verify(user.password_hash, PASSWORD)
+        rows = await accounts.query_audit(conn)
+    finally:
+        await conn.close()
+    assert [(r.actor, r.action, r.target) for r in reversed(rows)] == [
+        ("cli", "user.add", "ana"),
+        ("cli", "user.set_role", "ana"),
+        ("cli", "user.disable", "ana"),
+    ]
+    assert rows[1].detail == {"from": "operator", "to": "analyst"}
+    for result in (added, again, listed):
+        assert PASSWORD not in result.stdout + result.stderr
+    assert PASSWORD not in str([r.detail for r in rows])
