@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from indices import score_batch
 from streams.city.config import CityConfig, load_city_config
-from streams.city.folder import folder_texts
 from streams.city.synth import random_city
+from streams.cli.city import write_city_folder
 from streams.contract import Incident, InspectionFact, ScoreUpdate
 from streams.pipeline.scoring import to_model_event
 
@@ -28,9 +28,7 @@ DISTRICTS = 300
 
 
 def write_city(folder: Path) -> CityConfig:
-    folder.mkdir(parents=True)
-    for name, text in folder_texts(random_city(DISTRICTS, seed=5)).items():
-        (folder / name).write_text(text, encoding="utf-8")
+    write_city_folder(random_city(DISTRICTS, seed=5), folder)
     return load_city_config(folder)
 
 
