@@ -129,8 +129,11 @@ class ScoreFeed:
                     if record.topic == topics.alerts:
                         offer = self._hub.ingest_alert(record.value)
                     else:
-                        offer = self._hub.ingest(record.value)
-                    if offer.outcome is Outcome.INVALID:
+                        # A seq is microseconds of the worker's clock: one far ahead of ours
+                        # is forged or corrupt, and would freeze its district (see the hub).
+                        horizon = time.time() + self._settings.max_future_s
+                        offer = self._hub.ingest(record.value, max_seq=int(horizon * 1e6))
+                    if offer.outcome in (Outcome.INVALID, Outcome.FUTURE):
                         log.warning(
                             logfmt(
                                 "bad_score_record",

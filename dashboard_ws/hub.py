@@ -20,11 +20,22 @@ Slow clients: a queue holds at most one message per district. A newer update of 
 replaces the pending one (counted in :attr:`HubStats.coalesced`), so a client that cannot keep up
 costs at most one message per district and, once it catches up, sees every district's latest value.
 
+Answers to one client (:meth:`Hub.tell`) are bounded too: at most ``max_answers`` wait at once;
+one more raises :class:`QueueFull`, and the shell closes that client (it sends requests faster
+than it reads their answers).
+
+Forged records: a score whose ``seq`` (microseconds of the worker's clock) lies beyond the
+``max_seq`` the shell passes (now plus the allowed clock skew), or an alert whose ``seq`` jumps
+more than :data:`ALERT_SEQ_STEP` past the one held, is refused as FUTURE: accepting it would make
+every later genuine update of that district or alert look stale, freezing it on every screen.
+(Kafka ACLs keep forgers off the topics; this keeps one bad record from doing lasting harm.)
+
 Errors::
 
     GatewayError
      ├── UnknownClient       the client id was never added, or was removed
-     └── InvalidTransition   the client's state does not allow the operation
+     ├── InvalidTransition   the client's state does not allow the operation
+     └── QueueFull           too many answers wait for one client
 """
 
 from __future__ import annotations
@@ -51,11 +62,15 @@ __all__ = [
     "Offer",
     "Outcome",
     "Outgoing",
+    "QueueFull",
     "UnknownClient",
     "check_transition",
 ]
 
 ClientId = NewType("ClientId", int)
+
+ALERT_SEQ_STEP = 1000  # an alert's life has a handful of transitions, never this many
+MAX_ANSWERS = 256
 
 
 class ClientState(enum.Enum):
@@ -89,6 +104,12 @@ class GatewayError(RiskmonError):
 
 class UnknownClient(GatewayError):
     """The client id was never returned by :meth:`Hub.add_client`, or was removed since."""
+
+    retriable = False
+
+
+class QueueFull(GatewayError):
+    """Too many answers wait for one client: it asks faster than it reads."""
 
     retriable = False
 
@@ -130,6 +151,8 @@ class Outcome(enum.Enum):
     """Not a ScoreUpdate; dropped."""
     UNFIRED = "unfired"
     """An alert that has not fired (pending, or withdrawn before firing): kept from clients."""
+    FUTURE = "future"
+    """Its seq lies implausibly far ahead (a forged or corrupt record); dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +194,8 @@ class HubStats:
     """Alert messages of alerts that had not fired, kept from clients."""
     coalesced: int = 0
     """Pending messages replaced by a newer update of their district before being sent."""
+    future: int = 0
+    """Records refused because their seq lay implausibly far ahead."""
 
 
 @dataclass(slots=True)
@@ -178,6 +203,7 @@ class _Client:
     state: ClientState = ClientState.CONNECTING
     # key -> newest message not yet handed out; dict order is delivery order.
     pending: dict[str, Outgoing] = field(default_factory=dict)
+    answers: int = 0  # entries of pending that are answers (Hub.tell), not scores or alerts
 
 
 class Hub:
@@ -202,7 +228,8 @@ class Hub:
     <ClientState.SNAPSHOT_SENT: 'snapshot_sent'>
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_answers: int = MAX_ANSWERS) -> None:
+        self.max_answers = max_answers
         self._latest: dict[str, ScoreUpdate] = {}
         self._alerts: dict[str, Alert] = {}  # open alerts by id
         self._alert_seq: dict[str, int] = {}  # newest seq seen per alert id, resolved ones too
@@ -213,7 +240,7 @@ class Hub:
 
     # --- updates --------------------------------------------------------------------------------
 
-    def ingest(self, raw: bytes | None) -> Offer:
+    def ingest(self, raw: bytes | None, *, max_seq: int | None = None) -> Offer:
         """Decode one record value of the scores topic and :meth:`offer` it.
 
         A value that is not a valid ScoreUpdate is counted and returned as INVALID with a
@@ -229,13 +256,17 @@ class Hub:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "value"
             return Offer(Outcome.INVALID, reason=f"{where}: {first['msg']}")
-        return self.offer(update)
+        return self.offer(update, max_seq=max_seq)
 
-    def offer(self, update: ScoreUpdate) -> Offer:
-        """Keep ``update`` if its seq is above the one held for its district, and queue it.
+    def offer(self, update: ScoreUpdate, *, max_seq: int | None = None) -> Offer:
+        """Keep ``update`` if its seq is above the one held for its district (and not above
+        ``max_seq``), and queue it.
 
         Queued for every client past CONNECTING (a CONNECTING client gets it in its snapshot).
         """
+        if max_seq is not None and update.seq > max_seq:
+            self.stats.future += 1
+            return Offer(Outcome.FUTURE, update.district, update.seq, reason="seq in the future")
         held = self._latest.get(update.district)
         if held is not None and update.seq <= held.seq:
             self.stats.stale += 1
@@ -267,6 +298,9 @@ class Hub:
         withdrawn before it did) is not for operators: kept from clients, counted as UNFIRED.
         """
         held = self._alert_seq.get(alert.id)
+        if alert.seq > (held or 0) + ALERT_SEQ_STEP:
+            self.stats.future += 1
+            return Offer(Outcome.FUTURE, alert.district, alert.seq, reason="seq jumps too far")
         if held is not None and alert.seq <= held:
             self.stats.stale += 1
             return Offer(Outcome.STALE, alert.district, alert.seq)
@@ -315,10 +349,13 @@ class Hub:
     def tell(self, cid: ClientId, key: str, text: str) -> bool:
         """Queue ``text`` for one client only (an answer to its request), under a ``key`` no
         other message uses; returns True when its writer must be woken. A client not yet LIVE
-        gets it after its snapshot."""
+        gets it after its snapshot. Raises :class:`QueueFull` when ``max_answers`` already wait."""
         client = self._get(cid)
         wake = not client.pending
-        client.pending.pop(key, None)
+        if client.pending.pop(key, None) is None:
+            if client.answers >= self.max_answers:
+                raise QueueFull(f"{client.answers} answers wait for client {cid}")
+            client.answers += 1
         client.pending[key] = Outgoing("", 0, text, key)
         return wake
 
@@ -367,7 +404,10 @@ class Hub:
             raise InvalidTransition(client.state, ClientState.LIVE)
         if not client.pending:
             return None
-        return client.pending.pop(next(iter(client.pending)))
+        out = client.pending.pop(next(iter(client.pending)))
+        if not out.key.startswith(("score:", "alert:")):
+            client.answers -= 1
+        return out
 
     def remove_client(self, cid: ClientId) -> None:
         """Mark the client CLOSED and forget it and its queue; call it exactly once per client."""

@@ -57,6 +57,12 @@ class ShellStats:
     ack_answers: dict[str, int] = field(default_factory=dict)
     """Answers to clients' acknowledgements by status (``queued``, ``applied``, ``rejected``,
     ``timed_out``, ``request_error``)."""
+    refused: dict[str, int] = field(default_factory=dict)
+    """Requests and connections refused, by reason (``unauthenticated``, ``forbidden``,
+    ``bad_host``, ``bad_origin``, ``connection_limit``, ``user_connection_limit``,
+    ``message_rate``, ``queue_overflow``, ``session_ended``)."""
+    logins: dict[str, int] = field(default_factory=dict)
+    """Login attempts by outcome (``ok``, ``failed``, ``limited``)."""
     consumer_running: bool = False
     last_fetch_at: float = 0.0
     """``time.monotonic()`` of the newest fetch response, or of the consumer's start."""
@@ -109,14 +115,33 @@ class GatewayCollector:
         consumed = CounterMetricFamily(
             "riskmon_gateway_updates_consumed",
             "Records read from the scores and alerts topics, by outcome (accepted, stale seq, "
-            "invalid, unfired: an alert that had not fired, kept from clients).",
+            "invalid, unfired: an alert that had not fired, kept from clients, future: a seq "
+            "implausibly far ahead).",
             labels=["outcome"],
         )
         consumed.add_metric(["accepted"], hub.stats.accepted)
         consumed.add_metric(["stale"], hub.stats.stale)
         consumed.add_metric(["invalid"], hub.stats.invalid)
         consumed.add_metric(["unfired"], hub.stats.unfired)
+        consumed.add_metric(["future"], hub.stats.future)
         yield consumed
+        refused = CounterMetricFamily(
+            "riskmon_gateway_refused",
+            "Requests and connections refused, by reason (unauthenticated, forbidden, bad_host, "
+            "bad_origin, connection limits, message_rate, queue_overflow, session_ended).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(shell.refused.items()):
+            refused.add_metric([reason], count)
+        yield refused
+        logins = CounterMetricFamily(
+            "riskmon_gateway_logins",
+            "Login attempts by outcome (ok, failed, limited).",
+            labels=["outcome"],
+        )
+        for outcome in ("ok", "failed", "limited"):
+            logins.add_metric([outcome], shell.logins.get(outcome, 0))
+        yield logins
         yield CounterMetricFamily(
             "riskmon_gateway_coalesced_drops",
             "Queued score messages replaced by a newer update before a slow client took them.",

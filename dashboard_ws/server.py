@@ -2,57 +2,80 @@
 
 Routes (plain HTTP is answered from ``process_request``, before any websocket handshake)::
 
-    GET /         the dashboard page, dashboard_ws/static/index.html
-    GET /healthz  200 {"status":"ok","districts":N,"clients":M}; 503 while Kafka is not read
-    GET /metrics  Prometheus text
-    GET /ws       websocket: a SnapshotMessage, then score and alert messages; a client's ``ack``
-                  requests are answered to it (ack_result / request_error)
-    GET /api/...  the history API (JSON; :mod:`dashboard_ws.api.params` lists the routes)
+    GET  /              the dashboard page (dashboard_ws/static/index.html); /static/<name> assets
+    GET  /healthz       200 {"status":"ok","districts":N,"clients":M}; 503 while Kafka is not read
+    POST /auth/login    JSON {"username","password"} -> session cookie + bearer token
+    POST /auth/logout   ends the session; its open sockets are closed (4001)
+    GET  /auth/me       who the request's credentials prove
+    GET  /ws            websocket (viewer): a SnapshotMessage, then score and alert messages; a
+                        client's ``ack`` requests (operator) are answered to it
+    GET  /api/...       the history API (viewer; events exact for analyst; dead letters admin)
+    GET  /api/audit     the audit trail (admin)
+    GET  /metrics       Prometheus text (admin; or RISKMON_METRICS_PORT of `riskmon gateway`)
+
+Access control (docs/security.md): every request but ``/healthz`` must name the gateway in its
+``Host``; the websocket handshake and every POST must come from an allowed ``Origin`` (or, for
+programs, carry a bearer token); every route but the page, its assets, ``/healthz`` and the login
+needs a session cookie or a bearer token (401) with the role the route needs (403). Decisions are
+:mod:`dashboard_ws.security`'s and :mod:`dashboard_ws.auth`'s; limits are
+:mod:`dashboard_ws.limits`'.
 
 Run it with :func:`run_gateway` (until cancelled), or start and stop it with :class:`Gateway`, which
 tells the bound port (``gateway_port=0`` picks a free one)::
 
     async with Gateway(settings) as gateway:
         url = f"ws://127.0.0.1:{gateway.port}/ws"
-
-All decisions (which update to keep, what a client receives next, coalescing) are the hub's
-(:mod:`dashboard_ws.hub`); this module only moves bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import http
 import json
 import logging
+import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from types import TracebackType
 
 from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from dashboard_ws.acks import AckPublisher, PendingAcks, decode_client_message, to_ack
+from dashboard_ws.answers import Answer, error, forbidden, unauthorized
 from dashboard_ws.api.service import HistoryApi
+from dashboard_ws.auth import routes as auth_routes
+from dashboard_ws.auth.principal import Principal, credentials_of
+from dashboard_ws.auth.service import AuthService
+from dashboard_ws.auth.store import AccountStore, PgAccountStore
 from dashboard_ws.consumer import ScoreFeed, min_stale_after_s
-from dashboard_ws.hub import ClientId, Hub
+from dashboard_ws.http_body import BodyConnection
+from dashboard_ws.hub import ClientId, Hub, QueueFull
+from dashboard_ws.limits import (
+    CLOSE_QUEUE_OVERFLOW,
+    CLOSE_SESSION_ENDED,
+    CLOSE_TOO_MANY_MESSAGES,
+    ConnectionLimits,
+    TokenBucket,
+)
 from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ShellStats, gateway_registry
+from dashboard_ws.security.origins import OriginPolicy, check_host, check_origin
+from dashboard_ws.security.roles import Action
+from dashboard_ws.web import StaticFiles, response, to_response
 from indices.taxonomy import DOMAINS, GROUPS
 from streams.city.config import load_city_config
 from streams.contract import AckResult, AckResultMessage, RequestErrorMessage
-from streams.settings import Settings
+from streams.settings import SettingMissing, Settings
 
 __all__ = ["Gateway", "run_gateway"]
 
@@ -66,11 +89,28 @@ PING_INTERVAL_S = 20.0
 PING_TIMEOUT_S = 20.0
 # Compression costs CPU per frame per client, since every client's deflate stream is its own.
 COMPRESSION = None
-# Clients have nothing to say; what they send is read and dropped, so keep it small.
+# Clients send only small requests (an acknowledgement and its note).
 MAX_INCOMING_BYTES = 4096
+# Incoming frames buffered per connection before reading pauses (websockets' default is 16).
+MAX_QUEUE = 4
 WS_PATH = "/ws"
 # /healthz answers 503 when the broker has not answered a fetch for this long.
 STALE_AFTER_S = 15.0
+SESSION_CLEANUP_S = 600.0  # how often ended sessions are deleted from the database
+
+
+class _Connection(BodyConnection):
+    """A connection; ``principal`` is who it authenticated as (set before the handshake)."""
+
+    principal: Principal | None = None
+
+
+@dataclass
+class _Client:
+    ws: ServerConnection
+    principal: Principal
+    bucket: TokenBucket
+    wake: asyncio.Event
 
 
 class Gateway:
@@ -80,70 +120,117 @@ class Gateway:
     ``Gateway`` serves once: make a new one to start again. ``/healthz`` answers 503 until the
     consumer has started, and again when no fetch response came for ``stale_after_s`` seconds
     (raised to :func:`~dashboard_ws.consumer.min_stale_after_s` if below).
+
+    ``accounts`` is where users and sessions live: PostgreSQL (``RISKMON_PG_DSN``) unless given.
     """
 
-    def __init__(self, settings: Settings, *, stale_after_s: float = STALE_AFTER_S) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stale_after_s: float = STALE_AFTER_S,
+        accounts: AccountStore | None = None,
+    ) -> None:
         self._settings = settings
-        self.hub = Hub()
+        self.hub = Hub(max_answers=settings.ws_queue_max)
         self.shell = ShellStats(stale_after_s=max(stale_after_s, min_stale_after_s(settings)))
-
-        self._wakeups: dict[ClientId, asyncio.Event] = {}
+        if accounts is None and settings.pg_dsn is not None:
+            accounts = PgAccountStore(settings.pg_dsn)
+        self._accounts = accounts
+        self.auth: AuthService | None = (
+            AuthService(settings, accounts) if accounts is not None else None
+        )
+        self.tls = settings.tls_cert is not None
+        self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_user)
+        self._clients: dict[ClientId, _Client] = {}
         self._feed = ScoreFeed(settings, self.hub, self.shell, self._wake, self._on_ack_result)
-        self._feed_task: asyncio.Task[None] | None = None
         self._acks = AckPublisher(settings)
         self._pending: PendingAcks[ClientId] = PendingAcks(wait_s=settings.ack_wait_s)
-        self._expiry_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._answers = 0
         city = load_city_config(settings.city).city
         series = ["composite", "safety", *DOMAINS, *(f"group:{g}" for g in GROUPS)]
         self.api = HistoryApi(settings, city.codes, series)
         self._registry = gateway_registry(self.hub, self.shell, self.api.stats)
         self._server: Server | None = None
-        self._page = resources.files("dashboard_ws").joinpath("static/index.html").read_bytes()
+        self._static = StaticFiles()
+        self._policy = OriginPolicy(hosts=frozenset(), origins=frozenset())
         self.port = 0
 
     async def start(self) -> int:
-        """Start the Kafka consumer and listen on ``gateway_host:gateway_port``; return the port."""
+        """Start the Kafka consumer and listen on ``gateway_host:gateway_port``; return the port.
+
+        Raises SettingMissing without a Kafka bootstrap or an accounts store (RISKMON_PG_DSN).
+        """
         if self._server is not None:
             raise RuntimeError("this Gateway was started already; make a new one")
         self._settings.require_bootstrap()
+        if self.auth is None:
+            raise SettingMissing(
+                "RISKMON_PG_DSN is not set: the gateway keeps users and sessions in PostgreSQL "
+                "(riskmon demo starts its own)"
+            )
         self._server = await serve(
             self._serve_client,
             self._settings.gateway_host,
             self._settings.gateway_port,
             process_request=self._route,
+            create_connection=_Connection,
             compression=COMPRESSION,
             max_size=MAX_INCOMING_BYTES,
+            max_queue=MAX_QUEUE,
             write_limit=WRITE_LIMIT,
             ping_interval=PING_INTERVAL_S,
             ping_timeout=PING_TIMEOUT_S,
+            ssl=self._ssl_context(),
+            server_header=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        self._feed_task = asyncio.create_task(self._feed.run(), name="riskmon-gateway-consumer")
-        self._expiry_task = asyncio.create_task(self._expire_acks(), name="riskmon-gateway-acks")
+        self._policy = OriginPolicy.of(
+            listen_host=self._settings.gateway_host,
+            port=self.port,
+            allowed_hosts=self._settings.allowed_hosts,
+            allowed_origins=self._settings.allowed_origins,
+        )
+        self._tasks = [
+            asyncio.create_task(self._feed.run(), name="riskmon-gateway-consumer"),
+            asyncio.create_task(self._expire_acks(), name="riskmon-gateway-acks"),
+            asyncio.create_task(self._watch_sessions(), name="riskmon-gateway-sessions"),
+        ]
         log.info(
             logfmt(
                 "gateway_listening",
                 host=self._settings.gateway_host,
                 port=self.port,
+                tls=self.tls,
                 topic=self._settings.topics.scores,
             )
         )
         return self.port
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        cert, key = self._settings.tls_cert, self._settings.tls_key
+        if cert is None or key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(cert, key)
+        return context
 
     async def stop(self) -> None:
         """Close every connection (code 1001), stop the consumer, and wait for both."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        for task in (self._feed_task, self._expiry_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._feed_task = self._expiry_task = None
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
         await self._acks.stop()
         await self.api.close()
+        if self._accounts is not None:
+            await self._accounts.close()
         log.info(logfmt("gateway_stopped", port=self.port))
 
     async def __aenter__(self) -> Gateway:
@@ -163,10 +250,33 @@ class Gateway:
     async def _on_client_message(self, cid: ClientId, message: str | bytes) -> None:
         """Act on one message of a client; every ``ack`` is answered to that client, first with
         ``ack_result`` ``queued`` (or ``request_error``), later with the worker's decision."""
+        client = self._clients.get(cid)
+        if client is None:
+            return
+        if not client.bucket.take(time.monotonic()):
+            self._refused("message_rate")
+            await client.ws.close(CLOSE_TOO_MANY_MESSAGES, "too many messages; slow down")
+            return
         request = decode_client_message(message)
         if isinstance(request, str):
             log.warning(logfmt("bad_client_message", client=cid, reason=request))
             self._tell(cid, RequestErrorMessage(reason=f"not a request: {request}", retry=False))
+            return
+        principal = client.principal
+        if not principal.may(Action.ACKNOWLEDGE):
+            self._refused("forbidden")
+            self._count_answer("request_error")
+            log.warning(logfmt("ack_forbidden", user=principal.user, role=principal.role.value))
+            self._tell(
+                cid,
+                RequestErrorMessage(
+                    reason=f"{principal.user} is {principal.role.value}: acknowledging alerts "
+                    "needs the operator role or above",
+                    alert_id=request.alert_id,
+                    request_id=request.request_id,
+                    retry=False,
+                ),
+            )
             return
         now = time.monotonic()
         self._time_out(now)
@@ -184,7 +294,8 @@ class Gateway:
             )
             return
         ack_id = uuid.uuid4().hex
-        ack = to_ack(request, datetime.now(UTC), ack_id=ack_id)
+        at = datetime.now(UTC)
+        ack = to_ack(request, principal.user, at, ack_id=ack_id)
         self._pending.add(ack_id, cid, request, now)  # before: the decision may come first
         try:
             await self._acks.publish(ack)
@@ -209,6 +320,15 @@ class Gateway:
             )
             self._count_answer("queued")
             self._tell(cid, queued, key=f"ack:{ack_id}")
+        assert self.auth is not None
+        await self.auth.record(
+            at,
+            principal.user,
+            "alert.ack",
+            target=ack.alert_id,
+            address=principal.address,
+            detail={"district": ack.district, "ack_id": ack_id, "note": ack.note},
+        )
 
     async def _expire_acks(self) -> None:
         """Answer ``timed_out`` to every acknowledgement whose decision has not come in time."""
@@ -219,6 +339,34 @@ class Gateway:
             await asyncio.sleep(max(wait, 0.0))
             self._time_out(time.monotonic())
 
+    async def _watch_sessions(self) -> None:
+        """Every ``session_check_s``: close the sockets whose session or token ended (logout,
+        expiry, a disabled account, a role change); forget ended sessions now and then."""
+        assert self.auth is not None
+        cleaned = time.monotonic()
+        while True:
+            await asyncio.sleep(self._settings.session_check_s)
+            clients = list(self._clients.items())
+            now = datetime.now(UTC)
+            try:
+                ended = await self.auth.still_valid([c.principal for _, c in clients], now)
+                if time.monotonic() - cleaned > SESSION_CLEANUP_S:
+                    cleaned = time.monotonic()
+                    await self.auth.store.delete_expired_sessions(
+                        now, self._settings.session_idle_s
+                    )
+            except Exception as exc:  # the database is down: sockets stay until it answers
+                log.warning(logfmt("session_check_failed", error=repr(exc)))
+                continue
+            for index, reason in ended.items():
+                cid, client = clients[index]
+                self._end_session(cid, client, reason)
+
+    def _end_session(self, cid: ClientId, client: _Client, reason: str) -> None:
+        self._refused("session_ended")
+        log.info(logfmt("session_ended", client=cid, user=client.principal.user, reason=reason))
+        asyncio.get_running_loop().create_task(client.ws.close(CLOSE_SESSION_ENDED, reason))
+
     def _time_out(self, now: float) -> None:
         for cid, ack_id, message in self._pending.expire(now):
             log.warning(logfmt("ack_timed_out", alert=message.alert_id, ack_id=ack_id, client=cid))
@@ -228,6 +376,9 @@ class Gateway:
     def _count_answer(self, status: str) -> None:
         answers = self.shell.ack_answers
         answers[status] = answers.get(status, 0) + 1
+
+    def _refused(self, reason: str) -> None:
+        self.shell.refused[reason] = self.shell.refused.get(reason, 0) + 1
 
     def _on_ack_result(self, raw: bytes | None) -> tuple[ClientId, ...]:
         """The worker decided on an acknowledgement: tell the client that sent it, if it is ours."""
@@ -250,27 +401,68 @@ class Gateway:
     def _queue(
         self, cid: ClientId, message: BaseModel, key: str | None = None
     ) -> tuple[ClientId, ...]:
-        """Queue an answer for one client; returns it when its writer must be woken."""
+        """Queue an answer for one client; returns it when its writer must be woken. A client
+        with too many answers waiting is closed (4013)."""
         if not self.hub.has_client(cid):
             return ()  # gone meanwhile
         self._answers += 1
-        if self.hub.tell(cid, key or f"answer:{self._answers}", message.model_dump_json()):
-            return (cid,)
-        return ()
+        try:
+            woken = self.hub.tell(cid, key or f"answer:{self._answers}", message.model_dump_json())
+        except QueueFull:
+            client = self._clients.get(cid)
+            if client is not None and client.ws.state is State.OPEN:
+                self._refused("queue_overflow")
+                log.warning(logfmt("client_queue_full", client=cid, user=client.principal.user))
+                asyncio.get_running_loop().create_task(
+                    client.ws.close(CLOSE_QUEUE_OVERFLOW, "too many answers unread")
+                )
+            return ()
+        return (cid,) if woken else ()
 
     def _wake(self, clients: Iterable[ClientId]) -> None:
         for cid in clients:
-            event = self._wakeups.get(cid)
-            if event is not None:
-                event.set()
+            client = self._clients.get(cid)
+            if client is not None:
+                client.wake.set()
 
     async def _serve_client(self, ws: ServerConnection) -> None:
+        principal = ws.principal if isinstance(ws, _Connection) else None
+        if principal is None:  # _route lets no unauthenticated socket through
+            await ws.close(CLOSE_SESSION_ENDED, "not authenticated")
+            return
+        self.limits.open(principal.user)
+        try:
+            if self.limits.total > self.limits.max_total:  # handshakes raced past the check
+                self._refused("connection_limit")
+                await ws.close(1013, "this gateway serves its maximum of connections")
+                return
+            await self._serve_authenticated(ws, principal)
+        finally:
+            self.limits.close(principal.user)
+
+    async def _serve_authenticated(self, ws: ServerConnection, principal: Principal) -> None:
         cid = self.hub.add_client()
-        wake = asyncio.Event()
-        self._wakeups[cid] = wake
+        settings = self._settings
+        client = _Client(
+            ws=ws,
+            principal=principal,
+            bucket=TokenBucket(
+                settings.ws_message_rate, settings.ws_message_burst, time.monotonic()
+            ),
+            wake=asyncio.Event(),
+        )
+        self._clients[cid] = client
         peer = _peer(ws)
-        log.info(logfmt("client_connected", client=cid, peer=peer, clients=self.hub.client_count))
-        reader = asyncio.create_task(_read_incoming(ws, wake, self._on_client_message, cid))
+        log.info(
+            logfmt(
+                "client_connected",
+                client=cid,
+                peer=peer,
+                user=principal.user,
+                clients=self.hub.client_count,
+            )
+        )
+        reader = asyncio.create_task(self._read_incoming(cid, client))
         try:
             await ws.send(self.hub.take_snapshot(cid))
             self.shell.snapshots_sent += 1
@@ -279,15 +471,15 @@ class Gateway:
                 while (out := self.hub.pop_next(cid)) is not None:
                     await ws.send(out.text)
                     self.shell.scores_sent += 1
-                await wake.wait()
-                wake.clear()
+                await client.wake.wait()
+                client.wake.clear()
         except ConnectionClosed:
             pass
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-            del self._wakeups[cid]
+            del self._clients[cid]
             self._pending.drop_client(cid)
             self.hub.remove_client(cid)
             log.info(
@@ -300,31 +492,160 @@ class Gateway:
                 )
             )
 
+    async def _read_incoming(self, cid: ClientId, client: _Client) -> None:
+        """Read what the client sends and act on each message (answers go through its queue).
+        Reading also processes pings and the close frame."""
+        try:
+            async for message in client.ws:
+                await self._on_client_message(cid, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            client.wake.set()  # the writer sees the closed state and returns
+
     # --- plain HTTP -----------------------------------------------------------------------------
 
     async def _route(self, ws: ServerConnection, request: Request) -> Response | None:
         path, _, query = request.path.partition("?")
+        if path == "/healthz" and request.method == "GET":
+            return self._health()  # for load balancers and probes: no Host check, nothing secret
+        host = request.headers.get("Host")
+        scheme = "https" if self.tls else "http"
+        verdict = check_host(host, self._policy, scheme=scheme)
+        if not verdict.allowed:
+            self._refused("bad_host")
+            log.warning(logfmt("bad_host", path=path, peer=_peer(ws), reason=verdict.reason))
+            return self._answer(error(403, "forbidden", verdict.reason))
+        if request.method == "POST":
+            return self._answer(await self._post(ws, request, path))
         if request.method != "GET":
-            response = _response(http.HTTPStatus.METHOD_NOT_ALLOWED, b"GET only\n")
-            response.headers["Allow"] = "GET"
-            return response
-        if path == WS_PATH:
-            return None  # go on with the websocket handshake
-        if path in ("/", "/index.html"):
-            return _response(http.HTTPStatus.OK, self._page, "text/html; charset=utf-8")
-        if path == "/healthz":
-            return self._health()
-        if path.startswith("/api/"):
-            answer = await self.api.respond(path, query)
-            response = _response(http.HTTPStatus(answer.status), answer.body, answer.content_type)
-            for name, value in answer.headers:
-                response.headers[name] = value
-            return response
-        if path == "/metrics":
-            return _response(
-                http.HTTPStatus.OK, generate_latest(self._registry), CONTENT_TYPE_LATEST
+            return self._answer(
+                error(405, "bad_request", "GET or POST only", ("Allow", "GET, POST"))
             )
-        return _response(http.HTTPStatus.NOT_FOUND, b"not found; try /, /ws or /api/\n")
+        if path in ("/", "/index.html"):
+            return self._asset("index.html")
+        if path.startswith("/static/"):
+            return self._asset(path.removeprefix("/static/"))
+        if path == WS_PATH:
+            refusal = await self._admit_websocket(ws, request)
+            return None if refusal is None else self._answer(refusal)
+        if path == "/auth/me" or path == "/metrics" or path.startswith("/api/"):
+            principal = await self._authenticate(ws, request)
+            if principal is None:
+                self._refused("unauthenticated")
+                return self._answer(unauthorized())
+            return await self._authenticated_get(principal, path, query)
+        return self._answer(error(404, "not_found", "try /, /ws, /auth/me or /api/"))
+
+    async def _authenticated_get(self, principal: Principal, path: str, query: str) -> Response:
+        assert self.auth is not None
+        if path == "/auth/me":
+            return self._answer(auth_routes.me(principal))
+        if path == "/metrics":
+            if not principal.may(Action.METRICS):
+                self._refused("forbidden")
+                return self._answer(forbidden(principal, Action.METRICS))
+            body = generate_latest(self._registry)
+            return response(http.HTTPStatus.OK, body, CONTENT_TYPE_LATEST, tls=self.tls)
+        if path == "/api/audit":
+            return self._answer(await auth_routes.audit(self.auth, principal, query))
+        answer = await self.api.respond(path, query, principal)
+        if answer.status == 403:
+            self._refused("forbidden")
+        return self._answer(answer)
+
+    async def _post(self, ws: ServerConnection, request: Request, path: str) -> Answer:
+        """``POST /auth/login`` and ``/auth/logout``: same origin only (CSRF), small bodies."""
+        assert self.auth is not None
+        if path not in ("/auth/login", "/auth/logout"):
+            return error(405, "bad_request", "POST only to /auth/login and /auth/logout")
+        credentials = credentials_of(request.headers.raw_items(), tls=self.tls)
+        verdict = check_origin(
+            request.headers.get("Host"),
+            request.headers.get("Origin"),
+            self._policy,
+            scheme="https" if self.tls else "http",
+            # A login without Origin is a program's (browsers always send one on POST); a logout
+            # without Origin must carry a bearer token, never only the cookie a browser attaches.
+            bearer=path == "/auth/login" or credentials.bearer is not None,
+        )
+        if not verdict.allowed:
+            self._refused("bad_origin")
+            return error(403, "forbidden", verdict.reason)
+        now = datetime.now(UTC)
+        if path == "/auth/login":
+            answer, ok = await auth_routes.login(
+                self.auth,
+                content_type=request.headers.get("Content-Type"),
+                body=ws.body if isinstance(ws, BodyConnection) else None,
+                body_problem=ws.body_problem if isinstance(ws, BodyConnection) else None,
+                address=_address(ws),
+                now=now,
+            )
+            outcome = "ok" if ok else {429: "limited", 401: "failed"}.get(answer.status)
+            if outcome is not None:
+                self.shell.logins[outcome] = self.shell.logins.get(outcome, 0) + 1
+            return answer
+        principal = await self._authenticate(ws, request)
+        if principal is None:
+            self._refused("unauthenticated")
+            return unauthorized()
+        answer = await auth_routes.logout(self.auth, principal, now)
+        for cid, client in list(self._clients.items()):
+            same = principal.session_hash is not None and (
+                client.principal.session_hash == principal.session_hash
+            )
+            if same:
+                self._end_session(cid, client, "logged out")
+        return answer
+
+    async def _authenticate(self, ws: ServerConnection, request: Request) -> Principal | None:
+        assert self.auth is not None
+        credentials = credentials_of(request.headers.raw_items(), tls=self.tls)
+        if not credentials.present:
+            return None
+        return await self.auth.authenticate(credentials, _address(ws), datetime.now(UTC))
+
+    async def _admit_websocket(self, ws: ServerConnection, request: Request) -> Answer | None:
+        """None when the handshake may go on (the principal is left on ``ws``), else the
+        refusal: 403 (Host or Origin), 401 (no valid credentials), 503/429 (limits)."""
+        credentials = credentials_of(request.headers.raw_items(), tls=self.tls)
+        verdict = check_origin(
+            request.headers.get("Host"),
+            request.headers.get("Origin"),
+            self._policy,
+            scheme="https" if self.tls else "http",
+            bearer=credentials.bearer is not None,
+        )
+        if not verdict.allowed:
+            self._refused("bad_origin")
+            log.warning(logfmt("bad_origin", peer=_peer(ws), reason=verdict.reason))
+            return error(403, "forbidden", verdict.reason)
+        principal = await self._authenticate(ws, request)
+        if principal is None:
+            self._refused("unauthenticated")
+            return unauthorized()
+        if not principal.may(Action.LIVE_SCORES):
+            self._refused("forbidden")
+            return forbidden(principal, Action.LIVE_SCORES)
+        refusal = self.limits.refusal(principal.user)
+        if refusal is not None:
+            status, reason = refusal
+            self._refused("connection_limit" if status == 503 else "user_connection_limit")
+            return error(status, "rate_limited" if status == 429 else "unavailable", reason)
+        if isinstance(ws, _Connection):
+            ws.principal = principal  # read by _serve_client
+        return None
+
+    def _asset(self, name: str) -> Response:
+        found = self._static.get(name)
+        if found is None:
+            return self._answer(error(404, "not_found", "no such file"))
+        body, content_type = found
+        return response(http.HTTPStatus.OK, body, content_type, tls=self.tls)
+
+    def _answer(self, answer: Answer) -> Response:
+        return to_response(answer, tls=self.tls)
 
     def _health(self) -> Response:
         kafka = self.shell.kafka_status(time.monotonic())
@@ -334,13 +655,14 @@ class Gateway:
             "clients": self.hub.client_count,
         }
         status = http.HTTPStatus.OK if kafka == "ok" else http.HTTPStatus.SERVICE_UNAVAILABLE
-        return _response(status, json.dumps(body).encode(), "application/json")
+        return response(status, json.dumps(body).encode(), "application/json", tls=self.tls)
 
 
 async def run_gateway(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
     """Serve until cancelled; ``ready`` is set once the server listens (the consumer may lag).
 
-    Raises ValueError when ``settings.kafka_bootstrap`` is unset, OSError when the port is taken.
+    Raises SettingMissing when ``settings.kafka_bootstrap`` or ``pg_dsn`` is unset, OSError when
+    the port is taken.
     """
     gateway = Gateway(settings)
     try:
@@ -352,38 +674,12 @@ async def run_gateway(settings: Settings, *, ready: asyncio.Event | None = None)
         await gateway.stop()
 
 
-async def _read_incoming(
-    ws: ServerConnection,
-    wake: asyncio.Event,
-    on_message: Callable[[ClientId, str | bytes], Awaitable[None]],
-    cid: ClientId,
-) -> None:
-    """Read what the client sends and hand each message to ``on_message`` (which answers through
-    the client's queue). Reading also processes pings and the close frame."""
-    try:
-        async for message in ws:
-            await on_message(cid, message)
-    except ConnectionClosed:
-        pass
-    finally:
-        wake.set()  # the writer sees the closed state and returns
-
-
 def _peer(ws: ServerConnection) -> str:
     address = ws.remote_address
     return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
 
 
-def _response(
-    status: http.HTTPStatus, body: bytes, content_type: str = "text/plain; charset=utf-8"
-) -> Response:
-    headers = Headers(
-        [
-            ("Date", email.utils.formatdate(usegmt=True)),
-            ("Connection", "close"),
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-        ]
-    )
-    return Response(status.value, status.phrase, headers, body)
+def _address(ws: ServerConnection) -> str:
+    """The client's address without its port (what login limits count by)."""
+    address = ws.remote_address
+    return str(address[0]) if isinstance(address, tuple) else str(address)

@@ -18,7 +18,8 @@ still a ``ValueError``)::
           ├── BadInput (ValueError)          no     streams.cli.detect
           ├── GatewayError                   no     dashboard_ws.hub (a caller's bug)
           │    ├── UnknownClient             no     dashboard_ws.hub
-          │    └── InvalidTransition         no     dashboard_ws.hub
+          │    ├── InvalidTransition         no     dashboard_ws.hub
+          │    └── QueueFull                 no     dashboard_ws.hub (a client reads too little)
           └── _Bad                           no     dashboard_ws.api.params (an HTTP 4xx)
 
 Not in the tree: :mod:`indices` is a package of its own that imports nothing of ``streams``; its

@@ -153,7 +153,7 @@ class Settings(BaseSettings):
         "before telling its client timed_out",
     )
 
-    # --- access control (dashboard_ws.security; the gateway does not enforce it yet) ----------
+    # --- access control (dashboard_ws.security, enforced by the gateway; docs/security.md) -----
     session_idle_s: float = Field(
         default=1800.0, gt=0, description="a browser session ends this long after its last use"
     )
@@ -189,6 +189,40 @@ class Settings(BaseSettings):
         default=10_000, ge=1, description="accounts and addresses remembered each (memory bound)"
     )
 
+    login_concurrency: int = Field(
+        default=2, ge=1, description="password verifications at once (each holds 64 MiB)"
+    )
+    session_check_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often the gateway re-checks the sessions of open websockets (logout, "
+        "expiry, disabled user, role change close them)",
+    )
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate chain: the gateway serves https/wss itself"
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
+
+    # --- gateway limits -----------------------------------------------------------------------
+    max_connections: int = Field(
+        default=5000, ge=1, description="open websockets per gateway; more get 503"
+    )
+    max_connections_per_user: int = Field(
+        default=20, ge=1, description="open websockets per user; more get 429"
+    )
+    ws_message_rate: float = Field(
+        default=5.0, gt=0, description="messages per second a client may send (sustained)"
+    )
+    ws_message_burst: int = Field(
+        default=20, ge=1, description="messages a client may send at once; over it: close 4008"
+    )
+    ws_queue_max: int = Field(
+        default=256,
+        ge=8,
+        description="answers waiting for one slow client (scores coalesce per district); over "
+        "it: close 4013",
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="before")
@@ -213,6 +247,12 @@ class Settings(BaseSettings):
                 self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
             )
         return options
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("set both RISKMON_TLS_CERT and RISKMON_TLS_KEY, or neither")
+        return self
 
     def require_bootstrap(self) -> str:
         if not self.kafka_bootstrap:

@@ -4,6 +4,11 @@
 Answers are ``(status, body)``; every error body is an :class:`~streams.contract.ApiError`. Without
 a database (``RISKMON_PG_DSN`` unset) or while it is down, the API answers 503 and the live
 websocket keeps working.
+
+Every request comes with the authenticated :class:`~dashboard_ws.auth.principal.Principal` (the
+server answered 401 to anyone else): dead letters need ``admin``, everything else ``viewer``;
+events come with exact places and descriptions only for ``analyst`` and above
+(:mod:`dashboard_ws.api.redact`).
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ import json
 import logging
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 import asyncpg
 from pydantic import BaseModel
 
+from dashboard_ws.answers import Answer, forbidden
 from dashboard_ws.api.csv_format import events_csv, history_csv
 from dashboard_ws.api.openapi import openapi_document
 from dashboard_ws.api.params import (
@@ -33,8 +38,11 @@ from dashboard_ws.api.params import (
     parse_request,
     problem,
 )
+from dashboard_ws.api.redact import redact_events
+from dashboard_ws.auth.principal import Principal
 from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ApiStats
+from dashboard_ws.security.roles import Action
 from streams.contract import EventsResponse, HistoryResponse
 from streams.persistence import db
 from streams.persistence import reads as history
@@ -75,15 +83,16 @@ class HistoryApi:
             await self._pool.close()
             self._pool = None
 
-    async def handle(self, path: str, query: str) -> tuple[int, bytes]:
+    async def handle(self, path: str, query: str, principal: Principal) -> tuple[int, bytes]:
         """Status and body for ``GET path?query`` (see :meth:`respond` for the headers)."""
-        answer = await self.respond(path, query)
+        answer = await self.respond(path, query, principal)
         return answer.status, answer.body
 
-    async def respond(self, path: str, query: str) -> Answer:
-        """The whole answer to ``GET path?query``: status, body, content type, headers."""
+    async def respond(self, path: str, query: str, principal: Principal) -> Answer:
+        """The whole answer to ``GET path?query`` asked by ``principal``: status, body, content
+        type, headers."""
         started = time.perf_counter()
-        answer = await self._answer(path, query)
+        answer = await self._answer(path, query, principal)
         elapsed = time.perf_counter() - started
         self.stats.record(answer.status, elapsed)
         log.debug(
@@ -91,7 +100,9 @@ class HistoryApi:
         )
         return answer
 
-    async def _answer(self, path: str, query: str) -> Answer:
+    async def _answer(self, path: str, query: str, principal: Principal) -> Answer:
+        if not principal.may(Action.HISTORY_READ):
+            return forbidden(principal, Action.HISTORY_READ)
         if path == OPENAPI_PATH:
             return Answer(200, self.openapi())
         request = parse_request(
@@ -99,6 +110,8 @@ class HistoryApi:
         )
         if isinstance(request, ApiProblem):
             return self._problem(request)
+        if isinstance(request, DeadLettersRequest) and not principal.may(Action.DEAD_LETTERS):
+            return forbidden(principal, Action.DEAD_LETTERS)
         if self._dsn is None:
             return self._problem(
                 problem(503, "unavailable", "no history database configured (RISKMON_PG_DSN)")
@@ -124,6 +137,8 @@ class HistoryApi:
             )
         if answer is None:
             return self._problem(problem(404, "not_found", "no such alert"))
+        if isinstance(answer, EventsResponse) and not principal.may(Action.EVENTS_EXACT):
+            answer = redact_events(answer)
         if isinstance(request, HistoryRequest | EventsRequest) and request.format == "csv":
             return _as_csv(answer)
         return Answer(200, answer.model_dump_json().encode())
@@ -193,14 +208,6 @@ class HistoryApi:
     @staticmethod
     def _problem(answer: ApiProblem) -> Answer:
         return Answer(answer.status, answer.error.model_dump_json().encode())
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _as_csv(answer: BaseModel) -> Answer:

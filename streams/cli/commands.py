@@ -38,7 +38,12 @@ def demo(args: argparse.Namespace, settings: Settings) -> None:
 
     run_until_signal(
         lambda stop: run_demo(
-            settings, stop, simulator=not args.no_simulator, speed=args.speed, rate=args.rate
+            settings,
+            stop,
+            simulator=not args.no_simulator,
+            speed=args.speed,
+            rate=args.rate,
+            insecure_demo_users=args.insecure_demo_users,
         )
     )
 

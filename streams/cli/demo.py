@@ -3,7 +3,10 @@
 Starts (unless ``RISKMON_KAFKA_BOOTSTRAP`` / ``RISKMON_PG_DSN`` name external servers) the
 embedded Tansu broker and an embedded PostgreSQL, creates the topics, migrates the database,
 runs the worker as a child process, and the gateway, the history sink and the simulator in this
-process. Prints ``kafka:``, ``dashboard:`` and ``websocket:`` lines once the gateway listens.
+process. Prints ``kafka:``, ``dashboard:`` and ``websocket:`` lines once the gateway listens,
+and ``login:`` lines: the ``admin`` account it made (on its embedded PostgreSQL it gives ``admin``
+a new random password at every start; on an external database it only creates a missing
+``admin``), and with ``--insecure-demo-users`` a viewer ``demo``/``demo``.
 SIGINT/SIGTERM stops every child; nothing is left running.
 """
 
@@ -14,10 +17,12 @@ import contextlib
 import ctypes
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 from streams.city.config import CityConfig
@@ -70,6 +75,44 @@ def city_line(config: CityConfig) -> str:
     return line
 
 
+async def demo_users(settings: Settings, *, embedded: bool, insecure: bool) -> list[str]:
+    """Make the demo's accounts; the ``login:`` lines to print (the only place a password
+    appears: it is never logged)."""
+    from dashboard_ws.security.passwords import PasswordHasher
+    from streams.persistence import accounts, db
+
+    hasher = PasswordHasher()
+    lines: list[str] = []
+    now = datetime.now(UTC)
+    conn = await db.connect(settings.require_pg_dsn())
+    try:
+        existing = await accounts.get_user(conn, "admin")
+        if existing is None or embedded:
+            password = secrets.token_urlsafe(12)
+            hashed = await asyncio.to_thread(hasher.hash, password)
+            if existing is None:
+                await accounts.add_user(conn, "admin", "admin", hashed, now)
+            else:
+                await accounts.set_password_hash(conn, "admin", hashed, now)
+                await accounts.delete_sessions_of(conn, "admin")
+            await accounts.audit(
+                conn, at=now, actor="demo", action="user.demo_admin", target="admin"
+            )
+            lines.append(f"login: admin / {password}  (admin; printed once, not stored)")
+        else:
+            lines.append("login: admin exists in this database: use its password")
+        if insecure:
+            hashed = await asyncio.to_thread(hasher.hash, "demo")
+            if await accounts.get_user(conn, "demo") is None:
+                await accounts.add_user(conn, "demo", "viewer", hashed, now)
+            else:
+                await accounts.set_password_hash(conn, "demo", hashed, now)
+            lines.append("login: demo / demo  (viewer; --insecure-demo-users: never in production)")
+    finally:
+        await conn.close()
+    return lines
+
+
 async def run_demo(
     settings: Settings,
     stop: asyncio.Event,
@@ -77,6 +120,7 @@ async def run_demo(
     simulator: bool = True,
     speed: float = 1.0,
     rate: float = 120.0,
+    insecure_demo_users: bool = False,
 ) -> None:
     from dashboard_ws.server import Gateway
     from streams.city.config import load_city_config
@@ -100,6 +144,9 @@ async def run_demo(
             # A faster simulated clock runs ahead of the wall clock the worker reads inputs by.
             settings = settings.model_copy(update={"max_future_s": SIMULATED_FUTURE_S})
         await prepare(settings)
+        logins = await demo_users(
+            settings, embedded=postgres is not None, insecure=insecure_demo_users
+        )
         worker = spawn_worker(settings)
         gateway = Gateway(settings)
         await gateway.start()
@@ -111,6 +158,8 @@ async def run_demo(
         dsn = settings.require_pg_dsn()
         print(f"postgresql: {dsn if postgres else redact_dsn(dsn)}", flush=True)
         print(f"city: {city_line(load_city_config(settings.city))}", flush=True)
+        for line in logins:
+            print(line, flush=True)
 
         def task(coro: Coroutine[Any, Any, None]) -> None:
             tasks.append(asyncio.create_task(coro))

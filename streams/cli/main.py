@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="broker, PostgreSQL, worker, gateway and simulator")
     demo.add_argument("--port", type=int, default=None, help="gateway port (default 8080)")
     demo.add_argument("--no-simulator", action="store_true", help="no synthetic events")
+    demo.add_argument(
+        "--insecure-demo-users",
+        action="store_true",
+        help="also a viewer demo/demo (a known password: local demos only)",
+    )
     demo.add_argument("--speed", type=float, default=1.0, help="simulated s per real s")
     demo.add_argument("--rate", type=float, default=120.0, help="incident rate multiplier")
     sub.add_parser("worker", help="run the Faust worker")

@@ -144,6 +144,4 @@ def run_replay_cli(
         end=end,
         every=timedelta(seconds=every_s) if every_s else None,
     )
-    return asyncio.run(
-        _replay(settings, plan, config_path or settings.city, quiet, compare_alerts)
-    )
+    return asyncio.run(_replay(settings, plan, config_path or settings.city, quiet, compare_alerts))

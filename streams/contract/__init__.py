@@ -10,6 +10,7 @@ concern:
 :mod:`~streams.contract.deadletters`  ``riskmon.deadletter``
 :mod:`~streams.contract.websocket`    the gateway's websocket messages
 :mod:`~streams.contract.api`          the history API's answers
+:mod:`~streams.contract.auth`         login, who am I, the audit trail
 :mod:`~streams.contract.schemas`      every message's JSON Schema by name
 
 This package re-exports every public name, so ``from streams.contract import ScoreUpdate`` works.
@@ -36,6 +37,13 @@ from streams.contract.api import (
     HistoryResponse,
     ScoresAtResponse,
     SeriesValue,
+)
+from streams.contract.auth import (
+    AuditEntry,
+    AuditResponse,
+    LoginRequest,
+    LoginResponse,
+    MeResponse,
 )
 from streams.contract.base import (
     DISTRICT_CODE_PATTERN,
@@ -117,6 +125,8 @@ __all__ = [
     "AlertTrigger",
     "AlertsResponse",
     "ApiError",
+    "AuditEntry",
+    "AuditResponse",
     "Basis",
     "Composite",
     "DeadLetter",
@@ -140,6 +150,9 @@ __all__ = [
     "InputEvent",
     "InspectionFact",
     "LocatedEvent",
+    "LoginRequest",
+    "LoginResponse",
+    "MeResponse",
     "Name",
     "Note",
     "RawRecord",

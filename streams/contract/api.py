@@ -115,8 +115,18 @@ class DeadLettersResponse(WireModel):
 
 
 class ApiError(WireModel):
-    """Every 4xx/5xx answer of the history API."""
+    """Every 4xx/5xx answer of the history API and of ``/auth/*``."""
 
-    error: Literal["bad_parameter", "not_found", "unavailable"]
+    error: Literal[
+        "bad_parameter",
+        "not_found",
+        "unavailable",
+        "unauthorized",
+        "forbidden",
+        "rate_limited",
+        "bad_request",
+        "too_large",
+        "unsupported_media_type",
+    ]
     detail: str = Field(description="what was wrong and what is accepted")
     parameter: str | None = Field(default=None, description="the query parameter at fault")

@@ -20,6 +20,7 @@ from streams.contract.api import (
     HistoryResponse,
     ScoresAtResponse,
 )
+from streams.contract.auth import AuditResponse, LoginRequest, LoginResponse, MeResponse
 from streams.contract.deadletters import DeadLetter
 from streams.contract.inputs import SAFETY_FACT, Incident, SensorReading
 from streams.contract.scores import DistrictScores, LocatedEvent, ScoreUpdate
@@ -45,6 +46,10 @@ SCHEMAS: dict[str, Any] = {
     "api-events": EventsResponse,
     "api-dead-letters": DeadLettersResponse,
     "api-error": ApiError,
+    "auth-login-request": LoginRequest,
+    "auth-login-response": LoginResponse,
+    "auth-me": MeResponse,
+    "api-audit": AuditResponse,
 }
 
 

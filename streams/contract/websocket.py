@@ -73,12 +73,16 @@ class AckResultMessage(WireModel):
 
 
 class AckRequest(WireModel):
-    """Client to server: acknowledge an alert."""
+    """Client to server: acknowledge an alert (needs the ``operator`` role or above). The
+    acknowledger is the user the connection logged in as."""
 
     type: Literal["ack"] = "ack"
     alert_id: Text
     district: DistrictCode
-    who: Name
+    who: Name | None = Field(
+        default=None,
+        description="ignored (older clients sent it): the gateway records the authenticated user",
+    )
     note: Note | None = None
     request_id: Token | None = Field(
         default=None,

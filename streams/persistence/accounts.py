@@ -29,16 +29,19 @@ __all__ = [
     "add_user",
     "audit",
     "create_session",
+    "delete_expired_sessions",
     "delete_session",
     "delete_sessions_of",
     "disable_user",
     "get_user",
     "list_users",
     "lookup_session",
+    "lookup_sessions",
     "query_audit",
     "set_password_hash",
     "set_role",
     "touch_session",
+    "touch_sessions",
 ]
 
 ROLES = ("viewer", "operator", "analyst", "admin")  # the users table's CHECK, lowest first
@@ -189,6 +192,40 @@ async def lookup_session(conn: asyncpg.Connection, token_hash: bytes) -> StoredS
         token_hash,
     )
     return StoredSession(**dict(row)) if row else None
+
+
+async def lookup_sessions(
+    conn: asyncpg.Connection, token_hashes: list[bytes]
+) -> dict[bytes, StoredSession]:
+    """The sessions among ``token_hashes`` that still exist, by digest (one query)."""
+    rows = await conn.fetch(
+        """SELECT s.token_hash, u.name AS user, u.role, u.disabled AS user_disabled,
+                  s.created_at, s.last_seen, s.expires_at, s.address
+           FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ANY($1)""",
+        token_hashes,
+    )
+    return {bytes(r["token_hash"]): StoredSession(**dict(r)) for r in rows}
+
+
+async def touch_sessions(conn: asyncpg.Connection, token_hashes: list[bytes], now: datetime) -> int:
+    """Record a use at ``now`` of every session among ``token_hashes``; how many exist."""
+    result: str = await conn.execute(
+        "UPDATE sessions SET last_seen = greatest(last_seen, $2) WHERE token_hash = ANY($1)",
+        token_hashes,
+        now,
+    )
+    return int(result.split()[-1])
+
+
+async def delete_expired_sessions(conn: asyncpg.Connection, now: datetime, idle_s: float) -> int:
+    """Forget sessions past their absolute end or idle longer than ``idle_s``; how many."""
+    result: str = await conn.execute(
+        """DELETE FROM sessions
+           WHERE expires_at <= $1 OR last_seen <= $1 - make_interval(secs => $2)""",
+        now,
+        idle_s,
+    )
+    return int(result.split()[-1])
 
 
 async def touch_session(conn: asyncpg.Connection, token_hash: bytes, now: datetime) -> bool:

@@ -1,4 +1,5 @@
-"""`riskmon demo` as a user runs it: three lines, a full snapshot, live scores, a clean stop."""
+"""`riskmon demo` as a user runs it: its lines, a login with the printed password, a full
+snapshot, live scores, a clean stop."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,17 +25,37 @@ from .harness import ROOT
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def read_banner(process: subprocess.Popen[str], deadline: float) -> dict[str, str]:
+def read_banner(
+    process: subprocess.Popen[str], deadline: float
+) -> tuple[dict[str, str], list[str]]:
+    """The demo's ``name: value`` lines, and its ``login:`` lines (two with demo users)."""
     lines: dict[str, str] = {}
+    logins: list[str] = []
     assert process.stdout is not None
-    while len(lines) < 4 and time.monotonic() < deadline:
+    while (len(lines) < 4 or len(logins) < 2) and time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
             break
         name, _, value = line.strip().partition(": ")
         if name in ("kafka", "dashboard", "websocket", "city"):
             lines[name] = value
-    return lines
+        elif name == "login":
+            logins.append(value)
+    return lines, logins
+
+
+def login(dashboard: str, username: str, password: str) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        f"{dashboard}auth/login",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
 
 async def test_demo_prints_urls_serves_live_scores_and_stops_cleanly(tmp_path: Path) -> None:
@@ -41,7 +64,10 @@ async def test_demo_prints_urls_serves_live_scores_and_stops_cleanly(tmp_path: P
     }  # embedded broker and PostgreSQL, as on a fresh machine
     env["RISKMON_DATA_DIR"] = str(tmp_path / "data")
     process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
-        [sys.executable, "-m", "streams.cli", "demo", "--port", "0", "--no-simulator"],
+        [
+            *(sys.executable, "-m", "streams.cli", "demo", "--port", "0", "--no-simulator"),
+            "--insecure-demo-users",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -49,8 +75,20 @@ async def test_demo_prints_urls_serves_live_scores_and_stops_cleanly(tmp_path: P
         text=True,
     )
     try:
-        banner = await asyncio.to_thread(read_banner, process, time.monotonic() + 60)
+        banner, logins = await asyncio.to_thread(read_banner, process, time.monotonic() + 60)
         assert set(banner) == {"kafka", "dashboard", "websocket", "city"}, banner
+        # login: admin / <random>  (admin; printed once, not stored)
+        assert logins[0].startswith("admin / "), logins
+        password = logins[0].split()[2]
+        assert len(password) >= 16
+        assert logins[1].startswith("demo / demo  (viewer"), logins
+        status, _ = await asyncio.to_thread(login, banner["dashboard"], "admin", "wrong" * 4)
+        assert status == 401
+        status, viewer = await asyncio.to_thread(login, banner["dashboard"], "demo", "demo")
+        assert (status, viewer["role"]) == (200, "viewer")
+        status, admin = await asyncio.to_thread(login, banner["dashboard"], "admin", password)
+        assert (status, admin["role"]) == (200, "admin")
+        headers = {"Authorization": f"Bearer {admin['token']}"}
         # No RISKMON_CITY: the approximate Gimpo riskmon synthesizes, never ../shared's files.
         assert banner["city"].startswith("Gimpo-si 김포시 (approximate districts), 14 districts")
         assert banner["websocket"].startswith("ws://")
@@ -58,14 +96,18 @@ async def test_demo_prints_urls_serves_live_scores_and_stops_cleanly(tmp_path: P
         started = time.monotonic()
         snapshot: dict[str, object] = {}
         while time.monotonic() - started < 60:
-            async with websockets.connect(banner["websocket"], max_size=None) as ws:
+            async with websockets.connect(
+                banner["websocket"], max_size=None, additional_headers=headers
+            ) as ws:
                 snapshot = json.loads(await ws.recv())
             if snapshot["type"] == "snapshot" and len(snapshot["districts"]) == 14:  # type: ignore[arg-type]
                 break
             await asyncio.sleep(1)
         assert len(snapshot["districts"]) == 14  # type: ignore[arg-type]
 
-        async with websockets.connect(banner["websocket"], max_size=None) as ws:
+        async with websockets.connect(
+            banner["websocket"], max_size=None, additional_headers=headers
+        ) as ws:
             await ws.recv()  # snapshot
             producer = Producer({"bootstrap.servers": banner["kafka"]})  # librdkafka
             incident = {

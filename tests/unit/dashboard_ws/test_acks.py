@@ -111,13 +111,13 @@ def test_adding_the_same_ack_id_twice_counts_it_once() -> None:
     assert len(pending) == 1
 
 
-def test_to_ack_carries_the_ack_id_and_the_request() -> None:
+def test_to_ack_carries_the_ack_id_the_request_and_the_authenticated_user() -> None:
     decoded = decode_client_message(
-        '{"type": "ack", "alert_id": "a1", "district": "4157056000", "who": "kim",'
+        '{"type": "ack", "alert_id": "a1", "district": "4157056000", "who": "mallory",'
         ' "note": "119 on the way", "request_id": "r-9"}'
     )
     assert isinstance(decoded, AckRequest)
-    ack = to_ack(decoded, AT, ack_id="x1")
+    ack = to_ack(decoded, "kim", AT, ack_id="x1")  # the client's "who" is not believed
     assert (ack.ack_id, ack.alert_id, ack.who, ack.note, ack.at) == (
         "x1",
         "a1",

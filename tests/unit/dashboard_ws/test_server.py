@@ -1,4 +1,5 @@
-"""The gateway's HTTP routes and websocket handler on a real port, with no Kafka broker to read."""
+"""The gateway's HTTP routes and websocket handler on a real port, with no Kafka broker to read
+and its accounts in memory (the PostgreSQL store is tested in tests/integration)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from websockets.asyncio.client import connect
 
+from dashboard_ws.auth.store import MemoryAccountStore
+from dashboard_ws.security.roles import Role
+from dashboard_ws.security.sessions import TokenSigner
 from dashboard_ws.server import Gateway, run_gateway
 from streams.contract import WS_SERVER_MESSAGE, RequestErrorMessage, SnapshotMessage
+from streams.persistence.accounts import User
 from streams.settings import Settings
 
 
@@ -24,11 +30,43 @@ def closed_port() -> int:
     return port
 
 
-async def http_get(port: int, path: str, method: str = "GET") -> tuple[int, str, bytes]:
+SECRET = "unit tests: a token secret of at least 32 bytes"
+NOW = datetime.now(UTC)
+
+
+def user(name: str, role: str) -> User:
+    return User(1, name, role, False, NOW, NOW, None)
+
+
+def token(name: str, role: str) -> str:
+    return TokenSigner(SECRET.encode()).issue(name, Role(role), datetime.now(UTC), 600)
+
+
+def auth(name: str = "kim", role: str = "admin") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(name, role)}"}
+
+
+def settings_for(port: int = 0) -> Settings:
+    return Settings(
+        kafka_bootstrap=f"127.0.0.1:{closed_port()}", gateway_port=port, auth_secret=SECRET
+    )
+
+
+def memory_accounts() -> MemoryAccountStore:
+    return MemoryAccountStore(
+        [user("kim", "admin"), user("vic", "viewer"), user("ops", "operator")]
+    )
+
+
+async def http_get(
+    port: int, path: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, str, bytes]:
     """(status, content type, body) of one request."""
 
     def fetch() -> tuple[int, str, bytes]:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}", method=method, headers=headers or {}
+        )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 return response.status, response.headers["Content-Type"], response.read()
@@ -40,8 +78,7 @@ async def http_get(port: int, path: str, method: str = "GET") -> tuple[int, str,
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[Gateway]:
-    settings = Settings(kafka_bootstrap=f"127.0.0.1:{closed_port()}", gateway_port=0)
-    async with Gateway(settings) as gateway:
+    async with Gateway(settings_for(), accounts=memory_accounts()) as gateway:
         yield gateway
 
 
@@ -54,10 +91,16 @@ async def test_healthz_is_503_while_the_consumer_is_down(gateway: Gateway) -> No
 async def test_serves_the_page_metrics_and_errors(gateway: Gateway) -> None:
     status, ctype, body = await http_get(gateway.port, "/")
     assert (status, ctype) == (200, "text/html; charset=utf-8")
-    assert b"new WebSocket" in body
+    assert b"<script" not in body.replace(b'<script src="/static/', b"")  # CSP: no inline script
     assert b"http" not in body.replace(b"https:", b"")  # self-contained: no external URLs
+    status, ctype, body = await http_get(gateway.port, "/static/app.js")
+    assert (status, ctype) == (200, "text/javascript; charset=utf-8")
+    assert b"new WebSocket" in body
+    assert (await http_get(gateway.port, "/static/../server.py"))[0] == 404
 
-    status, ctype, body = await http_get(gateway.port, "/metrics?x=1")
+    assert (await http_get(gateway.port, "/metrics"))[0] == 401
+    assert (await http_get(gateway.port, "/metrics", headers=auth("vic", "viewer")))[0] == 403
+    status, ctype, body = await http_get(gateway.port, "/metrics?x=1", headers=auth())
     assert status == 200
     assert ctype.startswith("text/plain")
     assert b"riskmon_gateway_consumer_up 0.0" in body
@@ -65,11 +108,13 @@ async def test_serves_the_page_metrics_and_errors(gateway: Gateway) -> None:
 
     assert (await http_get(gateway.port, "/nowhere"))[0] == 404
     assert (await http_get(gateway.port, "/healthz", method="POST"))[0] == 405
-    assert (await http_get(gateway.port, "/ws"))[0] == 426  # plain GET, no upgrade
+    assert (await http_get(gateway.port, "/healthz", method="PUT"))[0] == 405
+    assert (await http_get(gateway.port, "/ws"))[0] == 403  # no Origin and no bearer token
+    assert (await http_get(gateway.port, "/ws", headers=auth()))[0] == 426  # no upgrade
 
 
 async def test_websocket_gets_a_snapshot_and_counts_as_a_client(gateway: Gateway) -> None:
-    async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as ws:
+    async with connect(f"ws://127.0.0.1:{gateway.port}/ws", additional_headers=auth()) as ws:
         first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
         assert first == SnapshotMessage(districts=[])
         _, _, body = await http_get(gateway.port, "/healthz")
@@ -84,7 +129,7 @@ async def test_websocket_gets_a_snapshot_and_counts_as_a_client(gateway: Gateway
 
 async def test_run_gateway_serves_until_cancelled() -> None:
     port = closed_port()
-    settings = Settings(kafka_bootstrap=f"127.0.0.1:{closed_port()}", gateway_port=port)
+    settings = settings_for(port).model_copy(update={"pg_dsn": "postgresql://nobody@127.0.0.1:1/x"})
     ready = asyncio.Event()
     task = asyncio.create_task(run_gateway(settings, ready=ready))
     await asyncio.wait_for(ready.wait(), 5)
@@ -101,8 +146,14 @@ async def test_start_needs_a_bootstrap() -> None:
         await Gateway(Settings(kafka_bootstrap=None, gateway_port=0)).start()
 
 
+async def test_start_needs_an_accounts_store() -> None:
+    with pytest.raises(ValueError, match="PG_DSN"):
+        await Gateway(settings_for()).start()
+
+
 async def test_a_client_is_told_when_its_message_cannot_be_acted_on(gateway: Gateway) -> None:
-    async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as ws:
+    headers = auth("ops", "operator")
+    async with connect(f"ws://127.0.0.1:{gateway.port}/ws", additional_headers=headers) as ws:
         assert isinstance(WS_SERVER_MESSAGE.validate_json(await ws.recv()), SnapshotMessage)
 
         await ws.send('{"type": "hello"}')
@@ -116,7 +167,6 @@ async def test_a_client_is_told_when_its_message_cannot_be_acted_on(gateway: Gat
             "type": "ack",
             "alert_id": "a-1",
             "district": "4157056000",
-            "who": "kim",
             "request_id": "click-1",
         }
         await ws.send(json.dumps(ack))

@@ -16,6 +16,7 @@ from dashboard_ws.api.routes import ROUTES
 from dashboard_ws.api.service import OPENAPI_PATH, HistoryApi
 from streams.contract import SCHEMAS
 from streams.settings import Settings
+from tests.principals import ADMIN
 
 DISTRICTS = ["4157056000", "4157051500"]
 DOMAINS = ["composite", "safety", "fire", "group:natural"]
@@ -88,7 +89,7 @@ def test_answers_refer_to_the_contract_models() -> None:
 
 async def test_the_gateway_serves_it_without_a_database() -> None:
     api = HistoryApi(Settings(pg_dsn=None), DISTRICTS, DOMAINS)
-    status, body = await api.handle(OPENAPI_PATH, "")
+    status, body = await api.handle(OPENAPI_PATH, "", ADMIN)
     assert status == 200
     served = json.loads(body)
     validate(served)

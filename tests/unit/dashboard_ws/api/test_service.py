@@ -6,6 +6,7 @@ import json
 
 from dashboard_ws.api.service import HistoryApi
 from streams.settings import Settings
+from tests.principals import ADMIN
 
 DISTRICTS = ["4157056000"]
 SERIES = ["composite", "fire"]
@@ -13,7 +14,7 @@ SERIES = ["composite", "fire"]
 
 async def test_without_a_database_the_api_answers_503_naming_the_setting() -> None:
     api = HistoryApi(Settings(pg_dsn=None), DISTRICTS, SERIES)
-    status, body = await api.handle("/api/scores", "")
+    status, body = await api.handle("/api/scores", "", ADMIN)
     assert status == 503
     error = json.loads(body)
     assert error["error"] == "unavailable"
@@ -22,10 +23,10 @@ async def test_without_a_database_the_api_answers_503_naming_the_setting() -> No
 
 async def test_bad_parameters_are_refused_before_any_database_is_needed() -> None:
     api = HistoryApi(Settings(pg_dsn=None), DISTRICTS, SERIES)
-    status, body = await api.handle("/api/districts/4157056000/history", "domain=volcano")
+    status, body = await api.handle("/api/districts/4157056000/history", "domain=volcano", ADMIN)
     assert status == 400
     assert json.loads(body)["parameter"] == "domain"
-    status, _ = await api.handle("/api/districts/0000000000/history", "")
+    status, _ = await api.handle("/api/districts/0000000000/history", "", ADMIN)
     assert status == 404
     assert api.stats.responses == {400: 1, 404: 1}
     assert api.stats.seconds > 0

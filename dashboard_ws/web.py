@@ -1,0 +1,78 @@
+"""Plain-HTTP pieces of the gateway: responses with the security headers, the static assets.
+
+Every answer carries :func:`~dashboard_ws.security.origins.security_headers` (a strict CSP,
+``nosniff``, no framing, no referrer; HSTS over TLS) and ``Cache-Control: no-store``; the page's
+assets (``/static/<name>``) are the files of ``dashboard_ws/static`` with a known type.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http
+from importlib import resources
+
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+from dashboard_ws.answers import Answer
+from dashboard_ws.security.origins import security_headers
+
+__all__ = ["StaticFiles", "response", "to_response"]
+
+TEXT = "text/plain; charset=utf-8"
+ASSET_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".woff2": "font/woff2",
+}
+
+
+def response(
+    status: http.HTTPStatus | int,
+    body: bytes,
+    content_type: str = TEXT,
+    *,
+    tls: bool = False,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> Response:
+    """An HTTP response (the connection closes after it) with the security headers."""
+    status = http.HTTPStatus(status)
+    headers = Headers(
+        [
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Connection", "close"),
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            *security_headers(tls=tls),
+            *extra,
+        ]
+    )
+    return Response(status.value, status.phrase, headers, body)
+
+
+def to_response(answer: Answer, *, tls: bool) -> Response:
+    return response(answer.status, answer.body, answer.content_type, tls=tls, extra=answer.headers)
+
+
+class StaticFiles:
+    """The page and its assets, read from the package once and kept (they are small)."""
+
+    def __init__(self, package: str = "dashboard_ws", folder: str = "static") -> None:
+        root = resources.files(package).joinpath(folder)
+        self.files: dict[str, tuple[bytes, str]] = {}
+        for entry in root.iterdir():
+            suffix = "." + entry.name.rsplit(".", 1)[-1] if "." in entry.name else ""
+            if entry.is_file() and suffix in ASSET_TYPES:
+                self.files[entry.name] = (entry.read_bytes(), ASSET_TYPES[suffix])
+
+    def get(self, name: str) -> tuple[bytes, str] | None:
+        """The bytes and content type of ``name`` (a file name only: no folders, no dot-files)."""
+        if "/" in name or name.startswith("."):
+            return None
+        return self.files.get(name)
