@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from aiokafka.errors import KafkaError
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -140,7 +140,8 @@ class Gateway:
         self.auth: AuthService | None = (
             AuthService(settings, accounts) if accounts is not None else None
         )
-        self.tls = settings.tls_cert is not None
+        # Browsers see https when the gateway serves TLS itself or a proxy does it for it.
+        self.tls = settings.tls_cert is not None or settings.behind_tls_proxy
         self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_user)
         self._clients: dict[ClientId, _Client] = {}
         self._feed = ScoreFeed(settings, self.hub, self.shell, self._wake, self._on_ack_result)
@@ -232,6 +233,12 @@ class Gateway:
         if self._accounts is not None:
             await self._accounts.close()
         log.info(logfmt("gateway_stopped", port=self.port))
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The gateway's Prometheus metrics (``riskmon gateway`` may serve them on their own
+        port, ``RISKMON_METRICS_PORT``)."""
+        return self._registry
 
     async def __aenter__(self) -> Gateway:
         await self.start()

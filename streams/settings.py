@@ -139,7 +139,10 @@ class Settings(BaseSettings):
     )
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(
-        default=0, ge=0, description="Prometheus port of a worker or sink process; 0 = none"
+        default=0,
+        ge=0,
+        description="Prometheus port of a worker, sink or gateway process (a listener of its "
+        "own: scrape it without credentials on a private network); 0 = none",
     )
     data_dir: Path = Path(".riskmon")
 
@@ -166,7 +169,8 @@ class Settings(BaseSettings):
     auth_secret: SecretStr | None = Field(
         default=None,
         description="key that signs bearer tokens (at least 32 bytes, e.g. `openssl rand -hex "
-        "32`); unset = no bearer tokens",
+        "32`); the same on every gateway behind one address; unset = a random key per gateway "
+        "process (its tokens hold only there, and not across a restart)",
     )
     allowed_hosts: tuple[str, ...] = Field(
         default=(),
@@ -202,6 +206,11 @@ class Settings(BaseSettings):
         default=None, description="PEM certificate chain: the gateway serves https/wss itself"
     )
     tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
+    behind_tls_proxy: bool = Field(
+        default=False,
+        description="browsers reach the gateway over https through a TLS-terminating proxy: "
+        "origins are https, the cookie Secure and __Host-, HSTS sent (docs/security.md)",
+    )
 
     # --- gateway limits -----------------------------------------------------------------------
     max_connections: int = Field(

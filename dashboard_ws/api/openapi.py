@@ -5,6 +5,10 @@ Built from the same data the API runs on: the route table of :mod:`dashboard_ws.
 (:data:`streams.contract.SCHEMAS`), so the document cannot drift from what the gateway accepts
 and answers. Clients can be generated from it; ``tests/unit/dashboard_ws/api/test_openapi.py``
 validates it and sends every documented example to the parser.
+
+Access control is part of the document: every route needs the session cookie or a bearer token
+(``securitySchemes``), answers 401 without and 403 for a role too low; the login, logout, who-am-I
+and audit routes are described from their contract models too.
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from dashboard_ws.api.routes import ROUTES, Route
-from streams.contract import SCHEMAS, ApiError
+from streams.contract import (
+    SCHEMAS,
+    ApiError,
+    AuditResponse,
+    LoginRequest,
+    LoginResponse,
+    MeResponse,
+)
 
 __all__ = ["openapi_document"]
 
@@ -26,6 +37,22 @@ DESCRIPTIONS = {
     400: "a bad parameter, named in `parameter`",
     404: "unknown district, alert or route",
     503: "no history database configured, or it does not answer; retry later",
+    401: "no valid session cookie or bearer token: POST /auth/login",
+    403: "the caller's role may not do this (dead letters and audit: admin)",
+}
+SECURITY: list[dict[str, list[str]]] = [{"session": []}, {"bearer": []}]
+SECURITY_SCHEMES = {
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "riskmon_session",
+        "description": "set by POST /auth/login (named __Host-riskmon_session over TLS)",
+    },
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "the `token` of POST /auth/login's answer; short-lived",
+    },
 }
 
 
@@ -34,7 +61,7 @@ def openapi_document(
 ) -> dict[str, Any]:
     """The OpenAPI document of this gateway's history API (its city's districts and series)."""
     models: list[type[BaseModel]] = [SCHEMAS[route.answer] for route in ROUTES.values()]
-    models.append(ApiError)
+    models += [ApiError, LoginRequest, LoginResponse, MeResponse, AuditResponse]
     wanted: list[tuple[type[BaseModel], Literal["serialization"]]] = [
         (model, "serialization") for model in models
     ]
@@ -43,6 +70,7 @@ def openapi_document(
         route.path: {"get": _operation(name, route, refs, districts, domains)}
         for name, route in ROUTES.items()
     }
+    paths.update(_auth_paths(refs))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -51,11 +79,80 @@ def openapi_document(
             "description": (
                 "Read-only history of a riskmon deployment: score series, time travel, alerts, "
                 "events and dead letters, from PostgreSQL. Times are RFC 3339 with an offset. "
-                "List routes are paged: pass an answer's `next` as `after`."
+                "List routes are paged: pass an answer's `next` as `after`. Every route needs "
+                "a session (browsers) or a bearer token (programs): POST /auth/login. Events "
+                "carry exact places and descriptions for analysts and admins only."
             ),
         },
+        "security": SECURITY,
         "paths": paths,
-        "components": {"schemas": defs.get("$defs", {})},
+        "components": {"schemas": defs.get("$defs", {}), "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _auth_paths(refs: dict[tuple[Any, Any], dict[str, Any]]) -> dict[str, Any]:
+    """``/auth/login``, ``/auth/logout``, ``/auth/me`` and ``/api/audit``."""
+
+    def ref(model: type[BaseModel]) -> dict[str, Any]:
+        return refs[(model, "serialization")]
+
+    error = ref(ApiError)
+    denied = {"401": _json(error, DESCRIPTIONS[401]), "403": _json(error, DESCRIPTIONS[403])}
+    return {
+        "/auth/login": {
+            "post": {
+                "operationId": "login",
+                "summary": "Log in: sets the session cookie, answers a bearer token",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": ref(LoginRequest)}},
+                },
+                "responses": {
+                    "200": _json(ref(LoginResponse), "logged in; Set-Cookie carries the session"),
+                    "401": _json(error, "wrong username or password"),
+                    "403": _json(error, "an Origin other than the gateway's own"),
+                    "415": _json(error, "not Content-Type: application/json"),
+                    "429": _json(error, "too many failed logins; see Retry-After"),
+                },
+            }
+        },
+        "/auth/logout": {
+            "post": {
+                "operationId": "logout",
+                "summary": "End this session; its open websockets close with 4001",
+                "responses": {
+                    "204": {"description": "logged out; the cookie is cleared"},
+                    **denied,
+                },
+            }
+        },
+        "/auth/me": {
+            "get": {
+                "operationId": "me",
+                "summary": "Who these credentials prove, and what that role may do",
+                "responses": {"200": _json(ref(MeResponse), "the caller"), **denied},
+            }
+        },
+        "/api/audit": {
+            "get": {
+                "operationId": "audit",
+                "summary": "The audit trail, newest first (admin)",
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "schema": schema}
+                    for name, schema in (
+                        ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                        ("actor", {"type": "string"}),
+                        ("action", {"type": "string"}),
+                    )
+                ],
+                "responses": {"200": _json(ref(AuditResponse), "audit rows"), **denied},
+            }
+        },
     }
 
 
@@ -69,7 +166,7 @@ def _operation(
     answer = refs[(SCHEMAS[route.answer], "serialization")]
     error = refs[(ApiError, "serialization")]
     responses: dict[str, Any] = {}
-    for status in route.statuses:
+    for status in (*route.statuses, 401, 403):
         schema = answer if status == 200 else error
         responses[str(status)] = {
             "description": DESCRIPTIONS[status],

@@ -113,7 +113,7 @@ class AuthService:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.tls = settings.tls_cert is not None
+        self.tls = settings.tls_cert is not None or settings.behind_tls_proxy
         self.provider = provider or PasswordProvider(store, concurrency=settings.login_concurrency)
         self.limiter = LoginLimiter(
             per_account=settings.login_failures_per_account,

@@ -61,6 +61,7 @@ def gateway(args: argparse.Namespace, settings: Settings) -> None:
     from aiokafka.errors import KafkaConnectionError
 
     from dashboard_ws.server import Gateway
+    from streams.metrics import serve_metrics
     from streams.ops.topics import create_topics
 
     async def serve(stop: asyncio.Event) -> None:
@@ -75,7 +76,9 @@ def gateway(args: argparse.Namespace, settings: Settings) -> None:
                 str(error),
             )
         async with Gateway(settings) as gateway:
-            print(f"dashboard: http://{settings.gateway_host}:{gateway.port}/", flush=True)
+            serve_metrics(settings.metrics_host, settings.metrics_port, gateway.registry)
+            scheme = "https" if settings.tls_cert else "http"
+            print(f"dashboard: {scheme}://{settings.gateway_host}:{gateway.port}/", flush=True)
             await stop.wait()
 
     run_until_signal(serve)

@@ -194,6 +194,9 @@ def users_set_role(args: argparse.Namespace, settings: Settings) -> int:
     async def change(conn: Connection) -> str | None:
         now = datetime.now(UTC)
         old = await accounts.set_role(conn, args.name, args.role, now)
+        if old is not None and old != args.role:
+            # a new role starts with a new login: open sockets close at the gateway's next check
+            await accounts.delete_sessions_of(conn, args.name)
         if old is not None:
             await accounts.audit(
                 conn,
@@ -208,5 +211,5 @@ def users_set_role(args: argparse.Namespace, settings: Settings) -> int:
     old = _with_database(settings, change)
     if old is None:
         return _refuse(Refused(f"no user named {args.name!r}", EXIT_REFUSED))
-    print(f"{args.name}: {old} -> {args.role}")
+    print(f"{args.name}: {old} -> {args.role}; its sessions ended")
     return 0

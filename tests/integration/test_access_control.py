@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -445,3 +447,62 @@ async def next_answer(ws: websockets.ClientConnection) -> AckResultMessage | Req
             message = WS_SERVER_MESSAGE.validate_json(await ws.recv())
             if isinstance(message, AckResultMessage | RequestErrorMessage):
                 return message
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, and its key (openssl, as an operator would)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_tls_serves_https_and_wss_with_a_secure_host_cookie(
+    kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    cert, key = self_signed(tmp_path)
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path, tls_cert=cert, tls_key=key)
+    await add_user(pg_dsn, "kim", "operator", PASSWORD)
+    context = ssl.create_default_context(cafile=str(cert))
+    async with Gateway(settings) as gw:
+        base = f"https://127.0.0.1:{gw.port}"
+
+        def login_over_tls() -> tuple[int, dict[str, str]]:
+            req = urllib.request.Request(
+                base + "/auth/login",
+                data=json.dumps({"username": "kim", "password": PASSWORD}).encode(),
+                headers={"Content-Type": "application/json", "Origin": base},
+                method="POST",
+            )
+            with urllib.request.urlopen(req, timeout=20, context=context) as response:
+                return response.status, dict(response.headers)
+
+        status, headers = await asyncio.to_thread(login_over_tls)
+        assert status == 200
+        cookie = headers["Set-Cookie"]
+        assert cookie.startswith("__Host-riskmon_session=")
+        assert "; Secure" in cookie
+        assert headers["Strict-Transport-Security"] == "max-age=31536000"
+        async with websockets.connect(
+            f"wss://127.0.0.1:{gw.port}/ws",
+            ssl=context,
+            origin=websockets.Origin(base),
+            additional_headers={"Cookie": cookie.split(";", 1)[0]},
+        ) as ws:
+            assert json.loads(await ws.recv())["type"] == "snapshot"
+        # the http origin of the same host is another origin: refused
+        with pytest.raises(InvalidStatus) as refused:
+            await websockets.connect(
+                f"wss://127.0.0.1:{gw.port}/ws",
+                ssl=context,
+                origin=websockets.Origin(f"http://127.0.0.1:{gw.port}"),
+                additional_headers={"Cookie": cookie.split(";", 1)[0]},
+            )
+        assert refused.value.response.status_code == 403

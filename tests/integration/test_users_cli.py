@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a-long-test-passphrase-42"
+NOW = datetime.now(UTC)
 
 
 def riskmon(dsn: str, *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -48,9 +50,25 @@ async def test_users_add_list_set_role_disable(pg_dsn: str) -> None:
     assert lines[0].split() == ["NAME", "ROLE", "STATE", "CREATED"]
     assert lines[1].split()[:3] == ["ana", "operator", "active"]
 
-    assert (
-        riskmon(pg_dsn, "set-role", "ana", "analyst").stdout.strip() == "ana: operator -> analyst"
-    )
+    conn = await db.connect(pg_dsn)
+    try:  # a session of ana's, as a login at the gateway would store it
+        await accounts.create_session(
+            conn,
+            b"\x01" * 32,
+            "ana",
+            created_at=NOW,
+            expires_at=NOW + timedelta(hours=1),
+            address=None,
+        )
+    finally:
+        await conn.close()
+    changed = riskmon(pg_dsn, "set-role", "ana", "analyst").stdout.strip()
+    assert changed == "ana: operator -> analyst; its sessions ended"
+    conn = await db.connect(pg_dsn)
+    try:  # a new role starts with a new login
+        assert await accounts.lookup_session(conn, b"\x01" * 32) is None
+    finally:
+        await conn.close()
     assert riskmon(pg_dsn, "disable", "ana").returncode == 0
     missing = riskmon(pg_dsn, "disable", "nobody")
     assert missing.returncode == 1

@@ -22,7 +22,10 @@ DISTRICTS = ["4157056000", "4157051500"]
 DOMAINS = ["composite", "safety", "fire", "group:natural"]
 NOW = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
 DOCUMENT = openapi_document(DISTRICTS, DOMAINS, version="1.2.3")
-OPERATIONS = [(path, item["get"]) for path, item in DOCUMENT["paths"].items()]
+ACCESS_PATHS = {"/auth/login", "/auth/logout", "/auth/me", "/api/audit"}  # not params' routes
+OPERATIONS = [
+    (path, item["get"]) for path, item in DOCUMENT["paths"].items() if path not in ACCESS_PATHS
+]
 
 
 def test_the_document_is_valid_openapi_3_1() -> None:
@@ -32,8 +35,21 @@ def test_the_document_is_valid_openapi_3_1() -> None:
 
 
 def test_every_route_is_documented_once() -> None:
-    assert sorted(DOCUMENT["paths"]) == sorted(route.path for route in ROUTES.values())
+    history = sorted(set(DOCUMENT["paths"]) - ACCESS_PATHS)
+    assert history == sorted(route.path for route in ROUTES.values())
     assert len({op["operationId"] for _, op in OPERATIONS}) == len(ROUTES)
+
+
+def test_access_control_is_documented() -> None:
+    schemes = DOCUMENT["components"]["securitySchemes"]
+    assert (schemes["session"]["in"], schemes["bearer"]["scheme"]) == ("cookie", "bearer")
+    assert DOCUMENT["security"] == [{"session": []}, {"bearer": []}]
+    for _, operation in OPERATIONS:
+        assert {"401", "403"} <= set(operation["responses"])
+    login = DOCUMENT["paths"]["/auth/login"]["post"]
+    assert login["security"] == []  # the one route that needs no credentials
+    assert {"200", "401", "429"} <= set(login["responses"])
+    assert set(DOCUMENT["paths"]["/api/audit"]["get"]["responses"]) >= {"200", "403"}
 
 
 @pytest.mark.parametrize(("path", "operation"), OPERATIONS, ids=[p for p, _ in OPERATIONS])
