@@ -75,6 +75,7 @@ from dashboard_ws.web import StaticFiles, response, to_response
 from indices.taxonomy import DOMAINS, GROUPS
 from streams.city.config import load_city_config
 from streams.contract import AckResult, AckResultMessage, RequestErrorMessage
+from streams.persistence.db import DATABASE_ERRORS, is_transient
 from streams.settings import SettingMissing, Settings
 
 __all__ = ["Gateway", "run_gateway"]
@@ -148,6 +149,7 @@ class Gateway:
         self._acks = AckPublisher(settings)
         self._pending: PendingAcks[ClientId] = PendingAcks(wait_s=settings.ack_wait_s)
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing: set[asyncio.Task[None]] = set()  # sockets being closed (kept referenced)
         self._answers = 0
         city = load_city_config(settings.city).city
         series = ["composite", "safety", *DOMAINS, *(f"group:{g}" for g in GROUPS)]
@@ -372,7 +374,13 @@ class Gateway:
     def _end_session(self, cid: ClientId, client: _Client, reason: str) -> None:
         self._refused("session_ended")
         log.info(logfmt("session_ended", client=cid, user=client.principal.user, reason=reason))
-        asyncio.get_running_loop().create_task(client.ws.close(CLOSE_SESSION_ENDED, reason))
+        self._close_later(client.ws, CLOSE_SESSION_ENDED, reason)
+
+    def _close_later(self, ws: ServerConnection, code: int, reason: str) -> None:
+        """Close ``ws`` from code that cannot await (the task is kept until it is done)."""
+        task = asyncio.get_running_loop().create_task(ws.close(code, reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def _time_out(self, now: float) -> None:
         for cid, ack_id, message in self._pending.expire(now):
@@ -420,9 +428,7 @@ class Gateway:
             if client is not None and client.ws.state is State.OPEN:
                 self._refused("queue_overflow")
                 log.warning(logfmt("client_queue_full", client=cid, user=client.principal.user))
-                asyncio.get_running_loop().create_task(
-                    client.ws.close(CLOSE_QUEUE_OVERFLOW, "too many answers unread")
-                )
+                self._close_later(client.ws, CLOSE_QUEUE_OVERFLOW, "too many answers unread")
             return ()
         return (cid,) if woken else ()
 
@@ -513,6 +519,17 @@ class Gateway:
     # --- plain HTTP -----------------------------------------------------------------------------
 
     async def _route(self, ws: ServerConnection, request: Request) -> Response | None:
+        try:
+            return await self._route_checked(ws, request)
+        except DATABASE_ERRORS as exc:
+            if not is_transient(exc):
+                raise  # a bug in riskmon's SQL: websockets logs it and answers 500
+            log.warning(logfmt("accounts_unavailable", path=request.path, error=repr(exc)))
+            return self._answer(
+                error(503, "unavailable", "the accounts database does not answer; retry later")
+            )
+
+    async def _route_checked(self, ws: ServerConnection, request: Request) -> Response | None:
         path, _, query = request.path.partition("?")
         if path == "/healthz" and request.method == "GET":
             return self._health()  # for load balancers and probes: no Host check, nothing secret

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from dashboard_ws.auth.store import MemoryAccountStore
 from dashboard_ws.security.roles import Role
@@ -175,3 +176,17 @@ async def test_a_client_is_told_when_its_message_cannot_be_acted_on(gateway: Gat
         assert (failed.retry, failed.alert_id, failed.request_id) == (True, "a-1", "click-1")
         assert "try again" in failed.reason
     assert len(gateway._pending) == 0  # nothing waits for a decision that cannot come
+
+
+async def test_an_unreachable_accounts_database_is_a_503_not_a_crash() -> None:
+    settings = settings_for().model_copy(
+        update={"pg_dsn": f"postgresql://nobody@127.0.0.1:{closed_port()}/x"}
+    )
+    async with Gateway(settings) as gateway:
+        status, _, body = await http_get(gateway.port, "/api/events", headers=auth())
+        assert status == 503
+        assert json.loads(body)["error"] == "unavailable"
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(f"ws://127.0.0.1:{gateway.port}/ws", additional_headers=auth())
+        assert refused.value.response.status_code == 503
+        assert (await http_get(gateway.port, "/healthz"))[0] == 503  # Kafka: still answers
