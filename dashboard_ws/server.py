@@ -41,6 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
+from urllib.parse import urlsplit
 
 from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -151,12 +152,13 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()  # sockets being closed (kept referenced)
         self._answers = 0
-        city = load_city_config(settings.city).city
+        config = load_city_config(settings.city)
         series = ["composite", "safety", *DOMAINS, *(f"group:{g}" for g in GROUPS)]
-        self.api = HistoryApi(settings, city.codes, series)
+        self.api = HistoryApi(settings, config.city.codes, series, city=config)
         self._registry = gateway_registry(self.hub, self.shell, self.api.stats)
         self._server: Server | None = None
         self._static = StaticFiles()
+        self._img_sources = _tile_sources(settings.base_map_url)  # the base map's tiles
         self._policy = OriginPolicy(hosts=frozenset(), origins=frozenset())
         self.port = 0
 
@@ -666,10 +668,12 @@ class Gateway:
         if found is None:
             return self._answer(error(404, "not_found", "no such file"))
         body, content_type = found
-        return response(http.HTTPStatus.OK, body, content_type, tls=self.tls)
+        return response(
+            http.HTTPStatus.OK, body, content_type, tls=self.tls, img_sources=self._img_sources
+        )
 
     def _answer(self, answer: Answer) -> Response:
-        return to_response(answer, tls=self.tls)
+        return to_response(answer, tls=self.tls, img_sources=self._img_sources)
 
     def _health(self) -> Response:
         kafka = self.shell.kafka_status(time.monotonic())
@@ -696,6 +700,26 @@ async def run_gateway(settings: Settings, *, ready: asyncio.Event | None = None)
         await asyncio.Future()  # until cancelled
     finally:
         await gateway.stop()
+
+
+def _tile_sources(url: str | None) -> tuple[str, ...]:
+    """The CSP image source of a base map's tiles: its origin, with Leaflet's ``{s}``
+    subdomains as a wildcard.
+
+    >>> _tile_sources("https://{s}.tiles.example/{z}/{x}/{y}.png"), _tile_sources(None)
+    (('https://*.tiles.example',), ())
+    >>> _tile_sources("http://10.1.2.3:8081/wms")
+    ('http://10.1.2.3:8081',)
+    """
+    if not url:
+        return ()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ()
+    host = parts.netloc.replace("{s}", "*")
+    if "{" in host or "}" in host or "@" in host:
+        return ()
+    return (f"{parts.scheme}://{host}",)
 
 
 def _peer(ws: ServerConnection) -> str:

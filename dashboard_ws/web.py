@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import http
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 from websockets.datastructures import Headers
 from websockets.http11 import Response
@@ -39,6 +40,7 @@ def response(
     *,
     tls: bool = False,
     extra: tuple[tuple[str, str], ...] = (),
+    img_sources: tuple[str, ...] = (),
 ) -> Response:
     """An HTTP response (the connection closes after it) with the security headers."""
     status = http.HTTPStatus(status)
@@ -49,30 +51,46 @@ def response(
             ("Content-Type", content_type),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
-            *security_headers(tls=tls),
+            *security_headers(tls=tls, img_sources=img_sources),
             *extra,
         ]
     )
     return Response(status.value, status.phrase, headers, body)
 
 
-def to_response(answer: Answer, *, tls: bool) -> Response:
-    return response(answer.status, answer.body, answer.content_type, tls=tls, extra=answer.headers)
+def to_response(answer: Answer, *, tls: bool, img_sources: tuple[str, ...] = ()) -> Response:
+    return response(
+        answer.status,
+        answer.body,
+        answer.content_type,
+        tls=tls,
+        extra=answer.headers,
+        img_sources=img_sources,
+    )
 
 
 class StaticFiles:
-    """The page and its assets, read from the package once and kept (they are small)."""
+    """The page and its assets (``static/`` and its subfolders, e.g. the front end's bundle in
+    ``static/dist/``), read from the package once and kept: only these files are ever served,
+    whatever path a client asks for."""
+
+    MAX_DEPTH = 3
 
     def __init__(self, package: str = "dashboard_ws", folder: str = "static") -> None:
-        root = resources.files(package).joinpath(folder)
         self.files: dict[str, tuple[bytes, str]] = {}
-        for entry in root.iterdir():
+        self._add(resources.files(package).joinpath(folder), "", 0)
+
+    def _add(self, folder: Traversable, prefix: str, depth: int) -> None:
+        for entry in folder.iterdir():
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir() and depth < self.MAX_DEPTH and entry.name != "node_modules":
+                self._add(entry, f"{prefix}{entry.name}/", depth + 1)
+                continue
             suffix = "." + entry.name.rsplit(".", 1)[-1] if "." in entry.name else ""
             if entry.is_file() and suffix in ASSET_TYPES:
-                self.files[entry.name] = (entry.read_bytes(), ASSET_TYPES[suffix])
+                self.files[prefix + entry.name] = (entry.read_bytes(), ASSET_TYPES[suffix])
 
     def get(self, name: str) -> tuple[bytes, str] | None:
-        """The bytes and content type of ``name`` (a file name only: no folders, no dot-files)."""
-        if "/" in name or name.startswith("."):
-            return None
+        """The bytes and content type of ``name`` (``app.js``, ``dist/app.js``), or None."""
         return self.files.get(name)

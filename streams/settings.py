@@ -149,6 +149,14 @@ class Settings(BaseSettings):
     # --- gateway -------------------------------------------------------------------------------
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8080, ge=0)
+    base_map_url: str | None = Field(
+        default=None,
+        description="raster base map under the districts: an XYZ template "
+        "(https://host/{z}/{x}/{y}.png) or a WMS endpoint; unset = none (works offline)",
+    )
+    base_map_kind: Literal["xyz", "wms"] = "xyz"
+    base_map_attribution: str = Field(default="", max_length=500)
+    base_map_layers: str | None = Field(default=None, description="WMS layers")
     ack_wait_s: float = Field(
         default=600.0,
         gt=0,

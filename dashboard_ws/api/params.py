@@ -45,6 +45,7 @@ from dashboard_ws.api.routes import (
     TOPIC_PATTERN,
     UNIT_S,
 )
+from indices.taxonomy import INCIDENT_TYPES
 from streams.contract import EARLIEST_YEAR, LATEST_YEAR, ApiError
 from streams.errors import RiskmonError
 from streams.persistence import pages
@@ -111,6 +112,26 @@ class DeadLettersRequest:
     after: pages.Key | None = None
 
 
+@dataclass(frozen=True)
+class CityRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class HeatRequest:
+    start: datetime
+    end: datetime
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class StatsRequest:
+    start: datetime
+    end: datetime
+    type: str | None = None
+    format: str = "json"
+
+
 ApiRequest = (
     HistoryRequest
     | ScoresAtRequest
@@ -118,6 +139,9 @@ ApiRequest = (
     | AlertHistoryRequest
     | EventsRequest
     | DeadLettersRequest
+    | CityRequest
+    | HeatRequest
+    | StatsRequest
 )
 
 
@@ -185,6 +209,18 @@ def parse_request(
             return EventsRequest(
                 start, end, district, kind, _limit(params), after, type_, source, form
             )
+        if parts == ["api", "city"]:
+            _only(params, ROUTES["city"].query)
+            return CityRequest()
+        if parts == ["api", "heat"]:
+            _only(params, ROUTES["heat"].query)
+            start, end = _range(params, now, DEFAULT_RANGE)
+            return HeatRequest(start, end, _choice(params, "type", tuple(INCIDENT_TYPES)))
+        if parts == ["api", "stats"]:
+            _only(params, ROUTES["stats"].query)
+            start, end = _range(params, now, timedelta(days=30))
+            form = _choice(params, "format", FORMATS) or "json"
+            return StatsRequest(start, end, _choice(params, "type", tuple(INCIDENT_TYPES)), form)
         if parts == ["api", "dead-letters"]:
             _only(params, ROUTES["dead-letters"].query)
             start, end = _range(params, now, timedelta(days=7))
@@ -199,7 +235,8 @@ def parse_request(
         404,
         "not_found",
         "no such API route; try /api/districts/{code}/history, /api/scores, /api/alerts, "
-        "/api/alerts/{id}, /api/events or /api/dead-letters (all in /api/openapi.json)",
+        "/api/alerts/{id}, /api/events, /api/dead-letters, /api/city, /api/heat or /api/stats "
+        "(all in /api/openapi.json)",
     )
 
 

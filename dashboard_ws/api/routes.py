@@ -183,6 +183,40 @@ ROUTES: dict[str, Route] = {
         "api-events",
         csv=True,
     ),
+    "city": Route(
+        "/api/city",
+        "The city the map draws: districts' shapes, names and populations, time zone, base map",
+        (),
+        "api-city",
+        (200,),
+    ),
+    "heat": Route(
+        "/api/heat",
+        "Incidents per H3 cell in a range: the heat layer (resolution 7 below analyst, 9 above)",
+        (
+            Param("type", "only this incident type", {"enum": list(INCIDENT_TYPES)}, "fire"),
+            Param("from", f"{_FROM}; default `to` minus 24 h", TIME, "2026-11-25T00:00:00Z"),
+            Param("to", _TO, TIME, "2026-11-25T06:00:00Z"),
+        ),
+        "api-heat",
+    ),
+    "stats": Route(
+        "/api/stats",
+        "Incidents per district by type in a range: the statistics map",
+        (
+            Param("type", "only this incident type", {"enum": list(INCIDENT_TYPES)}, "assault"),
+            Param("from", f"{_FROM}; default `to` minus 30 days", TIME, "2026-11-01T00:00:00Z"),
+            Param("to", _TO, TIME, "2026-11-25T00:00:00Z"),
+            Param(
+                "format",
+                "`json` (default) or `csv` (one row per district, a column per type)",
+                {"enum": list(FORMATS)},
+                "csv",
+            ),
+        ),
+        "api-stats",
+        csv=True,
+    ),
     "dead-letters": Route(
         "/api/dead-letters",
         "Rejected inputs with their reason and original bytes, newest first (paged)",

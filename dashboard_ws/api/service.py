@@ -26,15 +26,26 @@ from pydantic import BaseModel
 
 from dashboard_ws.answers import Answer, forbidden
 from dashboard_ws.api.csv_format import events_csv, history_csv
+from dashboard_ws.api.mapdata import (
+    COARSE_RESOLUTION,
+    FINE_RESOLUTION,
+    city_document,
+    heat_response,
+    stats_csv,
+    stats_response,
+)
 from dashboard_ws.api.openapi import openapi_document
 from dashboard_ws.api.params import (
     AlertHistoryRequest,
     AlertsRequest,
     ApiProblem,
+    CityRequest,
     DeadLettersRequest,
     EventsRequest,
+    HeatRequest,
     HistoryRequest,
     ScoresAtRequest,
+    StatsRequest,
     parse_request,
     problem,
 )
@@ -43,7 +54,8 @@ from dashboard_ws.auth.principal import Principal
 from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ApiStats
 from dashboard_ws.security.roles import Action
-from streams.contract import EventsResponse, HistoryResponse
+from streams.city.config import CityConfig
+from streams.contract import BaseMap, EventsResponse, HistoryResponse, StatsResponse
 from streams.persistence import db
 from streams.persistence import reads as history
 from streams.settings import Settings
@@ -61,9 +73,26 @@ class HistoryApi:
     """Answers ``GET /api/...``; opens its pool on the first request."""
 
     def __init__(
-        self, settings: Settings, districts: Collection[str], domains: Collection[str]
+        self,
+        settings: Settings,
+        districts: Collection[str],
+        domains: Collection[str],
+        *,
+        city: CityConfig | None = None,
     ) -> None:
         self._dsn = settings.pg_dsn
+        self._city = city
+        self._base_map = (
+            BaseMap(
+                kind=settings.base_map_kind,
+                url=settings.base_map_url,
+                attribution=settings.base_map_attribution,
+                layers=settings.base_map_layers,
+            )
+            if settings.base_map_url
+            else None
+        )
+        self._city_document: bytes | None = None
         self._districts = frozenset(districts)
         self._domains = frozenset(domains)
         self._pool: asyncpg.Pool | None = None
@@ -112,6 +141,8 @@ class HistoryApi:
             return self._problem(request)
         if isinstance(request, DeadLettersRequest) and not principal.may(Action.DEAD_LETTERS):
             return forbidden(principal, Action.DEAD_LETTERS)
+        if isinstance(request, CityRequest):
+            return self._city_answer()
         if self._dsn is None:
             return self._problem(
                 problem(503, "unavailable", "no history database configured (RISKMON_PG_DSN)")
@@ -119,7 +150,9 @@ class HistoryApi:
         try:
             pool = await self._get_pool(self._dsn)
             async with pool.acquire(timeout=QUERY_TIMEOUT_S) as conn:
-                answer = await asyncio.wait_for(self._query(conn, request), QUERY_TIMEOUT_S)
+                answer = await asyncio.wait_for(
+                    self._query(conn, request, principal), QUERY_TIMEOUT_S
+                )
         except asyncpg.UndefinedTableError:
             return self._problem(
                 problem(
@@ -139,11 +172,38 @@ class HistoryApi:
             return self._problem(problem(404, "not_found", "no such alert"))
         if isinstance(answer, EventsResponse) and not principal.may(Action.EVENTS_EXACT):
             answer = redact_events(answer)
+        if isinstance(request, StatsRequest) and request.format == "csv":
+            assert isinstance(answer, StatsResponse)
+            return Answer(200, stats_csv(answer), CSV)
         if isinstance(request, HistoryRequest | EventsRequest) and request.format == "csv":
             return _as_csv(answer)
         return Answer(200, answer.model_dump_json().encode())
 
-    async def _query(self, conn: asyncpg.Connection, request: object) -> BaseModel | None:
+    def _city_answer(self) -> Answer:
+        if self._city is None:
+            return self._problem(problem(404, "not_found", "this gateway has no city map"))
+        if self._city_document is None:  # built once: the city does not change while serving
+            document = city_document(self._city, self._base_map)
+            self._city_document = document.model_dump_json().encode()
+        return Answer(200, self._city_document)
+
+    async def _query(
+        self, conn: asyncpg.Connection, request: object, principal: Principal
+    ) -> BaseModel | None:
+        if isinstance(request, HeatRequest):
+            fine = principal.may(Action.EVENTS_EXACT)
+            cells = await history.incident_cells(
+                conn, start=request.start, end=request.end, type_=request.type
+            )
+            resolution = FINE_RESOLUTION if fine else COARSE_RESOLUTION
+            return heat_response(cells, start=request.start, end=request.end, resolution=resolution)
+        if isinstance(request, StatsRequest):
+            if self._city is None:
+                return None
+            counts = await history.incident_counts(
+                conn, start=request.start, end=request.end, type_=request.type
+            )
+            return stats_response(counts, self._city, start=request.start, end=request.end)
         if isinstance(request, HistoryRequest):
             return await history.history(
                 conn,

@@ -31,6 +31,7 @@ __all__ = [
     "Verdict",
     "check_host",
     "check_origin",
+    "content_security_policy",
     "normalize_host",
     "normalize_origin",
     "security_headers",
@@ -186,10 +187,26 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-def security_headers(*, tls: bool) -> tuple[tuple[str, str], ...]:
+def content_security_policy(img_sources: tuple[str, ...] = ()) -> str:
+    """:data:`CONTENT_SECURITY_POLICY`, with images also allowed from ``img_sources`` (the
+    origin of a configured base map's tiles).
+
+    >>> "img-src 'self' data: https://tiles.example:443;" in content_security_policy(
+    ...     ("https://tiles.example:443",))
+    True
+    """
+    if not img_sources:
+        return CONTENT_SECURITY_POLICY
+    img = " ".join(("img-src 'self' data:", *img_sources))
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", img)
+
+
+def security_headers(
+    *, tls: bool, img_sources: tuple[str, ...] = ()
+) -> tuple[tuple[str, str], ...]:
     """Headers for every HTTP answer of the gateway (pages, API, errors)."""
     headers = [
-        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("Content-Security-Policy", content_security_policy(img_sources)),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "no-referrer"),
         ("X-Frame-Options", "DENY"),  # frame-ancestors for browsers without CSP 2

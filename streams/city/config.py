@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from indices import InvalidConfig, ModelParams
 from indices.alerts import AlertConfig, alert_config_from_mapping
@@ -27,12 +28,19 @@ from streams.city.map import CityMap, load_city
 from streams.city.synth import SynthError, approximate_gimpo
 from streams.errors import RiskmonError
 
+DEFAULT_TIMEZONE = "Asia/Seoul"  # district codes are Korea's 행정기관코드
+DEFAULT_LANGUAGE = "ko"
+LANGUAGES = ("ko", "en")
+
 CITY_KEYS = {
     "name": "the city's display name",
     "districts": f"path to the districts GeoJSON (default {DISTRICTS_FILE})",
     "population": f"path to the population CSV (default {POPULATION_FILE})",
     "approximate": "true when the district shapes are not the official ones",
     "river_gauges": "table: river gauge sensor id = the code of the district it stands in",
+    "timezone": f"IANA time zone the dashboard shows times in (default {DEFAULT_TIMEZONE})",
+    "language": f"the dashboard's default language, one of {', '.join(LANGUAGES)} "
+    f"(default {DEFAULT_LANGUAGE})",
 }
 
 
@@ -56,6 +64,8 @@ class CityConfig:
     source: str
     approximate: bool = False
     river_gauges: Mapping[str, str] = field(default_factory=dict)
+    timezone: str = DEFAULT_TIMEZONE
+    language: str = DEFAULT_LANGUAGE
 
 
 def load_city_config(path: Path | None = None) -> CityConfig:
@@ -131,7 +141,23 @@ def parse_city_config(data: dict[str, Any], path: Path, where: str | None = None
         raise CityConfigError(f"{where}: city.districts/city.population: {exc}") from exc
     gauges = _gauges(section.get("river_gauges", {}), city, where)
     params, alerts = _model(data.get("model", {}), data.get("alerts", {}), where)
-    return CityConfig(city, params, alerts, where, approximate, gauges)
+    timezone = section.get("timezone", DEFAULT_TIMEZONE)
+    if not isinstance(timezone, str) or not _known_zone(timezone):
+        raise CityConfigError(f"{where}: city.timezone: not an IANA time zone, e.g. Asia/Seoul")
+    language = section.get("language", DEFAULT_LANGUAGE)
+    if language not in LANGUAGES:
+        raise CityConfigError(f"{where}: city.language: expected one of {', '.join(LANGUAGES)}")
+    return CityConfig(
+        city, params, alerts, where, approximate, gauges, timezone=timezone, language=language
+    )
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _model(model: Any, alerts: Any, where: str) -> tuple[ModelParams, AlertConfig]:

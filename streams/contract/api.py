@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -130,3 +130,60 @@ class ApiError(WireModel):
     ]
     detail: str = Field(description="what was wrong and what is accepted")
     parameter: str | None = Field(default=None, description="the query parameter at fault")
+
+
+# --- the map's data: the city, the heat layer, the statistics map ------------------------------
+class BaseMap(WireModel):
+    """A raster base map the dashboard draws under the districts (from the gateway's settings)."""
+
+    kind: Literal["xyz", "wms"]
+    url: str = Field(description="XYZ template ({z}/{x}/{y}) or WMS endpoint")
+    attribution: str = ""
+    layers: str | None = Field(default=None, description="WMS layers")
+
+
+class CityResponse(WireModel):
+    """``GET /api/city``: what the map draws: every district's shape, name and population."""
+
+    name: str
+    timezone: str = Field(description="IANA time zone the dashboard shows times in")
+    language: Literal["ko", "en"] = Field(description="the dashboard's default language")
+    approximate: bool = Field(description="true when the district shapes are not official")
+    bounds: list[float] = Field(description="west, south, east, north (WGS84)")
+    districts: dict[str, Any] = Field(
+        description="GeoJSON FeatureCollection; properties code, name, name_en, population"
+    )
+    base_map: BaseMap | None = None
+
+
+class HeatCell(WireModel):
+    h3: str
+    count: int = Field(ge=0, description="incidents in the cell")
+    intensity: float = Field(ge=0, description="sum of their severities (1-5 each)")
+
+
+class HeatResponse(WireModel):
+    """``GET /api/heat``: incidents per H3 cell in the range (coarse cells below analyst)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    resolution: int = Field(description="H3 resolution of the cells (7 ≈ 5 km², 9 ≈ 0.1 km²)")
+    cells: list[HeatCell]
+
+
+class DistrictStats(WireModel):
+    district: DistrictCode
+    name: str
+    population: int
+    total: int
+    per_10k: float = Field(description="incidents per 10,000 residents")
+    by_type: dict[str, int]
+
+
+class StatsResponse(WireModel):
+    """``GET /api/stats``: incidents per district by type in the range (the statistics map)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    types: list[str] = Field(description="the incident types that occur, most frequent first")
+    districts: list[DistrictStats]

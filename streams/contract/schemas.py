@@ -15,10 +15,13 @@ from streams.contract.api import (
     AlertHistoryResponse,
     AlertsResponse,
     ApiError,
+    CityResponse,
     DeadLettersResponse,
     EventsResponse,
+    HeatResponse,
     HistoryResponse,
     ScoresAtResponse,
+    StatsResponse,
 )
 from streams.contract.auth import AuditResponse, LoginRequest, LoginResponse, MeResponse
 from streams.contract.deadletters import DeadLetter
@@ -50,6 +53,9 @@ SCHEMAS: dict[str, Any] = {
     "auth-login-response": LoginResponse,
     "auth-me": MeResponse,
     "api-audit": AuditResponse,
+    "api-city": CityResponse,
+    "api-heat": HeatResponse,
+    "api-stats": StatsResponse,
 }
 
 

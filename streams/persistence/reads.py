@@ -406,3 +406,36 @@ def located_of(row: asyncpg.Record | dict[str, Any]) -> LocatedEvent:
             row["kind"]: json.loads(payload) if isinstance(payload, str) else payload,
         }
     )
+
+
+async def incident_cells(
+    conn: asyncpg.Connection, *, start: datetime, end: datetime, type_: str | None = None
+) -> list[tuple[str, int, float]]:
+    """(H3 cell, incidents, sum of severities) of the incidents that occurred in [start, end),
+    per stored cell (resolution 9); incidents placed by district code alone have no cell."""
+    rows = await conn.fetch(
+        """SELECT h3, count(*) AS n, sum((payload->>'severity')::int) AS severity FROM events
+           WHERE kind = 'incident' AND h3 IS NOT NULL AND occurred_at >= $1 AND occurred_at < $2
+             AND ($3::text IS NULL OR type = $3)
+           GROUP BY h3 ORDER BY h3""",
+        start,
+        end,
+        type_,
+    )
+    return [(r["h3"], int(r["n"]), float(r["severity"] or 0)) for r in rows]
+
+
+async def incident_counts(
+    conn: asyncpg.Connection, *, start: datetime, end: datetime, type_: str | None = None
+) -> list[tuple[str, str, int]]:
+    """(district, incident type, incidents) that occurred in [start, end)."""
+    rows = await conn.fetch(
+        """SELECT district, type, count(*) AS n FROM events
+           WHERE kind = 'incident' AND occurred_at >= $1 AND occurred_at < $2
+             AND ($3::text IS NULL OR type = $3)
+           GROUP BY district, type ORDER BY district, type""",
+        start,
+        end,
+        type_,
+    )
+    return [(r["district"], r["type"], int(r["n"])) for r in rows]
