@@ -5,7 +5,7 @@ Signing in (a wrong password is refused on the page), live district scores and a
 under the gateway's Content-Security-Policy without a single violation, an acknowledgement made
 as the signed-in user, and signing out for good: the login form comes back, also after a reload,
 and the old session cookie no longer opens anything. Screenshots of the login form and the live
-dashboard go to docs/screenshots/.
+dashboard go to the test folder, or to RISKMON_TEST_SCREENSHOTS (docs/screenshots/).
 
 The browser is ``/usr/bin/chromium`` (``apt-get install -y chromium fonts-noto-cjk``; the
 Makefile does it in CI); the test never downloads one, and fails when it is missing.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import urllib.error
 import urllib.request
@@ -32,12 +33,14 @@ from streams.contract import Incident
 from streams.settings import Settings
 from tests.cities import instant_alerts_city
 from tests.integration.auth import add_user
-from tests.integration.harness import ROOT, WorkerProcess, isolated_settings, produce
+from tests.integration.harness import WorkerProcess, isolated_settings, produce
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to the test's folder; RISKMON_TEST_SCREENSHOTS=docs/screenshots makes them the
+# documentation's (what scripts/screenshots does), never a plain test run.
+SCREENSHOTS_TO = os.environ.get("RISKMON_TEST_SCREENSHOTS")
 WAIT_MS = 30_000
 # From a cold start the worker must own its partitions before it publishes every district.
 FIRST_SCORES_MS = 90_000
@@ -115,7 +118,8 @@ async def test_sign_in_live_dashboard_acknowledge_sign_out(
         kafka_bootstrap, pg_dsn, tmp_path, city=instant_alerts_city(tmp_path)
     )
     await add_user(pg_dsn, USER, ROLE, PASSWORD)  # migrates the database first
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = Path(SCREENSHOTS_TO) if SCREENSHOTS_TO else tmp_path / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     try:
@@ -136,8 +140,8 @@ async def test_sign_in_live_dashboard_acknowledge_sign_out(
             page.on("console", on_console)  # a bound list.append is not accepted as a handler
             page.on("pageerror", on_page_error)
             try:
-                await sign_in_to_live_scores(page, url)
-                await acknowledge_live_alert(page, settings)
+                await sign_in_to_live_scores(page, url, shots)
+                await acknowledge_live_alert(page, settings, shots)
                 await sign_out(page, url)
             except BaseException as exc:
                 exc.add_note(f"worker log (tail):\n{worker.log_tail()}")
@@ -157,7 +161,7 @@ async def test_sign_in_live_dashboard_acknowledge_sign_out(
     assert not worker.alive
 
 
-async def sign_in_to_live_scores(page: Page, url: str) -> None:
+async def sign_in_to_live_scores(page: Page, url: str, shots: Path) -> None:
     """Load, a refused password, sign in, every district's live score."""
     response = await page.goto(url)
     assert response is not None
@@ -168,7 +172,7 @@ async def sign_in_to_live_scores(page: Page, url: str) -> None:
     await expect(page.locator("#login")).to_be_visible(timeout=WAIT_MS)
     await expect(page.locator("#dashboard")).to_be_hidden()
     await expect(page.locator("#login-error")).to_be_hidden()
-    await page.screenshot(path=str(SCREENSHOTS / "login.png"), animations="disabled")
+    await page.screenshot(path=str(shots / "login.png"), animations="disabled")
 
     await sign_in(page, "not the password")
     error = page.locator("#login-error")
@@ -192,7 +196,7 @@ async def sign_in_to_live_scores(page: Page, url: str) -> None:
     await expect(page.locator("#status")).to_have_text("live")
 
 
-async def acknowledge_live_alert(page: Page, settings: Settings) -> None:
+async def acknowledge_live_alert(page: Page, settings: Settings, shots: Path) -> None:
     """Incidents reach the page live; their alert is acknowledged as the signed-in user."""
     await produce(settings, settings.topics.incidents, burst(4))
     janggi = page.locator(f'#rows tr[data-district="{JANGGI_DONG}"]')
@@ -209,7 +213,7 @@ async def acknowledge_live_alert(page: Page, settings: Settings) -> None:
     item = page.locator(f"#alerts li[data-alert-id={json.dumps(alert_id)}]")
     await expect(item).to_contain_text("fire")
     await page.screenshot(
-        path=str(SCREENSHOTS / "dashboard-live.png"), full_page=True, animations="disabled"
+        path=str(shots / "dashboard-live.png"), full_page=True, animations="disabled"
     )
 
     await item.locator("input.ack-note").fill(NOTE)
