@@ -12,10 +12,10 @@ has no Domain and Path=/ — a sibling subdomain cannot plant or shadow it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from http.cookies import CookieError, SimpleCookie
 from typing import Literal
 
 from dashboard_ws.security.roles import Action, Role, may
@@ -34,6 +34,7 @@ __all__ = [
 COOKIE = "riskmon_session"
 TLS_COOKIE = "__Host-riskmon_session"
 MAX_CREDENTIAL_CHARS = 2048  # a session token is 43 characters, a bearer token about 150
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]{1,2048}")  # what new_session_token makes (URL-safe)
 
 
 def cookie_name(*, tls: bool) -> str:
@@ -66,15 +67,26 @@ def credentials_of(headers: Iterable[tuple[str, str]], *, tls: bool) -> Credenti
             if scheme.lower() == "bearer" and 0 < len(token) <= MAX_CREDENTIAL_CHARS:
                 bearer = token
         elif lowered == "cookie" and session is None and len(value) <= 8 * MAX_CREDENTIAL_CHARS:
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value)
-            except CookieError:
-                continue
-            morsel = jar.get(name)
-            if morsel is not None and 0 < len(morsel.value) <= MAX_CREDENTIAL_CHARS:
-                session = morsel.value
+            session = _cookie(value, name)
     return Credentials(session=session, bearer=bearer)
+
+
+def _cookie(header: str, name: str) -> str | None:
+    """The value of cookie ``name`` in a ``Cookie`` header. Split by hand (RFC 6265 §5.4: pairs
+    separated by ``;``): other applications' cookies on the same host may not follow the grammar
+    (spaces, JSON), and one of them must not hide ours.
+
+    >>> _cookie('prefs={"a": 1}; riskmon_session=abc; x', "riskmon_session")
+    'abc'
+    """
+    for pair in header.split(";"):
+        key, sep, value = pair.strip().partition("=")
+        if sep and key == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':  # RFC 6265 allows quotes
+                value = value[1:-1]
+            return value if TOKEN_CHARS.fullmatch(value) else None
+    return None
 
 
 def session_cookie(token: str, *, max_age_s: float, tls: bool) -> str:

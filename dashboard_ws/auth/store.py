@@ -268,9 +268,13 @@ class MemoryAccountStore:
     async def query_audit(
         self, *, limit: int, actor: str | None = None, action: str | None = None
     ) -> list[AuditRow]:
-        rows = [
-            r
-            for r in reversed(self.audit_rows)
-            if (actor is None or r.actor == actor) and (action is None or r.action == action)
-        ]
+        rows = sorted(  # as PostgreSQL's: newest first, then the later row
+            (
+                r
+                for r in self.audit_rows
+                if (actor is None or r.actor == actor) and (action is None or r.action == action)
+            ),
+            key=lambda r: (r.at, r.id),
+            reverse=True,
+        )
         return rows[: max(0, limit)]
