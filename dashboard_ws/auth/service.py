@@ -142,7 +142,7 @@ class AuthService:
         if not decision.allowed:
             await self.record(now, username, "auth.login_limited", address=address)
             log.warning(logfmt("login_limited", user=username, address=address))
-            retry = max(1.0, round(decision.retry_after_s))
+            retry = float(max(1, round(decision.retry_after_s)))
             return LoginRefused(429, f"{decision.reason}; try again in {retry:.0f} s", retry)
         user = await self.provider.identify(username, password)
         role = parse_role(user.role) if user is not None else None
@@ -239,7 +239,10 @@ class AuthService:
             else:
                 user = users.get(p.user)
                 reason = "account disabled" if user is None or user.disabled else None
-                role = user.role if user is not None else None
+                current = parse_role(user.role) if user is not None else None
+                # a token acts with the lower of its role and the user's: only a lowered role
+                # ends it (a raised one takes effect with the next token)
+                role = p.role.value if current and current.rank >= p.role.rank else None
             if reason is None and role != p.role.value:
                 reason = "role changed; log in again"
             if reason is not None:
