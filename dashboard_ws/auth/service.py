@@ -16,11 +16,13 @@ acknowledgement (:meth:`AuthService.record`, called by the gateway).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -38,7 +40,10 @@ from dashboard_ws.security.sessions import (
     token_digest,
 )
 from streams.persistence.accounts import USERNAME, StoredSession, User
+from streams.persistence.db import DATABASE_ERRORS, is_transient
 from streams.settings import Settings
+
+RECENT_MAX = 10_000  # principals remembered for a database outage
 
 __all__ = ["AuthService", "IdentityProvider", "LoginOk", "LoginRefused", "PasswordProvider"]
 
@@ -128,6 +133,8 @@ class AuthService:
         )
         self.signer = TokenSigner(secret)
         self._monotonic = monotonic
+        # credentials accepted lately, for a database outage (bounded; see authenticate)
+        self._recent: OrderedDict[bytes, Principal] = OrderedDict()
 
     # --- login and logout -------------------------------------------------------------------
 
@@ -184,6 +191,10 @@ class AuthService:
     async def logout(self, principal: Principal, now: datetime) -> None:
         """End ``principal``'s session (a bearer token simply expires: it is not stored)."""
         if principal.session_hash is not None:
+            for key in [
+                k for k, p in self._recent.items() if p.session_hash == principal.session_hash
+            ]:
+                del self._recent[key]
             await self.store.delete_session(principal.session_hash)
         await self.record(
             now,
@@ -200,7 +211,39 @@ class AuthService:
         self, credentials: Credentials, address: str | None, now: datetime
     ) -> Principal | None:
         """The principal ``credentials`` prove at ``now``, or None. A session cookie is tried
-        first; a session that exists is touched (its idle clock restarts)."""
+        first; a session that exists is touched (its idle clock restarts).
+
+        While the accounts database does not answer, credentials this gateway accepted before
+        are accepted again until their absolute end (a session's 12 h, a token's expiry; not
+        the idle limit, which needs the database): a control room keeps its map through a
+        database outage. Unknown credentials then raise the database's error (the server
+        answers 503). At most ``RECENT_MAX`` are remembered; a logout forgets its session.
+        """
+        key = hashlib.sha256(
+            f"{credentials.session or ''}\x00{credentials.bearer or ''}".encode()
+        ).digest()
+        try:
+            principal = await self._authenticate(credentials, address, now)
+        except DATABASE_ERRORS as exc:
+            if not is_transient(exc):
+                raise
+            known = self._recent.get(key)
+            if known is None or now >= known.ends_at:
+                raise
+            log.warning(logfmt("auth_from_memory", user=known.user, error=repr(exc)))
+            return replace(known, address=address)
+        if principal is None:
+            self._recent.pop(key, None)
+        else:
+            self._recent[key] = principal
+            self._recent.move_to_end(key)
+            while len(self._recent) > RECENT_MAX:
+                self._recent.popitem(last=False)
+        return principal
+
+    async def _authenticate(
+        self, credentials: Credentials, address: str | None, now: datetime
+    ) -> Principal | None:
         if credentials.session is not None:
             digest = token_digest(credentials.session)
             row = await self.store.lookup_session(digest)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from dashboard_ws.auth.store import MemoryAccountStore
 from dashboard_ws.security.passwords import PasswordHasher
 from dashboard_ws.security.roles import Role
 from dashboard_ws.security.sessions import TokenSigner
 from streams.persistence import accounts, db
+from streams.persistence.accounts import User
 from streams.settings import Settings
 
 TEST_SECRET = "riskmon tests: a token secret of at least 32 bytes"
@@ -48,3 +50,15 @@ async def user_headers(
     """Add a user without a password and return handshake headers with its bearer token."""
     await add_user(settings.require_pg_dsn(), name, role)
     return ws_headers(bearer(settings, name, role))
+
+
+def memory_accounts() -> MemoryAccountStore:
+    """Accounts for a gateway whose test is not about accounts: kim (operator) and root
+    (admin), without passwords (use :func:`bearer`)."""
+    now = datetime.now(UTC)
+    return MemoryAccountStore(
+        [
+            User(1, "kim", "operator", False, now, now, None),
+            User(2, "root", "admin", False, now, now, None),
+        ]
+    )

@@ -19,6 +19,7 @@ from streams.contract import WS_SERVER_MESSAGE
 from streams.ops.embedded import stop_process
 from streams.settings import Settings, Topics
 from tests.cities import gimpo_city_toml
+from tests.integration.auth import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +43,7 @@ def isolated_settings(
         "checkpoint_interval_s": 0.5,
         "gateway_port": 0,
         "data_dir": data_dir,
+        "auth_secret": TEST_SECRET,  # tests sign bearer tokens (tests/integration/auth.py)
     }
     if "city" not in overrides and "city_config" not in overrides:
         folder = data_dir / "exact-gimpo"
@@ -185,12 +187,14 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
-async def all_districts_served(url: str, worker: WorkerProcess, districts: int = 14) -> None:
+async def all_districts_served(
+    url: str, worker: WorkerProcess, headers: dict[str, str], districts: int = 14
+) -> None:
     """Wait until the gateway at ``url`` serves a snapshot of every district (the worker
-    publishes them once it owns its partitions)."""
+    publishes them once it owns its partitions); ``headers`` carry a credential."""
 
     async def full() -> bool:
-        async with websockets.connect(url) as ws:
+        async with websockets.connect(url, additional_headers=headers) as ws:
             first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
             return first.type == "snapshot" and len(first.districts) == districts
 

@@ -22,6 +22,7 @@ from streams.contract import (
     Incident,
 )
 from tests.cities import instant_alerts_city
+from tests.integration.auth import user_headers
 
 from .harness import (
     WorkerProcess,
@@ -54,13 +55,13 @@ async def alerts_until(
                 assert message.type == "score", message
 
 
-def ack(alert_id: str, who: str, request_id: str, note: str = "") -> str:
+def ack(alert_id: str, request_id: str, note: str = "") -> str:
+    """An acknowledgement as the page sends it: the acknowledger is the logged-in user."""
     return json.dumps(
         {
             "type": "ack",
             "alert_id": alert_id,
             "district": JANGGI_DONG,
-            "who": who,
             "note": note or None,
             "request_id": request_id,
         }
@@ -73,6 +74,8 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
     settings = isolated_settings(
         kafka_bootstrap, pg_dsn, tmp_path, city=instant_alerts_city(tmp_path)
     )
+    kim = await user_headers(settings, "kim", "operator")
+    lee = await user_headers(settings, "lee", "operator")
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     try:
@@ -82,9 +85,12 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
             url = f"ws://127.0.0.1:{gateway.port}/ws"
             other_url = f"ws://127.0.0.1:{other_gateway.port}/ws"
 
-            await all_districts_served(url, worker)
-            await all_districts_served(other_url, worker)
-            async with websockets.connect(url) as one, websockets.connect(other_url) as two:
+            await all_districts_served(url, worker, kim)
+            await all_districts_served(other_url, worker, lee)
+            async with (
+                websockets.connect(url, additional_headers=kim) as one,
+                websockets.connect(other_url, additional_headers=lee) as two,
+            ):
                 for ws in (one, two):
                     snapshot = WS_SERVER_MESSAGE.validate_json(await ws.recv())
                     assert snapshot.type == "snapshot"
@@ -129,7 +135,7 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
                     interval=0.5,
                     watch=[worker],
                 )
-                await one.send(ack(firing.id, "control-room kim", "kim-1", "119 dispatched"))
+                await one.send(ack(firing.id, "kim-1", "119 dispatched"))
                 seen_two: list[Alert] = []
                 answers_one: list[AckResultMessage] = []
                 answers_two: list[AckResultMessage] = []
@@ -149,7 +155,7 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
                     )
                     acked = next(a for a in seen if a.state == "acknowledged")
                     assert acked.id == firing.id
-                    assert acked.acknowledged_by == "control-room kim"
+                    assert acked.acknowledged_by == "kim"
                     assert acked.note == "119 dispatched"
                 assert [(a.request_id, a.status) for a in answers_one] == [
                     ("kim-1", "queued"),
@@ -157,8 +163,8 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
                 ]
 
                 # A second operator, a moment late: told why, and only that operator.
-                await two.send(ack(firing.id, "control-room lee", "lee-1"))
-                await two.send(ack("4157056000:fire:hazard:1", "control-room lee", "lee-2"))
+                await two.send(ack(firing.id, "lee-1"))
+                await two.send(ack("4157056000:fire:hazard:1", "lee-2"))
                 await alerts_until(
                     two,
                     lambda: sum(a.status == "rejected" for a in answers_two) == 2,
@@ -168,7 +174,7 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
                 )
                 decided = {a.request_id: a for a in answers_two if a.status != "queued"}
                 assert decided["lee-1"].code == "already_acknowledged"
-                assert "control-room kim acknowledged it" in (decided["lee-1"].reason or "")
+                assert "kim acknowledged it" in (decided["lee-1"].reason or "")
                 assert decided["lee-2"].code == "not_open"
                 assert sorted(a.request_id or "" for a in answers_two if a.status == "queued") == [
                     "lee-1",

@@ -29,6 +29,7 @@ from streams.contract import (
 from streams.ops.embedded import EmbeddedBroker, free_port
 from streams.settings import Settings, Topics
 from tests.factories import score_update
+from tests.integration.auth import TEST_SECRET, bearer, memory_accounts, ws_headers
 
 pytestmark = pytest.mark.integration
 
@@ -40,12 +41,20 @@ def update(district: str, seq: int, value: float = 1.0) -> ScoreUpdate:
     return score_update(district, seq, value)
 
 
-async def http_get(port: int, path: str) -> tuple[int, str, bytes]:
+def operator(settings: Settings) -> dict[str, str]:
+    """Handshake headers of kim, an operator of :func:`memory_accounts`."""
+    return ws_headers(bearer(settings, "kim", "operator"))
+
+
+async def http_get(
+    port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, str, bytes]:
     """(status, content type, body) of one GET."""
 
     def fetch() -> tuple[int, str, bytes]:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 return response.status, response.headers["Content-Type"], response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.headers["Content-Type"], error.read()
@@ -82,7 +91,12 @@ async def settings(kafka_bootstrap: str) -> Settings:
         assert [error for _, error, *_ in response.topic_errors] == [0]
     finally:
         await admin.close()
-    return Settings(kafka_bootstrap=kafka_bootstrap, gateway_port=0, topics=Topics(scores=topic))
+    return Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        gateway_port=0,
+        topics=Topics(scores=topic),
+        auth_secret=TEST_SECRET,
+    )
 
 
 @pytest.fixture
@@ -108,11 +122,13 @@ async def test_snapshot_then_live_scores(settings: Settings, producer: AIOKafkaP
     await producer.send_and_wait(topic, b"not a score update", key=b"junk")
     await publish(producer, topic, update(DISTRICTS[0], 4, value=4.0))  # stale: dropped
 
-    async with Gateway(settings) as gateway:
+    async with Gateway(settings, accounts=memory_accounts()) as gateway:
         health = await wait_for_health(gateway.port, districts=14)
         assert health == {"status": "ok", "districts": 14, "clients": 0}
 
-        async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as ws:
+        async with connect(
+            f"ws://127.0.0.1:{gateway.port}/ws", additional_headers=operator(settings)
+        ) as ws:
             async with asyncio.timeout(WAIT_S):
                 first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
             assert isinstance(first, SnapshotMessage)
@@ -140,7 +156,9 @@ async def test_snapshot_then_live_scores(settings: Settings, producer: AIOKafkaP
         assert (status, ctype) == (200, "text/html; charset=utf-8")
         assert b"/ws" in page
 
-        _, _, metrics = await http_get(gateway.port, "/metrics")
+        _, _, metrics = await http_get(
+            gateway.port, "/metrics", ws_headers(bearer(settings, "root", "admin"))
+        )
         text = metrics.decode()
         assert 'riskmon_gateway_updates_consumed_total{outcome="accepted"} 17.0' in text
         assert 'riskmon_gateway_updates_consumed_total{outcome="stale"} 2.0' in text
@@ -161,13 +179,13 @@ async def test_every_client_gets_every_district_in_order(
         for seq in range(1, rounds + 1):
             await publish(producer, topic, *(update(d, seq) for d in DISTRICTS[:4]))
 
-    async with Gateway(settings) as gateway:
+    async with Gateway(settings, accounts=memory_accounts()) as gateway:
         await wait_for_health(gateway.port, districts=0)
         url = f"ws://127.0.0.1:{gateway.port}/ws"
         publishing = asyncio.create_task(publish_rounds())
         clients = []
         for _ in range(4):
-            clients.append(await connect(url))
+            clients.append(await connect(url, additional_headers=operator(settings)))
             await asyncio.sleep(0.01)
         await publishing
         try:
@@ -206,7 +224,11 @@ async def test_every_ack_is_answered_once_decided_or_timed_out(
     finally:
         await admin.close()
     settings = Settings(
-        kafka_bootstrap=kafka_bootstrap, gateway_port=0, topics=topics, ack_wait_s=2.0
+        kafka_bootstrap=kafka_bootstrap,
+        gateway_port=0,
+        topics=topics,
+        ack_wait_s=2.0,
+        auth_secret=TEST_SECRET,
     )
     acks = AIOKafkaConsumer(
         topics.alert_acks, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
@@ -231,8 +253,10 @@ async def test_every_ack_is_answered_once_decided_or_timed_out(
         return result.model_dump_json().encode()
 
     try:
-        async with Gateway(settings) as gateway:
-            async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as ws:
+        async with Gateway(settings, accounts=memory_accounts()) as gateway:
+            async with connect(
+                f"ws://127.0.0.1:{gateway.port}/ws", additional_headers=operator(settings)
+            ) as ws:
                 assert isinstance(WS_SERVER_MESSAGE.validate_json(await ws.recv()), SnapshotMessage)
                 sent = {}
                 for alert_id in ("decided", "undecided"):
@@ -240,7 +264,7 @@ async def test_every_ack_is_answered_once_decided_or_timed_out(
                         "type": "ack",
                         "alert_id": alert_id,
                         "district": DISTRICTS[0],
-                        "who": "kim",
+                        "who": "mallory",  # ignored: the acknowledger is who logged in
                         "request_id": f"click-{alert_id}",
                     }
                     await ws.send(json.dumps(request))
@@ -250,6 +274,7 @@ async def test_every_ack_is_answered_once_decided_or_timed_out(
                     ack = AlertAck.model_validate_json(record.value or b"")
                     assert ack.alert_id == alert_id
                     assert ack.ack_id is not None
+                    assert ack.who == "kim"
                     sent[alert_id] = ack
 
                 await producer.send_and_wait(topics.ack_results, decision(sent["decided"]))
@@ -275,7 +300,9 @@ async def test_every_ack_is_answered_once_decided_or_timed_out(
                 after = WS_SERVER_MESSAGE.validate_json(await asyncio.wait_for(ws.recv(), WAIT_S))
                 assert isinstance(after, ScoreMessage)  # read after the late decision: no answer
 
-            _, _, metrics = await http_get(gateway.port, "/metrics")
+            _, _, metrics = await http_get(
+                gateway.port, "/metrics", ws_headers(bearer(settings, "root", "admin"))
+            )
             text = metrics.decode()
             for status, count in (("queued", 2), ("applied", 1), ("timed_out", 1)):
                 line = f'riskmon_gateway_ack_answers_total{{status="{status}"}} {count}.0'
@@ -299,8 +326,9 @@ async def test_health_follows_the_broker_and_reading_resumes(tmp_path: Path) -> 
         kafka_bootstrap=f"127.0.0.1:{port}",
         gateway_port=0,
         topics=Topics(scores="riskmon.scores.restart"),
+        auth_secret=TEST_SECRET,
     )
-    async with Gateway(settings, stale_after_s=1.0) as gateway:
+    async with Gateway(settings, stale_after_s=1.0, accounts=memory_accounts()) as gateway:
         health = await wait_for_health(gateway.port, None, status=503)
         assert health["status"] == "kafka_consumer_down"
         broker = await asyncio.to_thread(EmbeddedBroker.start, tmp_path / "a", port=port)
@@ -313,7 +341,9 @@ async def test_health_follows_the_broker_and_reading_resumes(tmp_path: Path) -> 
 
         health = await wait_for_health(gateway.port, districts=1, status=503)
         assert health["status"] == "kafka_no_fetch"
-        async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as ws:
+        async with connect(
+            f"ws://127.0.0.1:{gateway.port}/ws", additional_headers=operator(settings)
+        ) as ws:
             snapshot = WS_SERVER_MESSAGE.validate_json(await ws.recv())
             assert isinstance(snapshot, SnapshotMessage)
             assert [(u.district, u.seq) for u in snapshot.districts] == [(DISTRICTS[0], 1)]

@@ -40,6 +40,8 @@ from streams.persistence.sink import run_sink
 from streams.replay.recompute import ReplayPlan, default_model_version, run_replay
 from streams.settings import Settings
 from tests.cities import instant_alerts_city
+from tests.integration.auth import TEST_SECRET, add_user, bearer, ws_headers
+from tests.principals import ADMIN
 
 from .harness import (
     TopicReader,
@@ -56,10 +58,16 @@ JANGGI = "4157056000"
 OTHERS = ["4157051500", "4157025000", "4157058000"]
 
 
+# lee, an analyst (exact events; may acknowledge), added to each test's database
+LEE = ws_headers(bearer(Settings(auth_secret=TEST_SECRET), "lee", "analyst", ttl_s=4 * 3600))
+
+
 def get(base: str, path: str, **params: str) -> tuple[int, Any]:
     url = base + path + ("?" + urllib.parse.urlencode(params) if params else "")
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=LEE), timeout=10
+        ) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -68,7 +76,7 @@ def get(base: str, path: str, **params: str) -> tuple[int, Any]:
 def get_text(base: str, path: str, params: dict[str, str]) -> tuple[str, dict[str, str], str]:
     """Content type, headers and text of a 200 answer."""
     url = base + path + "?" + urllib.parse.urlencode(params)
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=LEE), timeout=10) as response:
         return response.headers["Content-Type"], dict(response.headers), response.read().decode()
 
 
@@ -119,6 +127,7 @@ async def test_history_time_travel_api_and_replay_equal_live(
     settings = isolated_settings(
         kafka_bootstrap, pg_dsn, tmp_path, city=city_path, tick_min_change=0.0
     )
+    await add_user(pg_dsn, "lee", "analyst")
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     stop_sink = asyncio.Event()
@@ -130,7 +139,7 @@ async def test_history_time_travel_api_and_replay_equal_live(
         ):
             base = f"http://127.0.0.1:{gateway.port}"
             url = f"ws://127.0.0.1:{gateway.port}/ws"
-            await all_districts_served(url, worker)
+            await all_districts_served(url, worker, LEE)
 
             # three waves, a second apart; the second re-sends the first wave (re-delivery)
             first = wave("w1", 6)
@@ -146,7 +155,7 @@ async def test_history_time_travel_api_and_replay_equal_live(
             )
             _, body = await aget(base, "/api/alerts", state="firing")
             alert = AlertsResponse.model_validate(body).alerts[0]
-            async with websockets.connect(url, max_size=None) as ws:
+            async with websockets.connect(url, max_size=None, additional_headers=LEE) as ws:
                 await ws.recv()
                 await ws.send(
                     json.dumps(
@@ -154,7 +163,6 @@ async def test_history_time_travel_api_and_replay_equal_live(
                             "type": "ack",
                             "alert_id": alert.id,
                             "district": alert.district,
-                            "who": "operator lee",
                         }
                     )
                 )
@@ -317,13 +325,13 @@ async def _is(value: Any, expected: object) -> bool:
 async def test_api_on_a_database_without_tables_says_to_migrate(pg_dsn: str) -> None:
     api = HistoryApi(Settings(pg_dsn=pg_dsn), [JANGGI], ["composite"])
     try:
-        status, body = await api.handle("/api/scores", "")
+        status, body = await api.handle("/api/scores", "", ADMIN)
         assert status == 503
         assert "riskmon db migrate" in json.loads(body)["detail"]
         conn = await db.connect(pg_dsn)
         await db.migrate(conn)
         await conn.close()
-        status, body = await api.handle("/api/scores", "")
+        status, body = await api.handle("/api/scores", "", ADMIN)
         assert status == 200
         assert ScoresAtResponse.model_validate_json(body).missing == [JANGGI]
     finally:

@@ -20,6 +20,7 @@ from streams.persistence import db, pages, writes
 from streams.persistence import reads as history
 from streams.settings import Settings
 from tests.factories import alert
+from tests.principals import ADMIN
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,7 @@ def seed_events(rng: random.Random, first: int, count: int) -> Iterator[writes.S
 
 async def fetch(api: HistoryApi, path: str, **params: str) -> dict[str, Any]:
     query = "&".join(f"{k}={v}" for k, v in {**RANGE, **params}.items()).replace("+", "%2B")
-    status, body = await api.handle(path, query)
+    status, body = await api.handle(path, query, ADMIN)
     assert status == 200, body
     answer: dict[str, Any] = json.loads(body)
     return answer

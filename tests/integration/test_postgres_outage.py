@@ -17,6 +17,8 @@ from streams.contract import WS_SERVER_MESSAGE, Incident, ScoreMessage
 from streams.ops.embedded import EmbeddedPostgres
 from streams.persistence import db
 from streams.persistence.sink import run_sink
+from tests.integration.auth import user_headers
+from tests.principals import ADMIN
 
 from .harness import WorkerProcess, all_districts_served, eventually, isolated_settings, produce
 
@@ -60,6 +62,7 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
         conn = await db.connect(postgres.dsn)
         await db.migrate(conn)
         await conn.close()
+        viewer = await user_headers(settings, "vic", "viewer")
         worker = WorkerProcess(settings, tmp_path / "worker.log")
         worker.start()
         stop_sink = asyncio.Event()
@@ -68,7 +71,7 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
             async with Gateway(settings) as gateway:
                 url = f"ws://127.0.0.1:{gateway.port}/ws"
 
-                await all_districts_served(url, worker)
+                await all_districts_served(url, worker, viewer)
                 await produce(settings, settings.topics.incidents, incidents("before", 40))
                 await eventually(
                     lambda: _is(event_rows(postgres.dsn), 40), within=30, watch=[worker]
@@ -77,7 +80,8 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
                 await asyncio.to_thread(postgres.stop)
                 outage_started = asyncio.get_running_loop().time()
                 during = incidents("during", 40)
-                async with websockets.connect(url, max_size=None) as ws:
+                # a control room reconnecting during the outage: its credentials were seen
+                async with websockets.connect(url, max_size=None, additional_headers=viewer) as ws:
                     await ws.recv()  # snapshot
                     await produce(settings, settings.topics.incidents, during)
                     scored: set[str] = set()
@@ -93,7 +97,7 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
                 assert worker.alive, worker.log_tail()
                 assert await event_rows(postgres.dsn) == -1, "PostgreSQL should be down"
                 # the history API says so, while the websocket above kept delivering
-                status, body = await gateway.api.handle("/api/scores", "")
+                status, body = await gateway.api.handle("/api/scores", "", ADMIN)
                 assert status == 503
                 assert json.loads(body)["error"] == "unavailable"
                 await asyncio.sleep(
@@ -130,5 +134,5 @@ async def _is(value: object, expected: int) -> bool:
 
 
 async def _api_ok(gateway: Gateway) -> bool:
-    status, _ = await gateway.api.handle("/api/scores", "")
+    status, _ = await gateway.api.handle("/api/scores", "", ADMIN)
     return status == 200

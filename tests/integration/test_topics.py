@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from streams.cli.errors import EXIT_CONFIG
 from streams.ops.embedded import free_port, stop_process
 from streams.ops.topics import create_topics
+from tests.integration.auth import TEST_SECRET, add_user, bearer, ws_headers
 
 from .harness import ROOT, eventually, isolated_settings, run_riskmon, settings_env
 
@@ -116,7 +117,12 @@ async def test_a_gateway_started_while_kafka_is_down_serves_and_says_so(
     closed = free_port()  # nothing listens there
     settings = isolated_settings(f"127.0.0.1:{closed}", pg_dsn, tmp_path)
     port = free_port()
-    env = {**settings_env(settings), "RISKMON_GATEWAY_PORT": str(port)}
+    env = {
+        **settings_env(settings),
+        "RISKMON_GATEWAY_PORT": str(port),
+        "RISKMON_AUTH_SECRET": TEST_SECRET,
+    }
+    await add_user(pg_dsn, "vic", "viewer")
     log_path = tmp_path / "gateway.log"
     gateway = await asyncio.to_thread(start_gateway, env, log_path)
     try:
@@ -130,7 +136,10 @@ async def test_a_gateway_started_while_kafka_is_down_serves_and_says_so(
             return status == 503
 
         await eventually(answers, within=45, interval=0.5)
-        status, body = await asyncio.to_thread(http_get, port, "/api/openapi.json")
+        status, _ = await asyncio.to_thread(http_get, port, "/api/openapi.json")
+        assert status == 401  # the API needs a credential, even with Kafka down
+        viewer = ws_headers(bearer(settings, "vic", "viewer"))
+        status, body = await asyncio.to_thread(http_get, port, "/api/openapi.json", viewer)
         assert status == 200
         assert json.loads(body)["openapi"] == "3.1.0"
         assert "kafka unreachable at start" in log_path.read_text()
@@ -149,9 +158,10 @@ def start_gateway(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes
         )
 
 
-def http_get(port: int, path: str) -> tuple[int, bytes]:
+def http_get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()

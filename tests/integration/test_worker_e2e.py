@@ -14,6 +14,7 @@ import websockets
 from dashboard_ws.server import Gateway
 from streams.contract import WS_SERVER_MESSAGE, DeadLetter, Incident, ScoreMessage, ScoreUpdate
 from streams.ops.embedded import free_port
+from tests.integration.auth import user_headers
 
 from .harness import (
     TopicReader,
@@ -60,15 +61,16 @@ async def test_incident_reaches_websocket_and_bad_input_is_dead_lettered(
     kafka_bootstrap: str, pg_dsn: str, tmp_path: Path
 ) -> None:
     settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path, metrics_port=free_port())
+    viewer = await user_headers(settings, "vic", "viewer")
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     try:
         async with Gateway(settings) as gateway:
             url = f"ws://127.0.0.1:{gateway.port}/ws"
-            await all_districts_served(url, worker)
+            await all_districts_served(url, worker, viewer)
             assert worker.alive, worker.log_tail()
 
-            async with websockets.connect(url) as ws:
+            async with websockets.connect(url, additional_headers=viewer) as ws:
                 first = WS_SERVER_MESSAGE.validate_json(await ws.recv())
                 assert first.type == "snapshot"
                 before = {u.district: u for u in first.districts}[JANGGI_DONG]

@@ -16,7 +16,7 @@ from dashboard_ws.auth.store import MemoryAccountStore
 from dashboard_ws.security.passwords import Argon2Parameters, PasswordHasher
 from dashboard_ws.security.roles import Role
 from dashboard_ws.security.sessions import Claims, token_digest
-from streams.persistence.accounts import User
+from streams.persistence.accounts import StoredSession, User
 from streams.settings import Settings
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -534,3 +534,41 @@ async def test_a_bearer_socket_ends_when_its_user_is_demoted_not_when_promoted()
     assert await auth.still_valid([bearer], s(2)) == {}  # the token keeps its lower role
     store.users["ana"] = replace(store.users["ana"], role="viewer")
     assert await auth.still_valid([bearer], s(3)) == {0: "role changed; log in again"}
+
+
+class DownStore(MemoryAccountStore):
+    """The accounts database, unreachable while ``down`` is set."""
+
+    down = False
+
+    async def lookup_session(self, token_hash: bytes) -> StoredSession | None:
+        if self.down:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return await super().lookup_session(token_hash)
+
+    async def get_user(self, name: str) -> User | None:
+        if self.down:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return await super().get_user(name)
+
+
+async def test_known_credentials_still_work_while_the_database_is_down() -> None:
+    store = DownStore([user("ana")])
+    auth, _ = service(store)
+    ok = await login_ok(auth)
+    other = await login_ok(auth)
+    session = Credentials(session=ok.session_token)
+    assert await auth.authenticate(session, "10.0.0.1", s(1)) is not None
+    store.down = True
+    again = await auth.authenticate(session, "10.0.0.2", s(2))
+    assert again is not None
+    assert (again.user, again.address) == ("ana", "10.0.0.2")
+    with pytest.raises(ConnectionRefusedError):  # never seen: no way to check it
+        await auth.authenticate(Credentials(session=other.session_token), None, s(2))
+    with pytest.raises(ConnectionRefusedError):  # past its absolute end
+        await auth.authenticate(session, None, s(MAX_S + 1))
+    store.down = False
+    await auth.logout(again, s(3))
+    store.down = True
+    with pytest.raises(ConnectionRefusedError):  # a logout forgets it
+        await auth.authenticate(session, None, s(4))
