@@ -18,7 +18,7 @@ from types import FrameType
 from bench import Result, machine, progress
 
 INDEX_BENCHES = ("indices_incremental", "indices_batch", "indices_memory")
-BENCHES = (*INDEX_BENCHES, "pipeline", "api_history", "gateway_fanout")
+BENCHES = (*INDEX_BENCHES, "pipeline", "api_history", "gateway_fanout", "gateway_limits")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -69,6 +69,10 @@ def run(
         from bench import gateway_bench
 
         results.update(gateway_bench.run(quick=quick))
+    if "gateway_limits" in selected:
+        from bench import gateway_limits_bench
+
+        results.update(gateway_limits_bench.run(quick=quick))
     progress(f"done in {time.perf_counter() - started:.1f} s")
     return {"machine": machine(), "quick": quick, "results": results}
 

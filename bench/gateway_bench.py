@@ -1,13 +1,13 @@
 """``gateway_fanout``: one gateway pushing score updates to many websocket clients.
 
-Starts the embedded Tansu broker and ``riskmon gateway`` as a child process (no database: the
-history API is not used), seeds the scores topic with one update per district, then for each
-client count N: connects N websocket clients in this process, produces score updates to the
-scores topic at a fixed rate (a storm's worth: far above Gimpo's usual rate), and records when
-each client receives each one. Reported per N: produce -> client latency over every (client,
-update) pair, the share of updates each client received (a slow client's queue keeps only the
-newest update per district, so it may legitimately skip superseded ones), and the cores the
-gateway used.
+Starts the embedded Tansu broker and ``riskmon gateway`` as a child process (with a fresh
+PostgreSQL database for its accounts: the clients log in with a bearer token), seeds the scores
+topic with one update per district, then for each client count N: connects N websocket clients in
+this process, produces score updates to the scores topic at a fixed rate (a storm's worth: far
+above Gimpo's usual rate), and records when each client receives each one. Reported per N: produce
+-> client latency over every (client, update) pair, the share of updates each client received (a
+slow client's queue keeps only the newest update per district, so it may legitimately skip
+superseded ones), and the cores the gateway used.
 
 Clients run in this process and share the machine's two cores with the gateway and the broker;
 their own JSON parsing is part of what is measured. Times on both sides are ``time.monotonic``
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import statistics
 import subprocess
 import sys
@@ -35,10 +36,13 @@ import websockets
 from aiokafka import AIOKafkaProducer
 
 from bench import Result, progress
-from bench.rig import CpuMeter, settings_env
+from bench.rig import CpuMeter, postgres_database, settings_env
+from dashboard_ws.security.roles import Role
+from dashboard_ws.security.sessions import TokenSigner
 from streams.city.config import load_city_config
 from streams.ops.embedded import EmbeddedBroker, free_port, stop_process
 from streams.ops.topics import create_topics
+from streams.persistence import accounts, db
 from streams.settings import Settings, Topics
 
 __all__ = ["FULL", "QUICK", "Sizes", "run"]
@@ -110,11 +114,14 @@ class Client:
     """One websocket client: arrival time of each (district, seq) it receives."""
 
     url: str
+    headers: dict[str, str]
     arrivals: dict[tuple[str, int], float] = field(default_factory=dict)
     live: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
-        async with websockets.connect(self.url, max_size=None) as ws:
+        async with websockets.connect(
+            self.url, max_size=None, additional_headers=self.headers
+        ) as ws:
             async for raw in ws:
                 now = time.monotonic()
                 message = json.loads(raw)
@@ -150,7 +157,8 @@ async def phase(
 ) -> tuple[Result, int]:
     city = load_city_config().city
     codes = sorted(city.codes)
-    clients = [Client(url) for _ in range(clients_n)]
+    headers = bearer_headers(settings, "bench", "viewer")
+    clients = [Client(url, headers) for _ in range(clients_n)]
     tasks = [asyncio.create_task(c.run()) for c in clients]
     producer = AIOKafkaProducer(bootstrap_servers=settings.require_bootstrap(), linger_ms=0)
     await producer.start()
@@ -248,23 +256,62 @@ def _start_gateway(env: dict[str, str], log_path: Path) -> subprocess.Popen[byte
         )
 
 
-async def _run(broker: EmbeddedBroker, workdir: Path, sizes: Sizes) -> dict[str, Result]:
+def gateway_settings(
+    broker: EmbeddedBroker, pg_dsn: str, workdir: Path, **overrides: object
+) -> Settings:
+    """Settings of a benchmark's gateway: topics of this run, a fresh token secret."""
     tag = uuid.uuid4().hex[:8]
     topics = Topics(**{n: f"g{tag}.{d}" for n, d in Topics().model_dump().items()})
-    port = free_port()
-    settings = Settings.model_validate(
+    return Settings.model_validate(
         {
             "kafka_bootstrap": broker.bootstrap,
+            "pg_dsn": pg_dsn,
             "topics": topics,
             "app_id": f"riskmon-bench-{tag}",
             "gateway_host": "127.0.0.1",
-            "gateway_port": port,
+            "gateway_port": free_port(),
             "data_dir": workdir / "data",
+            "auth_secret": secrets.token_hex(32),
+            **overrides,
         }
     )
+
+
+async def add_users(pg_dsn: str, *users: tuple[str, str]) -> None:
+    """Migrate the database and add (name, role) users without passwords (bearer tokens)."""
+    conn = await db.connect(pg_dsn)
+    try:
+        await db.migrate(conn)
+        for name, role in users:
+            await accounts.add_user(conn, name, role, None, datetime.now(UTC))
+    finally:
+        await conn.close()
+
+
+def bearer_headers(settings: Settings, user: str, role: str) -> dict[str, str]:
+    """The handshake header of a user of :func:`add_users` (a token valid for a day)."""
+    assert settings.auth_secret is not None
+    signer = TokenSigner(settings.auth_secret.get_secret_value().encode())
+    token = signer.issue(user, Role(role), datetime.now(UTC), 86_400)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def start_gateway(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    """``riskmon gateway`` with ``settings`` (logging warnings only)."""
+    env = settings_env(settings)
+    env["RISKMON_LOG_LEVEL"] = "WARNING"
+    return _start_gateway(env, log_path)
+
+
+async def _run(
+    broker: EmbeddedBroker, pg_dsn: str, workdir: Path, sizes: Sizes
+) -> dict[str, Result]:
+    settings = gateway_settings(broker, pg_dsn, workdir)
+    port = settings.gateway_port
     await create_topics(settings)
     await _seed(settings)
-    env = {k: v for k, v in settings_env(settings).items() if k != "RISKMON_PG_DSN"}
+    await add_users(pg_dsn, ("bench", "viewer"))
+    env = settings_env(settings)
     env["RISKMON_GATEWAY_PORT"] = str(port)
     env["RISKMON_LOG_LEVEL"] = "WARNING"
     log_path = workdir / "gateway.log"
@@ -294,6 +341,7 @@ def run(quick: bool = False) -> dict[str, Result]:
         progress("gateway_fanout: starting the embedded Tansu broker")
         broker = EmbeddedBroker.start(workdir / "tansu")
         try:
-            return asyncio.run(_run(broker, workdir, sizes))
+            with postgres_database(workdir) as (pg_dsn, _):
+                return asyncio.run(_run(broker, pg_dsn, workdir, sizes))
         finally:
             broker.stop()

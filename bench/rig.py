@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -94,6 +95,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             continue
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
+        if isinstance(value, tuple | list | dict):
+            value = json.dumps(value)  # how pydantic-settings reads complex values
         env[f"RISKMON_{name.upper()}"] = str(value)
     for name, topic in settings.topics.model_dump().items():
         env[f"RISKMON_TOPICS__{name.upper()}"] = topic

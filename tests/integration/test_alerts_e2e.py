@@ -120,7 +120,10 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
                     "hazard",
                 )
                 assert firing.triggers == ["threshold"]
-                assert {d.event_id for d in firing.drivers} >= {"gimpo-fire:burst-0"}
+                # the burst's incidents explain it (which of them depends on how they were batched)
+                drivers = {d.event_id for d in firing.drivers}
+                assert drivers
+                assert drivers <= {f"gimpo-fire:burst-{n}" for n in range(4)}
 
                 # Alert state survives a crash: SIGKILL once it is checkpointed, restart, then
                 # acknowledge; the restarted worker must know the alert.
