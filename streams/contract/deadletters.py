@@ -32,6 +32,8 @@ DeadLetterError = Literal[
 
 
 DEAD_LETTER_VALUE_MAX = 256 * 1024  # original bytes kept in a dead letter
+DEAD_LETTER_KEY_MAX = 1024  # original key bytes kept (a key is a district code or an id)
+DEAD_LETTER_REASON_MAX = 2000  # characters of the reason kept
 
 
 class DeadLetter(WireModel):
@@ -45,6 +47,12 @@ class DeadLetter(WireModel):
     reason: str
     error: DeadLetterError
     failed_at: AwareDatetime
+    key_truncated_from: int | None = Field(
+        default=None,
+        ge=0,
+        description=f"set when the original key was larger than {DEAD_LETTER_KEY_MAX} bytes: "
+        "its size; key_b64 then holds its first bytes",
+    )
     value_truncated_from: int | None = Field(
         default=None,
         ge=0,
@@ -78,9 +86,11 @@ class RawRecord:
 
 
 def dead_letter(raw: RawRecord, error: DeadLetterError, reason: str, at: datetime) -> DeadLetter:
-    """A dead letter of ``raw``; a value over :data:`DEAD_LETTER_VALUE_MAX` bytes keeps its first
-    bytes and says how large it was (Kafka accepts inputs that, base64-encoded in a dead letter,
-    would exceed its message size).
+    """A dead letter of ``raw``; a value over :data:`DEAD_LETTER_VALUE_MAX` bytes (a key over
+    :data:`DEAD_LETTER_KEY_MAX`) keeps its first bytes and says how large it was, and the reason
+    is cut at :data:`DEAD_LETTER_REASON_MAX` characters: a dead letter always fits in a Kafka
+    message (about 350 KB at most), whatever the input (Kafka accepts inputs that, base64-encoded
+    in a dead letter, would exceed its message size).
 
     >>> from datetime import UTC
     >>> big = RawRecord("riskmon.incidents", 0, 7, None, b"x" * 1_000_000)
@@ -90,11 +100,16 @@ def dead_letter(raw: RawRecord, error: DeadLetterError, reason: str, at: datetim
     """
     value = raw.value or b""
     kept = value[:DEAD_LETTER_VALUE_MAX]
+    key = raw.key[:DEAD_LETTER_KEY_MAX] if raw.key is not None else None
+    if len(reason) > DEAD_LETTER_REASON_MAX:
+        told = f"… ({len(reason)} characters)"
+        reason = reason[: DEAD_LETTER_REASON_MAX - len(told)] + told
     return DeadLetter(
         topic=raw.topic,
         partition=raw.partition,
         offset=raw.offset,
-        key_b64=DeadLetter.encode(raw.key),
+        key_b64=DeadLetter.encode(key),
+        key_truncated_from=len(raw.key) if raw.key is not None and key != raw.key else None,
         value_b64=DeadLetter.encode(kept) or "",
         reason=reason,
         error=error,

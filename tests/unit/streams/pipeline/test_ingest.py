@@ -182,3 +182,28 @@ def test_unknown_safety_fact_kind_is_named() -> None:
     letter = dead(raw({"fact": "rumour", "id": "x"}, "riskmon.safety"), "safety")
     assert letter.error == "schema"
     assert "rumour" in letter.reason
+
+
+KAFKA_MESSAGE_MAX = 1_000_000  # Kafka's default max.message.bytes (about 1 MB)
+
+
+def test_one_huge_record_in_a_batch_of_200_is_one_bounded_dead_letter() -> None:
+    """A 700 KB `type` (and an 800 KB key) among 199 good incidents: 199 located, one dead
+    letter that still fits in a Kafka message, its reason and key cut, its size told."""
+    batch = [
+        RawRecord("riskmon.incidents", 0, n, b"k", json.dumps(incident(id=f"B-{n}")).encode())
+        for n in range(200)
+    ]
+    huge = json.dumps(incident(id="huge", type="x" * 700_000)).encode()
+    batch[117] = RawRecord("riskmon.incidents", 0, 117, b"K" * 800_000, huge)
+    results = [ingest(r, "incident", CITY, PARAMS, NOW) for r in batch]
+    located = [r for r in results if isinstance(r, LocatedEvent)]
+    letters = [r for r in results if isinstance(r, DeadLetter)]
+    assert len(located) == 199
+    assert len(letters) == 1
+    letter = letters[0]
+    assert (letter.offset, letter.error) == (117, "schema")
+    assert len(letter.model_dump_json().encode()) < KAFKA_MESSAGE_MAX
+    assert letter.key_truncated_from == 800_000
+    assert letter.value_truncated_from == len(huge)
+    assert len(letter.reason) <= 2000
