@@ -148,11 +148,23 @@ class DistrictSlot:
 
 @dataclass(frozen=True)
 class Conflict:
-    """An event whose id was already counted with different content (it is dead-lettered)."""
+    """A located event the scorer cannot count (it is dead-lettered): its id was already
+    counted with different content (``conflict``), or its district is not one of the city's
+    (``unknown_district``: a record of another configuration, or forged)."""
 
     offset: int
     event: LocatedEvent
     reason: str
+    error: Literal["conflict", "unknown_district"] = "conflict"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Offsets of the located-events log the scorer never saw: the log lost them (retention,
+    a truncated partition) or a consumer skipped them. Counted and logged, never silent."""
+
+    start: int  # first missing offset
+    end: int  # first offset seen after them
 
 
 @dataclass
@@ -160,6 +172,7 @@ class BatchOutcome:
     updates: list[ScoreUpdate] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    gaps: list[Gap] = field(default_factory=list)
 
 
 def model_fingerprint(params: ModelParams) -> str:
@@ -205,7 +218,23 @@ class PartitionScorer:
             if offset < self.next_offset:
                 self._count(outcome, "redelivered")
                 continue
+            if offset > self.next_offset and self.next_offset > 0:
+                # (a scorer that starts at 0 may begin past the log's retained start)
+                outcome.gaps.append(Gap(self.next_offset, offset))
+                self._count(outcome, "gap")
             self.next_offset = offset + 1
+            if located.district not in ctx.districts:
+                self._count(outcome, "unknown_district")
+                outcome.conflicts.append(
+                    Conflict(
+                        offset,
+                        located,
+                        f"district {located.district} is not one of the city's "
+                        f"{len(ctx.districts)} districts (another city configuration?)",
+                        "unknown_district",
+                    )
+                )
+                continue
             slot = self.slots.setdefault(located.district, DistrictSlot(DistrictState.new()))
             event = to_model_event(located.event)
             result = slot.state.apply(event, ctx.params)

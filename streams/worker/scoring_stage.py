@@ -206,7 +206,15 @@ class ScoringStage:
                     conflict.event.district.encode(),
                     conflict.event.model_dump_json().encode(),
                 )
-                await dead(dead_letter(raw, "conflict", conflict.reason, now))
+                await dead(dead_letter(raw, conflict.error, conflict.reason, now))
+            for gap in outcome.gaps:
+                log.warning(
+                    "located log gap partition=%s missing_offsets=%s-%s count=%s",
+                    partition,
+                    gap.start,
+                    gap.end - 1,
+                    gap.end - gap.start,
+                )
 
     async def tick(self, now: datetime) -> None:
         """Re-evaluate the decaying indices of every held partition; publish what moved."""

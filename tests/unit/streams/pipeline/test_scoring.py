@@ -144,3 +144,28 @@ def test_seq_strictly_increases_even_if_the_clock_steps_back() -> None:
     scorer = PartitionScorer(0, CODES)
     seqs = [scorer.publish_all(CTX, T0 - timedelta(seconds=s))[0].seq for s in (0, 10, 20)]
     assert seqs[0] < seqs[1] < seqs[2]
+
+
+def test_an_unknown_district_is_reported_and_the_batch_goes_on() -> None:
+    """A located event of a district the city does not have (another configuration, or forged)
+    is dead-lettered as unknown_district; the events around it are scored; nothing raises."""
+    scorer = PartitionScorer(0, CODES)
+    stranger = located(CODES[0], 2).model_copy(update={"district": "9999999999"})
+    batch = [(0, located(CODES[0], 1)), (1, stranger), (2, located(CODES[1], 3))]
+    outcome = scorer.process(batch, CTX, T0)
+    assert [u.district for u in outcome.updates] == [CODES[0], CODES[1]]
+    assert [(c.offset, c.error) for c in outcome.conflicts] == [(1, "unknown_district")]
+    assert "9999999999" in outcome.conflicts[0].reason
+    assert outcome.counts["unknown_district"] == 1
+    assert scorer.next_offset == 3
+    assert "9999999999" not in scorer.slots  # no state for it, no checkpoint of it
+
+
+def test_offsets_with_a_gap_are_detected() -> None:
+    scorer = PartitionScorer(0, CODES)
+    scorer.process([(0, located(CODES[0], 1)), (1, located(CODES[0], 2))], CTX, T0)
+    outcome = scorer.process([(5, located(CODES[0], 3)), (6, located(CODES[0], 4))], CTX, T0)
+    assert [(g.start, g.end) for g in outcome.gaps] == [(2, 5)]
+    assert outcome.counts["gap"] == 1
+    contiguous = scorer.process([(7, located(CODES[0], 5))], CTX, T0)
+    assert contiguous.gaps == []
