@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -129,8 +130,8 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
         await asyncio.to_thread(postgres.stop)
 
 
-async def _is(value: object, expected: int) -> bool:
-    return await value == expected  # type: ignore[misc]
+async def _is(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
 
 
 async def _api_ok(gateway: Gateway) -> bool:
