@@ -7,7 +7,7 @@ natural disaster 재해, calamity/accident 재난 and crime 범죄.
 'living_safety'
 >>> GROUP_OF_DOMAIN["flood_weather"]
 'natural'
->>> sorted(SENSOR_KINDS) == sorted(SENSOR_DOMAIN)
+>>> sorted(SENSOR_KINDS) == sorted(SENSOR_DOMAIN) == sorted(SENSOR_RANGES)
 True
 """
 
@@ -48,6 +48,17 @@ INCIDENT_TYPES: Final[dict[str, str]] = {
 }
 
 # Sensor kind -> (domain, unit). Hazard curves live in indices.sensors.
+# What a sensor of each kind can physically report (inclusive); beyond it a reading is a fault or
+# a forgery, refused with its reason instead of driving an index. Generous: world records fit.
+SENSOR_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "rainfall_mm_1h": (0.0, 500.0),  # record: 305 mm in an hour
+    "river_level_m": (-50.0, 100.0),  # gauge datums differ; a stage, not an altitude
+    "apparent_temperature_c": (-90.0, 70.0),
+    "wind_ms": (0.0, 120.0),  # record gust: 113 m/s
+    "pm10_ugm3": (0.0, 10_000.0),  # Asian dust peaks at a few thousand
+    "pm25_ugm3": (0.0, 5_000.0),
+}
+
 SENSOR_KINDS: Final[dict[str, str]] = {
     "rainfall_mm_1h": "mm/h",
     "river_level_m": "m",

@@ -13,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from indices.taxonomy import MAX_CASUALTIES
+from indices.taxonomy import MAX_CASUALTIES, SENSOR_KINDS, SENSOR_RANGES
 from streams.contract.base import (
     DistrictCode,
     FacilityKind,
@@ -68,6 +68,17 @@ class SensorReading(_Located):
     kind: SensorKind
     value: float = Field(allow_inf_nan=False)
     observed_at: Timestamp
+
+    @model_validator(mode="after")
+    def _plausible(self) -> SensorReading:
+        low, high = SENSOR_RANGES[self.kind]
+        if not low <= self.value <= high:
+            unit = SENSOR_KINDS[self.kind]
+            raise ValueError(
+                f"{self.kind} {self.value:g} {unit} is not a plausible reading "
+                f"(accepted {low:g} to {high:g} {unit}): a faulty or forged sensor"
+            )
+        return self
 
 
 class InspectionFact(_Located):

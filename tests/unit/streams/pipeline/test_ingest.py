@@ -207,3 +207,22 @@ def test_one_huge_record_in_a_batch_of_200_is_one_bounded_dead_letter() -> None:
     assert letter.key_truncated_from == 800_000
     assert letter.value_truncated_from == len(huge)
     assert len(letter.reason) <= 2000
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [("rainfall_mm_1h", -3.0), ("rainfall_mm_1h", 1e308), ("wind_ms", 500.0), ("pm25_ugm3", -1)],
+)
+def test_implausible_readings_are_dead_letters_with_their_reason(kind: str, value: float) -> None:
+    reading = {
+        "sensor_id": "s-1",
+        "kind": kind,
+        "value": value,
+        "observed_at": "2026-11-24T20:55:00+09:00",
+        "lat": JANGGI[0],
+        "lon": JANGGI[1],
+    }
+    letter = dead(raw(reading, "riskmon.readings"), "reading")
+    assert letter.error == "schema"
+    assert "not a plausible reading" in letter.reason
+    assert kind in letter.reason
