@@ -150,6 +150,7 @@ class ScoreFeed:
 
     async def _watch_partitions(self, consumer: AIOKafkaConsumer) -> None:
         newest: int | None = None
+        behind = False
         for tp in consumer.assignment():
             # aiokafka stamps a partition at every fetch response, records or not; while the
             # broker is unreachable the stamps stop, though the consumer retries by itself.
@@ -161,6 +162,8 @@ class ScoreFeed:
             # keeps it in memory and restarts empty; it answers such fetches with nothing rather
             # than OFFSET_OUT_OF_RANGE). Read it again from the start; the hub drops old seqs.
             highwater, position = consumer.highwater(tp), await consumer.position(tp)
+            if highwater is None or position < highwater:
+                behind = True
             if highwater is not None and highwater < position:
                 log.warning(
                     logfmt(
@@ -172,6 +175,9 @@ class ScoreFeed:
                     )
                 )
                 await consumer.seek_to_beginning(tp)
+        if not behind and newest is not None and not self._shell.caught_up:
+            self._shell.caught_up = True
+            log.info(logfmt("consumer_caught_up", districts=self._hub.district_count))
         if newest is not None and newest != self._newest_fetch_ms:
             self._newest_fetch_ms = newest
             self._shell.last_fetch_at = time.monotonic()

@@ -64,6 +64,9 @@ class ShellStats:
     logins: dict[str, int] = field(default_factory=dict)
     """Login attempts by outcome (``ok``, ``failed``, ``limited``)."""
     consumer_running: bool = False
+    caught_up: bool = False
+    """Once the consumer's position reached the end of every partition it reads (sticky): the
+    gateway holds the latest state and is ready (``/readyz``)."""
     last_fetch_at: float = 0.0
     """``time.monotonic()`` of the newest fetch response, or of the consumer's start."""
 

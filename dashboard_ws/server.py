@@ -4,6 +4,8 @@ Routes (plain HTTP is answered from ``process_request``, before any websocket ha
 
     GET  /              the dashboard page (dashboard_ws/static/index.html); /static/<name> assets
     GET  /healthz       200 {"status":"ok","districts":N,"clients":M}; 503 while Kafka is not read
+    GET  /livez         200 while the process serves (a liveness probe independent of Kafka)
+    GET  /readyz        200 once Kafka is read and the backlog caught up (a readiness probe)
     POST /auth/login    JSON {"username","password"} -> session cookie + bearer token
     POST /auth/logout   ends the session; its open sockets are closed (4001)
     GET  /auth/me       who the request's credentials prove
@@ -533,8 +535,8 @@ class Gateway:
 
     async def _route_checked(self, ws: ServerConnection, request: Request) -> Response | None:
         path, _, query = request.path.partition("?")
-        if path == "/healthz" and request.method == "GET":
-            return self._health()  # for load balancers and probes: no Host check, nothing secret
+        if request.method == "GET" and path in ("/healthz", "/livez", "/readyz"):
+            return self._probe(path)  # for load balancers and probes: no Host check, no secret
         host = request.headers.get("Host")
         scheme = "https" if self.tls else "http"
         verdict = check_host(host, self._policy, scheme=scheme)
@@ -674,6 +676,27 @@ class Gateway:
 
     def _answer(self, answer: Answer) -> Response:
         return to_response(answer, tls=self.tls, img_sources=self._img_sources)
+
+    def _probe(self, path: str) -> Response:
+        """``/livez``: the process serves (200, whatever Kafka does: restarting the gateway
+        would not bring a broker back). ``/readyz``: Kafka is read and the backlog of scores
+        and alerts has been read once (503 before: a fresh gateway would show stale districts).
+        ``/healthz``: Kafka is read (as before)."""
+        if path == "/livez":
+            body = json.dumps({"status": "alive", "clients": self.hub.client_count}).encode()
+            return response(http.HTTPStatus.OK, body, "application/json", tls=self.tls)
+        if path == "/readyz":
+            kafka = self.shell.kafka_status(time.monotonic())
+            ready = kafka == "ok" and self.shell.caught_up
+            body = json.dumps(
+                {
+                    "status": "ready" if ready else kafka if kafka != "ok" else "catching_up",
+                    "districts": self.hub.district_count,
+                }
+            ).encode()
+            status = http.HTTPStatus.OK if ready else http.HTTPStatus.SERVICE_UNAVAILABLE
+            return response(status, body, "application/json", tls=self.tls)
+        return self._health()
 
     def _health(self) -> Response:
         kafka = self.shell.kafka_status(time.monotonic())

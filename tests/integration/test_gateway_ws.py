@@ -125,6 +125,14 @@ async def test_snapshot_then_live_scores(settings: Settings, producer: AIOKafkaP
     async with Gateway(settings, accounts=memory_accounts()) as gateway:
         health = await wait_for_health(gateway.port, districts=14)
         assert health == {"status": "ok", "districts": 14, "clients": 0}
+        # ready once the backlog is read: every district held by then
+        async with asyncio.timeout(WAIT_S):
+            while (await http_get(gateway.port, "/readyz"))[0] != 200:
+                await asyncio.sleep(0.05)
+        assert json.loads((await http_get(gateway.port, "/readyz"))[2]) == {
+            "status": "ready",
+            "districts": 14,
+        }
 
         async with connect(
             f"ws://127.0.0.1:{gateway.port}/ws", additional_headers=operator(settings)

@@ -87,6 +87,11 @@ async def test_healthz_is_503_while_the_consumer_is_down(gateway: Gateway) -> No
     status, ctype, body = await http_get(gateway.port, "/healthz")
     assert (status, ctype) == (503, "application/json")
     assert json.loads(body) == {"status": "kafka_consumer_down", "districts": 0, "clients": 0}
+    # alive (a restart would not bring Kafka back), not ready
+    status, _, body = await http_get(gateway.port, "/livez")
+    assert (status, json.loads(body)["status"]) == (200, "alive")
+    status, _, body = await http_get(gateway.port, "/readyz")
+    assert (status, json.loads(body)["status"]) == (503, "kafka_consumer_down")
 
 
 async def test_serves_the_page_metrics_and_errors(gateway: Gateway) -> None:
