@@ -261,7 +261,12 @@ class HistoryApi:
         async with self._pool_lock:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    dsn, min_size=0, max_size=POOL_MAX, timeout=QUERY_TIMEOUT_S
+                    dsn,
+                    min_size=0,
+                    max_size=POOL_MAX,
+                    timeout=QUERY_TIMEOUT_S,
+                    # the server stops a query the gateway stopped waiting for
+                    server_settings={"statement_timeout": str(int(QUERY_TIMEOUT_S * 1000))},
                 )
             return self._pool
 

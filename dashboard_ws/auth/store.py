@@ -80,7 +80,12 @@ class PgAccountStore:
         async with self._lock:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=0, max_size=POOL_MAX, timeout=TIMEOUT_S
+                    self._dsn,
+                    min_size=0,
+                    max_size=POOL_MAX,
+                    timeout=TIMEOUT_S,
+                    command_timeout=TIMEOUT_S,
+                    server_settings={"statement_timeout": str(int(TIMEOUT_S * 1000))},
                 )
             return self._pool
 

@@ -54,6 +54,7 @@ TRANSIENT_SQLSTATES = frozenset(
         "25P03",  # idle_in_transaction_session_timeout: the server ended the session
         "40001",  # serialization_failure
         "40P01",  # deadlock_detected
+        "57014",  # query_canceled: statement_timeout (an overloaded server, a lock held long)
         "55P03",  # lock_not_available
     }
 )
@@ -101,8 +102,24 @@ async def answers(dsn: str, timeout_s: float = 3.0) -> bool:
     return True
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
-    conn: asyncpg.Connection = await asyncpg.connect(dsn, timeout=10)
+# No call waits for ever: a statement over this is cancelled by the server (statement_timeout)
+# and the client gives up a little later (command_timeout), raising a transient error the
+# callers already handle (retry, 503, outage counting). Generous: retention's batched deletes
+# and the sink's largest batches take a few seconds on a slow disk.
+STATEMENT_TIMEOUT_S = 120.0
+CONNECT_TIMEOUT_S = 10.0
+
+
+async def connect(
+    dsn: str, *, statement_timeout_s: float = STATEMENT_TIMEOUT_S
+) -> asyncpg.Connection:
+    """A connection whose statements time out after ``statement_timeout_s`` seconds."""
+    conn: asyncpg.Connection = await asyncpg.connect(
+        dsn,
+        timeout=CONNECT_TIMEOUT_S,
+        command_timeout=statement_timeout_s + 5.0,
+        server_settings={"statement_timeout": str(int(statement_timeout_s * 1000))},
+    )
     return conn
 
 

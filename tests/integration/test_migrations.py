@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from streams.contract import Incident, LocatedEvent
@@ -93,5 +94,17 @@ async def test_a_version_2_database_with_rows_upgrades_and_pages(pg_dsn: str) ->
         assert {(d.value, d.value_truncated_from) for d in letters.dead_letters} == {
             (b"{oops", None)
         }
+    finally:
+        await conn.close()
+
+
+async def test_a_statement_that_runs_too_long_is_cancelled_as_transient(pg_dsn: str) -> None:
+    """No call waits for ever: the server cancels a statement past its timeout, and the error
+    counts as transient (retried, or a 503), not as a bug."""
+    conn = await db.connect(pg_dsn, statement_timeout_s=0.2)
+    try:
+        with pytest.raises(asyncpg.QueryCanceledError) as cancelled:
+            await conn.execute("SELECT pg_sleep(5)")
+        assert db.is_transient(cancelled.value)
     finally:
         await conn.close()
