@@ -32,6 +32,9 @@ TRANSIENT = [
     asyncpg.TooManyConnectionsError("sorry, too many clients already"),
     asyncpg.DiskFullError("could not extend file"),
     asyncpg.OutOfMemoryError("out of memory"),
+    # 57014: statement_timeout cancelled it (every connection has one): an overloaded server or
+    # a long lock; retried and counted as an outage, never a wait for ever
+    asyncpg.QueryCanceledError("canceling statement due to statement timeout"),
     # 57P01-57P03: the server shuts down, crashed, or is starting
     asyncpg.AdminShutdownError("terminating connection due to administrator command"),
     asyncpg.CrashShutdownError("terminating connection because of crash of another process"),
@@ -72,7 +75,6 @@ PERMANENT = [
     # other server errors
     asyncpg.FeatureNotSupportedError("not supported"),
     asyncpg.InternalServerError("internal error"),
-    asyncpg.QueryCanceledError("canceling statement due to statement timeout"),
     asyncpg.InFailedSQLTransactionError("current transaction is aborted"),
     asyncpg.PostgresError("an error without a SQLSTATE"),
     # misuse of the client: bugs
