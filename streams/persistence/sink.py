@@ -27,6 +27,7 @@ from streams.contract.deadletters import RawRecord, dead_letter
 from streams.metrics import WorkerMetrics
 from streams.persistence import db, writes
 from streams.persistence.retention import retention_loop
+from streams.pipeline.ingest import describe_validation_error
 from streams.settings import Settings
 
 log = logging.getLogger("riskmon.sink")
@@ -37,7 +38,9 @@ DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 
 class Batch:
-    """Pure buffer: sorts decoded records into rows per table; undecodable records are counted."""
+    """Pure buffer: sorts decoded records into rows per table. A record it cannot decode (a newer
+    writer's format during a rolling upgrade, or corruption) is never skipped: it becomes a
+    ``schema`` dead letter with its bytes, stored like any other, and is counted."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -61,8 +64,14 @@ class Batch:
                 self.dead.append(DeadLetter.model_validate_json(value or b""))
             elif topic == self.topics.alerts:
                 self.alerts.append(Alert.model_validate_json(value or b""))
-        except ValidationError:
+        except ValidationError as exc:
             self.undecodable += 1
+            reason = (
+                f"the sink could not read this {topic} record (written by a newer version, or "
+                f"corrupt): {describe_validation_error(exc)}"
+            )
+            raw = RawRecord(topic, partition, offset, None, value)
+            self.dead.append(dead_letter(raw, "schema", reason, datetime.now(UTC)))
 
     def __len__(self) -> int:
         return len(self.events) + len(self.scores) + len(self.dead) + len(self.alerts)
@@ -205,7 +214,10 @@ async def run_sink(
                 for record in partition_records:
                     batch.add(record.topic, record.partition, record.offset, record.value)
             if batch.undecodable:
-                log.warning("sink skipped undecodable records count=%s", batch.undecodable)
+                log.warning(
+                    "sink kept undecodable records as dead letters count=%s", batch.undecodable
+                )
+                metrics.dead_letters.labels("schema").inc(batch.undecodable)
             if len(batch):
                 conn = await write_with_retry(dsn, conn, batch, stop, metrics)
             if records and not stop.is_set():
