@@ -126,9 +126,10 @@ async def test_snapshot_then_live_scores(settings: Settings, producer: AIOKafkaP
         health = await wait_for_health(gateway.port, districts=14)
         assert health == {"status": "ok", "districts": 14, "clients": 0}
         # ready once the backlog is read: every district held by then
-        async with asyncio.timeout(WAIT_S):
-            while (await http_get(gateway.port, "/readyz"))[0] != 200:
-                await asyncio.sleep(0.05)
+        for _ in range(int(WAIT_S / 0.05)):
+            if (await http_get(gateway.port, "/readyz"))[0] == 200:
+                break
+            await asyncio.sleep(0.05)
         assert json.loads((await http_get(gateway.port, "/readyz"))[2]) == {
             "status": "ready",
             "districts": 14,
