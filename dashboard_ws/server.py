@@ -77,7 +77,7 @@ from dashboard_ws.security.roles import Action
 from dashboard_ws.web import StaticFiles, response, to_response
 from indices.taxonomy import DOMAINS, GROUPS
 from streams.city.config import load_city_config
-from streams.contract import AckResult, AckResultMessage, RequestErrorMessage
+from streams.contract import AckRequest, AckResult, AckResultMessage, RequestErrorMessage
 from streams.persistence.db import DATABASE_ERRORS, is_transient
 from streams.settings import SettingMissing, Settings
 
@@ -278,32 +278,24 @@ class Gateway:
         principal = client.principal
         if not principal.may(Action.ACKNOWLEDGE):
             self._refused("forbidden")
-            self._count_answer("request_error")
             log.warning(logfmt("ack_forbidden", user=principal.user, role=principal.role.value))
-            self._tell(
+            self._refuse_ack(
                 cid,
-                RequestErrorMessage(
-                    reason=f"{principal.user} is {principal.role.value}: acknowledging alerts "
-                    "needs the operator role or above",
-                    alert_id=request.alert_id,
-                    request_id=request.request_id,
-                    retry=False,
-                ),
+                request,
+                f"{principal.user} is {principal.role.value}: acknowledging alerts needs the "
+                "operator role or above",
+                retry=False,
             )
             return
         now = time.monotonic()
         self._time_out(now)
         if not self._pending.admit(cid):
-            self._count_answer("request_error")
-            self._tell(
+            self._refuse_ack(
                 cid,
-                RequestErrorMessage(
-                    reason=f"{self._pending.per_client} acknowledgements of this connection "
-                    "still wait for the worker's decision; wait for their ack_result",
-                    alert_id=request.alert_id,
-                    request_id=request.request_id,
-                    retry=True,
-                ),
+                request,
+                f"{self._pending.per_client} acknowledgements of this connection still wait for "
+                "the worker's decision; wait for their ack_result",
+                retry=True,
             )
             return
         ack_id = uuid.uuid4().hex
@@ -315,15 +307,11 @@ class Gateway:
         except KafkaError as exc:
             self._pending.forget(ack_id)
             log.warning(logfmt("ack_not_published", alert=ack.alert_id, error=repr(exc)))
-            self._count_answer("request_error")
-            self._tell(
+            self._refuse_ack(
                 cid,
-                RequestErrorMessage(
-                    reason="the message broker did not take the acknowledgement; try again",
-                    alert_id=request.alert_id,
-                    request_id=request.request_id,
-                    retry=True,
-                ),
+                request,
+                "the message broker did not take the acknowledgement; try again",
+                retry=True,
             )
             return
         log.info(logfmt("alert_ack", alert=ack.alert_id, who=ack.who, ack_id=ack_id))
@@ -342,6 +330,17 @@ class Gateway:
             address=principal.address,
             detail={"district": ack.district, "ack_id": ack_id, "note": ack.note},
         )
+
+    def _refuse_ack(self, cid: ClientId, request: AckRequest, reason: str, *, retry: bool) -> None:
+        """Answer an acknowledgement that was not passed on with ``request_error``."""
+        self._count_answer("request_error")
+        message = RequestErrorMessage(
+            reason=reason,
+            alert_id=request.alert_id,
+            request_id=request.request_id,
+            retry=retry,
+        )
+        self._tell(cid, message)
 
     async def _expire_acks(self) -> None:
         """Answer ``timed_out`` to every acknowledgement whose decision has not come in time."""
