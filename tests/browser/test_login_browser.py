@@ -125,7 +125,9 @@ async def test_sign_in_live_dashboard_acknowledge_sign_out(
     try:
         async with Gateway(settings) as gateway, chromium() as browser:
             url = f"http://127.0.0.1:{gateway.port}/"
-            context = await browser.new_context(viewport={"width": 1280, "height": 860})
+            context = await browser.new_context(
+                locale="en-US", viewport={"width": 1280, "height": 860}
+            )
             page = await context.new_page()
             page.set_default_timeout(WAIT_MS)
             console: list[ConsoleMessage] = []

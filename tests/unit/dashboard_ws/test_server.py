@@ -99,7 +99,7 @@ async def test_serves_the_page_metrics_and_errors(gateway: Gateway) -> None:
     assert (status, ctype) == (200, "text/html; charset=utf-8")
     assert b"<script" not in body.replace(b'<script src="/static/', b"")  # CSP: no inline script
     assert b"http" not in body.replace(b"https:", b"")  # self-contained: no external URLs
-    status, ctype, body = await http_get(gateway.port, "/static/app.js")
+    status, ctype, body = await http_get(gateway.port, "/static/dist/app.js")  # make builds it
     assert (status, ctype) == (200, "text/javascript; charset=utf-8")
     assert b"new WebSocket" in body
     assert (await http_get(gateway.port, "/static/../server.py"))[0] == 404
