@@ -34,13 +34,15 @@ import {
   initialConnection,
   scoresAt,
   scoresReducer,
+  STALE_AFTER_MS as STALE_DEFAULT_MS,
 } from "./state.js";
 import { StatsView } from "./stats.js";
 import { DistrictTable } from "./table.js";
 
 const params = new URLSearchParams(location.search);
 const KIOSK = params.get("kiosk") === "1";
-const STALE_AFTER_MS = (Number(params.get("stale")) > 0 ? Number(params.get("stale")) : 60) * 1000;
+// "stale": no message for 30 s (state.js); ?stale=SECONDS overrides it.
+const STALE_AFTER_MS = Number(params.get("stale")) > 0 ? Number(params.get("stale")) * 1000 : STALE_DEFAULT_MS;
 const DAY_MS = 24 * 3600 * 1000;
 const PENDING_POLL_MS = 30_000;
 const OVERLAY_REFRESH_MS = 60_000;
@@ -179,6 +181,7 @@ function showStatus() {
   const phase = store.conn.phase;
   status.textContent = ctx.t("status." + phase);
   status.className = "status " + phase;
+  status.dataset.state = phase; // test hook: live | reconnecting | stale | connecting | signed_out
   let detail = "";
   if (phase === "stale") {
     const a = age((Date.now() - store.conn.lastMessageAt) / 1000);
@@ -387,7 +390,9 @@ function onAlert(alert) {
   for (const id of store.alerts.fired) {
     const fired = store.alerts.byId[id];
     if (!fired) continue;
-    if (map) map.alertFlash(fired.district);
+    // its district flashes, and with it the other districts of its cluster
+    const cluster = fired.cluster ? clusterDistricts(openAlerts())[fired.cluster] : null;
+    if (map) for (const code of cluster || [fired.district]) map.alertFlash(code);
     if ($("sound").checked) chime();
   }
 }

@@ -164,12 +164,12 @@ function alertTime(a) {
   return Date.parse(a.fired_at || a.opened_at || a.as_of || 0) || 0;
 }
 
-/** Firing, then pending, then acknowledged; the most severe first; then the newest first. */
+/** Firing, then pending, then acknowledged; the newest first; equally new: the most severe. */
 export function alertOrder(a, b) {
   return (
     (STATE_RANK[a.state] ?? 9) - (STATE_RANK[b.state] ?? 9) ||
-    (SEVERITY_RANK[a.severity] ?? 9) - (SEVERITY_RANK[b.severity] ?? 9) ||
     alertTime(b) - alertTime(a) ||
+    (SEVERITY_RANK[a.severity] ?? 9) - (SEVERITY_RANK[b.severity] ?? 9) ||
     String(a.id).localeCompare(String(b.id))
   );
 }
@@ -214,6 +214,9 @@ export function clusterDistricts(alerts) {
 }
 
 // --- the connection -----------------------------------------------------------------------------
+
+/** Live turns "stale" when no message came for this long (the page's ?stale=SECONDS overrides). */
+export const STALE_AFTER_MS = 30_000;
 
 /**
  * {phase: "signed_out"|"connecting"|"live"|"reconnecting"|"stale", lastMessageAt, retryAt, why}

@@ -41,7 +41,8 @@ export class StatsView {
     const ctx = this.ctx;
     setOptions($("stats-period"), [1, 7, 30, 90].map((d) => [String(d), ctx.t("stats.period." + d)]), $("stats-period").value || "30");
     setOptions($("stats-type"), [["", ctx.t("stats.type.all")], ...INCIDENT_TYPES.map((x) => [x, typeName(ctx, x)])]);
-    setOptions($("stats-measure"), [["total", ctx.t("stats.measure.total")], ["per_10k", ctx.t("stats.measure.per_10k")]]);
+    // incidents per 10k residents by default (the statistics map's measure); totals on request
+    setOptions($("stats-measure"), [["per_10k", ctx.t("stats.measure.per_10k")], ["total", ctx.t("stats.measure.total")]], $("stats-measure").value === "total" ? "total" : "per_10k");
     if (this.map) this.map.rename(ctx.lang(), ctx.labelOf);
     if (this.answer) this.draw();
   }
@@ -94,7 +95,7 @@ export class StatsView {
     const ctx = this.ctx;
     const answer = this.answer;
     if (!answer) return;
-    const measure = $("stats-measure").value || "total";
+    const measure = $("stats-measure").value || "per_10k";
     const type = this.type;
     const tz = ctx.tz();
     $("stats-range").textContent = ctx.t("stats.range", {
@@ -138,6 +139,7 @@ export class StatsView {
           el("td", "num", fixed(type ? statValue(r, "per_10k", type) : r.per_10k, 2)),
           ...types.map((x) => el("td", "num", integer((r.by_type || {})[x] || 0, ctx.lang()))),
         );
+        tr.dataset.district = r.district; // test hook (#stats-rows tr[data-district])
         tr.dataset.statsDistrict = r.district;
         return tr;
       }),

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  alertOrder, alertsReducer, backoff, clusterDistricts, connectionReducer, emptyAlerts,
+  STALE_AFTER_MS, alertOrder, alertsReducer, backoff, clusterDistricts, connectionReducer, emptyAlerts,
   emptyScores, explaining, flashGate, groupAlerts, initialConnection, scoresAt, scoresReducer,
   topDrivers,
 } from "../src/state.js";
@@ -109,15 +109,16 @@ test("alerts: a snapshot replaces the open ones; resolved ones go; firing ones r
   assert.equal(s.byId.a.state, "firing"); // the live state wins over the history API's
 });
 
-test("alert order: firing, then pending, then acknowledged; most severe; newest", () => {
+test("alert order: firing, then pending, then acknowledged; newest first; then most severe", () => {
   const list = [
-    alert("ack", { state: "acknowledged", severity: "Extreme" }),
+    alert("ack", { state: "acknowledged", severity: "Extreme", fired_at: "2026-11-25T06:00:00Z" }),
     alert("minor", { severity: "Minor" }),
     alert("old", { severity: "Extreme", fired_at: "2026-11-25T04:00:00Z" }),
-    alert("new", { severity: "Extreme", fired_at: "2026-11-25T05:30:00Z" }),
-    alert("pend", { state: "pending", severity: "Extreme", fired_at: null }),
+    alert("new", { severity: "Minor", fired_at: "2026-11-25T05:30:00Z" }),
+    alert("severe", { severity: "Extreme" }), // as new as "minor": the more severe first
+    alert("pend", { state: "pending", severity: "Extreme", fired_at: null, opened_at: "2026-11-25T07:00:00Z" }),
   ];
-  assert.deepEqual([...list].sort(alertOrder).map((a) => a.id), ["new", "old", "minor", "pend", "ack"]);
+  assert.deepEqual([...list].sort(alertOrder).map((a) => a.id), ["new", "severe", "minor", "old", "pend", "ack"]);
 });
 
 test("clusters of adjacent districts stay together where their first member stands", () => {
@@ -141,8 +142,11 @@ test("the connection: live, stale without messages, reconnecting, live again", (
   assert.equal(c.phase, "connecting");
   c = connectionReducer(c, { type: "open", at: 1000 });
   assert.equal(c.phase, "live");
-  c = connectionReducer(c, { type: "tick", at: 50_000, staleAfterMs: 60_000 });
+  assert.equal(STALE_AFTER_MS, 30_000); // the issue's rule: no message for 30 s
+  c = connectionReducer(c, { type: "tick", at: 30_000, staleAfterMs: STALE_AFTER_MS });
   assert.equal(c.phase, "live");
+  c = connectionReducer(c, { type: "tick", at: 31_500, staleAfterMs: STALE_AFTER_MS });
+  assert.equal(c.phase, "stale");
   c = connectionReducer(c, { type: "tick", at: 62_000, staleAfterMs: 60_000 });
   assert.equal(c.phase, "stale");
   c = connectionReducer(c, { type: "message", at: 63_000 });
