@@ -149,8 +149,6 @@ class Outcome(enum.Enum):
     """Its seq was not above the one held for its district; dropped."""
     INVALID = "invalid"
     """Not a ScoreUpdate; dropped."""
-    UNFIRED = "unfired"
-    """An alert that has not fired (pending, or withdrawn before firing): kept from clients."""
     FUTURE = "future"
     """Its seq lies implausibly far ahead (a forged or corrupt record); dropped."""
 
@@ -190,8 +188,6 @@ class HubStats:
     accepted: int = 0
     stale: int = 0
     invalid: int = 0
-    unfired: int = 0
-    """Alert messages of alerts that had not fired, kept from clients."""
     coalesced: int = 0
     """Pending messages replaced by a newer update of their district before being sent."""
     future: int = 0
@@ -293,9 +289,8 @@ class Hub:
     def offer_alert(self, alert: Alert) -> Offer:
         """Keep ``alert`` if its seq is above the one seen for its id, and queue it for clients.
 
-        Open alerts are part of the snapshot; a resolved one is forwarded, then forgotten. An
-        alert that has not fired (pending: its condition has not held its minimum duration, or
-        withdrawn before it did) is not for operators: kept from clients, counted as UNFIRED.
+        Open alerts (pending, firing, acknowledged) are part of the snapshot; a resolved one
+        (withdrawn before firing included) is forwarded, then forgotten.
         """
         held = self._alert_seq.get(alert.id)
         if alert.seq > (held or 0) + ALERT_SEQ_STEP:
@@ -305,9 +300,6 @@ class Hub:
             self.stats.stale += 1
             return Offer(Outcome.STALE, alert.district, alert.seq)
         self._alert_seq[alert.id] = alert.seq
-        if alert.fired_at is None:
-            self.stats.unfired += 1
-            return Offer(Outcome.UNFIRED, alert.district, alert.seq)
         self.stats.accepted += 1
         if alert.state == "resolved":
             self._alerts.pop(alert.id, None)

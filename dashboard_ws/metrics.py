@@ -54,6 +54,7 @@ class ShellStats:
     """With no fetch response for this long the consumer counts as down (broker unreachable)."""
     snapshots_sent: int = 0
     scores_sent: int = 0
+    heartbeats_sent: int = 0
     ack_answers: dict[str, int] = field(default_factory=dict)
     """Answers to clients' acknowledgements by status (``queued``, ``applied``, ``rejected``,
     ``timed_out``, ``request_error``)."""
@@ -105,6 +106,7 @@ class GatewayCollector:
         )
         sent.add_metric(["snapshot"], shell.snapshots_sent)
         sent.add_metric(["score"], shell.scores_sent)
+        sent.add_metric(["heartbeat"], shell.heartbeats_sent)
         yield sent
         acks = CounterMetricFamily(
             "riskmon_gateway_ack_answers",
@@ -118,14 +120,12 @@ class GatewayCollector:
         consumed = CounterMetricFamily(
             "riskmon_gateway_updates_consumed",
             "Records read from the scores and alerts topics, by outcome (accepted, stale seq, "
-            "invalid, unfired: an alert that had not fired, kept from clients, future: a seq "
-            "implausibly far ahead).",
+            "invalid, future: a seq implausibly far ahead).",
             labels=["outcome"],
         )
         consumed.add_metric(["accepted"], hub.stats.accepted)
         consumed.add_metric(["stale"], hub.stats.stale)
         consumed.add_metric(["invalid"], hub.stats.invalid)
-        consumed.add_metric(["unfired"], hub.stats.unfired)
         consumed.add_metric(["future"], hub.stats.future)
         yield consumed
         refused = CounterMetricFamily(

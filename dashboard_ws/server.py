@@ -77,7 +77,13 @@ from dashboard_ws.security.roles import Action
 from dashboard_ws.web import StaticFiles, response, to_response
 from indices.taxonomy import DOMAINS, GROUPS
 from streams.city.config import load_city_config
-from streams.contract import AckRequest, AckResult, AckResultMessage, RequestErrorMessage
+from streams.contract import (
+    AckRequest,
+    AckResult,
+    AckResultMessage,
+    HeartbeatMessage,
+    RequestErrorMessage,
+)
 from streams.persistence.db import DATABASE_ERRORS, is_transient
 from streams.settings import SettingMissing, Settings
 
@@ -487,7 +493,11 @@ class Gateway:
                 while (out := self.hub.pop_next(cid)) is not None:
                     await ws.send(out.text)
                     self.shell.scores_sent += 1
-                await client.wake.wait()
+                try:
+                    await asyncio.wait_for(client.wake.wait(), settings.ws_heartbeat_s)
+                except TimeoutError:
+                    await ws.send(HeartbeatMessage(at=datetime.now(UTC)).model_dump_json())
+                    self.shell.heartbeats_sent += 1
                 client.wake.clear()
         except ConnectionClosed:
             pass

@@ -239,6 +239,13 @@ class Settings(BaseSettings):
         description="answers waiting for one slow client (scores coalesce per district); over "
         "it: close 4013",
     )
+    ws_heartbeat_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=25,
+        description="a client that had no message for this long gets a heartbeat (the page "
+        "calls itself stale after 30 s without any)",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -70,6 +70,7 @@ def city_document(config: CityConfig, base_map: BaseMap | None = None) -> CityRe
         language=config.language,  # validated by the city loader
         approximate=config.approximate,
         bounds=[round(v, COORDINATE_DECIMALS) for v in city.bounds],
+        grade_cuts=list(config.params.grade_cuts),
         districts={"type": "FeatureCollection", "features": features},
         base_map=base_map,
     )

@@ -150,6 +150,10 @@ class CityResponse(WireModel):
     language: Literal["ko", "en"] = Field(description="the dashboard's default language")
     approximate: bool = Field(description="true when the district shapes are not official")
     bounds: list[float] = Field(description="west, south, east, north (WGS84)")
+    grade_cuts: list[float] = Field(
+        description="the model's grade boundaries on the 0-10 scale: grade 1 below the first, "
+        "5 at or above the last (the legend's bands)"
+    )
     districts: dict[str, Any] = Field(
         description="GeoJSON FeatureCollection; properties code, name, name_en, population"
     )

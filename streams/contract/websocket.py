@@ -12,7 +12,7 @@ from pydantic import (
 )
 
 from streams.contract.alerts import AckRejection, Alert
-from streams.contract.base import DistrictCode, Name, Note, Text, Token, WireModel
+from streams.contract.base import DistrictCode, Name, Note, Text, Timestamp, Token, WireModel
 from streams.contract.scores import ScoreUpdate
 
 
@@ -36,6 +36,15 @@ class AlertMessage(WireModel):
 
     type: Literal["alert"] = "alert"
     alert: Alert
+
+
+class HeartbeatMessage(WireModel):
+    """Sent when a client has had nothing for ``RISKMON_WS_HEARTBEAT_S``: the gateway is alive
+    and the connection works, so a page can tell a quiet city from a broken feed (browsers do
+    not see websocket pings)."""
+
+    type: Literal["heartbeat"] = "heartbeat"
+    at: Timestamp = Field(description="the gateway's clock when it sent this")
 
 
 class RequestErrorMessage(WireModel):
@@ -91,7 +100,12 @@ class AckRequest(WireModel):
 
 
 WsServerMessage = (
-    SnapshotMessage | ScoreMessage | AlertMessage | AckResultMessage | RequestErrorMessage
+    SnapshotMessage
+    | ScoreMessage
+    | AlertMessage
+    | AckResultMessage
+    | RequestErrorMessage
+    | HeartbeatMessage
 )
 
 

@@ -115,12 +115,15 @@ async def test_the_control_room_map_alerts_time_travel_languages_and_accessibili
     try:
         async with Gateway(settings) as gateway, chromium() as browser:
             url = f"http://127.0.0.1:{gateway.port}/"
-            kim_context = await browser.new_context(viewport={"width": 1440, "height": 900})
+            kim_context = await browser.new_context(  # an English PC in a Korean city
+                viewport={"width": 1440, "height": 900}, locale="en-US"
+            )
             lee_context = await browser.new_context(viewport={"width": 1280, "height": 800})
             kim = await signed_in(kim_context, url, "kim")
             lee = await signed_in(lee_context, url, "lee")
             kim.on("console", on_console)
             try:
+                await expect(kim.locator("html")).to_have_attribute("lang", "ko")
                 await every_district_graded(kim)
                 await every_district_graded(lee)
                 calm_at = datetime.now(UTC)

@@ -165,7 +165,7 @@ async def test_sign_in_live_dashboard_acknowledge_sign_out(
 
 async def sign_in_to_live_scores(page: Page, url: str, shots: Path) -> None:
     """Load, a refused password, sign in, every district's live score."""
-    response = await page.goto(url)
+    response = await page.goto(url + "?lang=en")  # the city's language (Korean) otherwise
     assert response is not None
     assert response.status == 200
     # The page is checked under the policy the gateway sends, not in a lenient browser.

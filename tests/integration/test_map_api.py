@@ -107,6 +107,7 @@ async def test_the_city_document_draws_every_district(seeded: Any) -> None:
     assert (city["timezone"], city["language"]) == ("Asia/Seoul", "ko")
     assert city["base_map"]["url"].startswith("https://{s}.tiles.example/")
     assert len(city["bounds"]) == 4
+    assert city["grade_cuts"] == list(config.params.grade_cuts)
 
 
 async def test_heat_cells_count_every_located_incident_once(seeded: Any) -> None:

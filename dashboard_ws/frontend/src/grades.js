@@ -3,7 +3,8 @@
 //
 // Grades are the model's (indices.formulas.grade, INFORM's absolute classes): 1 very low (< 2.0)
 // .. 5 very high (>= 6.5) on the 0-10 scale; the server sends them with every value. The cuts
-// below only label the legend and grade the safety index, which comes without a grade.
+// below only label the legend and grade the safety index, which comes without a grade; the
+// city's own cuts come with GET /api/city (grade_cuts) and replace them.
 
 export const GRADE_CUTS = [2.0, 3.5, 5.0, 6.5];
 export const GRADES = [1, 2, 3, 4, 5];
@@ -53,7 +54,7 @@ export function layerKeys(domains = DOMAINS) {
 }
 
 /** What `layer` says of a district's ScoreUpdate: {value, grade} (nulls when it has none). */
-export function layerValue(update, layer) {
+export function layerValue(update, layer, cuts = GRADE_CUTS) {
   const none = { value: null, grade: null };
   if (!update) return none;
   if (layer === "composite") {
@@ -61,7 +62,7 @@ export function layerValue(update, layer) {
   }
   if (layer === "safety") {
     if (update.safety === null || update.safety === undefined) return none;
-    return { value: update.safety, grade: safetyGrade(update.safety) };
+    return { value: update.safety, grade: safetyGrade(update.safety, cuts) };
   }
   if (layer.startsWith("group:")) {
     const g = update.groups && update.groups[layer.slice(6)];

@@ -517,11 +517,12 @@ export function supported(tag) {
 
 /**
  * The page's language: the one asked for in the address (?lang=), else the one chosen on this
- * browser before (the #lang switch), else the browser's own language when the page has it,
- * else the city's language (Korean for a Korean city), else Korean.
+ * browser before (the #lang switch), else the city's language (Korean for a Korean city: a
+ * control-room PC set up in English still opens in Korean), else the browser's own language
+ * when the page has it (the login page, before the city is known), else Korean.
  */
 export function chooseLanguage({ param, saved, browser, city } = {}) {
-  for (const candidate of [param, saved, browser, city]) {
+  for (const candidate of [param, saved, city, browser]) {
     const lang = supported(candidate);
     if (lang) return lang;
   }

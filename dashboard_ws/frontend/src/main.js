@@ -17,7 +17,7 @@ import * as api from "./api.js";
 import { AlertsView } from "./alerts.js";
 import { $, el, setOptions } from "./dom.js";
 import { age, clock, dateTime, fixed, fromInputValue, offsetLabel, offsetMinutes, rfc3339, shortTime, toInputValue } from "./format.js";
-import { GRADE_COLOURS, CLASS_COLOURS, NO_DATA_COLOUR, layerKeys, layerValue, legendBands } from "./grades.js";
+import { GRADE_COLOURS, GRADE_CUTS, CLASS_COLOURS, NO_DATA_COLOUR, layerKeys, layerValue, legendBands } from "./grades.js";
 import { chooseLanguage, translate, translateOr, LANGUAGES } from "./i18n.js";
 import { DistrictMap } from "./map.js";
 import { DistrictPanel, domainName } from "./panel.js";
@@ -44,11 +44,9 @@ const KIOSK = params.get("kiosk") === "1";
 // "stale": no message for 30 s (state.js); ?stale=SECONDS overrides it.
 const STALE_AFTER_MS = Number(params.get("stale")) > 0 ? Number(params.get("stale")) * 1000 : STALE_DEFAULT_MS;
 const DAY_MS = 24 * 3600 * 1000;
-const PENDING_POLL_MS = 30_000;
 const OVERLAY_REFRESH_MS = 60_000;
 const CITY_RETRY_MS = 10_000;
 const RIGHT_ALERTS = "live.alerts";
-const RIGHT_HISTORY = "history.read";
 const RIGHT_EXACT = "events.exact";
 
 const store = {
@@ -98,6 +96,7 @@ const ctx = {
   may: (right) => store.me !== null && Array.isArray(store.me.rights) && store.me.rights.includes(right),
   kiosk: KIOSK,
   city: () => store.city,
+  cuts: () => (store.city && store.city.grade_cuts) || GRADE_CUTS,
   districtProps: (code) => store.props.get(code),
   labelOf: (props, lang) => (lang === "en" ? props.name_en || props.name : props.name) || props.code,
   nameOf: (code) => {
@@ -209,7 +208,7 @@ function tick() {
 function paintDistrict(code) {
   if (!map) return;
   const update = ctx.scoreOf(code);
-  const { value, grade } = layerValue(update, store.layer);
+  const { value, grade } = layerValue(update, store.layer, ctx.cuts());
   const name = ctx.nameOf(code);
   const words = grade ? ctx.t("grade.label", { grade }) + " " + ctx.t((store.layer === "safety" ? "safety." : "grade.") + grade) : ctx.t("grade.none");
   const ariaLabel =
@@ -237,7 +236,7 @@ function drawLegend() {
   box.append(el("div", "legend-title", layerName(store.layer)));
   const list = el("ul", "legend-list");
   const safety = store.layer === "safety";
-  const bands = legendBands(store.layer);
+  const bands = legendBands(store.layer, ctx.cuts());
   for (const band of safety ? bands : [...bands].reverse()) {
     const swatch = el("span", "swatch", String(band.grade));
     swatch.dataset.grade = String(band.grade);
@@ -295,8 +294,8 @@ async function loadCity() {
     const code = String((f.properties && f.properties.code) || f.id);
     store.props.set(code, { ...f.properties, code });
   }
-  // The city's language is the default when neither the address, nor an earlier choice, nor
-  // the browser's language settled it.
+  // The city's language is the default when neither the address nor an earlier choice on this
+  // browser settled it.
   const lang = chooseLanguage({
     param: params.get("lang"),
     saved: storage.get("localStorage", "lang"),
@@ -350,7 +349,6 @@ function onMessage(msg) {
       }
       drawAlerts();
       if (panel.isOpen() && !store.past) panel.render();
-      pollPending();
       break;
     case "score":
       onScore(msg.update);
@@ -364,6 +362,8 @@ function onMessage(msg) {
     case "request_error":
       onRequestError(msg);
       break;
+    case "heartbeat":
+      break; // only a sign of life (counted above): a quiet city is not a stale page
     default:
       break; // a newer gateway's message: ignored
   }
@@ -422,31 +422,6 @@ function drawTicker(alerts) {
         .join("   ◆   ")
     : ctx.t("ticker.none");
   $("ticker-text").classList.toggle("scrolling", firing.length > 0);
-}
-
-let pendingTimer = null;
-
-/** Pending alerts (the websocket sends only fired ones) from the history API, every 30 s. */
-async function pollPending() {
-  clearTimeout(pendingTimer);
-  pendingTimer = null;
-  if (!store.me || !ctx.may(RIGHT_HISTORY)) return;
-  const mine = store.generation;
-  try {
-    const answer = await api.getJSON("/api/alerts", {
-      state: "pending",
-      from: rfc3339(Date.now() - DAY_MS),
-      limit: 100,
-    });
-    if (mine !== store.generation) return;
-    if (answer.status === 200) {
-      store.alerts = alertsReducer(store.alerts, { type: "pending", alerts: answer.body.alerts || [] });
-      drawAlerts();
-    }
-  } catch {
-    // the next poll tries again
-  }
-  if (mine === store.generation) pendingTimer = setTimeout(pollPending, PENDING_POLL_MS);
 }
 
 // --- acknowledgements ------------------------------------------------------------------------------
@@ -829,7 +804,6 @@ function showLogin(notice) {
   store.retryTimer = null;
   socket.stop();
   dropPendingAcks();
-  clearTimeout(pendingTimer);
   store.me = null;
   clearData();
   if (store.past) goLive();

@@ -181,7 +181,7 @@ export class DistrictPanel {
       this.driversBox.replaceChildren();
       return;
     }
-    const composite = layerValue(update, "composite");
+    const composite = layerValue(update, "composite", ctx.cuts());
     const safety = update.safety;
     const facts = el("dl", "facts");
     const fact = (label, ...value) => facts.append(el("dt", null, label), el("dd", null, ...value));
@@ -190,7 +190,7 @@ export class DistrictPanel {
       ctx.t("panel.safety"),
       fixed(safety),
       " ",
-      chip(ctx, safety === null || safety === undefined ? null : safetyGrade(safety), { safety: true }),
+      chip(ctx, safety === null || safety === undefined ? null : safetyGrade(safety, ctx.cuts()), { safety: true }),
     );
     if (update.confidence !== undefined) {
       fact(ctx.t("panel.confidence"), el("span", update.confidence < 1 ? "warn" : "", percent(update.confidence)));

@@ -122,16 +122,14 @@ export function emptyAlerts() {
 }
 
 /**
- * Actions: {type: "snapshot", alerts} (the open alerts: replaces all but pending ones),
- * {type: "alert", alert} (resolved ones are forgotten), {type: "pending", alerts} (the pending
- * alerts the history API knows: replaces the pending ones), {type: "clear"}.
+ * Actions: {type: "snapshot", alerts} (the open alerts, pending ones included: replaces them
+ * all), {type: "alert", alert} (resolved ones are forgotten), {type: "clear"}.
  * `fired` names the alerts that turned firing live (not those of a snapshot): they ring.
  */
 export function alertsReducer(state, action) {
   switch (action.type) {
     case "snapshot": {
       const byId = {};
-      for (const a of Object.values(state.byId)) if (a.state === "pending") byId[a.id] = a;
       for (const a of action.alerts || []) if (a.state !== "resolved") byId[a.id] = a;
       return { byId, fired: [] };
     }
@@ -144,14 +142,6 @@ export function alertsReducer(state, action) {
       else byId[alert.id] = alert;
       const fired = alert.state === "firing" && (!held || held.state !== "firing") ? [alert.id] : [];
       return { byId, fired };
-    }
-    case "pending": {
-      const byId = {};
-      for (const a of Object.values(state.byId)) if (a.state !== "pending") byId[a.id] = a;
-      for (const a of action.alerts || []) {
-        if (a.state === "pending" && !byId[a.id]) byId[a.id] = a;
-      }
-      return { byId, fired: [] };
     }
     case "clear":
       return emptyAlerts();

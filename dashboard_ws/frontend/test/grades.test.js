@@ -40,6 +40,14 @@ test("legend bands: risk from 0 up, safety the other way", () => {
   const safety = legendBands("safety");
   assert.deepEqual(safety[0], { grade: 1, from: 8, to: 10 });
   assert.deepEqual(safety[4], { grade: 5, from: 0, to: 3.5 });
+  const city = [1, 3, 5, 7]; // a city's own cuts (GET /api/city grade_cuts)
+  assert.deepEqual(legendBands("composite", city)[1], { grade: 2, from: 1, to: 3 });
+  assert.deepEqual(layerValue({ safety: 8.5 }, "safety", city), { value: 8.5, grade: 2 });
+  assert.deepEqual(layerValue({ safety: 8.5 }, "safety"), { value: 8.5, grade: 1 });
+  assert.deepEqual(layerValue({ safety: 3.5 }, "safety", city), { value: 3.5, grade: 4 });
+  assert.deepEqual(layerValue({ safety: 3.5 }, "safety"), { value: 3.5, grade: 5 });
+  assert.deepEqual(layerValue({ safety: 2.5 }, "safety", city), { value: 2.5, grade: 5 });
+  assert.deepEqual(layerValue({ safety: 2.5 }, "safety"), { value: 2.5, grade: 5 });
 });
 
 test("every grade colour carries its text at WCAG AA (4.5:1)", () => {

@@ -52,7 +52,8 @@ test("the language: address, earlier choice, browser, city, Korean", () => {
   assert.equal(supported("fr"), null);
   assert.equal(chooseLanguage({ param: "en", saved: "ko", browser: "ko-KR", city: "ko" }), "en");
   assert.equal(chooseLanguage({ param: "xx", saved: "ko", browser: "en-US", city: "en" }), "ko");
-  assert.equal(chooseLanguage({ browser: "en-US", city: "ko" }), "en");
+  assert.equal(chooseLanguage({ browser: "en-US", city: "ko" }), "ko");
+  assert.equal(chooseLanguage({ browser: "en-US" }), "en");
   assert.equal(chooseLanguage({ browser: "fr-FR", city: "ko" }), "ko");
   assert.equal(chooseLanguage({ browser: "fr-FR", city: "en" }), "en");
   assert.equal(chooseLanguage({}), "ko");

@@ -88,8 +88,11 @@ function alert(id, extra = {}) {
 }
 
 test("alerts: a snapshot replaces the open ones; resolved ones go; firing ones ring once", () => {
-  let s = alertsReducer(emptyAlerts(), { type: "pending", alerts: [alert("p", { state: "pending" })] });
-  s = alertsReducer(s, { type: "snapshot", alerts: [alert("a"), alert("r", { state: "resolved" })] });
+  let s = alertsReducer(emptyAlerts(), { type: "alert", alert: alert("old", { state: "pending" }) });
+  s = alertsReducer(s, {
+    type: "snapshot",
+    alerts: [alert("a"), alert("p", { state: "pending" }), alert("r", { state: "resolved" })],
+  });
   assert.deepEqual(Object.keys(s.byId).sort(), ["a", "p"]);
   assert.deepEqual(s.fired, []); // a snapshot does not ring
   s = alertsReducer(s, { type: "alert", alert: alert("b", { seq: 1 }) });
@@ -103,10 +106,10 @@ test("alerts: a snapshot replaces the open ones; resolved ones go; firing ones r
   assert.deepEqual(s.fired, ["b"]);
   s = alertsReducer(s, { type: "alert", alert: alert("b", { seq: 4, state: "resolved" }) });
   assert.equal(s.byId.b, undefined);
-  s = alertsReducer(s, { type: "pending", alerts: [] });
+  s = alertsReducer(s, { type: "alert", alert: alert("p", { seq: 2, state: "firing" }) });
+  assert.deepEqual(s.fired, ["p"]); // pending -> firing rings
+  s = alertsReducer(s, { type: "alert", alert: alert("p", { seq: 3, state: "resolved", fired_at: null }) });
   assert.deepEqual(Object.keys(s.byId), ["a"]);
-  s = alertsReducer(s, { type: "pending", alerts: [alert("a", { state: "pending" })] });
-  assert.equal(s.byId.a.state, "firing"); // the live state wins over the history API's
 });
 
 test("alert order: firing, then pending, then acknowledged; newest first; then most severe", () => {

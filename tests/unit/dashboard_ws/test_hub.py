@@ -335,19 +335,25 @@ def test_alerts_join_the_snapshot_until_resolved_and_stale_seqs_are_dropped() ->
     assert hub.offer_alert(alert("a1", 2)).outcome is Outcome.STALE  # a replay cannot reopen it
 
 
-def test_alerts_that_never_fired_are_kept_from_clients() -> None:
+def test_pending_alerts_reach_clients_and_a_withdrawal_clears_them() -> None:
     hub = Hub()
     cid = live_client(hub)
     pending = alert("a1", 1, "pending", change="opened")
     withdrawn = alert("a1", 2, "resolved", change="withdrawn").model_copy(update={"fired_at": None})
-    assert [hub.offer_alert(a).outcome for a in (pending, withdrawn)] == [Outcome.UNFIRED] * 2
-    assert hub.pop_next(cid) is None
+    assert hub.offer_alert(pending).wake == (cid,)
+    assert [a.id for a in hub.snapshot().alerts] == ["a1"]
+    sent = hub.pop_next(cid)
+    assert sent is not None
+    assert '"state":"pending"' in sent.text
+    assert hub.offer_alert(withdrawn).wake == (cid,)
+    sent = hub.pop_next(cid)
+    assert sent is not None
+    assert '"change":"withdrawn"' in sent.text
     assert hub.snapshot().alerts == []
-    assert hub.stats.unfired == 2
     assert hub.offer_alert(pending).outcome is Outcome.STALE  # its seq is still tracked
-    assert hub.offer_alert(alert("a2", 1, "pending", change="opened")).outcome is Outcome.UNFIRED
-    assert hub.offer_alert(alert("a2", 2)).wake == (cid,)  # fires: now it is the clients'
-    assert [a.id for a in hub.snapshot().alerts] == ["a2"]
+    hub.offer_alert(alert("a2", 1, "pending", change="opened"))
+    hub.offer_alert(alert("a2", 2))  # fires: replaces the pending one, in place
+    assert [(a.id, a.state) for a in hub.snapshot().alerts] == [("a2", "firing")]
 
 
 def test_alert_messages_reach_live_clients_and_coalesce_per_alert() -> None:

@@ -224,9 +224,9 @@ def test_a_new_alert_may_start_at_most_one_step_in() -> None:
     assert hub.stats.future == 1
 
 
-def test_the_step_counts_from_unfired_and_resolved_alerts_too() -> None:
+def test_the_step_counts_from_pending_and_resolved_alerts_too() -> None:
     hub = Hub()
-    assert hub.offer_alert(alert("p", 500, "pending")).outcome is Outcome.UNFIRED
+    assert hub.offer_alert(alert("p", 500, "pending")).outcome is Outcome.ACCEPTED
     assert hub.offer_alert(alert("p", 500 + ALERT_SEQ_STEP)).outcome is Outcome.ACCEPTED
     assert hub.offer_alert(alert("r", 2, "resolved")).outcome is Outcome.ACCEPTED
     assert hub.offer_alert(alert("r", 3 + ALERT_SEQ_STEP)).outcome is Outcome.FUTURE

@@ -19,7 +19,12 @@ from dashboard_ws.auth.store import MemoryAccountStore
 from dashboard_ws.security.roles import Role
 from dashboard_ws.security.sessions import TokenSigner
 from dashboard_ws.server import Gateway, run_gateway
-from streams.contract import WS_SERVER_MESSAGE, RequestErrorMessage, SnapshotMessage
+from streams.contract import (
+    WS_SERVER_MESSAGE,
+    HeartbeatMessage,
+    RequestErrorMessage,
+    SnapshotMessage,
+)
 from streams.persistence.accounts import User
 from streams.settings import Settings
 
@@ -131,6 +136,25 @@ async def test_websocket_gets_a_snapshot_and_counts_as_a_client(gateway: Gateway
         await asyncio.sleep(0.01)
     assert gateway.hub.client_count == 0
     assert gateway.shell.snapshots_sent == 1
+
+
+async def test_a_quiet_connection_gets_heartbeats_and_a_busy_one_none() -> None:
+    settings = settings_for().model_copy(update={"ws_heartbeat_s": 0.2})
+    async with (
+        Gateway(settings, accounts=memory_accounts()) as gateway,
+        connect(f"ws://127.0.0.1:{gateway.port}/ws", additional_headers=auth()) as ws,
+    ):
+        assert isinstance(WS_SERVER_MESSAGE.validate_json(await ws.recv()), SnapshotMessage)
+        before = datetime.now(UTC)
+        beats = [WS_SERVER_MESSAGE.validate_json(await ws.recv()) for _ in range(2)]
+        assert all(isinstance(b, HeartbeatMessage) and b.at >= before for b in beats)
+        assert gateway.shell.heartbeats_sent >= 2
+        # a message due (here the answer to a bad request) goes out at once, not after a beat
+        await ws.send("not json")
+        answer = WS_SERVER_MESSAGE.validate_json(await asyncio.wait_for(ws.recv(), 0.15))
+        while isinstance(answer, HeartbeatMessage):  # one may have been on its way
+            answer = WS_SERVER_MESSAGE.validate_json(await asyncio.wait_for(ws.recv(), 0.15))
+        assert isinstance(answer, RequestErrorMessage)
 
 
 async def test_run_gateway_serves_until_cancelled() -> None:
