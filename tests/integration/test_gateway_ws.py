@@ -22,6 +22,7 @@ from streams.contract import (
     AckResult,
     AckResultMessage,
     AlertAck,
+    HeartbeatMessage,
     ScoreMessage,
     ScoreUpdate,
     SnapshotMessage,
@@ -76,6 +77,8 @@ async def wait_for_health(port: int, districts: int | None, status: int = 200) -
 async def next_score(ws: ClientConnection) -> ScoreUpdate:
     async with asyncio.timeout(WAIT_S):
         message = WS_SERVER_MESSAGE.validate_json(await ws.recv())
+        while isinstance(message, HeartbeatMessage):  # an idle moment of the test
+            message = WS_SERVER_MESSAGE.validate_json(await ws.recv())
     assert isinstance(message, ScoreMessage)
     return message.update
 
@@ -307,6 +310,10 @@ async def test_every_ack_is_answered_once_decided_or_timed_out(
                     key=DISTRICTS[1].encode(),
                 )
                 after = WS_SERVER_MESSAGE.validate_json(await asyncio.wait_for(ws.recv(), WAIT_S))
+                while isinstance(after, HeartbeatMessage):
+                    after = WS_SERVER_MESSAGE.validate_json(
+                        await asyncio.wait_for(ws.recv(), WAIT_S)
+                    )
                 assert isinstance(after, ScoreMessage)  # read after the late decision: no answer
 
             _, _, metrics = await http_get(
