@@ -30,6 +30,7 @@ ASSET_TYPES = {
     ".json": "application/json",
     ".map": "application/json",
     ".woff2": "font/woff2",
+    ".txt": TEXT,
 }
 
 

@@ -5,7 +5,7 @@
 //   node build.mjs            minified bundle (what make builds)
 //   node build.mjs --dev      readable, not minified
 import { build } from "esbuild";
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,12 +26,37 @@ const result = await build({
   target: ["es2020", "chrome100", "firefox100", "safari15"],
   minify: !dev,
   sourcemap: "linked",
-  legalComments: "linked", // third-party licences kept beside the bundle (app.js.LEGAL.txt)
+  legalComments: "none", // the packages' whole licences go to THIRD-PARTY-NOTICES.txt instead
   loader: { ".png": "dataurl", ".svg": "dataurl" }, // Leaflet's CSS images: no extra requests
   metafile: true,
   logLevel: "warning",
 });
 if (result.errors.length) process.exit(1);
+
+// Every npm package that has code in the bundle, with its licence and notice files verbatim:
+// served as /static/dist/THIRD-PARTY-NOTICES.txt and linked from the page.
+const packages = new Map();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const m = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
+  if (m) packages.set(m[1], path.join(here, "node_modules", m[1]));
+}
+const notices = [
+  "Third-party software in riskmon's dashboard bundle (app.js, app.css and chunks).",
+  "riskmon itself is licensed under the Apache License 2.0 (LICENSE in its repository).",
+  "",
+];
+for (const [name, dir] of [...packages].sort()) {
+  const meta = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
+  notices.push("=".repeat(78), `${name} ${meta.version} — ${meta.license}`, meta.homepage || "", "");
+  const files = readdirSync(dir).filter((f) => /^(licen[cs]e|notice|copying)(\.(md|txt))?$/i.test(f));
+  if (!files.length) {
+    console.error(`${name} ships no licence file: cannot bundle it without its notice`);
+    process.exit(1);
+  }
+  for (const f of files.sort()) notices.push(readFileSync(path.join(dir, f), "utf8").trim(), "");
+}
+writeFileSync(path.join(outdir, "THIRD-PARTY-NOTICES.txt"), notices.join("\n") + "\n");
+if (!existsSync(path.join(outdir, "THIRD-PARTY-NOTICES.txt"))) process.exit(1);
 
 let total = 0;
 const lines = [];

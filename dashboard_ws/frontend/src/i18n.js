@@ -46,6 +46,7 @@ const en = {
   // controls
   "controls": "Display settings",
   "lang": "Language",
+  "licences": "Open-source licences",
   "theme": "Theme",
   "theme.dark": "Dark (control room)",
   "theme.light": "Light",
@@ -294,6 +295,7 @@ const ko = {
   "whoami": "{user} ({role})",
   "controls": "표시 설정",
   "lang": "언어",
+  "licences": "오픈소스 라이선스",
   "theme": "테마",
   "theme.dark": "어두운 테마 (상황실)",
   "theme.light": "밝은 테마",

@@ -107,6 +107,11 @@ async def test_serves_the_page_metrics_and_errors(gateway: Gateway) -> None:
     status, ctype, body = await http_get(gateway.port, "/static/dist/app.js")  # make builds it
     assert (status, ctype) == (200, "text/javascript; charset=utf-8")
     assert b"new WebSocket" in body
+    status, ctype, body = await http_get(gateway.port, "/static/dist/THIRD-PARTY-NOTICES.txt")
+    assert (status, ctype) == (200, "text/plain; charset=utf-8")
+    assert b"leaflet 1.9.4" in body
+    assert b"Volodymyr Agafonkin" in body  # Leaflet's own licence text, verbatim
+    assert b"h3-js" in body
     assert (await http_get(gateway.port, "/static/../server.py"))[0] == 404
 
     assert (await http_get(gateway.port, "/metrics"))[0] == 401
