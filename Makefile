@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ARGS   ?=
 
 .PHONY: demo test check unit integration bench schema clean browser
-.PHONY: frontend frontend-check clean-frontend
+.PHONY: frontend frontend-check clean-frontend screenshots
 
 $(VENV)/.python-ok:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -94,6 +94,12 @@ integration: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
+
+screenshots: $(VENV)/.installed-dev browser frontend  ## renew docs/screenshots/ (the browser tests take them)
+	RISKMON_TEST_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -p no:cacheprovider \
+	  tests/browser/test_login_browser.py tests/browser/test_dashboard_browser.py
+	@rm -f docs/screenshots/signed-in-operator.png
+	@ls -l docs/screenshots
 
 schema: $(VENV)/.installed-dev
 	$(BIN)/riskmon schema --out streams/schemas

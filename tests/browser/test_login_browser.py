@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Screenshots go to the test's folder; RISKMON_TEST_SCREENSHOTS=docs/screenshots makes them the
-# documentation's (what scripts/screenshots does), never a plain test run.
+# documentation's (what `make screenshots` does), never a plain test run.
 SCREENSHOTS_TO = os.environ.get("RISKMON_TEST_SCREENSHOTS")
 WAIT_MS = 30_000
 # From a cold start the worker must own its partitions before it publishes every district.
@@ -215,7 +215,7 @@ async def acknowledge_live_alert(page: Page, settings: Settings, shots: Path) ->
     item = page.locator(f"#alerts li[data-alert-id={json.dumps(alert_id)}]")
     await expect(item).to_contain_text("fire")
     await page.screenshot(
-        path=str(shots / "dashboard-live.png"), full_page=True, animations="disabled"
+        path=str(shots / "signed-in-operator.png"), full_page=True, animations="disabled"
     )
 
     await item.locator("input.ack-note").fill(NOTE)
