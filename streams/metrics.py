@@ -54,6 +54,19 @@ class WorkerMetrics:
             ["error"],
             registry=r,
         )
+        self.output_retries = Counter(
+            "riskmon_output_retries_total",
+            "Published records the broker did not confirm, sent again (the batch waits for them)",
+            ["what"],
+            registry=r,
+        )
+        self.outputs_lost = Counter(
+            "riskmon_outputs_lost_total",
+            "Records the broker refused for ever (too large, and no dead letter could replace "
+            "them); should stay 0",
+            ["what"],
+            registry=r,
+        )
         self.not_owned = Counter(
             "riskmon_not_owned_records_total",
             "Records of a partition revoked while they waited in a batch; left to the new owner",

@@ -28,6 +28,7 @@ DeadLetterError = Literal[
     "not_storable",
     "ack_rejected",
     "internal",
+    "output_too_large",
 ]
 
 

@@ -20,17 +20,19 @@ from collections.abc import Sequence, Set
 from datetime import datetime, timedelta
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from faust.types import TP
 
 from streams.city.config import CityConfig
 from streams.contract import DeadLetter, LocatedEvent, ScoreUpdate
-from streams.contract.deadletters import RawRecord
+from streams.contract.deadletters import RawRecord, dead_letter
 from streams.metrics import WorkerMetrics
 from streams.persistence.checkpoints import CheckpointStore
 from streams.pipeline.alerting import AlertingContext
 from streams.pipeline.ingest import Kind, ingest
 from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
+from streams.worker.delivery import Delivery, Outgoing
 from streams.worker.ownership import Ownership
 from streams.worker.scoring_stage import ScoringStage, utcnow
 
@@ -95,7 +97,10 @@ class Worker:
             settings, config, checkpoints, metrics, send=self.send_updates, seek=self.seek
         )
         alert_ctx = AlertingContext.for_city(config)
-        self.alert_stage = AlertStage(app, settings, alert_ctx, alert_checkpoints, metrics)
+        self.delivery = Delivery(metrics, self.too_large)
+        self.alert_stage = AlertStage(
+            app, settings, alert_ctx, alert_checkpoints, metrics, self.delivery
+        )
 
     @property
     def ownership(self) -> Ownership:
@@ -107,7 +112,8 @@ class Worker:
     async def seek(self, tp: TP, offset: int) -> None:
         await self.app.consumer.seek(tp, offset)
 
-    async def send_dead(self, letter: DeadLetter) -> None:
+    def dead_out(self, letter: DeadLetter) -> Outgoing:
+        """The record of ``letter`` on the dead-letter topic (counted and logged here)."""
         self.metrics.dead_letters.labels(letter.error).inc()
         log.warning(
             "dead letter error=%s origin=%s/%s/%s reason=%s",
@@ -117,36 +123,69 @@ class Worker:
             letter.offset,
             letter.reason,
         )
-        await self.deadletter.send(
-            key=f"{letter.topic}/{letter.partition}".encode(),
-            value=letter.model_dump_json().encode(),
+        return Outgoing(
+            self.deadletter,
+            f"{letter.topic}/{letter.partition}".encode(),
+            letter.model_dump_json().encode(),
+            "dead_letter",
         )
 
+    def too_large(self, out: Outgoing, exc: KafkaError) -> Outgoing | None:
+        """A record the broker refuses for its size becomes a dead letter holding its first
+        bytes (bounded: a dead letter always fits); a refused dead letter has no replacement."""
+        if out.what == "dead_letter":
+            return None
+        raw = RawRecord(
+            str(out.topic.get_topic_name()), out.partition or -1, -1, out.key, out.value
+        )
+        reason = f"the {out.what} record made of this input is too large to publish: {exc!r}"
+        return self.dead_out(dead_letter(raw, "output_too_large", reason, utcnow()))
+
+    async def send_dead(self, letters: Sequence[DeadLetter]) -> None:
+        """Publish ``letters`` and wait until the broker has them."""
+        await self.delivery.confirm([self.dead_out(letter) for letter in letters])
+
     async def send_updates(self, updates: Sequence[ScoreUpdate]) -> None:
+        """Publish ``updates`` to the scores topic and the alert stage's input, confirmed."""
+        out: list[Outgoing] = []
         for update in updates:
             self.metrics.score_updates.labels(update.reason).inc()
             value = update.model_dump_json().encode()
-            await self.scores.send(key=update.district.encode(), value=value)
+            key = update.district.encode()
+            out.append(Outgoing(self.scores, key, value, "score"))
             # The alert stage sees every district on one partition (clusters span districts).
-            await self.alert_input.send(key=update.district.encode(), value=value, partition=0)
+            out.append(Outgoing(self.alert_input, key, value, "alert_input", partition=0))
+        await self.delivery.confirm(out)
 
     # --- ingest -------------------------------------------------------------------------------
     async def ingest_batch(self, events: Sequence[Any]) -> None:
+        """Validate and locate a batch; return once every located event and dead letter of it is
+        confirmed by the broker (Faust acks the batch's offsets when this returns)."""
         now = utcnow()
+        out: list[Outgoing] = []
         for raw in raw_records(events):
-            out = ingest(raw, self.kind_of[raw.topic], self.city, self.params, now, self.max_future)
-            if isinstance(out, DeadLetter):
-                await self.send_dead(out)
-                continue
-            self.metrics.ingested.labels(out.kind).inc()
-            happened = arrival_time(out)
-            if happened is not None:
-                delay = max(0.0, (out.received_at - happened).total_seconds())
-                self.metrics.arrival_delay.labels(out.kind).observe(delay)
-            partition = self.city.partition_of(out.district, self.settings.partitions)
-            await self.located.send(
-                key=out.district.encode(), value=out.model_dump_json().encode(), partition=partition
+            located = ingest(
+                raw, self.kind_of[raw.topic], self.city, self.params, now, self.max_future
             )
+            if isinstance(located, DeadLetter):
+                out.append(self.dead_out(located))
+                continue
+            self.metrics.ingested.labels(located.kind).inc()
+            happened = arrival_time(located)
+            if happened is not None:
+                delay = max(0.0, (located.received_at - happened).total_seconds())
+                self.metrics.arrival_delay.labels(located.kind).observe(delay)
+            partition = self.city.partition_of(located.district, self.settings.partitions)
+            out.append(
+                Outgoing(
+                    self.located,
+                    located.district.encode(),
+                    located.model_dump_json().encode(),
+                    "located",
+                    partition=partition,
+                )
+            )
+        await self.delivery.confirm(out)
 
     # --- the stages ---------------------------------------------------------------------------
     async def resume_positions(self, granted: Set[TP]) -> dict[TP, int]:

@@ -23,6 +23,7 @@ from streams.metrics import WorkerMetrics
 from streams.persistence.checkpoints import CheckpointStore, CheckpointUnavailable
 from streams.pipeline.alerting import AlertingContext, CityAlerts
 from streams.settings import Settings
+from streams.worker.delivery import Delivery, Outgoing
 from streams.worker.ownership import Ownership
 from streams.worker.scoring_stage import SaveOutage
 
@@ -39,6 +40,7 @@ class AlertStage:
         ctx: AlertingContext,
         checkpoints: CheckpointStore,
         metrics: WorkerMetrics,
+        delivery: Delivery,
     ) -> None:
         topics = settings.topics
         raw = {"value_serializer": "raw", "key_serializer": "raw"}
@@ -53,7 +55,10 @@ class AlertStage:
         self.state: CityAlerts | None = None
         self.dirty = False
         self.outage = SaveOutage()
+        self.delivery = delivery
         self._restoring = asyncio.Lock()
+        # Held while the state changed and its outputs are not confirmed: no checkpoint then.
+        self._progress = asyncio.Lock()
 
     def owns(self, tp: TP) -> bool:
         return tp.topic in (self.topics.alert_input, self.topics.alert_acks)
@@ -117,62 +122,75 @@ class AlertStage:
         events: Sequence[Any],
         now: datetime,
         ownership: Ownership,
-        dead: Callable[[DeadLetter], Awaitable[None]],
+        dead: Callable[[Sequence[DeadLetter]], Awaitable[None]],
     ) -> None:
-        """Apply a batch of score updates and acknowledgements; publish the alert changes."""
+        """Apply a batch of score updates and acknowledgements; publish the alert changes, the
+        decisions and the dead letters, and return once the broker confirmed them all."""
         if not self.owned(ownership):
             self.metrics.not_owned.labels(self.topics.alert_input).inc(len(events))
             return
-        state = self.state or await self.restore()
-        out: list[Alert] = []
-        results: list[AckResult] = []
-        for event in events:
-            msg = event.message
-            if not state.fresh(msg.topic, msg.offset):
-                continue
-            self.dirty = True
-            raw = RawRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
-            try:
-                if msg.topic == self.topics.alert_acks:
-                    ack = AlertAck.model_validate_json(msg.value or b"")
-                    changed, result = state.acknowledge(ack, self.ctx, now)
-                    out.extend(changed)
-                    results.append(result)
-                    if result.reason is not None:
-                        await dead(dead_letter(raw, "ack_rejected", result.reason, now))
-                else:
-                    out.extend(
-                        state.observe(
-                            ScoreUpdate.model_validate_json(msg.value or b""), self.ctx, now
-                        )
-                    )
-            except ValidationError as exc:
-                await dead(
-                    dead_letter(raw, "schema", f"not a valid {msg.topic} record: {exc}", now)
+        async with self._progress:
+            state = self.state or await self.restore()
+            out: list[Alert] = []
+            results: list[AckResult] = []
+            letters: list[DeadLetter] = []
+            for event in events:
+                msg = event.message
+                if not state.fresh(msg.topic, msg.offset):
+                    continue
+                self.dirty = True
+                raw = RawRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+                try:
+                    if msg.topic == self.topics.alert_acks:
+                        ack = AlertAck.model_validate_json(msg.value or b"")
+                        changed, result = state.acknowledge(ack, self.ctx, now)
+                        out.extend(changed)
+                        results.append(result)
+                        if result.reason is not None:
+                            letters.append(dead_letter(raw, "ack_rejected", result.reason, now))
+                    else:
+                        update = ScoreUpdate.model_validate_json(msg.value or b"")
+                        out.extend(state.observe(update, self.ctx, now))
+                except ValidationError as exc:
+                    reason = f"not a valid {msg.topic} record: {exc}"
+                    letters.append(dead_letter(raw, "schema", reason, now))
+            outgoing = self._alert_records(out)
+            for result in results:  # after the alerts: "applied" follows the acknowledged alert
+                self.metrics.ack_results.labels(result.outcome, result.code or "").inc()
+                log.info(
+                    "ack id=%s alert=%s who=%s outcome=%s code=%s",
+                    result.ack_id,
+                    result.alert_id,
+                    result.who,
+                    result.outcome,
+                    result.code,
                 )
-        await self.publish(out)
-        for result in results:  # after the alerts: "applied" follows the acknowledged alert
-            self.metrics.ack_results.labels(result.outcome, result.code or "").inc()
-            log.info(
-                "ack id=%s alert=%s who=%s outcome=%s code=%s",
-                result.ack_id,
-                result.alert_id,
-                result.who,
-                result.outcome,
-                result.code,
-            )
-            await self.ack_results.send(
-                key=result.district.encode(), value=result.model_dump_json().encode()
-            )
+                outgoing.append(
+                    Outgoing(
+                        self.ack_results,
+                        result.district.encode(),
+                        result.model_dump_json().encode(),
+                        "ack_result",
+                    )
+                )
+            await self.delivery.confirm(outgoing)
+            if letters:
+                await dead(letters)
 
     async def tick(self, now: datetime) -> None:
-        if self.state is not None:
-            changes = self.state.tick(self.ctx, now)
-            if changes:
-                self.dirty = True
-            await self.publish(changes)
+        async with self._progress:
+            if self.state is not None:
+                changes = self.state.tick(self.ctx, now)
+                if changes:
+                    self.dirty = True
+                await self.publish(changes)
 
     async def publish(self, alerts: Sequence[Alert]) -> None:
+        """Publish ``alerts`` and wait until the broker has them."""
+        await self.delivery.confirm(self._alert_records(alerts))
+
+    def _alert_records(self, alerts: Sequence[Alert]) -> list[Outgoing]:
+        records: list[Outgoing] = []
         for alert in alerts:
             self.metrics.alerts.labels(alert.change).inc()
             log.info(
@@ -183,16 +201,23 @@ class AlertStage:
                 alert.severity,
                 alert.value,
             )
-            await self.alerts.send(
-                key=alert.district.encode(), value=alert.model_dump_json().encode()
+            records.append(
+                Outgoing(
+                    self.alerts, alert.district.encode(), alert.model_dump_json().encode(), "alert"
+                )
             )
+        return records
 
     async def save(self) -> None:
         if self.state is None or not self.dirty:
             return
-        snapshot = self.state.to_checkpoint()  # synchronous: consistent with its offsets
-        snapshot["next_offset"] = self.state.next_offsets.get(self.topics.alert_input, 0)
-        self.dirty = False
+        async with self._progress:  # no batch half-published: its outputs are all confirmed
+            state = self.state
+            if state is None:  # released while this save waited
+                return
+            snapshot = state.to_checkpoint()  # consistent with its offsets
+            snapshot["next_offset"] = state.next_offsets.get(self.topics.alert_input, 0)
+            self.dirty = False
         try:
             await self.checkpoints.save(0, snapshot, datetime.now().astimezone())
         # PostgreSQL down: alerting goes on; retry on the next timer (a SQL bug propagates).

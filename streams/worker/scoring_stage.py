@@ -12,6 +12,11 @@ be reached: "cannot tell" is never "no checkpoint"), the consumer is moved to it
 and the records after it are replayed into the state. A checkpoint saved under another model is
 ignored (the partition is rebuilt from the beginning of its log). A checkpoint that cannot be saved
 delays nothing but recovery: it is retried on the next interval.
+
+Outputs before progress: a batch (or tick) publishes its updates and dead letters through the
+``send``/``dead`` it is handed, which return once the broker confirmed them
+(:mod:`streams.worker.delivery`), and a checkpoint is only taken between batches; so a checkpoint
+never covers an output that could still be lost.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from streams.worker.ownership import Ownership
 log = logging.getLogger("riskmon.worker")
 
 SendUpdates = Callable[[Sequence[ScoreUpdate]], Awaitable[None]]
-SendDead = Callable[[DeadLetter], Awaitable[None]]
+SendDead = Callable[[Sequence[DeadLetter]], Awaitable[None]]
 Seek = Callable[[TP, int], Awaitable[None]]
 
 Unusable = Literal["none", "model_changed"]
@@ -160,68 +165,82 @@ class ScoringStage:
         self.dirty: set[int] = set()
         self.outage = SaveOutage()
         self._restoring = asyncio.Lock()
+        # Held while a batch or tick has changed state whose outputs the broker has not
+        # confirmed yet; a checkpoint is taken only without it.
+        self._progress = asyncio.Lock()
 
     # --- records ------------------------------------------------------------------------------
     async def batch(
         self, records: Sequence[RawRecord], now: datetime, ownership: Ownership, dead: SendDead
     ) -> None:
-        """Score a batch of riskmon.located records; publish the updates."""
+        """Score a batch of riskmon.located records; publish the updates and dead letters and
+        return once the broker confirmed them. A checkpoint is never taken in between: it would
+        cover outputs that might still be lost."""
         by_partition, bad = located_batches(records, now)
-        for letter in bad:
-            await dead(letter)
-        for partition, batch in by_partition.items():
-            if not owned(partition, self.scorers.keys(), ownership, self.topic):
-                self.metrics.not_owned.labels(self.topic).inc(len(batch))
-                log.info(
-                    "records of a revoked partition left to its new owner partition=%s records=%s",
+        letters = list(bad)
+        updates: list[ScoreUpdate] = []
+        async with self._progress:
+            for partition, batch in by_partition.items():
+                if not owned(partition, self.scorers.keys(), ownership, self.topic):
+                    self.metrics.not_owned.labels(self.topic).inc(len(batch))
+                    log.info(
+                        "records of a revoked partition left to its new owner "
+                        "partition=%s records=%s",
+                        partition,
+                        len(batch),
+                    )
+                    continue
+                scorer = self.scorers.get(partition) or await self.restore(partition)
+                log.debug(
+                    "score batch partition=%s offsets=%s..%s records=%s next_offset=%s",
                     partition,
+                    batch[0][0],
+                    batch[-1][0],
                     len(batch),
+                    scorer.next_offset,
                 )
-                continue
-            scorer = self.scorers.get(partition) or await self.restore(partition)
-            log.debug(
-                "score batch partition=%s offsets=%s..%s records=%s next_offset=%s",
-                partition,
-                batch[0][0],
-                batch[-1][0],
-                len(batch),
-                scorer.next_offset,
-            )
-            with self.metrics.batch_seconds.time():
-                outcome = scorer.process(batch, self.ctx, now)
-            self.dirty.add(partition)
-            for outcome_name, count in outcome.counts.items():
-                self.metrics.events.labels(outcome_name).inc(count)
-            await self.send(outcome.updates)
-            sent = utcnow()
+                with self.metrics.batch_seconds.time():
+                    outcome = scorer.process(batch, self.ctx, now)
+                self.dirty.add(partition)
+                for outcome_name, count in outcome.counts.items():
+                    self.metrics.events.labels(outcome_name).inc(count)
+                updates.extend(outcome.updates)
+                for conflict in outcome.conflicts:
+                    raw = RawRecord(
+                        self.topic,
+                        partition,
+                        conflict.offset,
+                        conflict.event.district.encode(),
+                        conflict.event.model_dump_json().encode(),
+                    )
+                    letters.append(dead_letter(raw, conflict.error, conflict.reason, now))
+                for gap in outcome.gaps:
+                    log.warning(
+                        "located log gap partition=%s missing_offsets=%s-%s count=%s",
+                        partition,
+                        gap.start,
+                        gap.end - 1,
+                        gap.end - gap.start,
+                    )
+            await self.send(updates)
+            if letters:
+                await dead(letters)
+        sent = utcnow()
+        for batch in by_partition.values():
             for _, located in batch:
                 self.metrics.score_delay.observe(
                     max(0.0, (sent - located.received_at).total_seconds())
                 )
-            for conflict in outcome.conflicts:
-                raw = RawRecord(
-                    self.topic,
-                    partition,
-                    conflict.offset,
-                    conflict.event.district.encode(),
-                    conflict.event.model_dump_json().encode(),
-                )
-                await dead(dead_letter(raw, conflict.error, conflict.reason, now))
-            for gap in outcome.gaps:
-                log.warning(
-                    "located log gap partition=%s missing_offsets=%s-%s count=%s",
-                    partition,
-                    gap.start,
-                    gap.end - 1,
-                    gap.end - gap.start,
-                )
 
     async def tick(self, now: datetime) -> None:
         """Re-evaluate the decaying indices of every held partition; publish what moved."""
-        for partition, scorer in list(self.scorers.items()):
-            updates = scorer.tick(self.ctx, now, self.settings.tick_min_change)
-            if updates:
-                self.dirty.add(partition)
+        async with self._progress:
+            updates: list[ScoreUpdate] = []
+            for partition, scorer in list(self.scorers.items()):
+                moved = scorer.tick(self.ctx, now, self.settings.tick_min_change)
+                if moved:
+                    self.dirty.add(partition)
+                updates.extend(moved)
             await self.send(updates)
 
     # --- ownership ----------------------------------------------------------------------------
@@ -291,8 +310,9 @@ class ScoringStage:
         scorer = self.scorers.get(partition)
         if scorer is None:
             return True
-        state = scorer.to_checkpoint(self.fingerprint)  # synchronous: consistent with next_offset
-        self.dirty.discard(partition)
+        async with self._progress:  # no batch half-published: its outputs are all confirmed
+            state = scorer.to_checkpoint(self.fingerprint)  # consistent with next_offset
+            self.dirty.discard(partition)
         try:
             await self.checkpoints.save(partition, state, utcnow())
         # PostgreSQL down: keep scoring, retry on the next timer. Any other error (a SQL bug)

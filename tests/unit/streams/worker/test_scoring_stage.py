@@ -8,6 +8,7 @@ Faust's ``assignment()``, which keeps listing revoked partitions until the next 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from streams.pipeline.scoring import PartitionScorer
 from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
 from streams.worker.app import create_app
+from streams.worker.delivery import Delivery
 from streams.worker.ownership import Ownership
 from streams.worker.scoring_stage import (
     SaveOutage,
@@ -59,8 +61,8 @@ class Io:
     async def seek(self, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
 
-    async def dead_letter(self, letter: DeadLetter) -> None:
-        self.dead.append(letter)
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        self.dead.extend(letters)
 
 
 class FailingStore:
@@ -341,7 +343,8 @@ async def test_the_alert_stage_decides_ownership_by_the_same_value() -> None:
     app = create_app(SETTINGS.model_copy(update={"kafka_bootstrap": "127.0.0.1:9"}))
     metrics = WorkerMetrics(process=False)
     store = FailingStore(failures=0)
-    alerts = AlertStage(app, SETTINGS, AlertingContext.for_city(CONFIG), store, metrics)
+    delivery = Delivery(metrics, lambda out, exc: None)
+    alerts = AlertStage(app, SETTINGS, AlertingContext.for_city(CONFIG), store, metrics, delivery)
     alert_input = TP(SETTINGS.topics.alert_input, 0)
     granted = Ownership().assign({alert_input, P0})
     assert alerts.owned(granted)
@@ -351,3 +354,43 @@ async def test_the_alert_stage_decides_ownership_by_the_same_value() -> None:
     await alerts.batch([object(), object()], NOW, revoked, Io().dead_letter)
     assert alerts.state is None
     assert value(metrics, "riskmon_not_owned_records_total", topic=alert_input.topic) == 2
+
+
+class HeldSends(Io):
+    """Sends that wait for :attr:`release` (a broker slow to confirm)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def send(self, updates: Sequence[ScoreUpdate]) -> None:
+        if any(u.reason == "events" for u in updates):
+            self.waiting.set()
+            await self.release.wait()
+        self.updates.extend(updates)
+
+
+async def test_a_checkpoint_waits_for_the_outputs_of_the_batch_in_flight() -> None:
+    """A batch's state changes are checkpointed only once its outputs are confirmed: a crash
+    between the two would otherwise skip outputs that were never delivered."""
+    store = MemoryCheckpointStore()
+    io = HeldSends()
+    metrics = WorkerMetrics(process=False)
+    stage = ScoringStage(SETTINGS, CONFIG, store, metrics, send=io.send, seek=io.seek)
+    ownership = Ownership().assign({P0})
+    await stage.on_assigned(ownership.granted)
+    await stage.save_dirty()
+    batch = asyncio.create_task(
+        stage.batch([fire(0, 0, NOW), fire(0, 1, NOW)], NOW, ownership, io.dead_letter)
+    )
+    await io.waiting.wait()
+    assert stage.scorers[0].next_offset == 2  # applied in memory, not yet confirmed
+    save = asyncio.create_task(stage.save(0))
+    await asyncio.sleep(0.05)
+    assert not save.done()
+    assert store.states.get(0, {}).get("next_offset", 0) == 0
+    io.release.set()
+    await batch
+    assert await save
+    assert store.states[0]["next_offset"] == 2
