@@ -49,6 +49,7 @@ from typing import Final, NewType
 from pydantic import ValidationError
 
 from streams.contract import Alert, AlertMessage, ScoreMessage, ScoreUpdate, SnapshotMessage
+from streams.contract.base import read_internal
 from streams.errors import RiskmonError
 
 __all__ = [
@@ -246,7 +247,7 @@ class Hub:
             self.stats.invalid += 1
             return Offer(Outcome.INVALID, reason="empty value (tombstone)")
         try:
-            update = ScoreUpdate.model_validate_json(raw)
+            update = read_internal(ScoreUpdate, raw)
         except ValidationError as exc:
             self.stats.invalid += 1
             first = exc.errors()[0]
@@ -280,7 +281,7 @@ class Hub:
     def ingest_alert(self, raw: bytes | None) -> Offer:
         """Decode one record value of the alerts topic and :meth:`offer_alert` it (never raises)."""
         try:
-            alert = Alert.model_validate_json(raw or b"")
+            alert = read_internal(Alert, raw or b"")
         except ValidationError as exc:
             self.stats.invalid += 1
             return Offer(Outcome.INVALID, reason=f"not an alert: {exc.errors()[0]['msg']}")

@@ -84,6 +84,7 @@ from streams.contract import (
     HeartbeatMessage,
     RequestErrorMessage,
 )
+from streams.contract.base import read_internal
 from streams.persistence.db import DATABASE_ERRORS, is_transient
 from streams.settings import SettingMissing, Settings
 
@@ -407,7 +408,7 @@ class Gateway:
     def _on_ack_result(self, raw: bytes | None) -> tuple[ClientId, ...]:
         """The worker decided on an acknowledgement: tell the client that sent it, if it is ours."""
         try:
-            result = AckResult.model_validate_json(raw or b"")
+            result = read_internal(AckResult, raw or b"")
         except ValidationError as exc:
             log.warning(logfmt("bad_ack_result", error=exc.errors()[0]["msg"]))
             return ()

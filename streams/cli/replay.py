@@ -16,6 +16,7 @@ from rich.table import Table
 
 from streams.city.config import CityConfigError, load_city_config
 from streams.contract import ScoreUpdate
+from streams.contract.base import read_internal
 from streams.persistence import db
 from streams.pipeline.alerting import AlertingContext
 from streams.replay.compare import Comparison, compare
@@ -30,7 +31,7 @@ async def _series(conn: Any, series: str, plan: ReplayPlan) -> list[ScoreUpdate]
         plan.start,
         plan.end,
     )
-    return [ScoreUpdate.model_validate_json(r["payload"]) for r in rows]
+    return [read_internal(ScoreUpdate, r["payload"]) for r in rows]
 
 
 def _print_comparison(console: Console, rows: list[Comparison]) -> None:

@@ -12,7 +12,17 @@ from pydantic import (
     Field,
 )
 
-from streams.contract.base import DistrictCode, Name, Note, Text, Timestamp, Token, WireModel
+from streams.contract.base import (
+    INTERNAL_FORMAT,
+    DistrictCode,
+    Name,
+    Note,
+    RecordFormat,
+    Text,
+    Timestamp,
+    Token,
+    WireModel,
+)
 from streams.contract.scores import Driver
 
 AlertKind = Literal["hazard", "stale"]
@@ -31,6 +41,8 @@ class Alert(WireModel):
     its sensor feeds. Pending alerts (not yet held their minimum duration) are published here
     for history; the gateway shows clients only alerts that fired.
     """
+
+    format: RecordFormat = INTERNAL_FORMAT
 
     id: str
     seq: int = Field(ge=0, description="per alert, strictly increasing")
@@ -73,6 +85,8 @@ class AlertAck(WireModel):
     """An operator takes ownership of an alert; published on ``riskmon.alert-acks`` keyed by
     the alert's district code."""
 
+    format: RecordFormat = INTERNAL_FORMAT
+
     alert_id: Text
     district: DistrictCode
     who: Name
@@ -92,6 +106,8 @@ class AckResult(WireModel):
     ``riskmon.alert-ack-results`` keyed by district. Applied: the alert's ``acknowledged``
     message is on ``riskmon.alerts``. Rejected: the alert is unchanged (and the acknowledgement
     is also dead-lettered as ``ack_rejected``)."""
+
+    format: RecordFormat = INTERNAL_FORMAT
 
     ack_id: str | None = Field(description="the AlertAck's ``ack_id``")
     alert_id: str

@@ -7,7 +7,7 @@ is rejected, because "09:00" means different instants in Seoul and in UTC.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -93,6 +93,42 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator
 
 class WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+INTERNAL_FORMAT = 1
+"""The newest major format of the internal records (located events, score updates, alerts,
+acknowledgements and their results, dead letters) this code writes and reads. Adding a field
+keeps the format: readers ignore fields they do not know (:func:`read_internal`), so an older
+worker, sink or gateway reads a newer one's records during a rolling upgrade and vice versa. A
+change older code would misread (a field's meaning or unit changed, one removed) raises it; a
+record of a format newer than the reader's is refused (dead-lettered by the sink, counted as
+invalid by the gateway), never misread and never skipped silently."""
+
+
+def _known_format(value: int) -> int:
+    if value > INTERNAL_FORMAT:
+        raise ValueError(
+            f"record format {value} was written by a newer riskmon; this one reads formats up "
+            f"to {INTERNAL_FORMAT}: upgrade it"
+        )
+    return value
+
+
+RecordFormat = Annotated[
+    int,
+    Field(ge=1, description="major format of this internal record (see INTERNAL_FORMAT)"),
+    AfterValidator(_known_format),
+]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_internal(model: type[M], raw: bytes | str) -> M:
+    """``raw`` as an internal record of type ``model``, ignoring fields this version does not
+    know (a newer writer's additions) at every level; raises ValidationError as usual otherwise
+    (including a format newer than :data:`INTERNAL_FORMAT`)."""
+    return model.model_validate_json(raw, extra="ignore")
 
 
 def utc_iso(moment: datetime) -> str:

@@ -15,7 +15,7 @@ from pydantic import (
     Field,
 )
 
-from streams.contract.base import WireModel
+from streams.contract.base import INTERNAL_FORMAT, RecordFormat, WireModel
 
 DeadLetterError = Literal[
     "not_json",
@@ -39,6 +39,8 @@ DEAD_LETTER_REASON_MAX = 2000  # characters of the reason kept
 
 class DeadLetter(WireModel):
     """An input the worker could not use, with its original bytes and a reason to act on."""
+
+    format: RecordFormat = INTERNAL_FORMAT
 
     topic: str
     partition: int

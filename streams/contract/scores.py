@@ -12,12 +12,14 @@ from pydantic import (
     model_validator,
 )
 
-from streams.contract.base import DistrictCode, WireModel
+from streams.contract.base import INTERNAL_FORMAT, DistrictCode, RecordFormat, WireModel
 from streams.contract.inputs import Incident, InputEvent, SafetyFact, SensorReading
 
 
 class LocatedEvent(WireModel):
     """A validated input placed in a district (and an H3 cell when it came with a point)."""
+
+    format: RecordFormat = INTERNAL_FORMAT
 
     kind: Literal["incident", "reading", "safety"]
     district: DistrictCode
@@ -117,6 +119,8 @@ class ScoreUpdate(DistrictScores):
     ``drivers`` are the events of this batch that moved it; ``contributors`` explain, for each
     domain that changed, its whole current hazard.
     """
+
+    format: RecordFormat = INTERNAL_FORMAT
 
     seq: int = Field(ge=0, description="per district, strictly increasing, also across restarts")
     reason: Literal["events", "tick", "recovered"]

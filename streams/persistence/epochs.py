@@ -11,6 +11,7 @@ import asyncpg
 
 from streams.contract import Alert
 from streams.contract.alerts import expired
+from streams.contract.base import read_internal
 from streams.persistence.db import MIGRATION_LOCK
 from streams.persistence.writes import write_alerts
 
@@ -41,7 +42,7 @@ async def begin_epoch(conn: asyncpg.Connection, reason: str, now: datetime) -> i
         )
         still_open = await conn.fetch("SELECT payload FROM alerts WHERE state <> 'resolved'")
         await write_alerts(
-            conn, [expired(Alert.model_validate_json(r["payload"]), now) for r in still_open]
+            conn, [expired(read_internal(Alert, r["payload"]), now) for r in still_open]
         )
     log.warning(
         "stream epoch started epoch=%s reason=%s alerts_expired=%s",

@@ -31,6 +31,7 @@ from streams.contract import (
     ScoreUpdate,
     SeriesValue,
 )
+from streams.contract.base import read_internal
 from streams.persistence import pages
 
 __all__ = [
@@ -184,7 +185,7 @@ async def scores_at(
         at,
         list(codes),
     )
-    found = [ScoreUpdate.model_validate_json(r["payload"]) for r in rows if r["payload"]]
+    found = [read_internal(ScoreUpdate, r["payload"]) for r in rows if r["payload"]]
     missing = [r["code"] for r in rows if not r["payload"]]
     downsampled = await _downsampled_at(conn, series, at, missing, domains) if domains else []
     kept = {d.district for d in downsampled}
@@ -262,7 +263,7 @@ async def alerts(
     )
     page, next_key = _page(rows, limit, ("opened_at", "id"))
     return AlertsResponse(
-        alerts=[Alert.model_validate_json(r["payload"]) for r in page],
+        alerts=[read_internal(Alert, r["payload"]) for r in page],
         truncated=next_key is not None,
         next=pages.encode(pages.ALERT_KEY, next_key) if next_key else None,
     )
@@ -276,7 +277,7 @@ async def alert_history(conn: asyncpg.Connection, alert_id: str) -> AlertHistory
     if not rows:
         return None
     return AlertHistoryResponse(
-        id=alert_id, changes=[Alert.model_validate_json(r["payload"]) for r in rows]
+        id=alert_id, changes=[read_internal(Alert, r["payload"]) for r in rows]
     )
 
 

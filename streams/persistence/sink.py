@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from streams.contract import Alert, DeadLetter, LocatedEvent, ScoreUpdate
+from streams.contract.base import read_internal
 from streams.contract.deadletters import RawRecord, dead_letter
 from streams.metrics import WorkerMetrics
 from streams.persistence import db, writes
@@ -56,14 +57,14 @@ class Batch:
         self.records.append((topic, partition, offset, value))
         try:
             if topic == self.topics.located:
-                event = LocatedEvent.model_validate_json(value or b"")
+                event = read_internal(LocatedEvent, value or b"")
                 self.events.append(writes.StoredEvent(event, partition, offset))
             elif topic == self.topics.scores:
-                self.scores.append(ScoreUpdate.model_validate_json(value or b""))
+                self.scores.append(read_internal(ScoreUpdate, value or b""))
             elif topic == self.topics.deadletter:
-                self.dead.append(DeadLetter.model_validate_json(value or b""))
+                self.dead.append(read_internal(DeadLetter, value or b""))
             elif topic == self.topics.alerts:
-                self.alerts.append(Alert.model_validate_json(value or b""))
+                self.alerts.append(read_internal(Alert, value or b""))
         except ValidationError as exc:
             self.undecodable += 1
             reason = (

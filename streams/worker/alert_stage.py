@@ -18,6 +18,7 @@ from faust.types import TP
 from pydantic import ValidationError
 
 from streams.contract import AckResult, Alert, AlertAck, DeadLetter, ScoreUpdate
+from streams.contract.base import read_internal
 from streams.contract.deadletters import RawRecord, dead_letter
 from streams.metrics import WorkerMetrics
 from streams.persistence.checkpoints import CheckpointStore, CheckpointUnavailable
@@ -142,14 +143,14 @@ class AlertStage:
                 raw = RawRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
                 try:
                     if msg.topic == self.topics.alert_acks:
-                        ack = AlertAck.model_validate_json(msg.value or b"")
+                        ack = read_internal(AlertAck, msg.value or b"")
                         changed, result = state.acknowledge(ack, self.ctx, now)
                         out.extend(changed)
                         results.append(result)
                         if result.reason is not None:
                             letters.append(dead_letter(raw, "ack_rejected", result.reason, now))
                     else:
-                        update = ScoreUpdate.model_validate_json(msg.value or b"")
+                        update = read_internal(ScoreUpdate, msg.value or b"")
                         out.extend(state.observe(update, self.ctx, now))
                 except ValidationError as exc:
                     reason = f"not a valid {msg.topic} record: {exc}"

@@ -32,6 +32,7 @@ from faust.types import TP
 
 from streams.city.config import CityConfig
 from streams.contract import DeadLetter, LocatedEvent, ScoreUpdate
+from streams.contract.base import read_internal
 from streams.contract.deadletters import RawRecord, dead_letter
 from streams.metrics import WorkerMetrics
 from streams.persistence.checkpoints import CheckpointStore, CheckpointUnavailable
@@ -96,7 +97,7 @@ def located_batches(
     dead: list[DeadLetter] = []
     for raw in records:
         try:
-            located = LocatedEvent.model_validate_json(raw.value or b"")
+            located = read_internal(LocatedEvent, raw.value or b"")
         except ValueError as exc:
             dead.append(dead_letter(raw, "schema", f"bad located event: {exc}", now))
             continue
