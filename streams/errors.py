@@ -16,6 +16,9 @@ still a ``ValueError``)::
           ├── Rejected                       no     streams.pipeline.ingest (becomes a dead letter)
           ├── CheckpointUnavailable          yes    streams.persistence.checkpoints
           ├── BadInput (ValueError)          no     streams.cli.detect
+          ├── CapError (ValueError)          no     streams.cap.errors
+          │    ├── CapRefused                no     streams.cap.errors
+          │    └── CapInvalid                no     streams.cap.errors
           ├── GatewayError                   no     dashboard_ws.hub (a caller's bug)
           │    ├── UnknownClient             no     dashboard_ws.hub
           │    ├── InvalidTransition         no     dashboard_ws.hub

@@ -211,9 +211,19 @@ def users_set_role(args: argparse.Namespace, settings: Settings) -> int:
 
 def schema(args: argparse.Namespace, settings: Settings) -> None:
     from streams.contract import export_schemas
+    from streams.contract.asyncapi import asyncapi_json
 
     for path in export_schemas(args.out):
         print(path)
+    document = args.out / "asyncapi.json"
+    document.write_text(asyncapi_json(settings.topics, partitions=settings.partitions))
+    print(document)
+
+
+def publish(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli.publish import run_publish
+
+    return run_publish(args, settings)
 
 
 COMMANDS: dict[str, Handler] = {
@@ -231,6 +241,7 @@ COMMANDS: dict[str, Handler] = {
     "db new-epoch": db_new_epoch,
     "status": status,
     "schema": schema,
+    "publish": publish,
     "city import": city_import,
     "city synth": city_synth,
     "users add": users_add,

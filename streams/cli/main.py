@@ -19,6 +19,10 @@
                                                    checkpoints, start a new stream epoch
     riskmon db retention [--dry-run]               delete and downsample old history
     riskmon schema [--out DIR]                     export the wire contract as JSON Schema
+                                                   and an AsyncAPI 3.0 document
+    riskmon publish FILE... [--check] [--skip-bad] [--format auto|jsonl|csv|cap]
+                                                   publish (or only check) a file of events
+                                                   or CAP alerts, every bad line reported
     riskmon city import --boundaries F.geojson --population F.csv --select CODE_PREFIX --out DIR
                    [--name NAME] [--code-field adm_cd2 --name-field adm_nm ...]
                                                    a city folder from official data, validated
@@ -42,6 +46,7 @@ from streams import logs
 from streams.cli.city import add_parser as add_city_parser
 from streams.cli.commands import COMMANDS
 from streams.cli.errors import explain
+from streams.cli.publish import add_parser as add_publish_parser
 from streams.cli.users import add_parser as add_users_parser
 from streams.settings import Settings
 
@@ -158,7 +163,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_city_parser(sub)
     add_users_parser(sub)
-    schema = sub.add_parser("schema", help="export the wire contract as JSON Schema")
+    add_publish_parser(sub)
+    schema = sub.add_parser(
+        "schema", help="export the wire contract as JSON Schema and an AsyncAPI document"
+    )
     schema.add_argument("--out", type=Path, default=Path("docs/schemas"))
     return parser
 
