@@ -15,6 +15,7 @@ still a ``ValueError``)::
           ├── TopicMismatch (ValueError)     no     streams.ops.topics
           ├── Rejected                       no     streams.pipeline.ingest (becomes a dead letter)
           ├── CheckpointUnavailable          yes    streams.persistence.checkpoints
+          ├── CheckpointMismatch             no     streams.worker.scoring_stage
           ├── BadInput (ValueError)          no     streams.cli.detect
           ├── CapError (ValueError)          no     streams.cap.errors
           │    ├── CapRefused                no     streams.cap.errors

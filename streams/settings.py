@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     tick_interval_s: float = Field(default=5.0, gt=0, description="decay re-evaluation period")
     tick_min_change: float = Field(default=0.001, ge=0, description="publish a tick if moved more")
     checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    checkpoint_mismatch: Literal["refuse", "rebuild"] = Field(
+        default="refuse",
+        description="a checkpoint saved under another model or for other districts: refuse "
+        "to start (run `riskmon db rebuild-checkpoints`), or rebuild the partition from the "
+        "beginning of the Kafka log",
+    )
     max_future_s: float = Field(
         default=300.0,
         ge=0,

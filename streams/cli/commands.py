@@ -165,6 +165,19 @@ def db_new_epoch(args: argparse.Namespace, settings: Settings) -> None:
     print(f"stream epoch: {asyncio.run(new_epoch(settings, args.reason))}")
 
 
+def db_rebuild_checkpoints(args: argparse.Namespace, settings: Settings) -> None:
+    from streams.city.config import load_city_config
+    from streams.replay.checkpoints import rebuild_checkpoints
+
+    rebuilt = asyncio.run(rebuild_checkpoints(settings, load_city_config(settings.city)))
+    for r in rebuilt:
+        print(
+            f"partition {r.partition}: {r.events} events, next offset {r.scorer.next_offset}, "
+            f"{r.outcomes}"
+        )
+    print(f"rebuilt {len(rebuilt)} checkpoints (the replaced ones are in checkpoint_archive)")
+
+
 def status(args: argparse.Namespace, settings: Settings) -> int:
     from streams.cli.status import run_status
     from streams.ops.status import Limits
@@ -239,6 +252,7 @@ COMMANDS: dict[str, Handler] = {
     "db migrate": db_migrate,
     "db retention": db_retention,
     "db new-epoch": db_new_epoch,
+    "db rebuild-checkpoints": db_rebuild_checkpoints,
     "status": status,
     "schema": schema,
     "publish": publish,

@@ -18,6 +18,8 @@
     riskmon db new-epoch [--reason TEXT]           the broker's logs were rebuilt: drop
                                                    checkpoints, start a new stream epoch
     riskmon db retention [--dry-run]               delete and downsample old history
+    riskmon db rebuild-checkpoints                 after a model or district change: every
+                                                   partition's state from stored history
     riskmon schema [--out DIR]                     export the wire contract as JSON Schema
                                                    and an AsyncAPI 3.0 document
     riskmon publish FILE... [--check] [--skip-bad] [--format auto|jsonl|csv|cap]
@@ -132,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
         "begin a stream epoch when a checkpointed topic had to be created",
     )
     db = sub.add_parser("db", help="database administration")
-    db.add_argument("action", choices=["migrate", "retention", "new-epoch"])
+    db.add_argument("action", choices=["migrate", "retention", "new-epoch", "rebuild-checkpoints"])
     db.add_argument("--dry-run", action="store_true", help="retention: count, change nothing")
     db.add_argument(
         "--reason",

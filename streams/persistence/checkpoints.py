@@ -139,8 +139,20 @@ async def save_checkpoint(
     state: Mapping[str, Any],
     saved_at: datetime,
 ) -> None:
+    # The row it replaces goes to checkpoint_archive when it was made under another model or
+    # for other districts (a rebuild after a configuration change): one statement, one snapshot.
     await conn.execute(
-        """INSERT INTO scorer_checkpoints (app_id, topic, partition, next_offset, state, saved_at)
+        """WITH old AS (
+               SELECT * FROM scorer_checkpoints
+               WHERE app_id = $1 AND topic = $2 AND partition = $3
+                 AND (state->>'model_fingerprint' IS DISTINCT FROM $7
+                      OR state->>'city_fingerprint' IS DISTINCT FROM $8)
+           ), archived AS (
+               INSERT INTO checkpoint_archive
+                   (app_id, topic, partition, next_offset, state, saved_at, archived_at)
+               SELECT app_id, topic, partition, next_offset, state, saved_at, $6 FROM old
+           )
+           INSERT INTO scorer_checkpoints (app_id, topic, partition, next_offset, state, saved_at)
            VALUES ($1, $2, $3, $4, $5::jsonb, $6)
            ON CONFLICT (app_id, topic, partition) DO UPDATE
            SET next_offset = EXCLUDED.next_offset, state = EXCLUDED.state,
@@ -151,6 +163,8 @@ async def save_checkpoint(
         int(state["next_offset"]),
         json.dumps(state),
         saved_at,
+        state.get("model_fingerprint"),
+        state.get("city_fingerprint"),
     )
 
 

@@ -15,7 +15,8 @@ Never edit a released migration; add the next one. Tables (after every migration
 * ``stream_epochs``   lives of the located-events log: a broker that lost its log (the embedded
                       demo broker keeps nothing across restarts) starts a new epoch, and offsets
                       are only compared within one
-* ``scorer_checkpoints`` the worker's per-partition index state with the next offset to read
+* ``scorer_checkpoints`` the worker's per-partition index state with the next offset to read;
+                      ``checkpoint_archive`` the ones replaced after a model or district change
 * ``users``, ``sessions``, ``audit`` accounts with their role and argon2id password hash, browser
                       sessions by the SHA-256 of their token, and who did what when (only
                       :mod:`streams.persistence.accounts` touches them)
@@ -207,6 +208,22 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         detail  jsonb       NOT NULL DEFAULT '{}'
     );
     CREATE INDEX audit_at ON audit (at, id);
+    """,
+    ),
+    (
+        6,
+        """
+    -- A checkpoint replaced by one of another model or other districts is kept here, never lost.
+    CREATE TABLE checkpoint_archive (
+        app_id      text        NOT NULL,
+        topic       text        NOT NULL,
+        partition   integer     NOT NULL,
+        next_offset bigint      NOT NULL,
+        state       jsonb       NOT NULL,
+        saved_at    timestamptz NOT NULL,
+        archived_at timestamptz NOT NULL
+    );
+    CREATE INDEX checkpoint_archive_key ON checkpoint_archive (app_id, topic, partition);
     """,
     ),
 )

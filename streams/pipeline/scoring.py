@@ -182,6 +182,18 @@ def model_fingerprint(params: ModelParams) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def city_fingerprint(codes: Iterable[str]) -> str:
+    """Identifies the districts one located partition holds: a checkpoint of a partition that
+    held other districts (the city's district list or the partition count changed, which remaps
+    districts to partitions) is not reused.
+
+    >>> city_fingerprint(["b", "a"]) == city_fingerprint(["a", "b"]) != city_fingerprint(["a"])
+    True
+    """
+    text = json.dumps(sorted(codes))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def next_seq(previous: int, now: datetime) -> int:
     """Per-district sequence: microseconds of ``now``, and always above ``previous``.
 
@@ -306,12 +318,14 @@ class PartitionScorer:
 
     # --- persistence ----------------------------------------------------------------------------
     def to_checkpoint(self, fingerprint: str) -> dict[str, Any]:
-        """JSON-safe state: everything needed to resume exactly where this scorer is now."""
+        """JSON-safe state: everything needed to resume exactly where this scorer is now, with
+        the fingerprints of the model and of the districts it was computed for."""
         return {
             "partition": self.partition,
             "next_offset": self.next_offset,
             "model_version": MODEL_VERSION,
             "model_fingerprint": fingerprint,
+            "city_fingerprint": city_fingerprint(self.slots),
             "districts": {
                 code: {
                     "state": slot.state.to_dict(),

@@ -34,9 +34,15 @@ from streams.city.config import CityConfig
 from streams.contract import DeadLetter, LocatedEvent, ScoreUpdate
 from streams.contract.base import read_internal
 from streams.contract.deadletters import RawRecord, dead_letter
+from streams.errors import RiskmonError
 from streams.metrics import WorkerMetrics
 from streams.persistence.checkpoints import CheckpointStore, CheckpointUnavailable
-from streams.pipeline.scoring import PartitionScorer, ScoringContext, model_fingerprint
+from streams.pipeline.scoring import (
+    PartitionScorer,
+    ScoringContext,
+    city_fingerprint,
+    model_fingerprint,
+)
 from streams.settings import Settings
 from streams.worker.ownership import Ownership
 
@@ -46,8 +52,18 @@ SendUpdates = Callable[[Sequence[ScoreUpdate]], Awaitable[None]]
 SendDead = Callable[[Sequence[DeadLetter]], Awaitable[None]]
 Seek = Callable[[TP, int], Awaitable[None]]
 
-Unusable = Literal["none", "model_changed"]
-"""Why a partition starts empty: no checkpoint, or one saved under another model."""
+Unusable = Literal["none", "model_changed", "city_changed"]
+"""Why a partition starts without its checkpoint: there is none, or it was saved under another
+model or for other districts."""
+
+
+class CheckpointMismatch(RiskmonError):
+    """A partition's checkpoint was saved under another model or for other districts, and the
+    worker is set to refuse (``RISKMON_CHECKPOINT_MISMATCH=refuse``, the default) rather than
+    rebuild the partition from the beginning of its log, which loses whatever the log's retention
+    has dropped (old safety facts on Apache Kafka). The checkpoint is left as it is."""
+
+    retriable = False
 
 
 def utcnow() -> datetime:
@@ -59,12 +75,38 @@ def checkpoint_usable(
     data: Mapping[str, Any] | None, fingerprint: str, codes: Iterable[str]
 ) -> PartitionScorer | Unusable:
     """The scorer ``data`` (a loaded checkpoint, None if there is none) restores, or why the
-    partition must be rebuilt from the beginning of its log instead."""
+    partition must be rebuilt instead. The districts must be the partition's ``codes``: by
+    their fingerprint, or for a checkpoint older than fingerprints, by its districts' codes."""
     if data is None:
         return "none"
     if data.get("model_fingerprint") != fingerprint:
         return "model_changed"
+    codes = list(codes)
+    saved_city = data.get("city_fingerprint")
+    if saved_city is None:
+        if set(data.get("districts", {})) != set(codes):
+            return "city_changed"
+    elif saved_city != city_fingerprint(codes):
+        return "city_changed"
     return PartitionScorer.from_checkpoint(data, codes)
+
+
+def mismatch_message(partition: int, why: Unusable, data: Mapping[str, Any]) -> str:
+    """What the operator reads when a checkpoint does not fit, with the ways out."""
+    what = {
+        "model_changed": f"the model (saved under {data.get('model_version')}, fingerprint "
+        f"{data.get('model_fingerprint')})",
+        "city_changed": "the districts of this partition (the city's district list or "
+        "RISKMON_PARTITIONS changed)",
+    }.get(why, why)
+    return (
+        f"partition {partition}'s checkpoint does not fit {what}. Kept as it is. Either run "
+        "`riskmon db rebuild-checkpoints` (recomputes every partition's state from the stored "
+        "history under this configuration, archiving the old checkpoints), or set "
+        "RISKMON_CHECKPOINT_MISMATCH=rebuild to rebuild from the beginning of the Kafka log "
+        "(exact only while the log still holds every event: on Apache Kafka, old safety facts "
+        "are gone after the retention period)"
+    )
 
 
 def resume_positions(
@@ -256,12 +298,20 @@ class ScoringStage:
         codes = self.city.codes_of_partition(partition, self.settings.partitions)
         data = await self.checkpoints.load(partition)  # waits while PostgreSQL is unreachable
         usable = checkpoint_usable(data, self.fingerprint, codes)
-        if usable == "model_changed":
+        if data is not None and not isinstance(usable, PartitionScorer):
+            if self.settings.checkpoint_mismatch == "refuse":
+                message = mismatch_message(partition, usable, data)
+                log.critical(
+                    "checkpoint refused partition=%s reason=%s: %s", partition, usable, message
+                )
+                raise CheckpointMismatch(message)
             log.warning(
-                "checkpoint ignored partition=%s reason=model_changed saved=%s now=%s: "
-                "rebuilding the partition from the beginning of its log",
+                "checkpoint ignored partition=%s reason=%s saved=%s now=%s: rebuilding the "
+                "partition from the beginning of its log (RISKMON_CHECKPOINT_MISMATCH=rebuild); "
+                "the old checkpoint is archived at the first save",
                 partition,
-                (data or {}).get("model_fingerprint"),
+                usable,
+                data.get("model_fingerprint"),
                 self.fingerprint,
             )
         scorer = (

@@ -64,6 +64,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "RISKMON_TICK_INTERVAL_S": str(settings.tick_interval_s),
             "RISKMON_TICK_MIN_CHANGE": str(settings.tick_min_change),
             "RISKMON_CHECKPOINT_INTERVAL_S": str(settings.checkpoint_interval_s),
+            "RISKMON_CHECKPOINT_MISMATCH": settings.checkpoint_mismatch,
             "RISKMON_DATA_DIR": str(settings.data_dir),
             "RISKMON_SESSION_TIMEOUT_S": str(settings.session_timeout_s),
             "RISKMON_METRICS_PORT": str(settings.metrics_port),

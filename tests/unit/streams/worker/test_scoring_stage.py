@@ -34,6 +34,7 @@ from streams.worker.app import create_app
 from streams.worker.delivery import Delivery
 from streams.worker.ownership import Ownership
 from streams.worker.scoring_stage import (
+    CheckpointMismatch,
     SaveOutage,
     ScoringStage,
     checkpoint_usable,
@@ -199,7 +200,28 @@ async def test_restore_from_a_checkpoint_of_the_same_model_resumes_at_its_offset
     assert recovered.domains["fire"].risk > 0
 
 
-async def test_a_checkpoint_of_another_model_is_ignored_and_the_log_read_from_its_start(
+async def test_a_checkpoint_of_another_model_is_refused_by_default_and_left_as_it_is(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryCheckpointStore()
+    before, io, _ = stage_of(store)
+    await before.batch(
+        [fire(0, 0, NOW), fire(0, 1, NOW)], NOW, Ownership().assign({P0}), io.dead_letter
+    )
+    await before.save_dirty()
+    store.states[0]["model_fingerprint"] = "an older model"
+    saved = dict(store.states[0])
+
+    after, io_after, _ = stage_of(store)
+    with pytest.raises(CheckpointMismatch, match="riskmon db rebuild-checkpoints"):
+        await after.on_assigned({P0})
+    assert after.scorers == {}
+    assert io_after.seeks == []
+    assert store.states[0] == saved
+    assert CheckpointMismatch.retriable is False
+
+
+async def test_with_rebuild_set_another_models_checkpoint_is_ignored_and_the_log_reread(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = MemoryCheckpointStore()
@@ -210,7 +232,11 @@ async def test_a_checkpoint_of_another_model_is_ignored_and_the_log_read_from_it
     await before.save_dirty()
     store.states[0]["model_fingerprint"] = "an older model"
 
-    after, io_after, _ = stage_of(store)
+    rebuild = SETTINGS.model_copy(update={"checkpoint_mismatch": "rebuild"})
+    io_after = Io()
+    after = ScoringStage(
+        rebuild, CONFIG, store, WorkerMetrics(process=False), send=io_after.send, seek=io_after.seek
+    )
     with caplog.at_level(logging.WARNING, logger="riskmon.worker"):
         await after.on_assigned({P0})
     assert after.scorers[0].next_offset == 0
@@ -232,6 +258,13 @@ def test_checkpoint_usable_says_why_not() -> None:
     usable = checkpoint_usable(saved, "fp", codes)
     assert isinstance(usable, PartitionScorer)
     assert usable.next_offset == 41
+    # other districts: the city's list or the partition count changed
+    assert checkpoint_usable(saved, "fp", codes[:-1]) == "city_changed"
+    assert checkpoint_usable(saved, "fp", [*codes, "4157099999"]) == "city_changed"
+    # a checkpoint older than the city fingerprint: judged by its districts
+    legacy = {k: v for k, v in saved.items() if k != "city_fingerprint"}
+    assert isinstance(checkpoint_usable(legacy, "fp", codes), PartitionScorer)
+    assert checkpoint_usable(legacy, "fp", codes[1:]) == "city_changed"
 
 
 def test_resume_positions_cover_only_held_partitions_of_the_topic() -> None:
