@@ -18,7 +18,14 @@ from types import FrameType
 from bench import Result, machine, progress
 
 INDEX_BENCHES = ("indices_incremental", "indices_batch", "indices_memory")
-BENCHES = (*INDEX_BENCHES, "pipeline", "api_history", "gateway_fanout", "gateway_limits")
+BENCHES = (
+    *INDEX_BENCHES,
+    "pipeline",
+    "api_history",
+    "gateway_fanout",
+    "gateway_limits",
+    "anomaly",
+)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -73,6 +80,10 @@ def run(
         from bench import gateway_limits_bench
 
         results.update(gateway_limits_bench.run(quick=quick))
+    if "anomaly" in selected:
+        from bench import anomaly_eval
+
+        results.update(anomaly_eval.run(quick=quick))
     progress(f"done in {time.perf_counter() - started:.1f} s")
     return {"machine": machine(), "quick": quick, "results": results}
 

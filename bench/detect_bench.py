@@ -7,8 +7,11 @@
   reported once each: the time of reading, of :func:`indices.detect.detect_batch` and of writing,
   and the incremental path (``DetectorState.update``) per point, for information.
 * ``detector_comparison`` (``--compare``, about a minute): every candidate decision rule of
-  :mod:`bench.detect_research.candidates` tuned on the dev set and evaluated on the repo's
-  labelled set (the table of docs/alerting.md). Target: precision and recall ≥ 0.9 for the detector.
+  :mod:`bench.detect_research.candidates` (the *previous* detector's study, kept on
+  :mod:`bench.detect_research.legacy`) tuned on the dev set and evaluated on the repo's labelled
+  set. Target: precision and recall ≥ 0.9 for its CUSUM. The current detector is measured by
+  :mod:`bench.anomaly_eval` (real-world corpus) and :mod:`bench.detect_research.alert_scenarios`
+  (the alert engine on the labelled index series).
 
 Prints one JSON object on stdout (``{"machine": ..., "results": {...}}``), progress on stderr.
 """
@@ -88,7 +91,7 @@ def bench_cli(rows: int, fmt: str, runs: int) -> Result:
                 timings.append(time.perf_counter() - started)
         seconds = statistics.median(timings)
         started = time.perf_counter()
-        stamps, texts, ts, xs = read_points(source)
+        stamps, texts, ts, xs, _ = read_points(source)
         read_s = time.perf_counter() - started
         result = detect_batch(ts, xs, DetectorParams())
         detect_s = time.perf_counter() - started - read_s

@@ -1,48 +1,46 @@
-"""Streaming spike detector for any index series: O(1) state, O(1) time-aware update per point.
+"""Streaming anomaly detector for any series: O(1) state, O(1) update per point, a continuous score.
 
 Feed a series point by point to a :class:`DetectorState` (the worker's path), or whole arrays to
 :func:`detect_batch` (the batch twin: same numbers bit for bit; the CLI's and backfill's path).
-Method, evaluation and the rejected candidates: docs/alerting.md.
+Method, evaluation (bench/anomaly_eval.py on the anomaly-dev corpus) and rejected candidates:
+docs/alerting.md.
 
-1. *Baseline*: robust double exponential smoothing (Brown's level + trend) with time-aware weights
-   ``1 - exp(-Δt/τ)`` for irregular sampling (Eckner 2012, "Algorithms for unevenly spaced time
-   series"; Wright 1986, Holt's method at irregular intervals, Management Science 32). Each
-   observation is first winsorised to ``forecast ± huber_c·σ`` (Gelper, Fried & Croux 2010,
-   "Robust forecasting with exponential and Holt–Winters smoothing", J. Forecasting 29), so spikes
-   barely move it, while the trend follows daily cycles and drifts.
-2. *Spread* σ: the larger of a fast and a slow exponentially weighted mean absolute residual
-   (× √(π/2), the Gaussian mean-absolute-deviation-to-σ factor), winsorised the same way,
-   bias-corrected for its zero start, floored at ``min_spread``. Across a gap Δt the forecast's σ
-   grows to ``hypot(σ, gap_drift_per_h·Δt)``: the longer the series was unseen, the larger a jump
-   it takes to alarm. The spread learns residuals in noise units (that growth divided out), and
-   one point weighs at most 1 - 1/e in it, so the first point after a gap cannot reset it.
-3. *Decision*: Page's one-sided CUSUM on the standardised residual z (Page 1954, "Continuous
-   inspection schemes", Biometrika 41), each point's evidence censored at ``z_clip`` as in Huber's
-   robust probability ratio test (Huber 1965, Ann. Math. Statist. 36):
-   ``S = max(0, S + min(z, z_clip) - cusum_k)``, anomalous when ``S ≥ cusum_h``. With the
-   defaults one point adds at most 5 < 6, so a rise alarms on its second point at the earliest
-   (two points ≥ 6σ) and an isolated outlier never does. ``score = 1 - 2^(-(S/cusum_h)²)``: 0.5
-   at the threshold, 0.94 at twice it, 0.996 at its ceiling ``cusum_cap + z_clip - cusum_k``.
-4. *Episodes*: the first anomalous point opens an episode and is its *alarm*; nothing else alarms
-   until ``calm_s`` of calm points (``z < calm_z``) close it. While it is open the baseline only
-   coasts on its trend and does not learn. When a fast level (EW over ``fast_tau_s``) stays more
-   than ``calm_z``·σ off the baseline for ``adapt_s``, the baseline jumps to it: a level shift is
-   reported once and then becomes the new normal.
+1. *Baseline*: a robust exponentially weighted mean (memory ~100 points); each residual is
+   winsorised at ``huber_c``·σ before it is learnt (Huber's M-estimate of location in its
+   recursive form; Gelper, Fried & Croux 2010, "Robust forecasting with exponential and
+   Holt–Winters smoothing", J. Forecasting 29), so spikes barely move it and a level shift is
+   followed within a few hundred points.
+2. *Spread* σ: √(π/2) × the larger of a fast (~10 points) and a slow (~100 points) EW mean absolute
+   winsorised residual (warm-started as plain means), floored at ``min_spread`` and at a relative
+   epsilon.
+3. *Evidence*: z = (x - baseline)/σ, smoothed by an EW mean over ~2-3 points and standardised
+   (zs = mean / √(α/(2-α)), unit variance for independent z): one outlier counts as
+   z·√(α(2-α)) = 0.92 z, a shift that persists accumulates to its full size (the short moving
+   average of Numenta's anomaly likelihood, Ahmad, Lavin, Purdy & Agha 2017, "Unsupervised real-time
+   anomaly detection for streaming data", Neurocomputing 262). Direction ``up`` keeps positive
+   deviations, ``down`` negative, ``both`` their size.
+4. *Likelihood*: -ln of the Gaussian tail probability of that evidence, / 100 nats, capped at 1:
+   continuous, many distinct values, comparable across series because σ is learnt per series.
+5. *Score*: the likelihood in excess of the fading memory of recent peaks (× 0.8 per point), so an
+   anomaly's first points score high and its continuation (or the aftermath of a level shift, until
+   the baseline has followed) low: only the earliest detection of an event is worth anything.
+6. *Alarms*: a point with likelihood ≥ ``threshold`` outside an episode opens one (the alarm);
+   ``calm_points`` points in a row with likelihood under the threshold close it.
 
->>> params = DetectorParams()
+>>> params = DetectorParams(direction="up")
 >>> state = DetectorState()
 >>> quiet = [state.update(60.0 * i, 2.0 + 0.05 * (-1) ** i, params) for i in range(60)]
 >>> any(d.alarm for d in quiet)
 False
->>> first, second = state.update(3600.0, 4.0, params), state.update(3660.0, 4.1, params)
->>> first.alarm, second.alarm, second.anomaly, round(second.score, 2)
-(False, True, True, 0.85)
+>>> first = state.update(3600.0, 4.0, params)
+>>> first.alarm, first.anomaly, round(first.score, 2)
+(True, True, 1.0)
 >>> DetectorState.from_dict(state.to_dict()) == state
 True
->>> batch = detect_batch([60.0 * i for i in range(60)] + [3600.0, 3660.0],
-...                      [2.0 + 0.05 * (-1) ** i for i in range(60)] + [4.0, 4.1], params)
+>>> batch = detect_batch([60.0 * i for i in range(60)] + [3600.0],
+...                      [2.0 + 0.05 * (-1) ** i for i in range(60)] + [4.0], params)
 >>> batch.alarms.nonzero()[0].tolist(), batch.state == state
-([61], True)
+([60], True)
 """
 
 from __future__ import annotations
@@ -54,25 +52,48 @@ import numpy as np
 import numpy.typing as npt
 
 from indices.detect_state import (
+    DIRECTIONS,
+    EPS_ABS,
+    EPS_REL,
+    INV_SQRT2,
+    MIN_TAIL,
     RT_HALF_PI,
     STATE_FORMAT,
     Detection,
     DetectorParams,
     DetectorState,
+    Direction,
 )
 from indices.errors import InvalidEvent
 
 __all__ = [
+    "DIRECTIONS",
+    "INDEX_PARAMS",
     "STATE_FORMAT",
     "BatchDetections",
     "Detection",
     "DetectorParams",
     "DetectorState",
+    "Direction",
     "detect_batch",
 ]
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
+
+# riskmon's own index series (0–10, a tick every ~5 s while decay moves the value, 15–60 s
+# otherwise): rises only, σ floor 0.05 index units, slower spread and a higher alarm level, tuned on
+# bench/detect_research DEV_SET (docs/alerting.md, "Alerts on index series").
+INDEX_PARAMS = DetectorParams(
+    direction="up",
+    level_alpha=0.02,
+    spread_alpha=0.005,
+    spread_slow_alpha=0.002,
+    short_alpha=0.3,
+    min_spread=0.05,
+    threshold=0.95,
+    calm_points=30,
+)
 
 
 class BatchDetections(NamedTuple):
@@ -83,6 +104,7 @@ class BatchDetections(NamedTuple):
     alarms: Bools
     baselines: Floats
     spreads: Floats
+    likelihoods: Floats
     state: DetectorState
 
 
@@ -95,10 +117,11 @@ def detect_batch(
     """The batch twin: :meth:`DetectorState.update` over whole arrays, bit for bit.
 
     Starts from a copy of ``state`` (default: a new one) and returns the state after the last
-    point, so a backfill can hand over to the stream. Validation and the clock clamp are
-    vectorised; the recursion itself cannot be (each point's winsorising depends on the state the
-    previous point left), so it runs as one loop over plain floats in local variables, written
-    independently of :meth:`~DetectorState.update` and checked against it by the tests.
+    point, so a backfill can hand over to the stream. Validation is vectorised; the recursion
+    itself cannot be (each point's winsorising depends on the state the previous point left), so
+    it runs as one loop over plain floats in local variables, written independently of
+    :meth:`~DetectorState.update` and checked against it by the tests. Times only keep the clock
+    (the detector counts points): a time that steps back is scored like any other point.
     Raises :class:`~indices.errors.InvalidEvent` for NaN or infinite input, naming the index.
     """
     t_arr = np.asarray(ts, dtype=np.float64)
@@ -112,112 +135,102 @@ def detect_batch(
         i = int(np.argmax(bad))
         raise InvalidEvent(f"point {i} must be finite, got t={t_arr[i]!r} value={x_arr[i]!r}")
     s = DetectorState.from_dict(state.to_dict()) if state is not None else DetectorState()
-    if s.n > 0 and len(t_arr):
-        t_arr = np.maximum(t_arr, s.t_last)
-    clock: list[float] = np.maximum.accumulate(t_arr).tolist() if len(t_arr) else []
-    out = _loop(clock, x_arr.tolist(), params, s)
+    if len(t_arr):
+        newest = float(t_arr.max())
+        if s.n == 0 or newest > s.t_last:
+            s.t_last = newest
+    out = _loop(x_arr.tolist(), params, s)
     return BatchDetections(
         np.array(out[0], dtype=np.float64),
         np.array(out[1], dtype=np.bool_),
         np.array(out[2], dtype=np.bool_),
         np.array(out[3], dtype=np.float64),
         np.array(out[4], dtype=np.float64),
+        np.array(out[5], dtype=np.float64),
         s,
     )
 
 
 def _loop(
-    clock: list[float], xs: list[float], p: DetectorParams, s: DetectorState
-) -> tuple[list[float], list[bool], list[bool], list[float], list[float]]:
+    xs: list[float], p: DetectorParams, s: DetectorState
+) -> tuple[list[float], list[bool], list[bool], list[float], list[float], list[float]]:
     """The recursion of :meth:`DetectorState.update` on local floats; leaves the end state in s."""
-    level_tau, fast_tau, spread_tau, slow_tau = (
-        p.level_tau_s,
-        p.fast_tau_s,
-        p.spread_tau_s,
-        p.spread_slow_tau_s,
+    a_level, a_fast, a_slow, a_short = (
+        p.level_alpha,
+        p.spread_alpha,
+        p.spread_slow_alpha,
+        p.short_alpha,
     )
-    huber_c, floor, gap_rate, calm_z = p.huber_c, p.min_spread, p.gap_drift_per_h, p.calm_z
-    calm_s, adapt_s, warm_n, warm_s = p.calm_s, p.adapt_s, p.warmup_points, p.warmup_s
-    k, h, cap, clip = p.cusum_k, p.cusum_h, p.cusum_cap, p.z_clip
-    n, t_first, t_last, s1, s2, fast = s.n, s.t_first, s.t_last, s.s1, s.s2, s.fast
-    sf, sf_w, ss, ss_w, cusum = s.sf, s.sf_w, s.ss, s.ss_w, s.cusum
-    opened, calm_since, dev_since = s.episode_since, s.calm_since, s.dev_since
-    exp, hypot = math.exp, math.hypot
+    huber_c, min_spread, nats = p.huber_c, p.min_spread, p.evidence_nats
+    decay, warm, threshold, calm_points = p.peak_decay, p.warmup_points, p.threshold, p.calm_points
+    short_norm, sign = p.short_norm, p.sign
+    n, level, fast, slow, short, peak = s.n, s.level, s.spread_fast, s.spread_slow, s.short, s.peak
+    episode, calm = s.episode, s.calm
+    erfc, log = math.erfc, math.log
     scores: list[float] = []
     anomalies: list[bool] = []
     alarms: list[bool] = []
     baselines: list[float] = []
     spreads: list[float] = []
-    for t, x in zip(clock, xs, strict=True):
+    likes: list[float] = []
+    for x in xs:
         if n == 0:
-            n, t_first, t_last, s1, s2, fast = 1, t, t, x, x, x
+            n, level = 1, x
+            floor = EPS_ABS + EPS_REL * abs(x)
             scores.append(0.0)
             anomalies.append(False)
             alarms.append(False)
             baselines.append(x)
-            spreads.append(floor)
+            spreads.append(min_spread if min_spread > floor else floor)
+            likes.append(0.0)
             continue
-        dt = t - t_last
         n += 1
-        t_last = t
-        forecast = 2.0 * s1 - s2 + (s1 - s2) / level_tau * min(dt, level_tau)
-        spread = floor
-        if sf_w > 0.0 and sf / sf_w > spread:
-            spread = sf / sf_w
-        if ss_w > 0.0 and ss / ss_w > spread:
-            spread = ss / ss_w
-        sigma = hypot(spread, gap_rate * dt / 3600.0)
-        resid = x - forecast
-        z = resid / sigma
-        calm = z < calm_z
-        total = 0.0
-        if n >= warm_n and t - t_first >= warm_s:
-            total = cusum + (clip if z > clip else z) - k
-            if total < 0.0:
-                total = 0.0
-        anomaly = total >= h
-        evidence = total / h
-        scores.append(1.0 - 0.5 ** (evidence * evidence))
-        cusum = total if total < cap else cap
+        k = n - 1
+        spread = RT_HALF_PI * (fast if fast > slow else slow)
+        floor = EPS_ABS + EPS_REL * abs(level)
+        if min_spread > floor:
+            floor = min_spread
+        if spread < floor:
+            spread = floor
+        resid = x - level
+        z = resid / spread
+        short += a_short * (z - short)
+        zs = short / short_norm
+        stat = (zs if zs >= 0.0 else -zs) if sign == 0.0 else sign * zs
+        like = 0.0
+        if n >= warm and stat > 0.0:
+            tail = 0.5 * erfc(stat * INV_SQRT2)
+            like = -log(tail if tail > MIN_TAIL else MIN_TAIL) / nats
+            if like > 1.0:
+                like = 1.0
+        score = like - peak
+        if score < 0.0:
+            score = 0.0
+        peak *= decay
+        if like > peak:
+            peak = like
+        anomaly = like >= threshold
         alarm = False
-        if opened is None:
-            if anomaly:
-                opened, calm_since, alarm = t, None, True
-        elif not calm:
-            calm_since = None
-        elif calm_since is None:
-            calm_since = t
-        elif t - calm_since >= calm_s:
-            opened = calm_since = None
-            cusum = 0.0
+        if episode:
+            calm = 0 if anomaly else calm + 1
+            if calm >= calm_points:
+                episode, calm = False, 0
+        elif anomaly:
+            episode, calm, alarm = True, 0, True
+        scores.append(score)
         anomalies.append(anomaly)
         alarms.append(alarm)
-        baselines.append(forecast)
-        spreads.append(sigma)
-        learn = opened is None or calm
-        bound = huber_c * sigma
-        step = (bound if resid > bound else -bound if resid < -bound else resid) if learn else 0.0
-        gain = 1.0 - exp(-dt / level_tau)
-        s1 += gain * (forecast + step - s1)
-        s2 += gain * (s1 - s2)
-        fast += (1.0 - exp(-dt / fast_tau)) * (x - fast)
-        if learn:
-            dev = (bound if abs(resid) > bound else abs(resid)) * (spread / sigma) * RT_HALF_PI
-            keep = exp(-(dt if dt < spread_tau else spread_tau) / spread_tau)
-            sf = keep * sf + (1.0 - keep) * dev
-            sf_w = keep * sf_w + (1.0 - keep)
-            keep = exp(-(dt if dt < slow_tau else slow_tau) / slow_tau)
-            ss = keep * ss + (1.0 - keep) * dev
-            ss_w = keep * ss_w + (1.0 - keep)
-        if abs(fast - (2.0 * s1 - s2)) <= calm_z * spread:
-            dev_since = None
-        elif dev_since is None:
-            dev_since = t
-        elif t - dev_since >= adapt_s:
-            s1 = s2 = fast
-            cusum = 0.0
-            dev_since = None
-    s.n, s.t_first, s.t_last, s.s1, s.s2, s.fast = n, t_first, t_last, s1, s2, fast
-    s.sf, s.sf_w, s.ss, s.ss_w, s.cusum = sf, sf_w, ss, ss_w, cusum
-    s.episode_since, s.calm_since, s.dev_since = opened, calm_since, dev_since
-    return scores, anomalies, alarms, baselines, spreads
+        baselines.append(level)
+        spreads.append(spread)
+        likes.append(like)
+        bound = huber_c * spread
+        level += a_level * (bound if resid > bound else -bound if resid < -bound else resid)
+        dev = resid if resid >= 0.0 else -resid
+        if dev > bound:
+            dev = bound
+        gain = 1.0 / k
+        fast += (a_fast if a_fast > gain else gain) * (dev - fast)
+        slow += (a_slow if a_slow > gain else gain) * (dev - slow)
+    s.n, s.level, s.spread_fast, s.spread_slow, s.short, s.peak = n, level, fast, slow, short, peak
+    s.episode, s.calm = episode, calm
+    return scores, anomalies, alarms, baselines, spreads, likes

@@ -6,70 +6,115 @@ The method is described in :mod:`indices.detect` (and docs/alerting.md); import 
 >>> state = DetectorState()
 >>> [state.update(t, 2.0, params).score for t in (0.0, 5.0)]
 [0.0, 0.0]
->>> DetectorParams(cusum_h=-1.0)
+>>> DetectorParams(level_alpha=-1.0)
 Traceback (most recent call last):
 ...
-indices.errors.InvalidConfig: cusum_h: must be finite and > 0, got -1.0
+indices.errors.InvalidConfig: level_alpha: must be finite, > 0 and ≤ 1, got -1.0
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from indices.errors import InvalidConfig, InvalidEvent, InvalidState
 
-__all__ = ["RT_HALF_PI", "STATE_FORMAT", "Detection", "DetectorParams", "DetectorState"]
+__all__ = [
+    "DIRECTIONS",
+    "EPS_ABS",
+    "EPS_REL",
+    "MIN_TAIL",
+    "RT_HALF_PI",
+    "STATE_FORMAT",
+    "Detection",
+    "DetectorParams",
+    "DetectorState",
+    "Direction",
+]
 
-STATE_FORMAT = 1  # version of the to_dict layout
+STATE_FORMAT = 2  # version of the to_dict layout (1: the CUSUM detector before issue 19)
 RT_HALF_PI = math.sqrt(math.pi / 2.0)  # σ = √(π/2)·E|r| for Gaussian residuals
+INV_SQRT2 = 1.0 / math.sqrt(2.0)
+EPS_ABS = 1e-9  # σ never falls below EPS_ABS + EPS_REL·|level| (a flat series' first change
+EPS_REL = 1e-6  # is then a certain anomaly, not a division by zero)
+MIN_TAIL = 1e-300  # the smallest tail probability used (-ln of it is 690.8 nats)
+
+Direction = Literal["up", "down", "both"]
+DIRECTIONS: tuple[Direction, ...] = ("up", "down", "both")
 
 
 @dataclass(frozen=True, slots=True)
 class DetectorParams:
-    """Every tunable number of the detector. Times in seconds, values in index units.
+    """Every tunable number of the detector; memories are in points (the detector counts points,
+    it does not weigh them by time). One set for every series: the defaults were chosen on the
+    anomaly-dev corpus (bench/anomaly_eval.py); keep one ``DetectorParams`` for a state's life.
 
-    Defaults were tuned on ``bench.detect_research.evaluation.DEV_SET`` (never on the repo set)
-    for index series on the 0–10 scale; ``min_spread`` and ``gap_drift_per_h`` are in index units
-    and need scaling for other series. Keep one ``DetectorParams`` for a state's whole life.
+    ``direction``: which deviations count, ``"up"`` (rises), ``"down"`` (drops) or ``"both"``.
+    ``threshold``: the likelihood at which a point is anomalous (``Detection.anomaly``) and opens
+    an alarm episode (``Detection.alarm``); the score and likelihood do not depend on it.
+    ``min_spread``: an absolute σ floor in the series' units (0: none; riskmon's 0–10 index series
+    use 0.05 so a flat index does not alarm on a rounding step).
     """
 
-    level_tau_s: float = 1200.0  # baseline (level and trend) memory
-    fast_tau_s: float = 120.0  # fast level that a persistent shift is adopted from
-    spread_tau_s: float = 600.0  # fast spread: follows noise bursts within minutes
-    spread_slow_tau_s: float = 21_600.0  # slow spread: stable where samples are sparse
-    huber_c: float = 3.0  # winsorise residuals at ± huber_c·σ before learning from them
-    min_spread: float = 0.05  # σ floor: a rise under cusum_k·min_spread never alarms
-    gap_drift_per_h: float = 0.3  # how far the value may wander per unseen hour (σ growth)
-    cusum_k: float = 3.0  # CUSUM allowance, in σ
-    cusum_h: float = 6.0  # CUSUM decision threshold, in σ
-    cusum_cap: float = 12.0  # CUSUM ceiling: it drains within a few points after an anomaly
-    z_clip: float = 8.0  # one point adds at most z_clip - cusum_k < cusum_h: never alarms alone
-    calm_z: float = 2.0  # a point is calm below this z; also the drift band of adaptation
-    calm_s: float = 300.0  # calm time that closes an episode
-    adapt_s: float = 900.0  # persistent deviation time after which the baseline is re-anchored
-    warmup_s: float = 1800.0  # no alarm before this much time ...
-    warmup_points: int = 20  # ... and this many points
+    direction: Direction = "both"
+    level_alpha: float = 0.01  # baseline: robust EW mean, memory ~100 points
+    spread_alpha: float = 0.1  # fast spread: EW mean |residual|, ~10 points
+    spread_slow_alpha: float = 0.01  # slow spread, ~100 points: σ = the larger of the two
+    short_alpha: float = 0.6  # EW mean of z over the last ~2–3 points (persistence evidence)
+    huber_c: float = 5.0  # winsorise residuals at ± huber_c·σ before learning from them
+    evidence_nats: float = 100.0  # -ln(tail probability) that maps to likelihood 1
+    peak_decay: float = 0.8  # per point: how fast the memory of the last peak fades
+    warmup_points: int = 20  # no score before this many points
+    min_spread: float = 0.0  # absolute σ floor (series units)
+    threshold: float = 0.1  # alarm / anomaly level (likelihood)
+    calm_points: int = 10  # points below the threshold that close an alarm episode
 
     def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if not (math.isfinite(value) and value > 0):
-                raise InvalidConfig(f"{item.name}: must be finite and > 0, got {value!r}")
-        if self.cusum_cap < self.cusum_h:
-            raise InvalidConfig("cusum_cap: must be ≥ cusum_h")
+        if self.direction not in DIRECTIONS:
+            raise InvalidConfig(f"direction: must be up, down or both, got {self.direction!r}")
+        for name in ("level_alpha", "spread_alpha", "spread_slow_alpha", "short_alpha"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0.0 < value <= 1.0):
+                raise InvalidConfig(f"{name}: must be finite, > 0 and ≤ 1, got {value!r}")
+        for name in ("huber_c", "evidence_nats"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0.0):
+                raise InvalidConfig(f"{name}: must be finite and > 0, got {value!r}")
+        if not (math.isfinite(self.peak_decay) and 0.0 <= self.peak_decay < 1.0):
+            raise InvalidConfig(f"peak_decay: must be in [0, 1), got {self.peak_decay!r}")
+        if not (math.isfinite(self.min_spread) and self.min_spread >= 0.0):
+            raise InvalidConfig(f"min_spread: must be finite and ≥ 0, got {self.min_spread!r}")
+        if not (math.isfinite(self.threshold) and 0.0 < self.threshold < 1.0):
+            raise InvalidConfig(f"threshold: must be in (0, 1), got {self.threshold!r}")
+        for name in ("warmup_points", "calm_points"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidConfig(f"{name}: must be an integer ≥ 1, got {value!r}")
+
+    @property
+    def sign(self) -> float:
+        """+1 for up, -1 for down, 0 for both (absolute values)."""
+        return 1.0 if self.direction == "up" else -1.0 if self.direction == "down" else 0.0
+
+    @property
+    def short_norm(self) -> float:
+        """σ of an EW mean of independent unit-variance z: √(α / (2 - α))."""
+        return math.sqrt(self.short_alpha / (2.0 - self.short_alpha))
 
 
 @dataclass(frozen=True, slots=True)
 class Detection:
     """What one point means.
 
-    ``score`` in [0, 1] (0.5 at the decision threshold); ``anomaly``: the point is over the
-    threshold; ``alarm``: the point opened a new episode — notify on this one, it is True at most
-    once per episode; ``baseline``: the value expected at this time; ``spread``: σ of that
-    expectation (grown by the gap since the previous point).
+    ``score`` in [0, 1]: the anomaly score, continuous (a threshold sweep on it is meaningful): the
+    part of this point's likelihood that exceeds the fading memory of recent peaks, so the onset
+    of an anomaly scores high and its continuation low. ``likelihood`` in [0, 1]: how improbable
+    the point is under the learnt baseline and spread (-ln of the tail probability / 100 nats).
+    ``anomaly``: ``likelihood ≥ threshold``; ``alarm``: the anomalous point that opens a new
+    episode — notify on this one, it is True at most once per episode; ``baseline``: the
+    value expected; ``spread``: σ of that expectation.
     """
 
     score: float
@@ -77,49 +122,40 @@ class Detection:
     alarm: bool
     baseline: float
     spread: float
+    likelihood: float = 0.0
 
 
 class DetectorState:
-    """Explicit detector state of one series: a dozen floats. Feed points in time order with
-    :meth:`update`; persist with :meth:`to_dict` (JSON-safe, exact) and :meth:`from_dict`.
+    """Explicit detector state of one series: nine numbers and a flag. Feed points in time order
+    with :meth:`update`; persist with :meth:`to_dict` (JSON-safe, exact) and :meth:`from_dict`.
 
-    A point older than the previous one is taken as simultaneous with it (Δt = 0); the clock
-    never goes back.
+    A point older than the previous one is taken at the newest time seen (the clock never goes
+    back); the detector counts points, so it is scored like any other.
     """
 
     __slots__ = (
-        "calm_since",
-        "cusum",
-        "dev_since",
-        "episode_since",
-        "fast",
+        "calm",
+        "episode",
+        "level",
         "n",
-        "s1",
-        "s2",
-        "sf",
-        "sf_w",
-        "ss",
-        "ss_w",
-        "t_first",
+        "peak",
+        "short",
+        "spread_fast",
+        "spread_slow",
         "t_last",
     )
 
     def __init__(self) -> None:
         """A state that has seen nothing."""
         self.n = 0  # points seen
-        self.t_first = 0.0
-        self.t_last = 0.0
-        self.s1 = 0.0  # first and second exponential smoothing (Brown): level 2·s1-s2
-        self.s2 = 0.0
-        self.fast = 0.0  # fast EW level of raw values
-        self.sf = 0.0  # fast and slow EW of |residual|·√(π/2), with their weight sums
-        self.sf_w = 0.0
-        self.ss = 0.0
-        self.ss_w = 0.0
-        self.cusum = 0.0
-        self.episode_since: float | None = None  # start of the open alarm episode
-        self.calm_since: float | None = None  # start of the current calm run inside it
-        self.dev_since: float | None = None  # start of the fast level's persistent deviation
+        self.t_last = 0.0  # newest time seen
+        self.level = 0.0  # robust EW mean: the baseline
+        self.spread_fast = 0.0  # EW mean |winsorised residual| (fast and slow)
+        self.spread_slow = 0.0
+        self.short = 0.0  # EW mean of z (signed)
+        self.peak = 0.0  # fading memory of the recent likelihood peak
+        self.episode = False  # an alarm episode is open
+        self.calm = 0  # points in a row below the threshold inside the episode
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DetectorState):
@@ -129,7 +165,7 @@ class DetectorState:
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __repr__(self) -> str:
-        return f"<DetectorState n={self.n} t_last={self.t_last} open={self.episode_since}>"
+        return f"<DetectorState n={self.n} t_last={self.t_last} episode={self.episode}>"
 
     def update(self, t: float, value: float, params: DetectorParams) -> Detection:
         """Take the point (``t`` epoch seconds, ``value``) and say what it means.
@@ -140,82 +176,53 @@ class DetectorState:
             raise InvalidEvent(f"point must be finite, got t={t!r} value={value!r}")
         p = params
         if self.n == 0:
-            self.n, self.t_first, self.t_last = 1, t, t
-            self.s1 = self.s2 = self.fast = value
-            return Detection(0.0, False, False, value, p.min_spread)
-        dt = t - self.t_last
-        if dt < 0.0:
-            dt, t = 0.0, self.t_last
+            self.n, self.t_last, self.level = 1, t, value
+            floor = EPS_ABS + EPS_REL * abs(value)
+            return Detection(0.0, False, False, value, max(p.min_spread, floor))
+        if t > self.t_last:
+            self.t_last = t
         self.n += 1
-        self.t_last = t
-        trend = (self.s1 - self.s2) / p.level_tau_s
-        forecast = 2.0 * self.s1 - self.s2 + trend * min(dt, p.level_tau_s)
-        spread = p.min_spread
-        if self.sf_w > 0.0:
-            spread = max(spread, self.sf / self.sf_w)
-        if self.ss_w > 0.0:
-            spread = max(spread, self.ss / self.ss_w)
-        sigma = math.hypot(spread, p.gap_drift_per_h * dt / 3600.0)
-        resid = value - forecast
-        z = resid / sigma
-        calm = z < p.calm_z
+        k = self.n - 1  # residuals seen, this one included
+        level = self.level
+        spread = RT_HALF_PI * max(self.spread_fast, self.spread_slow)
+        floor = max(p.min_spread, EPS_ABS + EPS_REL * abs(level))
+        if spread < floor:
+            spread = floor
+        resid = value - level
+        z = resid / spread
+        self.short += p.short_alpha * (z - self.short)
+        zs = self.short / p.short_norm
+        sign = p.sign
+        stat = abs(zs) if sign == 0.0 else sign * zs
 
-        # Decision: Page's CUSUM, silent during warm-up; the score uses the uncapped sum.
-        cusum = 0.0
-        if self.n >= p.warmup_points and t - self.t_first >= p.warmup_s:
-            cusum = max(0.0, self.cusum + min(z, p.z_clip) - p.cusum_k)
-        anomaly = cusum >= p.cusum_h
-        evidence = cusum / p.cusum_h
-        score = 1.0 - 0.5 ** (evidence * evidence)
-        self.cusum = min(cusum, p.cusum_cap)
-        alarm = self._episode(t, anomaly, calm, p)
+        # Likelihood: -ln of the Gaussian tail probability of the evidence, in [0, 1].
+        like = 0.0
+        if self.n >= p.warmup_points and stat > 0.0:
+            tail = 0.5 * math.erfc(stat * INV_SQRT2)
+            like = min(1.0, -math.log(max(tail, MIN_TAIL)) / p.evidence_nats)
+        score = max(0.0, like - self.peak)
+        self.peak = max(self.peak * p.peak_decay, like)
 
-        # Learning: winsorised observation (or the bare forecast inside an episode).
-        learn = self.episode_since is None or calm
-        bound = p.huber_c * sigma
-        step = min(max(resid, -bound), bound) if learn else 0.0
-        gain = 1.0 - math.exp(-dt / p.level_tau_s)
-        self.s1 += gain * (forecast + step - self.s1)
-        self.s2 += gain * (self.s1 - self.s2)
-        self.fast += (1.0 - math.exp(-dt / p.fast_tau_s)) * (value - self.fast)
-        if learn:
-            # In noise units (a gap's extra uncertainty removed); one point weighs ≤ 1 - 1/e.
-            dev = min(abs(resid), bound) * (spread / sigma) * RT_HALF_PI
-            keep = math.exp(-min(dt, p.spread_tau_s) / p.spread_tau_s)
-            self.sf = keep * self.sf + (1.0 - keep) * dev
-            self.sf_w = keep * self.sf_w + (1.0 - keep)
-            keep = math.exp(-min(dt, p.spread_slow_tau_s) / p.spread_slow_tau_s)
-            self.ss = keep * self.ss + (1.0 - keep) * dev
-            self.ss_w = keep * self.ss_w + (1.0 - keep)
-        self._adapt(t, spread, p)
-        return Detection(score, anomaly, alarm, forecast, sigma)
+        # Episodes: the alarm is the first anomalous point; calm points close the episode.
+        anomaly = like >= p.threshold
+        alarm = False
+        if self.episode:
+            self.calm = 0 if anomaly else self.calm + 1
+            if self.calm >= p.calm_points:
+                self.episode, self.calm = False, 0
+        elif anomaly:
+            self.episode, self.calm, alarm = True, 0, True
 
-    def _episode(self, t: float, anomaly: bool, calm: bool, p: DetectorParams) -> bool:
-        """Open an episode on an anomaly (the alarm), close it after ``calm_s`` of calm."""
-        if self.episode_since is None:
-            if anomaly:
-                self.episode_since, self.calm_since = t, None
-                return True
-            return False
-        if not calm:
-            self.calm_since = None
-        elif self.calm_since is None:
-            self.calm_since = t
-        elif t - self.calm_since >= p.calm_s:
-            self.episode_since = self.calm_since = None
-            self.cusum = 0.0
-        return False
-
-    def _adapt(self, t: float, spread: float, p: DetectorParams) -> None:
-        """Re-anchor the baseline on the fast level after ``adapt_s`` of persistent deviation."""
-        if abs(self.fast - (2.0 * self.s1 - self.s2)) <= p.calm_z * spread:
-            self.dev_since = None
-        elif self.dev_since is None:
-            self.dev_since = t
-        elif t - self.dev_since >= p.adapt_s:
-            self.s1 = self.s2 = self.fast
-            self.cusum = 0.0
-            self.dev_since = None
+        # Learning: winsorised residual (Huber), warm-started means.
+        bound = p.huber_c * spread
+        step = min(max(resid, -bound), bound)
+        self.level = level + p.level_alpha * step
+        dev = min(abs(resid), bound)
+        gain = max(p.spread_alpha, 1.0 / k)
+        self.spread_fast += gain * (dev - self.spread_fast)
+        gain = max(p.spread_slow_alpha, 1.0 / k)
+        self.spread_slow += gain * (dev - self.spread_slow)
+        return Detection(score, anomaly, alarm, level, spread, like)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict that :meth:`from_dict` turns back into an equal state, bit for bit."""
@@ -223,17 +230,30 @@ class DetectorState:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DetectorState:
-        """The state :meth:`to_dict` wrote; anything else raises :class:`.InvalidState`."""
-        if data.get("format") != STATE_FORMAT or set(data) != {"format", *cls.__slots__}:
+        """The state :meth:`to_dict` wrote; anything else raises :class:`.InvalidState` (a state of
+        an older format too: its detector is gone, start a fresh state)."""
+        found = data.get("format")
+        if found != STATE_FORMAT:
+            raise InvalidState(
+                f"detector state of format {found!r}, not {STATE_FORMAT}: written by another "
+                "detector version; start a fresh state"
+            )
+        if set(data) != {"format", *cls.__slots__}:
             raise InvalidState(f"not a detector state of format {STATE_FORMAT}")
         state = cls()
         for name in cls.__slots__:
             raw = data[name]
-            if raw is None and name.endswith("_since"):
-                continue  # absent times stay None
+            if name == "episode":
+                if not isinstance(raw, bool):
+                    raise InvalidState(f"episode: not a flag: {raw!r}")
+                state.episode = raw
+                continue
             if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
                 raise InvalidState(f"{name}: not a finite number: {raw!r}")
-            if name == "n" and (not isinstance(raw, int) or raw < 0):
-                raise InvalidState(f"n: not a count: {raw!r}")
-            setattr(state, name, raw if name == "n" else float(raw))
+            if name in ("n", "calm"):
+                if not isinstance(raw, int) or raw < 0:
+                    raise InvalidState(f"{name}: not a count: {raw!r}")
+                setattr(state, name, raw)
+            else:
+                setattr(state, name, float(raw))
         return state

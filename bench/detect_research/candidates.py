@@ -1,13 +1,14 @@
-"""The candidate decision rules that were compared for :mod:`indices.detect` (used by the harness
-and the tests only; the worker uses :mod:`indices.detect`).
+"""The candidate decision rules that were compared for the *previous* detector (the CUSUM one,
+kept in :mod:`bench.detect_research.legacy`; replaced in issue 19 by :mod:`indices.detect`'s
+anomaly likelihood). Used by ``bench/detect_bench.py --compare`` and the tests only.
 
-All candidates share the detector's robust baseline, spread, episodes and adaptation, so the
-comparison isolates the decision rule (results and the choice: docs/alerting.md):
+All candidates share that detector's robust baseline, spread, episodes and adaptation, so the
+comparison isolates the decision rule:
 
 * :class:`ZScore` — a Shewhart chart on the robust z-score (the classic "EWMA level + robust
   spread" detector): a point is anomalous when ``z ≥ z_on``.
-* :class:`Cusum` — Page's CUSUM on z, exactly the rule of :mod:`indices.detect` (kept here so the
-  runner can be checked against :func:`~indices.detect.detect_batch`).
+* :class:`Cusum` — Page's CUSUM on z, exactly the rule of the previous detector (kept here so the
+  runner can be checked against :func:`bench.detect_research.legacy.detect_batch`).
 * :class:`Spot` — streaming peaks-over-threshold (SPOT/DSPOT, Siffer, Fouque, Termier & Largouët,
   "Anomaly detection in streams with extreme value theory", KDD 2017) on z: excesses over a
   threshold ``u`` follow a generalised Pareto law (Pickands–Balkema–de Haan), fitted here by the
@@ -32,7 +33,8 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.detect_research.evaluation import DEV_SET, Evaluation, SeriesSpec, harness
-from indices.detect_state import RT_HALF_PI, DetectorParams
+from bench.detect_research.legacy import RT_HALF_PI
+from bench.detect_research.legacy import LegacyParams as DetectorParams
 
 __all__ = [
     "CHOSEN",

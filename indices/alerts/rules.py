@@ -140,12 +140,13 @@ class RuleParams:
 
 @dataclass(frozen=True, kw_only=True)
 class SpikeParams(RuleParams):
-    """The detector's verdict. Opens when its score reaches ``open_score`` (or, with
+    """The detector's verdict. Opens when its score (the worker passes the detector's likelihood,
+    :data:`indices.detect.INDEX_PARAMS` alarms at 0.95) reaches ``open_score`` (or, with
     ``open_on_flag``, when it flags a spike); closes when the score is at most ``close_score``
     and no spike is flagged. Fires at once, and resolves after 30 min without an observation:
     a spike is a moment, and a quiet district sends none."""
 
-    open_score: float = 0.8
+    open_score: float = 0.95
     close_score: float = 0.4
     open_on_flag: bool = True
     resolve_timeout_s: float | None = 1800.0
@@ -241,7 +242,7 @@ def spike_condition(params: SpikeParams, score: float, flagged: bool) -> Conditi
     """Open at ``score >= open_score`` (or a flagged spike with ``open_on_flag``); close at
     ``score <= close_score`` with no flag.
 
-    >>> [spike_condition(SpikeParams(), s, False).value for s in (0.9, 0.6, 0.4)]
+    >>> [spike_condition(SpikeParams(), s, False).value for s in (0.96, 0.6, 0.4)]
     ['open', 'hold', 'close']
     """
     if score >= params.open_score or (flagged and params.open_on_flag):

@@ -117,9 +117,9 @@ def score(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def detect(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.cli.detect import run_detect
+    from streams.cli.detect import run_from_args
 
-    return run_detect(args.input, args.output)
+    return run_from_args(args)
 
 
 def replay(args: argparse.Namespace, settings: Settings) -> int:

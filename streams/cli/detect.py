@@ -2,31 +2,48 @@
 
 Input: one point per row, ``timestamp,value``. The timestamp is ISO 8601 (a time without offset is
 read as UTC) or epoch seconds; the value a finite number. A first row that is neither (e.g.
-``timestamp,value``) is a header and skipped; blank rows are skipped; rows must be in time order
-(equal times are allowed). Output: ``timestamp,value,anomaly_score``, a header row and then every
-input row with its timestamp and value text as read and the score to 6 decimals. Scores come from
+``timestamp,value``) is a header and skipped; blank rows are skipped. Rows should be in time order
+(equal times are allowed); a row whose time steps back (a clock glitch) is scored at the newest time
+seen and counted in the summary, or refused with ``out_of_order="fail"``. Output:
+``timestamp,value,anomaly_score``, a header row and then every input row with its timestamp and
+value text as read and the score to 6 decimals. Scores come from
 :func:`indices.detect.detect_batch`, which equals the worker's :class:`indices.detect.DetectorState`
-bit for bit. A bad row stops everything before any output is written: the message names its line
-and the exit status is 2.
+bit for bit; ``direction`` (``up``, ``down``, default ``both``) says which deviations count. A bad
+row stops everything before any output is written: the message names its line and the exit status
+is 2. Long files report progress on stderr.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import math
 import sys
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from indices.detect import DetectorParams, detect_batch
+from indices.detect import DIRECTIONS, DetectorParams, Direction, detect_batch
 from streams.errors import RiskmonError
 
-__all__ = ["BadInput", "parse_time", "read_points", "run_detect", "write_scores"]
+__all__ = [
+    "OUT_OF_ORDER",
+    "BadInput",
+    "add_arguments",
+    "parse_time",
+    "read_points",
+    "run_detect",
+    "run_from_args",
+    "write_scores",
+]
 
 HEADER = "timestamp,value,anomaly_score\n"
+OUT_OF_ORDER = ("score", "fail")  # what a time that steps back gets
+PROGRESS_ROWS = 250_000  # a progress line on stderr every this many rows read
 
 
 class BadInput(RiskmonError, ValueError):
@@ -40,29 +57,84 @@ class BadInput(RiskmonError, ValueError):
         self.reason = reason
 
 
-def run_detect(input: Path, output: Path, params: DetectorParams | None = None) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--direction`` and ``--out-of-order`` for the ``riskmon detect`` parser."""
+    parser.add_argument(
+        "--direction",
+        choices=DIRECTIONS,
+        default="both",
+        help="which deviations count: rises, drops or both (default both)",
+    )
+    parser.add_argument(
+        "--out-of-order",
+        dest="out_of_order",
+        choices=OUT_OF_ORDER,
+        default="score",
+        help="a time that steps back: score it at the newest time seen (default) or fail",
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """``riskmon detect`` from parsed arguments: ``--input``, ``--output`` and
+    :func:`add_arguments`'s (absent ones take their defaults)."""
+    return run_detect(
+        args.input,
+        args.output,
+        direction=getattr(args, "direction", "both"),
+        out_of_order=getattr(args, "out_of_order", "score"),
+    )
+
+
+def run_detect(
+    input: Path,
+    output: Path,
+    params: DetectorParams | None = None,
+    *,
+    direction: Direction | None = None,
+    out_of_order: str = "score",
+) -> int:
     """Score ``input`` into ``output``; returns the exit status (0 ok, 2 unusable input).
 
-    Problems are reported on stderr as ``riskmon detect: FILE:LINE: reason``; a one-line summary
-    (rows, alarms) goes to stderr too, so stdout stays free.
+    ``direction`` overrides ``params.direction``; ``out_of_order`` is ``"score"`` (a time that
+    steps back is scored at the newest time seen and counted) or ``"fail"`` (it is a bad row).
+    Problems are reported on stderr as ``riskmon detect: FILE:LINE: reason``; progress on long
+    files and a one-line summary (rows, alarms, times that stepped back) go to stderr too, so
+    stdout stays free.
     """
+    params = params or DetectorParams()
+    if direction is not None and direction != params.direction:
+        params = replace(params, direction=direction)
+    started = time.perf_counter()
     try:
-        stamps, values, ts, xs = read_points(input)
+        stamps, values, ts, xs, back = read_points(input, out_of_order=out_of_order, report=True)
     except BadInput as exc:
         print(f"riskmon detect: {input}:{exc.line}: {exc.reason}", file=sys.stderr)
         return 2
     except (OSError, UnicodeDecodeError) as exc:
         print(f"riskmon detect: {input}: {exc}", file=sys.stderr)
         return 2
-    result = detect_batch(ts, xs, params or DetectorParams())
+    long = len(stamps) >= PROGRESS_ROWS
+    if long:
+        _progress(f"read {len(stamps):,} rows; scoring", started)
+    result = detect_batch(ts, xs, params)
+    if long:
+        _progress(f"scored; writing {output}", started)
     try:
         write_scores(output, stamps, values, result.scores.tolist())
     except OSError as exc:
         print(f"riskmon detect: {output}: {exc}", file=sys.stderr)
         return 2
     alarms = int(np.count_nonzero(result.alarms))
-    print(f"riskmon detect: {len(stamps)} rows, {alarms} alarms -> {output}", file=sys.stderr)
+    summary = f"riskmon detect: {len(stamps)} rows, {alarms} alarms ({params.direction})"
+    if back:
+        summary += f", {back} times stepped back (scored at the newest time seen)"
+    print(f"{summary} -> {output}", file=sys.stderr)
     return 0
+
+
+def _progress(message: str, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    print(f"riskmon detect: {message} ({elapsed:.1f} s)", file=sys.stderr, flush=True)
 
 
 def parse_time(text: str) -> float:
@@ -93,11 +165,20 @@ def _iso(text: str) -> float:
     return moment.timestamp()
 
 
-def read_points(path: Path) -> tuple[list[str], list[str], list[float], list[float]]:
-    """Timestamp texts, value texts, times (epoch s) and values of every data row of ``path``.
+def read_points(
+    path: Path, *, out_of_order: str = "score", report: bool = False
+) -> tuple[list[str], list[str], list[float], list[float], int]:
+    """Timestamp texts, value texts, times (epoch s), values of every data row of ``path``, and
+    how many times stepped back (each is kept as read: the detector scores it at the newest time
+    seen). With ``out_of_order="fail"`` the first such row is a :class:`BadInput`; ``report``
+    prints a progress line on stderr every :data:`PROGRESS_ROWS` rows.
 
     Raises :class:`BadInput` for the first unusable row.
     """
+    if out_of_order not in OUT_OF_ORDER:
+        raise ValueError(f"out_of_order: one of {OUT_OF_ORDER}, got {out_of_order!r}")
+    started = time.perf_counter()
+    back = 0
     stamps: list[str] = []
     texts: list[str] = []
     ts: list[float] = []
@@ -127,13 +208,18 @@ def read_points(path: Path) -> tuple[list[str], list[str], list[float], list[flo
                 t = _time(stamp, reader.line_num)
             x = _value(text, reader.line_num)
             if t < previous:
-                raise BadInput(reader.line_num, f"time {stamp} is earlier than the row before")
-            previous = t
+                if out_of_order == "fail":
+                    raise BadInput(reader.line_num, f"time {stamp} is earlier than a row before")
+                back += 1
+            else:
+                previous = t
             stamps.append(stamp)
             texts.append(text)
             ts.append(t)
             xs.append(x)
-    return stamps, texts, ts, xs
+            if report and len(stamps) % PROGRESS_ROWS == 0:
+                _progress(f"{path}: {len(stamps):,} rows read", started)
+    return stamps, texts, ts, xs, back
 
 
 def _is_header(stamp: str, text: str) -> bool:

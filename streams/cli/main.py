@@ -7,7 +7,8 @@
     riskmon simulate                               the event simulator (of RISKMON_CITY)
     riskmon score --events F.jsonl [--at T] [--config city.toml] [--json]
                                                    every district's scores, offline
-    riskmon detect --input IN.csv --output OUT.csv the worker's spike detector on a CSV series
+    riskmon detect --input IN.csv --output OUT.csv [--direction up|down|both]
+                   [--out-of-order score|fail]     the anomaly detector on a CSV series
     riskmon replay --from T1 --to T2 [--model-version V] [--series NAME] [--config F]
                    [--every SECONDS] [--compare-alerts]
                                                    recompute score history from stored events
@@ -47,6 +48,7 @@ from pathlib import Path
 from streams import logs
 from streams.cli.city import add_parser as add_city_parser
 from streams.cli.commands import COMMANDS
+from streams.cli.detect import add_arguments as add_detect_arguments
 from streams.cli.errors import explain
 from streams.cli.publish import add_parser as add_publish_parser
 from streams.cli.users import add_parser as add_users_parser
@@ -107,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument(
         "--output", type=Path, required=True, help="CSV timestamp,value,anomaly_score"
     )
+    add_detect_arguments(detect)
     replay = sub.add_parser("replay", help="recompute score history from stored events")
     replay.add_argument("--from", dest="start", type=_aware_time, required=True)
     replay.add_argument("--to", dest="end", type=_aware_time, required=True)

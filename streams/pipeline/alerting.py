@@ -26,7 +26,8 @@ from indices.alerts import (
     Observation,
 )
 from indices.alerts.clusters import ClusterTracker
-from indices.detect import DetectorParams, DetectorState
+from indices.detect import INDEX_PARAMS, DetectorParams, DetectorState
+from indices.errors import InvalidState
 from indices.taxonomy import SENSOR_DOMAIN
 from streams.city.config import CityConfig
 from streams.contract import AckRejection, AckResult, Alert, AlertAck, Driver, ScoreUpdate
@@ -50,7 +51,7 @@ class AlertingContext:
         city = config.city
         return cls(
             config=config.alerts,
-            detector=DetectorParams(),
+            detector=INDEX_PARAMS,
             adjacency=city.adjacency(),
             names={code: info.name_ko for code, info in city.districts.items()},
         )
@@ -130,7 +131,7 @@ def observations(
                 value=value,
                 grade=grade,
                 baseline=seen.baseline,
-                spike_score=seen.score,
+                spike_score=seen.likelihood,  # the alert holds while the point is unusual
                 spike=seen.alarm,
                 drivers=drivers,
                 feed_ages=ages,
@@ -305,7 +306,7 @@ class CityAlerts:
     def from_checkpoint(cls, data: Mapping[str, Any]) -> CityAlerts:
         return cls(
             next_offsets={k: int(v) for k, v in data["next_offsets"].items()},
-            detectors={k: DetectorState.from_dict(v) for k, v in data["detectors"].items()},
+            detectors=_detectors(data["detectors"]),
             engine=AlertEngine.from_dict(data["engine"]),
             tracker=ClusterTracker.from_dict(data["tracker"]),
             seqs={k: int(v) for k, v in data["seqs"].items()},
@@ -316,6 +317,15 @@ class CityAlerts:
             },
             clock=_clock(data.get("clock")),  # absent before 2026-12-03: the wall clock
         )
+
+
+def _detectors(data: Mapping[str, Any]) -> dict[str, DetectorState]:
+    """The checkpointed detector states; none if they were written by another detector version
+    (``InvalidState``): every series then starts a fresh detector, which warms up in 20 points."""
+    try:
+        return {key: DetectorState.from_dict(value) for key, value in data.items()}
+    except InvalidState:
+        return {}
 
 
 def _clock(value: Any) -> tuple[float, float] | None:

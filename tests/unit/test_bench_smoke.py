@@ -9,6 +9,7 @@ import json
 import pytest
 
 from bench.__main__ import INDEX_BENCHES, main, run  # bench/ is importable via pytest's pythonpath
+from bench.anomaly_eval import default_corpus
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +93,15 @@ def test_command_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -> N
     data = json.loads(out)
     assert set(data) == {"machine", "quick", "results"}
     assert set(data["results"]) == {"indices_memory"}
+
+
+@pytest.mark.skipif(
+    not (default_corpus() / "labels.json").exists(), reason="the anomaly-dev corpus is not here"
+)
+def test_anomaly_bench_reports_every_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--quick", "--only", "anomaly"])
+    result = json.loads(capsys.readouterr().out)["results"]["anomaly_dev"]
+    for name in ("riskmon", "windowed_gaussian", "legacy"):
+        assert set(result[name]) >= {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
+    assert result["series"] == 20
+    assert result["met"] is None  # a subset: the target is for the whole corpus

@@ -111,7 +111,7 @@ def test_disabling_one_rule_keeps_an_alert_the_other_holds() -> None:
     engine = AlertEngine.new()
     firing_threshold(engine)
     off = AlertConfig(DomainRules(threshold=ThresholdParams(enabled=False)))
-    (change,) = engine.observe(obs(400, 9.0, 5, score=0.9), off)  # the spike holds it open
+    (change,) = engine.observe(obs(400, 9.0, 5, score=0.96), off)  # the spike holds it open
     assert (change.what, change.alert.state, change.alert.active) == (
         "updated",
         AlertState.FIRING,
@@ -147,7 +147,7 @@ def test_json_round_trip_mid_lifecycle_continues_identically() -> None:
     firing_threshold(engine)
     engine.acknowledge(engine.open_alerts()[0].id, "kim", "note ✓", T0 + 310)
     engine.observe(obs(320, domain="flood_weather", feeds=(("wind_ms", 3500.0),)), CONFIG)
-    engine.observe(obs(330, 2.0, 2, score=0.9, spike=True, domain="crime"), CONFIG)
+    engine.observe(obs(330, 2.0, 2, score=0.96, spike=True, domain="crime"), CONFIG)
     restored = AlertEngine.from_dict(json.loads(json.dumps(engine.to_dict(), allow_nan=False)))
     assert restored == engine
     assert [a.to_dict() for a in restored.open_alerts()] == [
@@ -211,7 +211,7 @@ def test_bad_observations_are_refused(changes: dict[str, Any]) -> None:
 def test_severity_follows_the_grade() -> None:
     engine = AlertEngine.new()
     severities = [
-        engine.observe(obs(i, 3.0, grade, score=0.9, district=f"d{i}"), CONFIG)[0].alert.severity
+        engine.observe(obs(i, 3.0, grade, score=0.96, district=f"d{i}"), CONFIG)[0].alert.severity
         for i, grade in enumerate((1, 2, 3, 4, 5))
     ]
     assert [s.value for s in severities] == ["Minor", "Minor", "Moderate", "Severe", "Extreme"]
@@ -239,7 +239,7 @@ def test_config_defaults_overrides_and_round_trip() -> None:
         ({"spikes": {}}, "alerts.spikes: unknown key; known: spike, threshold, stale, domains"),
         ({"spike": {"open": 1}}, "alerts.spike.open: unknown key; known: enabled, min_duration_s"),
         ({"spike": {"open_score": "high"}}, "alerts.spike.open_score: expected a finite number"),
-        ({"spike": {"close_score": 0.9}}, "alerts.spike.close_score: must satisfy 0 <= close"),
+        ({"spike": {"close_score": 0.96}}, "alerts.spike.close_score: must satisfy 0 <= close"),
         ({"spike": {"enabled": 1}}, "alerts.spike.enabled: expected true or false, got int 1"),
         ({"spike": {"cooldown_s": -5}}, "alerts.spike.cooldown_s: expected a finite number >= 0"),
         (

@@ -31,7 +31,7 @@ from tests.unit.indices.alerts.support import (
 
 def test_spike_and_threshold_together_are_one_alert() -> None:
     engine = AlertEngine.new()
-    changes = engine.observe(obs(0, 6.0, 4, score=0.9), CONFIG)  # both open at once
+    changes = engine.observe(obs(0, 6.0, 4, score=0.96), CONFIG)  # both open at once
     assert kinds(changes) == [("opened", "hazard", "pending"), ("fired", "hazard", "firing")]
     assert changes[-1].alert.triggers == ("spike", "threshold")
     assert changes[-1].alert.holding == (("spike", T0), ("threshold", T0))
@@ -56,7 +56,7 @@ def test_a_pending_threshold_alert_fires_at_once_when_the_spike_opens() -> None:
     control.observe(obs(0, 5.5, 4), CONFIG)
     assert (opened.alert.state, opened.alert.triggers) == (AlertState.PENDING, ("threshold",))
     assert control.observe(obs(60, 5.5, 4, score=0.3), CONFIG) == []  # the threshold waits 300 s
-    (fired,) = engine.observe(obs(60, 5.5, 4, score=0.9, drivers=RAIN), CONFIG)
+    (fired,) = engine.observe(obs(60, 5.5, 4, score=0.96, drivers=RAIN), CONFIG)
     alert = fired.alert
     assert kinds([fired]) == [("fired", "hazard", "firing")]
     assert (alert.id, alert.fired_at, alert.drivers) == (opened.alert.id, T0 + 60, RAIN)
@@ -65,12 +65,12 @@ def test_a_pending_threshold_alert_fires_at_once_when_the_spike_opens() -> None:
 
 def test_an_alert_stays_open_while_either_rule_holds() -> None:
     engine = AlertEngine.new()
-    alert_id = engine.observe(obs(0, 6.0, 4, score=0.9), CONFIG)[-1].alert.id
+    alert_id = engine.observe(obs(0, 6.0, 4, score=0.96), CONFIG)[-1].alert.id
     steps = [
         (obs(100, 6.0, 4, score=0.3), (("threshold", T0),), ("threshold",)),  # spike closed
         (obs(200, 4.8, 3, score=0.3), (), ("threshold",)),  # threshold between its levels
         (obs(300, 3.0, 2, score=0.6), (), ("spike",)),  # spike between its levels
-        (obs(400, 3.0, 2, score=0.9), (("spike", T0 + 400),), ("spike",)),  # spike again
+        (obs(400, 3.0, 2, score=0.96), (("spike", T0 + 400),), ("spike",)),  # spike again
     ]
     for observation, holding, active in steps:
         assert all(c.what == "updated" for c in engine.observe(observation, CONFIG))
@@ -176,8 +176,8 @@ def _fire_alert_in(engine: AlertEngine, state: AlertState) -> None:
 def test_a_domain_alert_suppresses_its_districts_composite(state: AlertState) -> None:
     engine = AlertEngine.new()
     _fire_alert_in(engine, state)
-    assert engine.observe(obs(400, 7.5, 5, score=0.9, domain="composite"), CONFIG) == []
-    elsewhere = obs(400, 7.5, 5, score=0.9, domain="composite", district=E)
+    assert engine.observe(obs(400, 7.5, 5, score=0.96, domain="composite"), CONFIG) == []
+    elsewhere = obs(400, 7.5, 5, score=0.96, domain="composite", district=E)
     assert [(c.what, c.alert.district) for c in engine.observe(elsewhere, CONFIG)] == [
         ("opened", E),
         ("fired", E),

@@ -88,7 +88,7 @@ def _pending_close() -> list[AlertChange]:
 def _pending_timeout() -> list[AlertChange]:
     config = AlertConfig(DomainRules(spike=SpikeParams(min_duration_s=600)))
     engine = AlertEngine.new()
-    engine.observe(obs(0, score=0.9), config)
+    engine.observe(obs(0, score=0.96), config)
     engine.observe(obs(60, score=0.6), config)  # between the levels: stays pending
     return engine.tick(T0 + 60 + 1800, config)
 

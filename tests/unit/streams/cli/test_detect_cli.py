@@ -3,6 +3,7 @@ that the scores are exactly the worker's detector."""
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,15 @@ import numpy as np
 import pytest
 
 from indices.detect import DetectorParams, DetectorState
-from streams.cli.detect import BadInput, parse_time, read_points, run_detect
+from streams.cli import detect as detect_cli
+from streams.cli.detect import (
+    BadInput,
+    add_arguments,
+    parse_time,
+    read_points,
+    run_detect,
+    run_from_args,
+)
 
 T0 = 1_795_000_000.0
 PARAMS = DetectorParams()
@@ -59,7 +68,9 @@ def test_iso_input_gives_the_worker_detector_scores(
     assert [row[2] for row in rows[1:]] == expected_scores(ts, xs)
     scores = [float(row[2]) for row in rows[1:]]
     assert max(scores[:-20]) < 0.5 < max(scores[-20:])  # the jump, and only the jump
-    assert "400 rows, 1 alarms" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "400 rows, 1 alarms (both)" in err
+    assert "stepped back" not in err
 
 
 def test_epoch_without_header_equals_iso_with_header(tmp_path: Path) -> None:
@@ -101,7 +112,6 @@ def test_blank_lines_and_crlf_are_fine_and_empty_input_gives_a_header(tmp_path: 
         (["1795000000,1.0", "1795000005,nan"], 3, "not a finite number"),
         (["1795000000,1.0", "1795000005"], 3, "expected 2 fields"),
         (["1795000000,1.0", "1795000005,1.0,x"], 3, "expected 2 fields"),
-        (["1795000005,1.0", "1795000000,1.0"], 3, "earlier than the row before"),
         (["garbage,1.0"], 2, "not a time"),
     ],
 )
@@ -122,6 +132,63 @@ def test_a_bad_row_exits_2_naming_its_line_and_writes_nothing(
     with pytest.raises(BadInput) as caught:
         read_points(source)
     assert caught.value.line == line
+
+
+def test_a_time_that_steps_back_is_scored_and_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ts, xs = points()
+    ts[200] = ts[150]  # a clock glitch: 50 rows back
+    source = write(tmp_path / "in.csv", [f"{iso(t)},{x}" for t, x in zip(ts, xs, strict=True)])
+    target = tmp_path / "out.csv"
+    assert run_detect(source, target, PARAMS) == 0
+    rows = output_rows(target)
+    assert len(rows) == len(ts) + 1
+    assert rows[201][0] == iso(ts[150])  # written as read
+    assert [row[2] for row in rows[1:]] == expected_scores(ts, xs)  # the worker's scores
+    assert "1 times stepped back (scored at the newest time seen)" in capsys.readouterr().err
+    assert read_points(source)[4] == 1
+
+
+def test_out_of_order_fail_refuses_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write(tmp_path / "in.csv", ["1795000005,1.0", "1795000000,1.0"])
+    target = tmp_path / "out.csv"
+    assert run_detect(source, target, PARAMS, out_of_order="fail") == 2
+    assert f"{source}:3: time 1795000000 is earlier than a row before" in capsys.readouterr().err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(("direction", "alarms"), [("up", 1), ("down", 0), ("both", 1)])
+def test_direction_is_honoured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], direction: str, alarms: int
+) -> None:
+    ts, xs = points()  # the jump is a rise
+    source = write(tmp_path / "in.csv", [f"{t},{x}" for t, x in zip(ts, xs, strict=True)])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--input", type=Path)
+    parser.add_argument("--output", type=Path)
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--input", str(source), "--output", str(tmp_path / "o.csv"), "--direction", direction]
+    )
+    assert run_from_args(args) == 0
+    assert f"400 rows, {alarms} alarms ({direction})" in capsys.readouterr().err
+    scores = [float(row[2]) for row in output_rows(tmp_path / "o.csv")[1:]]
+    assert (max(scores[-20:]) > 0.5) is (direction != "down")
+
+
+def test_long_files_report_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(detect_cli, "PROGRESS_ROWS", 100)
+    ts, xs = points()
+    source = write(tmp_path / "in.csv", [f"{t},{x}" for t, x in zip(ts, xs, strict=True)])
+    assert run_detect(source, tmp_path / "out.csv", PARAMS) == 0
+    err = capsys.readouterr().err
+    assert "300 rows read" in err
+    assert "read 400 rows; scoring" in err
 
 
 def test_a_bad_first_row_is_not_taken_for_a_header(tmp_path: Path) -> None:

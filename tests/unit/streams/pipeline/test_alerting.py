@@ -367,6 +367,6 @@ def test_a_burst_after_warm_up_is_one_alert_with_the_default_rules() -> None:
     assert max(composite_grades) >= 4  # the composite's threshold held, and gave way
     assert {a.id for a in seen} == {seen[0].id}, [(a.id, a.change) for a in seen]
     fired = next(a for a in seen if a.change == "fired")
-    assert (fired.domain, fired.rule, fired.triggers) == ("fire", "hazard", ["threshold", "spike"])
+    assert (fired.domain, fired.rule, fired.triggers) == ("fire", "hazard", ["spike", "threshold"])
     assert {d.event_id for d in fired.drivers} <= {f"119:F{k}" for k in range(6)}
     assert "119:F0" in {d.event_id for d in fired.drivers}
