@@ -36,7 +36,7 @@ from indices.model import (
     ReadingIn,
     Scores,
 )
-from indices.params import ModelParams
+from indices.params import ModelParams, StateLimits
 from indices.state import DistrictState
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "Outcome",
     "ReadingIn",
     "Scores",
+    "StateLimits",
     "grade",
     "params_from_mapping",
     "params_to_mapping",

@@ -46,7 +46,9 @@ __all__ = [
 # formula or a default parameter changes the numbers.
 MODEL_VERSION: Final[str] = "riskmon-index/0.2"
 
-Outcome = Literal["applied", "duplicate", "conflict", "unknown_gauge", "unmapped_type"]
+Outcome = Literal[
+    "applied", "duplicate", "conflict", "unknown_gauge", "unmapped_type", "over_capacity"
+]
 
 
 def _check_time(t: float, what: str) -> None:

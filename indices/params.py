@@ -75,6 +75,7 @@ __all__ = [
     "RIVER_KIND",
     "Anchors",
     "ModelParams",
+    "StateLimits",
 ]
 
 V = TypeVar("V")
@@ -326,3 +327,29 @@ def _require_keys(
     for key, value in mapping.items():
         ok = _finite(value) and (value > 0 if positive else value >= 0)
         _require(ok, f"{name}.{key}", f"must be {'> 0' if positive else '>= 0'}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class StateLimits:
+    """How much one district's state may hold of what senders choose the ids of; not part of the
+    model (a checkpoint does not depend on them). Incident keys are also pruned with time
+    (:meth:`DistrictState.prune`: ``horizon_half_lives``), superseded safety facts too; sensors
+    and each facility's or structure's newest fact are kept for as long as they exist. A new key
+    beyond a limit is refused (``apply`` answers ``"over_capacity"``; the worker dead-letters it
+    as ``state_full`` and counts it): the state, a checkpoint and a partition's memory stay
+    bounded whatever a sender makes up. The defaults are far above any real district's needs
+    (a district of Seoul holds a few hundred sensors and a few thousand facilities).
+
+    >>> StateLimits(max_sensors=0)
+    Traceback (most recent call last):
+    indices.errors.InvalidConfig: max_sensors: must be >= 1, got 0
+    """
+
+    max_incidents: int = 200_000
+    max_sensors: int = 5_000
+    max_facts: int = 50_000
+
+    def __post_init__(self) -> None:
+        for name in ("max_incidents", "max_sensors", "max_facts"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and value >= 1, name, f"must be >= 1, got {value!r}")

@@ -38,7 +38,7 @@ from indices.model import (
     ReadingIn,
     Scores,
 )
-from indices.params import RIVER_KIND, ModelParams
+from indices.params import RIVER_KIND, ModelParams, StateLimits
 from indices.records import (
     FacilityRecord,
     FactRecord,
@@ -55,6 +55,7 @@ from indices.taxonomy import DOMAINS, SENSOR_DOMAIN
 
 __all__ = ["STATE_FORMAT", "DistrictState", "Driver"]
 
+DEFAULT_LIMITS = StateLimits()
 STATE_FORMAT = 2  # version of the to_dict layout; from_dict also reads 1 and refuses others
 Driver = tuple[str, str, float]  # (event id, type or sensor kind, contribution 0-10)
 
@@ -121,9 +122,19 @@ class DistrictState:
             f"facts={len(self._facts)}>"
         )
 
+    def sizes(self) -> dict[str, int]:
+        """What the state holds of each kind :class:`StateLimits` bounds (for metrics)."""
+        return {
+            "incidents": len(self._incidents),
+            "sensors": len(self._readings),
+            "facts": len(self._facts),
+        }
+
     # --- mutation ---------------------------------------------------------------------------
 
-    def apply(self, event: Event, params: ModelParams) -> Outcome:
+    def apply(
+        self, event: Event, params: ModelParams, limits: StateLimits = DEFAULT_LIMITS
+    ) -> Outcome:
         """Take ``event`` into the state and say what happened to it.
 
         - ``"applied"``: taken into account. It may not move any score: a reading or fact older
@@ -136,15 +147,17 @@ class DistrictState:
           changed. Configure the gauge's stages to use it.
         - ``"unmapped_type"``: an incident whose type ``params.incident_domain`` leaves out; nothing
           changed. The city chose not to count that type.
+        - ``"over_capacity"``: a new incident key, sensor or fact key while the state already
+          holds ``limits``' maximum of that kind; nothing changed (see :class:`StateLimits`).
         """
         if isinstance(event, IncidentIn):
-            return self._apply_incident(event, params)
+            return self._apply_incident(event, params, limits)
         if isinstance(event, ReadingIn):
-            return self._apply_reading(event, params)
+            return self._apply_reading(event, params, limits)
         if isinstance(event, FacilityIn):
-            return self._apply_fact(event.key, FacilityRecord.of(event))
+            return self._apply_fact(event.key, FacilityRecord.of(event), limits)
         if isinstance(event, InspectionIn):
-            return self._apply_fact(event.key, InspectionRecord.of(event))
+            return self._apply_fact(event.key, InspectionRecord.of(event), limits)
         raise InvalidEvent(f"not an indices event: {type(event).__name__}")
 
     def prune(self, params: ModelParams, at: float) -> int:
@@ -179,7 +192,9 @@ class DistrictState:
             del self._facts[key]
         return len(expired) + len(stale)
 
-    def _apply_incident(self, event: IncidentIn, params: ModelParams) -> Outcome:
+    def _apply_incident(
+        self, event: IncidentIn, params: ModelParams, limits: StateLimits
+    ) -> Outcome:
         domain = params.incident_domain.get(event.type)
         if domain is None:
             return "unmapped_type"
@@ -187,6 +202,8 @@ class DistrictState:
         held = self._incidents.get(event.key)
         if held is not None:
             return "duplicate" if held == record else "conflict"
+        if len(self._incidents) >= limits.max_incidents:
+            return "over_capacity"
         self._incidents[event.key] = record
         self._by_domain.setdefault(domain, set()).add(event.key)
         bisect.insort(self._times.setdefault(domain, []), record.t)
@@ -206,21 +223,25 @@ class DistrictState:
         self._intensity[domain] = (total, t_last)
         return "applied"
 
-    def _apply_reading(self, event: ReadingIn, params: ModelParams) -> Outcome:
+    def _apply_reading(self, event: ReadingIn, params: ModelParams, limits: StateLimits) -> Outcome:
         if event.kind == RIVER_KIND and event.sensor_id not in params.river_stages:
             return "unknown_gauge"
         record = ReadingRecord.of(event)
         held = self._readings.get(event.sensor_id)
         if held == record:
             return "duplicate"
+        if held is None and len(self._readings) >= limits.max_sensors:
+            return "over_capacity"
         if held is None or reading_rank(record) > reading_rank(held):
             self._readings[event.sensor_id] = record
         return "applied"
 
-    def _apply_fact(self, key: str, record: FactRecord) -> Outcome:
+    def _apply_fact(self, key: str, record: FactRecord, limits: StateLimits) -> Outcome:
         held = self._facts.get(key)
         if held is not None:
             return "duplicate" if held == record else "conflict"
+        if len(self._facts) >= limits.max_facts:
+            return "over_capacity"
         self._facts[key] = record
         self._promote(key, record)
         return "applied"

@@ -67,6 +67,13 @@ class WorkerMetrics:
             ["what"],
             registry=r,
         )
+        self.state_entries = Gauge(
+            "riskmon_state_entries",
+            "Entries of the scoring state held by this worker, by kind (incidents, sensors, "
+            "facts); each district's are capped by RISKMON_STATE_MAX_*",
+            ["kind"],
+            registry=r,
+        )
         self.not_owned = Counter(
             "riskmon_not_owned_records_total",
             "Records of a partition revoked while they waited in a batch; left to the new owner",

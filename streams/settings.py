@@ -131,6 +131,15 @@ class Settings(BaseSettings):
     tick_interval_s: float = Field(default=5.0, gt=0, description="decay re-evaluation period")
     tick_min_change: float = Field(default=0.001, ge=0, description="publish a tick if moved more")
     checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    state_max_incidents: int = Field(
+        default=200_000, ge=1, description="incident keys one district's state may hold"
+    )
+    state_max_sensors: int = Field(
+        default=5_000, ge=1, description="sensors one district's state may hold"
+    )
+    state_max_facts: int = Field(
+        default=50_000, ge=1, description="safety-fact keys one district's state may hold"
+    )
     checkpoint_mismatch: Literal["refuse", "rebuild"] = Field(
         default="refuse",
         description="a checkpoint saved under another model or for other districts: refuse "

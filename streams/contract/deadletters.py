@@ -29,6 +29,7 @@ DeadLetterError = Literal[
     "ack_rejected",
     "internal",
     "output_too_large",
+    "state_full",
 ]
 
 

@@ -33,6 +33,7 @@ from indices import (
     ModelParams,
     ReadingIn,
     Scores,
+    StateLimits,
 )
 from indices.config import params_to_mapping
 from indices.taxonomy import SENSOR_DOMAIN
@@ -103,10 +104,12 @@ def driver_identity(event: Event, params: ModelParams) -> tuple[str, str, str]:
 
 @dataclass(frozen=True)
 class ScoringContext:
-    """What scoring needs besides state: the districts and the model parameters."""
+    """What scoring needs besides state: the districts, the model parameters and how much a
+    district's state may hold (not part of the model)."""
 
     districts: Mapping[str, District]
     params: ModelParams
+    limits: StateLimits = field(default_factory=StateLimits)
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class Conflict:
     offset: int
     event: LocatedEvent
     reason: str
-    error: Literal["conflict", "unknown_district"] = "conflict"
+    error: Literal["conflict", "unknown_district", "state_full"] = "conflict"
 
 
 @dataclass(frozen=True)
@@ -249,10 +252,24 @@ class PartitionScorer:
                 continue
             slot = self.slots.setdefault(located.district, DistrictSlot(DistrictState.new()))
             event = to_model_event(located.event)
-            result = slot.state.apply(event, ctx.params)
+            result = slot.state.apply(event, ctx.params, ctx.limits)
             self._count(outcome, result)
             if result == "applied":
                 touched.setdefault(located.district, []).append(event)
+            elif result == "over_capacity":
+                sizes = slot.state.sizes()
+                outcome.conflicts.append(
+                    Conflict(
+                        offset,
+                        located,
+                        f"district {located.district}'s state is full for this {located.kind} "
+                        f"(it holds {sizes['incidents']} incidents, {sizes['sensors']} sensors, "
+                        f"{sizes['facts']} safety facts; limits {ctx.limits.max_incidents}, "
+                        f"{ctx.limits.max_sensors}, {ctx.limits.max_facts}): a sender is making "
+                        "up ids, or the limits (RISKMON_STATE_MAX_*) are too low",
+                        "state_full",
+                    )
+                )
             elif result == "conflict":
                 event_id = driver_identity(event, ctx.params)[0]
                 outcome.conflicts.append(

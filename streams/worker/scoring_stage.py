@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from faust.types import TP
 
+from indices import StateLimits
 from streams.city.config import CityConfig
 from streams.contract import DeadLetter, LocatedEvent, ScoreUpdate
 from streams.contract.base import read_internal
@@ -198,7 +199,10 @@ class ScoringStage:
         self.settings = settings
         self.topic = settings.topics.located
         self.city = config.city
-        self.ctx = ScoringContext(config.city.model_districts(), config.params)
+        limits = StateLimits(
+            settings.state_max_incidents, settings.state_max_sensors, settings.state_max_facts
+        )
+        self.ctx = ScoringContext(config.city.model_districts(), config.params, limits)
         self.fingerprint = model_fingerprint(config.params)
         self.checkpoints = checkpoints
         self.metrics = metrics
@@ -354,6 +358,16 @@ class ScoringStage:
                     "saved" if saved else "failed",
                 )
 
+    def count_state(self) -> None:
+        """The state held here, by kind and in checkpoint bytes, for the state-size metrics."""
+        totals = {"incidents": 0, "sensors": 0, "facts": 0}
+        for scorer in self.scorers.values():
+            for slot in scorer.slots.values():
+                for kind, n in slot.state.sizes().items():
+                    totals[kind] += n
+        for kind, n in totals.items():
+            self.metrics.state_entries.labels(kind).set(n)
+
     # --- checkpoints --------------------------------------------------------------------------
     async def save(self, partition: int) -> bool:
         """Save ``partition``'s state with its next offset; False (and still dirty) if the store
@@ -386,6 +400,8 @@ class ScoringStage:
 
     async def save_dirty(self) -> None:
         """Save every partition changed since its last save (the checkpoint timer)."""
+        if self.dirty:
+            self.count_state()
         saved = [await self.save(partition) for partition in sorted(self.dirty)]
         if self.outage.failing and saved and all(saved):
             log.info(

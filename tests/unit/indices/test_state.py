@@ -18,6 +18,7 @@ from indices import (
     InvalidState,
     ModelParams,
     ReadingIn,
+    StateLimits,
     score_batch,
 )
 from indices.formulas import any_of, incident_hazard, risk
@@ -55,6 +56,36 @@ def test_fact_outcomes_share_one_key_space() -> None:
     assert state.apply(InspectionIn("city:7", "bridge-1", "D", T0), PARAMS) == "conflict"
     # incident keys are a separate space: the same "source:id" on the incident topic is fine
     assert state.apply(IncidentIn("city:7", "sinkhole", 2, T0), PARAMS) == "applied"
+
+
+def test_new_keys_beyond_the_limits_are_refused_and_known_ones_still_count() -> None:
+    limits = StateLimits(max_incidents=2, max_sensors=1, max_facts=1)
+    state = DistrictState.new()
+    assert [
+        state.apply(IncidentIn(f"fire:{n}", "fire", 3, T0 + n), PARAMS, limits) for n in range(3)
+    ] == ["applied", "applied", "over_capacity"]
+    assert state.apply(IncidentIn("fire:1", "fire", 3, T0 + 1), PARAMS, limits) == "duplicate"
+    assert state.apply(IncidentIn("fire:1", "fire", 4, T0 + 1), PARAMS, limits) == "conflict"
+    assert state.apply(ReadingIn("aws-1", "rainfall_mm_1h", 5.0, T0), PARAMS, limits) == "applied"
+    # a known sensor's newer reading is not a new entry
+    assert state.apply(ReadingIn("aws-1", "rainfall_mm_1h", 9.0, T0 + 60), PARAMS, limits) == (
+        "applied"
+    )
+    assert state.apply(ReadingIn("aws-2", "rainfall_mm_1h", 5.0, T0), PARAMS, limits) == (
+        "over_capacity"
+    )
+    assert state.apply(FacilityIn("c:1", "cam-1", "cctv", True, T0), PARAMS, limits) == "applied"
+    before = state.to_dict()
+    assert state.apply(FacilityIn("c:2", "cam-2", "cctv", True, T0), PARAMS, limits) == (
+        "over_capacity"
+    )
+    assert state.to_dict() == before
+    assert state.sizes() == {"incidents": 2, "sensors": 1, "facts": 1}
+    # pruning frees room: an old incident forgotten lets a new one in
+    state.prune(PARAMS, T0 + PARAMS.horizon_s("fire") + 10)
+    assert state.apply(IncidentIn("fire:9", "fire", 3, T0 + 9e9), PARAMS, limits) == "applied"
+    with pytest.raises(InvalidConfig, match="max_incidents"):
+        StateLimits(max_incidents=0)
 
 
 def test_readings_newest_wins_and_unknown_gauges_are_rejected() -> None:

@@ -6,7 +6,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
-from indices import ModelParams, score_batch
+from indices import ModelParams, StateLimits, score_batch
 from streams.contract import Incident, LocatedEvent, SensorReading
 from streams.pipeline.scoring import PartitionScorer, ScoringContext, to_model_event
 from tests.cities import exact_gimpo
@@ -159,6 +159,23 @@ def test_an_unknown_district_is_reported_and_the_batch_goes_on() -> None:
     assert outcome.counts["unknown_district"] == 1
     assert scorer.next_offset == 3
     assert "9999999999" not in scorer.slots  # no state for it, no checkpoint of it
+
+
+def test_ids_beyond_a_districts_state_limit_are_dead_lettered_as_state_full() -> None:
+    """A sender making up incident ids cannot grow a district's state without bound: past the
+    limit each new id is refused with a reason; known ones and other districts go on."""
+    ctx = ScoringContext(CTX.districts, CTX.params, StateLimits(max_incidents=3))
+    scorer = PartitionScorer(0, CODES)
+    batch = [(n, located(CODES[0], n)) for n in range(5)] + [(5, located(CODES[1], 9))]
+    outcome = scorer.process(batch, ctx, T0)
+    assert [(c.offset, c.error) for c in outcome.conflicts] == [
+        (3, "state_full"),
+        (4, "state_full"),
+    ]
+    assert "RISKMON_STATE_MAX_" in outcome.conflicts[0].reason
+    assert outcome.counts["over_capacity"] == 2
+    assert scorer.slots[CODES[0]].state.sizes()["incidents"] == 3
+    assert [u.district for u in outcome.updates] == [CODES[0], CODES[1]]
 
 
 def test_offsets_with_a_gap_are_detected() -> None:

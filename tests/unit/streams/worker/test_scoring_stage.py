@@ -427,3 +427,12 @@ async def test_a_checkpoint_waits_for_the_outputs_of_the_batch_in_flight() -> No
     await batch
     assert await save
     assert store.states[0]["next_offset"] == 2
+
+
+async def test_the_state_held_is_measured_at_each_checkpoint() -> None:
+    stage, io, metrics = stage_of(MemoryCheckpointStore())
+    ownership = Ownership().assign({P0})
+    await stage.batch([fire(0, 0, NOW), fire(0, 1, NOW)], NOW, ownership, io.dead_letter)
+    await stage.save_dirty()
+    assert value(metrics, "riskmon_state_entries", kind="incidents") == 2
+    assert value(metrics, "riskmon_state_entries", kind="sensors") == 0
