@@ -74,6 +74,14 @@ class WorkerMetrics:
             ["kind"],
             registry=r,
         )
+        self.identities = Counter(
+            "riskmon_identity_decisions_total",
+            "Incidents and safety facts by identity decision (first: a new (source, id); again: "
+            "re-sent to the same district; moved: re-sent placed elsewhere, dead-lettered; "
+            "over_capacity, redelivered, gap)",
+            ["decision"],
+            registry=r,
+        )
         self.not_owned = Counter(
             "riskmon_not_owned_records_total",
             "Records of a partition revoked while they waited in a batch; left to the new owner",

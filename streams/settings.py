@@ -25,6 +25,7 @@ class Topics(BaseModel):
     incidents: str = "riskmon.incidents"
     readings: str = "riskmon.readings"
     safety: str = "riskmon.safety"
+    identity: str = "riskmon.identity"
     located: str = "riskmon.located"
     scores: str = "riskmon.scores"
     deadletter: str = "riskmon.deadletter"
@@ -41,6 +42,7 @@ class Topics(BaseModel):
             self.incidents,
             self.readings,
             self.safety,
+            self.identity,
             self.located,
             self.scores,
             self.deadletter,
@@ -139,6 +141,11 @@ class Settings(BaseSettings):
     )
     state_max_facts: int = Field(
         default=50_000, ge=1, description="safety-fact keys one district's state may hold"
+    )
+    state_max_identities: int = Field(
+        default=2_000_000,
+        ge=1,
+        description="(source, id) identities one riskmon.identity partition may remember",
     )
     checkpoint_mismatch: Literal["refuse", "rebuild"] = Field(
         default="refuse",

@@ -15,8 +15,9 @@
 # Who gets what (topic names are the defaults; ops on a resource imply Describe on it):
 #
 #   agency-<name>  Write  its input topics (riskmon.incidents / .readings / .safety)
-#   worker         Read   inputs, riskmon.located, riskmon.alert-input, riskmon.alert-acks
-#                  Write  riskmon.located, .scores, .deadletter, .alert-input, .alerts,
+#   worker         Read   inputs, riskmon.identity, riskmon.located, riskmon.alert-input,
+#                         riskmon.alert-acks
+#                  Write  riskmon.identity, riskmon.located, .scores, .deadletter, .alert-input, .alerts,
 #                         .alert-ack-results
 #                  Create, Read, Write on topics prefixed "<app_id>-" (Faust's own:
 #                         <app_id>-__assignor-__leader; changelogs if tables are ever used)
@@ -74,6 +75,7 @@ TOPIC_INCIDENTS=${TOPIC_INCIDENTS:-${RISKMON_TOPICS__INCIDENTS:-riskmon.incident
 TOPIC_READINGS=${TOPIC_READINGS:-${RISKMON_TOPICS__READINGS:-riskmon.readings}}
 TOPIC_SAFETY=${TOPIC_SAFETY:-${RISKMON_TOPICS__SAFETY:-riskmon.safety}}
 TOPIC_LOCATED=${TOPIC_LOCATED:-${RISKMON_TOPICS__LOCATED:-riskmon.located}}
+TOPIC_IDENTITY=${TOPIC_IDENTITY:-${RISKMON_TOPICS__IDENTITY:-riskmon.identity}}
 TOPIC_SCORES=${TOPIC_SCORES:-${RISKMON_TOPICS__SCORES:-riskmon.scores}}
 TOPIC_DEADLETTER=${TOPIC_DEADLETTER:-${RISKMON_TOPICS__DEADLETTER:-riskmon.deadletter}}
 TOPIC_ALERTS=${TOPIC_ALERTS:-${RISKMON_TOPICS__ALERTS:-riskmon.alerts}}
@@ -101,7 +103,7 @@ if [[ $DRY_RUN == 0 && ! -r "$COMMAND_CONFIG" ]]; then
 fi
 
 INPUTS=("$TOPIC_INCIDENTS" "$TOPIC_READINGS" "$TOPIC_SAFETY")
-ALL_TOPICS=("${INPUTS[@]}" "$TOPIC_LOCATED" "$TOPIC_SCORES" "$TOPIC_DEADLETTER" "$TOPIC_ALERTS"
+ALL_TOPICS=("${INPUTS[@]}" "$TOPIC_IDENTITY" "$TOPIC_LOCATED" "$TOPIC_SCORES" "$TOPIC_DEADLETTER" "$TOPIC_ALERTS"
     "$TOPIC_ALERT_ACKS" "$TOPIC_ALERT_INPUT" "$TOPIC_ACK_RESULTS")
 
 # run COMMAND...: print it (dry run, shell-quoted so it can be pasted) or run it.
@@ -172,7 +174,7 @@ done
 
 # --- worker: the Faust app, consumer group $APP_ID ------------------------------------------
 with_topics "$WORKER_USER" "Read" "${INPUTS[@]}" "$TOPIC_ALERT_ACKS"
-with_topics "$WORKER_USER" "Read Write" "$TOPIC_LOCATED" "$TOPIC_ALERT_INPUT"
+with_topics "$WORKER_USER" "Read Write" "$TOPIC_IDENTITY" "$TOPIC_LOCATED" "$TOPIC_ALERT_INPUT"
 with_topics "$WORKER_USER" "Write" \
     "$TOPIC_SCORES" "$TOPIC_DEADLETTER" "$TOPIC_ALERTS" "$TOPIC_ACK_RESULTS"
 # Faust's internal topics are named "<app id>-...": the leader topic of its partition assignor

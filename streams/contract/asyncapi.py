@@ -44,6 +44,8 @@ class TopicSource(Protocol):
     @property
     def safety(self) -> str: ...
     @property
+    def identity(self) -> str: ...
+    @property
     def located(self) -> str: ...
     @property
     def scores(self) -> str: ...
@@ -66,6 +68,7 @@ class TopicNames:
     incidents: str = "riskmon.incidents"
     readings: str = "riskmon.readings"
     safety: str = "riskmon.safety"
+    identity: str = "riskmon.identity"
     located: str = "riskmon.located"
     scores: str = "riskmon.scores"
     deadletter: str = "riskmon.deadletter"
@@ -104,6 +107,12 @@ TOPICS: Final = (
         "safety", "safety", "safety-fact", "the facility id or structure id (UTF-8)",
         ("city",), ("worker",),
         "Inspection grades and safety facilities added or removed.",
+    ),
+    _Topic(
+        "identity", "identity", "located-event", "the event's identity KIND:SOURCE:ID (UTF-8)",
+        ("worker",), ("worker",),
+        "Validated incidents and safety facts on their way to scoring, partitioned by a CRC-32 "
+        "of their (source, id) so every copy of one identity meets the same ledger.",
     ),
     _Topic(
         "located", "located", "located-event", DISTRICT_KEY,

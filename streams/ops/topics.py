@@ -26,11 +26,13 @@ def required_partitions(settings: Settings) -> dict[str, int]:
 
     ``riskmon.located`` must have exactly ``RISKMON_PARTITIONS``: districts are placed on its
     partitions by position (``CityMap.partition_of``) and checkpoints hold a partition's
-    districts, so another count would mix states. The alert stage needs one partition to see the
-    whole city. The other topics work with any count.
+    districts, so another count would mix states; ``riskmon.identity`` too (identities are
+    placed by a hash modulo the count and checkpointed per partition). The alert stage needs one
+    partition to see the whole city. The other topics work with any count.
     """
     return {
         settings.topics.located: settings.partitions,
+        settings.topics.identity: settings.partitions,
         **{name: 1 for name in settings.topics.single_partition()},
     }
 

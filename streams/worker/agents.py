@@ -1,7 +1,10 @@
 """The worker's Faust agents: loops that read, call the stages, and write. No logic here.
 
 ingest  (riskmon.incidents | readings | safety) -> :func:`streams.pipeline.ingest.ingest`
-        -> riskmon.located (explicit partition per district) or riskmon.deadletter
+        -> riskmon.identity (incidents and safety facts, partitioned by (source, id)),
+           riskmon.located (readings, explicit partition per district) or riskmon.deadletter
+identity (riskmon.identity) -> :class:`streams.worker.identity_stage.IdentityStage` (one
+        (source, id) in one district, city-wide) -> riskmon.located or riskmon.deadletter
 score   (riskmon.located) -> :class:`streams.worker.scoring_stage.ScoringStage` -> riskmon.scores
 alerts  (riskmon.alert-input | alert-acks) -> :class:`streams.worker.alert_stage.AlertStage`
 tick    (timer) re-evaluates decaying indices and alert states and publishes what moved
@@ -29,10 +32,12 @@ from streams.contract.deadletters import RawRecord, dead_letter
 from streams.metrics import WorkerMetrics
 from streams.persistence.checkpoints import CheckpointStore
 from streams.pipeline.alerting import AlertingContext
+from streams.pipeline.identity import identity_of, identity_partition
 from streams.pipeline.ingest import Kind, ingest
 from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
 from streams.worker.delivery import Delivery, Outgoing
+from streams.worker.identity_stage import IdentityStage
 from streams.worker.ownership import Ownership
 from streams.worker.scoring_stage import ScoringStage, utcnow
 
@@ -69,6 +74,7 @@ class Worker:
         config: CityConfig,
         checkpoints: CheckpointStore,
         alert_checkpoints: CheckpointStore,
+        identity_checkpoints: CheckpointStore,
         metrics: WorkerMetrics,
     ) -> None:
         self.app = app
@@ -84,6 +90,7 @@ class Worker:
             "partitions": settings.partitions,
         }
         self.inputs = app.topic(*topics.inputs(), **raw)
+        self.identity = app.topic(topics.identity, **raw)
         self.located = app.topic(topics.located, **raw)
         self.scores = app.topic(topics.scores, **raw)
         self.deadletter = app.topic(topics.deadletter, **raw)
@@ -98,6 +105,14 @@ class Worker:
         )
         alert_ctx = AlertingContext.for_city(config)
         self.delivery = Delivery(metrics, self.too_large)
+        self.identity_stage = IdentityStage(
+            settings,
+            config.params,
+            identity_checkpoints,
+            metrics,
+            forward=self.send_located,
+            seek=self.seek,
+        )
         self.alert_stage = AlertStage(
             app, settings, alert_ctx, alert_checkpoints, metrics, self.delivery
         )
@@ -157,10 +172,25 @@ class Worker:
             out.append(Outgoing(self.alert_input, key, value, "alert_input", partition=0))
         await self.delivery.confirm(out)
 
+    def located_out(self, located: LocatedEvent) -> Outgoing:
+        """``located`` on riskmon.located, on its district's partition."""
+        return Outgoing(
+            self.located,
+            located.district.encode(),
+            located.model_dump_json().encode(),
+            "located",
+            partition=self.city.partition_of(located.district, self.settings.partitions),
+        )
+
+    async def send_located(self, events: Sequence[LocatedEvent]) -> None:
+        """Publish ``events`` to riskmon.located, confirmed."""
+        await self.delivery.confirm([self.located_out(e) for e in events])
+
     # --- ingest -------------------------------------------------------------------------------
     async def ingest_batch(self, events: Sequence[Any]) -> None:
-        """Validate and locate a batch; return once every located event and dead letter of it is
-        confirmed by the broker (Faust acks the batch's offsets when this returns)."""
+        """Validate and locate a batch; return once every output and dead letter of it is
+        confirmed by the broker (Faust acks the batch's offsets when this returns). Incidents
+        and safety facts go to the identity stage, readings straight to scoring."""
         now = utcnow()
         out: list[Outgoing] = []
         for raw in raw_records(events):
@@ -175,14 +205,17 @@ class Worker:
             if happened is not None:
                 delay = max(0.0, (located.received_at - happened).total_seconds())
                 self.metrics.arrival_delay.labels(located.kind).observe(delay)
-            partition = self.city.partition_of(located.district, self.settings.partitions)
+            identity = identity_of(located)
+            if identity is None:
+                out.append(self.located_out(located))
+                continue
             out.append(
                 Outgoing(
-                    self.located,
-                    located.district.encode(),
+                    self.identity,
+                    identity.encode(),
                     located.model_dump_json().encode(),
-                    "located",
-                    partition=partition,
+                    "identity",
+                    partition=identity_partition(identity, self.settings.partitions),
                 )
             )
         await self.delivery.confirm(out)
@@ -192,17 +225,24 @@ class Worker:
         """Where each stateful partition of ``granted`` must be read from (restoring the states
         not restored yet: Faust asks while the assignment signal may still be restoring)."""
         await self.on_assigned(granted)
-        return self.scoring.positions(granted) | self.alert_stage.resume_positions(granted)
+        return (
+            self.identity_stage.positions(granted)
+            | self.scoring.positions(granted)
+            | self.alert_stage.resume_positions(granted)
+        )
 
     async def on_assigned(self, assigned: Set[TP]) -> None:
+        await self.identity_stage.on_assigned(assigned)
         await self.scoring.on_assigned(assigned)
         await self.alert_stage.on_assigned(assigned)
 
     async def on_revoked(self, revoked: Set[TP]) -> None:
+        await self.identity_stage.on_revoked(revoked)
         await self.scoring.on_revoked(revoked)
         await self.alert_stage.on_revoked(revoked)
 
     async def save_dirty(self) -> None:
+        await self.identity_stage.save_dirty()
         await self.scoring.save_dirty()
         await self.alert_stage.save()
 
@@ -213,10 +253,13 @@ def register(
     config: CityConfig,
     checkpoints: CheckpointStore,
     alert_checkpoints: CheckpointStore,
+    identity_checkpoints: CheckpointStore,
     metrics: WorkerMetrics,
 ) -> Worker:
     """Add riskmon's agents and timers to ``app``; returns the shared :class:`Worker`."""
-    worker = Worker(app, settings, config, checkpoints, alert_checkpoints, metrics)
+    worker = Worker(
+        app, settings, config, checkpoints, alert_checkpoints, identity_checkpoints, metrics
+    )
     app.resume_positions = worker.resume_positions
     take = (settings.batch_max, settings.batch_within_s)
 
@@ -224,6 +267,12 @@ def register(
     async def ingest_agent(stream: Any) -> None:
         async for events in stream.take_events(*take):
             await worker.ingest_batch(events)
+
+    @app.agent(worker.identity, name="riskmon.identity")  # type: ignore[untyped-decorator]
+    async def identity_agent(stream: Any) -> None:
+        async for events in stream.take_events(*take):
+            records = raw_records(events)
+            await worker.identity_stage.batch(records, utcnow(), worker.ownership, worker.send_dead)
 
     @app.agent(worker.located, name="riskmon.score")  # type: ignore[untyped-decorator]
     async def score_agent(stream: Any) -> None:
@@ -238,6 +287,7 @@ def register(
 
     @app.timer(interval=settings.tick_interval_s)  # type: ignore[untyped-decorator]
     async def tick_timer() -> None:
+        await worker.identity_stage.tick(utcnow())
         await worker.scoring.tick(utcnow())
         await worker.alert_stage.tick(utcnow())
 

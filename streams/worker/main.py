@@ -24,8 +24,9 @@ def run_worker(settings: Settings, config: CityConfig) -> None:
     dsn = settings.require_pg_dsn()
     checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.located)
     alert_checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.alert_input)
+    identity_checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.identity)
     metrics = WorkerMetrics()
-    register(app, settings, config, checkpoints, alert_checkpoints, metrics)
+    register(app, settings, config, checkpoints, alert_checkpoints, identity_checkpoints, metrics)
     serve_metrics(settings.metrics_host, settings.metrics_port, metrics.registry)
     worker = faust.Worker(
         app,

@@ -121,7 +121,9 @@ async def test_outage_loses_nothing_and_scores_keep_flowing(
                     within=30,
                     watch=[worker],
                 )
-                assert worker.log_path.read_text().count("checkpoint failed partition=") == 1
+                log = worker.log_path.read_text()
+                assert log.count("msg=checkpoint failed partition=") == 1  # once per outage
+                assert log.count("msg=identity checkpoint failed partition=") <= 1
         finally:
             stop_sink.set()
             await asyncio.wait_for(sink, 30)

@@ -28,6 +28,7 @@ from .harness import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 JANGGI_DONG = "4157056000"
+TONGJIN = "4157025000"  # 통진읍
 
 
 def fire(n: int) -> Incident:
@@ -121,6 +122,24 @@ async def test_incident_reaches_websocket_and_bad_input_is_dead_lettered(
                 assert again.domains["fire"].intensity > update.domains["fire"].intensity
                 assert worker.alive, worker.log_tail()
 
+                # The same (source, id) re-sent placed in another district counts nowhere else:
+                # the identity stage dead-letters it, naming both districts.
+                moved = fire(1).model_copy(update={"lat": None, "lon": None, "code": TONGJIN})
+                await produce(settings, settings.topics.incidents, [moved])
+                async with TopicReader(settings, settings.topics.deadletter) as reader:
+
+                    async def moved_letter() -> bool:
+                        await reader.poll()
+                        return any(b"e2e-1" in v and b'"conflict"' in v for v in reader.values)
+
+                    await eventually(moved_letter, within=15)
+                letter = next(
+                    DeadLetter.model_validate_json(v) for v in reader.values if b"e2e-1" in v
+                )
+                assert letter.topic == settings.topics.identity
+                assert JANGGI_DONG in letter.reason
+                assert TONGJIN in letter.reason
+
             async with gateway_health(gateway.port) as health:
                 assert health["status"] == "ok"
                 assert health["districts"] == 14
@@ -130,6 +149,8 @@ async def test_incident_reaches_websocket_and_bad_input_is_dead_lettered(
         assert metrics['riskmon_ingested_total{kind="incident"}'] >= 2
         assert metrics['riskmon_dead_letters_total{error="not_json"}'] >= 1
         assert metrics['riskmon_dead_letters_total{error="schema"}'] >= 1
+        assert metrics['riskmon_identity_decisions_total{decision="moved"}'] == 1
+        assert metrics['riskmon_identity_decisions_total{decision="first"}'] >= 2
         assert metrics['riskmon_arrival_delay_seconds_count{kind="incident"}'] >= 2
         assert metrics["riskmon_score_delay_seconds_count"] >= 2
         # both incidents were scored and sent within a few seconds of being read
