@@ -27,6 +27,11 @@ docs/alerting.md.
 6. *Alarms*: a point with likelihood ≥ ``threshold`` outside an episode opens one (the alarm);
    ``calm_points`` points in a row with likelihood under the threshold close it.
 
+Optional, for irregularly sampled series (off by default, on in :data:`INDEX_PARAMS`): memories of
+the baseline and spreads in seconds (gain 1 - exp(-Δt/τ), Wright 1986, Eckner 2012), and σ grown
+across a gap by the distance the baseline's own slope (learnt from its lag) covers in it, so a
+flat series that falls silent gets no growth; see :class:`DetectorParams`.
+
 >>> params = DetectorParams(direction="up")
 >>> state = DetectorState()
 >>> quiet = [state.update(60.0 * i, 2.0 + 0.05 * (-1) ** i, params) for i in range(60)]
@@ -82,17 +87,25 @@ Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
 # riskmon's own index series (0–10, a tick every ~5 s while decay moves the value, 15–60 s
-# otherwise): rises only, σ floor 0.05 index units, slower spread and a higher alarm level, tuned on
-# bench/detect_research DEV_SET (docs/alerting.md, "Alerts on index series").
+# otherwise, gaps, and silence where nothing changes): rises only, σ floor 0.05 index units, a
+# higher alarm level, memories in seconds rather than points (baseline 5 min, spreads 1 h and 2 h,
+# at most 2 min of a silence counted by the spreads), σ grown across gaps by the baseline's own
+# slope (none for a flat series) and a tighter winsorising bound (2σ, so a rise is not learnt
+# while it is being detected), tuned on bench/detect_research DEV_SET (docs/alerting.md, "Alerts
+# on index series").
 INDEX_PARAMS = DetectorParams(
     direction="up",
-    level_alpha=0.02,
-    spread_alpha=0.005,
-    spread_slow_alpha=0.002,
     short_alpha=0.3,
+    huber_c=2.0,
     min_spread=0.05,
     threshold=0.95,
     calm_points=30,
+    level_tau_s=300.0,
+    spread_tau_s=3600.0,
+    spread_slow_tau_s=7200.0,
+    residual_max_dt_s=120.0,
+    slope_tau_s=1800.0,
+    slope_horizon_s=10800.0,
 )
 
 
@@ -120,8 +133,10 @@ def detect_batch(
     point, so a backfill can hand over to the stream. Validation is vectorised; the recursion
     itself cannot be (each point's winsorising depends on the state the previous point left), so
     it runs as one loop over plain floats in local variables, written independently of
-    :meth:`~DetectorState.update` and checked against it by the tests. Times only keep the clock
-    (the detector counts points): a time that steps back is scored like any other point.
+    :meth:`~DetectorState.update` and checked against it by the tests. By default times only keep
+    the clock (the detector counts points); with the time-aware options (``params.timed``) the
+    gains and σ follow the time since the newest point seen. A time that steps back is scored
+    like any other point.
     Raises :class:`~indices.errors.InvalidEvent` for NaN or infinite input, naming the index.
     """
     t_arr = np.asarray(ts, dtype=np.float64)
@@ -135,11 +150,14 @@ def detect_batch(
         i = int(np.argmax(bad))
         raise InvalidEvent(f"point {i} must be finite, got t={t_arr[i]!r} value={x_arr[i]!r}")
     s = DetectorState.from_dict(state.to_dict()) if state is not None else DetectorState()
-    if len(t_arr):
-        newest = float(t_arr.max())
-        if s.n == 0 or newest > s.t_last:
-            s.t_last = newest
-    out = _loop(x_arr.tolist(), params, s)
+    if params.timed:
+        out = _loop(x_arr.tolist(), params, s, t_arr.tolist())
+    else:
+        if len(t_arr):
+            newest = float(t_arr.max())
+            if s.n == 0 or newest > s.t_last:
+                s.t_last = newest
+        out = _loop(x_arr.tolist(), params, s)
     return BatchDetections(
         np.array(out[0], dtype=np.float64),
         np.array(out[1], dtype=np.bool_),
@@ -152,9 +170,13 @@ def detect_batch(
 
 
 def _loop(
-    xs: list[float], p: DetectorParams, s: DetectorState
+    xs: list[float], p: DetectorParams, s: DetectorState, ts: list[float] | None = None
 ) -> tuple[list[float], list[bool], list[bool], list[float], list[float], list[float]]:
-    """The recursion of :meth:`DetectorState.update` on local floats; leaves the end state in s."""
+    """The recursion of :meth:`DetectorState.update` on local floats; leaves the end state in s.
+
+    ``ts`` (needed by the time-aware options, ``p.timed``) makes it keep the clock too; without
+    it the caller sets ``s.t_last``.
+    """
     a_level, a_fast, a_slow, a_short = (
         p.level_alpha,
         p.spread_alpha,
@@ -166,14 +188,27 @@ def _loop(
     short_norm, sign = p.short_norm, p.sign
     n, level, fast, slow, short, peak = s.n, s.level, s.spread_fast, s.spread_slow, s.short, s.peak
     episode, calm = s.episode, s.calm
-    erfc, log = math.erfc, math.log
+    erfc, log, expm1, hypot = math.erfc, math.log, math.expm1, math.hypot
+    tau_level, tau_fast, tau_slow = p.level_tau_s, p.spread_tau_s, p.spread_slow_tau_s
+    tau_lag, max_ds, h = p.slope_tau_s, p.residual_max_dt_s, p.slope_horizon_s
+    lag_tau = tau_level if tau_level is not None else 1.0  # slope = lag / level τ (validated)
+    drift, lag = p.gap_drift_per_h / 3600.0, s.lag
+    t_last, dt = s.t_last, 0.0
     scores: list[float] = []
     anomalies: list[bool] = []
     alarms: list[bool] = []
     baselines: list[float] = []
     spreads: list[float] = []
     likes: list[float] = []
-    for x in xs:
+    for i, x in enumerate(xs):
+        if ts is not None:
+            t = ts[i]
+            if n == 0:
+                t_last = t
+            elif t > t_last:
+                dt, t_last = t - t_last, t
+            else:
+                dt = 0.0
         if n == 0:
             n, level = 1, x
             floor = EPS_ABS + EPS_REL * abs(x)
@@ -192,6 +227,13 @@ def _loop(
             floor = min_spread
         if spread < floor:
             spread = floor
+        learnt = spread
+        moved = drift * dt
+        if tau_lag is not None:
+            reach = dt if h is None else h * -expm1(-dt / h)  # the damped time
+            moved += (lag if lag >= 0.0 else -lag) / lag_tau * reach
+        if moved > 0.0:
+            spread = hypot(spread, moved)
         resid = x - level
         z = resid / spread
         short += a_short * (z - short)
@@ -224,13 +266,22 @@ def _loop(
         spreads.append(spread)
         likes.append(like)
         bound = huber_c * spread
-        level += a_level * (bound if resid > bound else -bound if resid < -bound else resid)
+        step = bound if resid > bound else -bound if resid < -bound else resid
+        level += (a_level if tau_level is None else -expm1(-dt / tau_level)) * step
+        ds = dt if max_ds is None or dt <= max_ds else max_ds
+        if tau_lag is not None:
+            lag += -expm1(-ds / tau_lag) * (step - lag)
         dev = resid if resid >= 0.0 else -resid
+        bound = huber_c * learnt
         if dev > bound:
             dev = bound
         gain = 1.0 / k
-        fast += (a_fast if a_fast > gain else gain) * (dev - fast)
-        slow += (a_slow if a_slow > gain else gain) * (dev - slow)
+        a = a_fast if tau_fast is None else -expm1(-ds / tau_fast)
+        fast += (a if a > gain else gain) * (dev - fast)
+        a = a_slow if tau_slow is None else -expm1(-ds / tau_slow)
+        slow += (a if a > gain else gain) * (dev - slow)
     s.n, s.level, s.spread_fast, s.spread_slow, s.short, s.peak = n, level, fast, slow, short, peak
-    s.episode, s.calm = episode, calm
+    s.episode, s.calm, s.lag = episode, calm, lag
+    if ts is not None and n:
+        s.t_last = t_last
     return scores, anomalies, alarms, baselines, spreads, likes

@@ -34,7 +34,7 @@ __all__ = [
     "Direction",
 ]
 
-STATE_FORMAT = 2  # version of the to_dict layout (1: the CUSUM detector before issue 19)
+STATE_FORMAT = 3  # version of the to_dict layout (1: the CUSUM detector before issue 19; 2: no lag)
 RT_HALF_PI = math.sqrt(math.pi / 2.0)  # σ = √(π/2)·E|r| for Gaussian residuals
 INV_SQRT2 = 1.0 / math.sqrt(2.0)
 EPS_ABS = 1e-9  # σ never falls below EPS_ABS + EPS_REL·|level| (a flat series' first change
@@ -47,15 +47,41 @@ DIRECTIONS: tuple[Direction, ...] = ("up", "down", "both")
 
 @dataclass(frozen=True, slots=True)
 class DetectorParams:
-    """Every tunable number of the detector; memories are in points (the detector counts points,
-    it does not weigh them by time). One set for every series: the defaults were chosen on the
-    anomaly-dev corpus (bench/anomaly_eval.py); keep one ``DetectorParams`` for a state's life.
+    """Every tunable number of the detector; by default memories are in points (the detector
+    counts points, it does not weigh them by time; see the time-aware options below). One set for
+    every series: the defaults were chosen on the anomaly-dev corpus (bench/anomaly_eval.py); keep
+    one ``DetectorParams`` for a state's life.
 
     ``direction``: which deviations count, ``"up"`` (rises), ``"down"`` (drops) or ``"both"``.
     ``threshold``: the likelihood at which a point is anomalous (``Detection.anomaly``) and opens
     an alarm episode (``Detection.alarm``); the score and likelihood do not depend on it.
     ``min_spread``: an absolute σ floor in the series' units (0: none; riskmon's 0–10 index series
     use 0.05 so a flat index does not alarm on a rounding step).
+
+    Optional time awareness for irregularly sampled series (all off by default: the detector then
+    counts points and ignores the clock). ``level_tau_s``, ``spread_tau_s`` and
+    ``spread_slow_tau_s``, when set, replace ``level_alpha``, ``spread_alpha`` and
+    ``spread_slow_alpha`` by the gain 1 - exp(-Δt/τ) of the time Δt since the newest point seen
+    (the continuous-time EWMA for unevenly spaced series: Wright 1986, "Forecasting data published
+    at irregular time intervals using an extension of Holt's method", Management Science 32;
+    Eckner 2012, "Algorithms for unevenly spaced time series"), so a memory is a time, the same
+    whether points come every 5 s or every minute; a point at or before the newest time (Δt = 0)
+    is scored but not learnt. ``residual_max_dt_s`` caps the Δt of the gains of the residual
+    statistics (the spreads and the lag below): they describe single observations, so the first
+    point after a silence must not replace them.
+
+    Growth of σ across the time Δt since the previous point, σ' = hypot(σ, d), d the distance the
+    series may have moved while unseen, so that after a gap its first point is less surprising and
+    the baseline (whose winsorising bound widens with σ') catches up on it. ``slope_tau_s`` (needs
+    ``level_tau_s``) learns it from the series itself: an EW mean (memory ``slope_tau_s``) of the
+    winsorised residual is the baseline's lag, an EW mean with time constant τ lags a trend b by
+    b·τ, so |b| = |lag| / ``level_tau_s``, and d = |b|·H·(1 - exp(-Δt/H)), H =
+    ``slope_horizon_s``: the slope damped over that horizon (a damped trend: Gardner & McKenzie
+    1985, "Forecasting trends in time series", Management Science 31; None: d = |b|·Δt). A series
+    that was flat (a quiet district, which publishes nothing because nothing changes) gets no
+    growth, and a jump after its silence is the incident it looks like; one that was following a
+    daily slope gets σ' for the distance the slope covers. ``gap_drift_per_h`` adds a fixed d of
+    that many series units per unseen hour.
     """
 
     direction: Direction = "both"
@@ -70,6 +96,13 @@ class DetectorParams:
     min_spread: float = 0.0  # absolute σ floor (series units)
     threshold: float = 0.1  # alarm / anomaly level (likelihood)
     calm_points: int = 10  # points below the threshold that close an alarm episode
+    level_tau_s: float | None = None  # baseline memory in seconds (None: level_alpha per point)
+    spread_tau_s: float | None = None  # fast spread memory in seconds (None: spread_alpha)
+    spread_slow_tau_s: float | None = None  # slow spread memory in s (None: spread_slow_alpha)
+    residual_max_dt_s: float | None = None  # spreads' and lag's gains: at most this Δt (None: all)
+    slope_tau_s: float | None = None  # memory of the baseline's lag → σ growth (None: off)
+    slope_horizon_s: float | None = None  # the slope's damping time across a gap (None: none)
+    gap_drift_per_h: float = 0.0  # fixed σ growth per hour since the previous point (0: none)
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -84,8 +117,27 @@ class DetectorParams:
                 raise InvalidConfig(f"{name}: must be finite and > 0, got {value!r}")
         if not (math.isfinite(self.peak_decay) and 0.0 <= self.peak_decay < 1.0):
             raise InvalidConfig(f"peak_decay: must be in [0, 1), got {self.peak_decay!r}")
-        if not (math.isfinite(self.min_spread) and self.min_spread >= 0.0):
-            raise InvalidConfig(f"min_spread: must be finite and ≥ 0, got {self.min_spread!r}")
+        for name in ("min_spread", "gap_drift_per_h"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise InvalidConfig(f"{name}: must be finite and ≥ 0, got {value!r}")
+        for name in (
+            "level_tau_s",
+            "spread_tau_s",
+            "spread_slow_tau_s",
+            "residual_max_dt_s",
+            "slope_horizon_s",
+        ):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0.0):
+                raise InvalidConfig(f"{name}: must be None or finite and > 0, got {value!r}")
+        if self.slope_tau_s is not None:
+            if not (math.isfinite(self.slope_tau_s) and self.slope_tau_s > 0.0):
+                raise InvalidConfig(
+                    f"slope_tau_s: must be None or finite and > 0, got {self.slope_tau_s!r}"
+                )
+            if self.level_tau_s is None:
+                raise InvalidConfig("slope_tau_s: needs level_tau_s (the slope is lag / τ)")
         if not (math.isfinite(self.threshold) and 0.0 < self.threshold < 1.0):
             raise InvalidConfig(f"threshold: must be in (0, 1), got {self.threshold!r}")
         for name in ("warmup_points", "calm_points"):
@@ -97,6 +149,18 @@ class DetectorParams:
     def sign(self) -> float:
         """+1 for up, -1 for down, 0 for both (absolute values)."""
         return 1.0 if self.direction == "up" else -1.0 if self.direction == "down" else 0.0
+
+    @property
+    def timed(self) -> bool:
+        """Whether any option uses the time between points (see the class doc)."""
+        return (
+            self.level_tau_s is not None
+            or self.spread_tau_s is not None
+            or self.spread_slow_tau_s is not None
+            or self.residual_max_dt_s is not None
+            or self.slope_tau_s is not None
+            or self.gap_drift_per_h > 0.0
+        )
 
     @property
     def short_norm(self) -> float:
@@ -130,12 +194,14 @@ class DetectorState:
     with :meth:`update`; persist with :meth:`to_dict` (JSON-safe, exact) and :meth:`from_dict`.
 
     A point older than the previous one is taken at the newest time seen (the clock never goes
-    back); the detector counts points, so it is scored like any other.
+    back); it is scored like any other (with the time-aware options of :class:`DetectorParams`
+    it is then 0 s after the newest point, and is not learnt from).
     """
 
     __slots__ = (
         "calm",
         "episode",
+        "lag",
         "level",
         "n",
         "peak",
@@ -150,6 +216,7 @@ class DetectorState:
         self.n = 0  # points seen
         self.t_last = 0.0  # newest time seen
         self.level = 0.0  # robust EW mean: the baseline
+        self.lag = 0.0  # EW mean winsorised residual (only with slope_tau_s): the baseline's lag
         self.spread_fast = 0.0  # EW mean |winsorised residual| (fast and slow)
         self.spread_slow = 0.0
         self.short = 0.0  # EW mean of z (signed)
@@ -179,6 +246,7 @@ class DetectorState:
             self.n, self.t_last, self.level = 1, t, value
             floor = EPS_ABS + EPS_REL * abs(value)
             return Detection(0.0, False, False, value, max(p.min_spread, floor))
+        dt = t - self.t_last if t > self.t_last else 0.0  # time since the newest point seen
         if t > self.t_last:
             self.t_last = t
         self.n += 1
@@ -188,6 +256,14 @@ class DetectorState:
         floor = max(p.min_spread, EPS_ABS + EPS_REL * abs(level))
         if spread < floor:
             spread = floor
+        learnt = spread  # σ of the residuals, before any growth across the gap
+        moved = p.gap_drift_per_h / 3600.0 * dt  # how far the series may have moved unseen
+        if p.slope_tau_s is not None and p.level_tau_s is not None:
+            h = p.slope_horizon_s  # the slope, damped over this horizon
+            reach = dt if h is None else h * -math.expm1(-dt / h)  # the damped time
+            moved += abs(self.lag) / p.level_tau_s * reach
+        if moved > 0.0:
+            spread = math.hypot(spread, moved)
         resid = value - level
         z = resid / spread
         self.short += p.short_alpha * (z - self.short)
@@ -213,14 +289,21 @@ class DetectorState:
         elif anomaly:
             self.episode, self.calm, alarm = True, 0, True
 
-        # Learning: winsorised residual (Huber), warm-started means.
+        # Learning: winsorised residual (Huber), warm-started means; gains per point or per time.
         bound = p.huber_c * spread
         step = min(max(resid, -bound), bound)
-        self.level = level + p.level_alpha * step
-        dev = min(abs(resid), bound)
-        gain = max(p.spread_alpha, 1.0 / k)
+        tau = p.level_tau_s
+        self.level = level + (p.level_alpha if tau is None else -math.expm1(-dt / tau)) * step
+        cap = p.residual_max_dt_s
+        ds = dt if cap is None or dt <= cap else cap
+        if p.slope_tau_s is not None:
+            self.lag += -math.expm1(-ds / p.slope_tau_s) * (step - self.lag)
+        dev = min(abs(resid), p.huber_c * learnt)
+        tau = p.spread_tau_s
+        gain = max(p.spread_alpha if tau is None else -math.expm1(-ds / tau), 1.0 / k)
         self.spread_fast += gain * (dev - self.spread_fast)
-        gain = max(p.spread_slow_alpha, 1.0 / k)
+        tau = p.spread_slow_tau_s
+        gain = max(p.spread_slow_alpha if tau is None else -math.expm1(-ds / tau), 1.0 / k)
         self.spread_slow += gain * (dev - self.spread_slow)
         return Detection(score, anomaly, alarm, level, spread, like)
 
@@ -230,18 +313,20 @@ class DetectorState:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DetectorState:
-        """The state :meth:`to_dict` wrote; anything else raises :class:`.InvalidState` (a state of
-        an older format too: its detector is gone, start a fresh state)."""
+        """The state :meth:`to_dict` wrote; anything else raises :class:`.InvalidState`. Format 2
+        (before ``lag``) is read with ``lag`` 0: the same detector, whose slope memory starts
+        empty. Format 1 (the CUSUM detector) is refused: its detector is gone, start afresh."""
         found = data.get("format")
-        if found != STATE_FORMAT:
+        if found not in (2, STATE_FORMAT) or isinstance(found, bool):
             raise InvalidState(
-                f"detector state of format {found!r}, not {STATE_FORMAT}: written by another "
-                "detector version; start a fresh state"
+                f"detector state of format {found!r}, not {STATE_FORMAT} (or 2): written by "
+                "another detector version; start a fresh state"
             )
-        if set(data) != {"format", *cls.__slots__}:
-            raise InvalidState(f"not a detector state of format {STATE_FORMAT}")
+        names = cls.__slots__ if found == STATE_FORMAT else _FORMAT_2
+        if set(data) != {"format", *names}:
+            raise InvalidState(f"not a detector state of format {found}")
         state = cls()
-        for name in cls.__slots__:
+        for name in names:
             raw = data[name]
             if name == "episode":
                 if not isinstance(raw, bool):
@@ -257,3 +342,6 @@ class DetectorState:
             else:
                 setattr(state, name, float(raw))
         return state
+
+
+_FORMAT_2 = tuple(name for name in DetectorState.__slots__ if name != "lag")

@@ -89,15 +89,32 @@ def test_state_round_trips_through_json_exactly_and_continues_identically() -> N
     assert state.episode  # mid-episode: the flag and the calm count travel too
     copy = DetectorState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert copy == state
-    assert copy.to_dict()["format"] == STATE_FORMAT == 2
+    assert copy.to_dict()["format"] == STATE_FORMAT == 3
     assert incremental(t[305:], x[305:], state=copy) == incremental(t[305:], x[305:], state=state)
+
+
+def test_a_format_2_state_is_read_with_an_empty_slope_memory() -> None:
+    t, x = minutes(100), noisy(100)
+    state = DetectorState()
+    incremental(t[:60], x[:60], INDEX_PARAMS, state)
+    assert state.lag != 0.0
+    data = state.to_dict()
+    del data["lag"]
+    old = DetectorState.from_dict({**data, "format": 2})
+    assert old.lag == 0.0
+    assert {**old.to_dict(), "lag": state.lag} == state.to_dict()
+    assert old.to_dict()["format"] == 3
+    incremental(t[60:], x[60:], PARAMS, old)  # continues (the default path ignores lag)
 
 
 @pytest.mark.parametrize(
     "change",
     [
         {"format": 1},
+        {"format": 2},  # format 2 has no lag
+        {"format": 4},
         {"format": None},
+        {"lag": math.inf},
         {"level": math.nan},
         {"n": -1},
         {"n": 1.5},
@@ -117,7 +134,7 @@ def test_a_checkpoint_of_the_previous_detector_is_refused_with_a_clear_error() -
     t, x = minutes(50), noisy(50)
     old = legacy_batch(t, x, LegacyParams()).state.to_dict()
     assert old["format"] == 1
-    with pytest.raises(InvalidState, match=r"format 1, not 2.*start a fresh state"):
+    with pytest.raises(InvalidState, match=r"format 1, not 3 \(or 2\).*start a fresh state"):
         DetectorState.from_dict(old)
 
 
@@ -132,6 +149,15 @@ def test_invalid_params_and_points_are_refused() -> None:
         {"threshold": 1.0},
         {"warmup_points": 0},
         {"calm_points": 2.5},
+        {"level_tau_s": 0.0},
+        {"spread_tau_s": math.nan},
+        {"spread_slow_tau_s": -1.0},
+        {"gap_drift_per_h": -0.1},
+        {"gap_drift_per_h": math.inf},
+        {"residual_max_dt_s": 0.0},
+        {"slope_tau_s": 3600.0},  # needs level_tau_s
+        {"level_tau_s": 300.0, "slope_tau_s": -1.0},
+        {"slope_horizon_s": 0.0},
     ):
         with pytest.raises(InvalidConfig):
             replace(PARAMS, **bad)  # type: ignore[arg-type]
@@ -189,6 +215,141 @@ def test_batch_twin_equals_incremental_on_any_series(
     assert batch.state == state
     assert state.t_last == t.max()
     assert all(0.0 <= d.score <= 1.0 and 0.0 <= d.likelihood <= 1.0 for d in points)
+
+
+TIMED = DetectorParams(
+    level_tau_s=300.0,
+    spread_tau_s=900.0,
+    spread_slow_tau_s=3600.0,
+    residual_max_dt_s=60.0,
+    slope_tau_s=1800.0,
+    slope_horizon_s=7200.0,
+    gap_drift_per_h=2.0,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.floats(-120.0, 7200.0), min_size=1, max_size=80),
+    values=st.lists(st.floats(-1e6, 1e6), min_size=80, max_size=80),
+    options=st.sampled_from(
+        [
+            {"level_tau_s": 120.0},
+            {"spread_tau_s": 60.0, "spread_slow_tau_s": 600.0},
+            {"gap_drift_per_h": 5.0},
+            {"level_tau_s": 300.0, "spread_tau_s": 900.0, "gap_drift_per_h": 0.3},
+            {"level_tau_s": 60.0, "slope_tau_s": 600.0, "spread_tau_s": 600.0},
+            {"spread_tau_s": 600.0, "residual_max_dt_s": 30.0},
+            {"level_tau_s": 300.0, "slope_tau_s": 900.0, "gap_drift_per_h": 0.5},
+            {"level_tau_s": 300.0, "slope_tau_s": 900.0, "slope_horizon_s": 1800.0},
+        ]
+    ),
+)
+def test_batch_twin_equals_incremental_with_the_time_aware_options(
+    steps: list[float], values: list[float], options: dict[str, float]
+) -> None:
+    params = replace(PARAMS, warmup_points=3, **options)  # type: ignore[arg-type]
+    assert params.timed
+    t = T0 + np.cumsum(np.array(steps))  # steps back and repeated times included
+    x = np.array(values[: len(steps)])
+    state = DetectorState()
+    points = incremental(t, x, params, state)
+    batch = detect_batch(t, x, params)
+    assert_same(batch, points)
+    assert batch.state == state
+    assert state.t_last == t.max()
+    half = len(steps) // 2
+    first = detect_batch(t[:half], x[:half], params)
+    second = detect_batch(t[half:], x[half:], params, state=first.state)
+    assert second.state == state
+    assert np.array_equal(np.r_[first.likelihoods, second.likelihoods], batch.likelihoods)
+    copy = DetectorState.from_dict(json.loads(json.dumps(first.state.to_dict())))
+    assert incremental(t[half:], x[half:], params, copy) == points[half:]
+
+
+def test_without_the_time_aware_options_the_detector_ignores_the_clock() -> None:
+    x = noisy(300)
+    regular = detect_batch(minutes(300), x, PARAMS)
+    irregular = detect_batch(
+        T0 + np.cumsum(np.random.default_rng(1).uniform(1, 900, 300)), x, PARAMS
+    )
+    assert not PARAMS.timed
+    assert np.array_equal(regular.likelihoods, irregular.likelihoods)
+    assert np.array_equal(regular.baselines, irregular.baselines)
+
+
+def test_time_aware_memories_are_times_not_point_counts() -> None:
+    # The same level shift seen every 5 s and every 60 s: after 10 min the time-aware baseline
+    # has followed it equally far (1 - e^-2 of the way); a per-point baseline has not.
+    params = replace(PARAMS, level_tau_s=300.0, huber_c=50.0)
+    for step in (5.0, 60.0):
+        n = int(3600 / step)
+        t = T0 + step * np.arange(2 * n, dtype=np.float64)
+        x = np.where(np.arange(2 * n) < n, 10.0, 11.0) + 0.01 * np.sin(np.arange(2 * n))
+        batch = detect_batch(t, x, params)
+        at = n + int(600 / step)  # 10 min after the shift
+        assert batch.baselines[at] - 10.0 == pytest.approx(1.0 - math.exp(-2.0), abs=0.02)
+
+
+def test_gap_drift_widens_sigma_by_the_unseen_time_and_lets_the_baseline_catch_up() -> None:
+    t = np.r_[minutes(120), T0 + 119 * 60.0 + 3 * HOUR + 60.0 * np.arange(1, 30)]
+    x = np.r_[noisy(120, noise=0.1), noisy(29, seed=1, level=12.0, noise=0.1)]  # moved unseen
+    plain = detect_batch(t, x, replace(PARAMS, level_tau_s=600.0))
+    grown = detect_batch(t, x, replace(PARAMS, level_tau_s=600.0, gap_drift_per_h=1.0))
+    unseen_h = (t[120] - t[119]) / HOUR  # 3 h and a minute
+    assert grown.spreads[120] == pytest.approx(math.hypot(plain.spreads[120], unseen_h), rel=1e-3)
+    assert grown.spreads[121] < 0.5  # one point later σ is the learnt one again
+    assert not grown.alarms[120:].any()
+    assert plain.alarms[120:].any()
+
+
+@pytest.mark.parametrize("horizon", [None, 3600.0])
+def test_sigma_grows_across_a_gap_by_the_baselines_own_slope(horizon: float | None) -> None:
+    # A series rising 1 unit an hour: the lag memory learns the slope (lag ≈ b·τ), and a 2-hour
+    # gap widens σ by ≈ b·Δt = 2 units (damped over 1 h: b·1h·(1 - e^-2) = 0.86); a flat series
+    # gets no growth worth the name.
+    params = replace(
+        PARAMS,
+        level_tau_s=300.0,
+        slope_tau_s=1800.0,
+        slope_horizon_s=horizon,
+        residual_max_dt_s=60.0,
+    )
+    t = np.r_[minutes(300), T0 + 299 * 60.0 + 2 * HOUR + 60.0 * np.arange(1, 5)]
+    rising = 10.0 + (t - T0) / HOUR + noisy(len(t), level=0.0, noise=0.05)
+    flat = noisy(len(t), noise=0.05)
+    before = detect_batch(t[:300], rising[:300], params).state
+    assert before.lag / 300.0 * HOUR == pytest.approx(1.0, rel=0.15)  # slope/h (+Δt/2 lag)
+    up = detect_batch(t, rising, params)
+    level = detect_batch(t, flat, params)
+    moved = 2.0 if horizon is None else 1.0 - math.exp(-2.0)
+    assert up.spreads[300] == pytest.approx(moved, rel=0.15)
+    assert level.spreads[300] < 0.1
+    assert not up.alarms[300:].any()  # the rise continued while unseen: normal
+    assert abs(up.state.lag) < 2 * before.lag  # one point after the gap does not replace it
+
+
+def test_index_params_alarm_on_an_incident_after_a_long_silence() -> None:
+    # riskmon publishes only on change: a quiet district is silent for hours, then an incident
+    # arrives. Silence is not doubt for a flat series: the jump alarms at once.
+    for silence_h in (1.0, 6.0, 24.0):
+        t1 = T0 + 30.0 * np.arange(240)
+        t2 = t1[-1] + silence_h * HOUR + 5.0 * np.arange(60)
+        x = np.r_[noisy(240, level=2.0, noise=0.02), noisy(60, seed=1, level=3.0, noise=0.02)]
+        batch = detect_batch(np.r_[t1, t2], x, INDEX_PARAMS)
+        assert not batch.alarms[:240].any()
+        assert batch.alarms[240:243].any(), silence_h
+
+
+def test_a_time_aware_point_that_steps_back_is_scored_but_not_learnt() -> None:
+    state = DetectorState()
+    for i, v in enumerate(noisy(60).tolist()):
+        state.update(T0 + 60.0 * i, v, TIMED)
+    level = state.level
+    d = state.update(T0, 30.0, TIMED)
+    assert d.alarm
+    assert state.level == level
+    assert state.t_last == T0 + 59 * 60.0
 
 
 def test_the_legacy_cusum_candidate_runner_is_the_previous_detector() -> None:
