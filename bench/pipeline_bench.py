@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import statistics
 import tempfile
 import time
@@ -31,8 +32,10 @@ from pathlib import Path
 import numpy as np
 import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import SecretStr
 
 from bench import Result, progress
+from bench.gateway_bench import add_users, bearer_headers
 from bench.rig import CpuMeter, WorkerProcess, bench_settings, postgres_database
 from dashboard_ws.server import Gateway
 from indices import taxonomy
@@ -235,15 +238,20 @@ class WsWatch:
     arrivals: dict[str, float] = field(default_factory=dict)
     districts_in_snapshot: int = 0
     live: asyncio.Event = field(default_factory=asyncio.Event)
+    headers: dict[str, str] = field(default_factory=dict)
 
     async def run(self) -> None:
-        async with websockets.connect(self.url, max_size=None) as ws:
+        async with websockets.connect(
+            self.url, max_size=None, additional_headers=self.headers
+        ) as ws:
             async for raw in ws:
                 now = time.perf_counter()
                 message = json.loads(raw)
                 if message["type"] == "snapshot":
                     self.districts_in_snapshot = len(message["districts"])
                     self.live.set()
+                    continue
+                if message["type"] != "score":  # alerts, heartbeats
                     continue
                 for driver in message["update"]["drivers"]:
                     self.arrivals.setdefault(str(driver["event_id"]), now)
@@ -257,6 +265,10 @@ async def latency(
     points = district_points(city, sizes.probes, rng)
     scores_ms: list[float] = []
     ws_ms: list[float] = []
+    # The gateway admits a websocket with credentials only: a viewer with a bearer token.
+    settings = settings.model_copy(update={"auth_secret": SecretStr(secrets.token_hex(32))})
+    await add_users(settings.require_pg_dsn(), ("bench-viewer", "viewer"))
+    headers = bearer_headers(settings, "bench-viewer", "viewer")
     async with Gateway(settings) as gateway:
         deadline = time.perf_counter() + 60
         while gateway.hub.district_count < len(city.codes):
@@ -264,7 +276,7 @@ async def latency(
                 raise TimeoutError("the gateway did not read every district within 60 s")
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)  # let the gateway read the rest of the scores topic's backlog
-        ws = WsWatch(f"ws://127.0.0.1:{gateway.port}/ws", watch.changed)
+        ws = WsWatch(f"ws://127.0.0.1:{gateway.port}/ws", watch.changed, headers=headers)
         client = asyncio.create_task(ws.run(), name="bench-ws-client")
         producer = await _producer(settings)  # linger 0: each probe leaves at once
         try:
