@@ -38,8 +38,9 @@ from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
 from streams.worker.delivery import Delivery, Outgoing
 from streams.worker.identity_stage import IdentityStage
+from streams.worker.outage import utcnow
 from streams.worker.ownership import Ownership
-from streams.worker.scoring_stage import ScoringStage, utcnow
+from streams.worker.scoring_stage import ScoringStage
 
 log = logging.getLogger("riskmon.worker")
 

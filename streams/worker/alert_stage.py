@@ -25,8 +25,8 @@ from streams.persistence.checkpoints import CheckpointStore, CheckpointUnavailab
 from streams.pipeline.alerting import AlertingContext, CityAlerts
 from streams.settings import Settings
 from streams.worker.delivery import Delivery, Outgoing
+from streams.worker.outage import SaveOutage
 from streams.worker.ownership import Ownership
-from streams.worker.scoring_stage import SaveOutage
 
 log = logging.getLogger("riskmon.alerts")
 

@@ -19,13 +19,14 @@ from faust.types import TP
 
 from indices import ModelParams
 from streams.contract import DeadLetter, LocatedEvent
-from streams.contract.deadletters import RawRecord, dead_letter
+from streams.contract.deadletters import RawRecord
 from streams.metrics import WorkerMetrics
-from streams.persistence.checkpoints import CheckpointStore, CheckpointUnavailable
+from streams.persistence.checkpoints import CheckpointStore
 from streams.pipeline.identity import IdentityLedger
 from streams.settings import Settings
+from streams.worker.checkpointing import CheckpointWriter, conflict_letters
 from streams.worker.ownership import Ownership
-from streams.worker.scoring_stage import SaveOutage, located_batches, owned, utcnow
+from streams.worker.scoring_stage import located_batches, owned
 
 log = logging.getLogger("riskmon.worker")
 
@@ -56,7 +57,9 @@ class IdentityStage:
         self.seek = seek
         self.ledgers: dict[int, IdentityLedger] = {}
         self.dirty: set[int] = set()
-        self.outage = SaveOutage()
+        self.writer = CheckpointWriter(
+            checkpoints, metrics, "identity", settings.checkpoint_interval_s
+        )
         self._restoring = asyncio.Lock()
         self._progress = asyncio.Lock()  # held while outputs are unconfirmed: no checkpoint
 
@@ -78,15 +81,7 @@ class IdentityStage:
                 for what, n in outcome.counts.items():
                     self.metrics.identities.labels(what).inc(n)
                 forward.extend(located for _, located in outcome.forward)
-                for conflict in outcome.conflicts:
-                    raw = RawRecord(
-                        self.topic,
-                        partition,
-                        conflict.offset,
-                        conflict.event.district.encode(),
-                        conflict.event.model_dump_json().encode(),
-                    )
-                    letters.append(dead_letter(raw, conflict.error, conflict.reason, now))
+                letters += conflict_letters(self.topic, partition, outcome.conflicts, now)
                 for gap in outcome.gaps:
                     log.warning(
                         "identity log gap partition=%s missing_offsets=%s-%s",
@@ -162,23 +157,14 @@ class IdentityStage:
         async with self._progress:
             state = ledger.to_checkpoint()
             self.dirty.discard(partition)
-        try:
-            await self.checkpoints.save(partition, state, utcnow())
-        except CheckpointUnavailable as exc:
+        if not await self.writer.save(partition, state):
             self.dirty.add(partition)
-            self.metrics.checkpoint_failures.inc()
-            self.outage = self.outage.failed(utcnow())
-            if self.outage.log_failure:
-                log.warning("identity checkpoint failed partition=%s error=%r", partition, exc)
             return False
-        self.metrics.checkpoints.inc()
-        if self.outage.failing:
-            log.info("identity checkpoints saved again failures=%s", self.outage.failures)
-            self.outage = SaveOutage()
         return True
 
     async def save_dirty(self) -> None:
         held = sum(len(ledger.seen) for ledger in self.ledgers.values())
         self.metrics.state_entries.labels("identities").set(held)
-        for partition in sorted(self.dirty):
-            await self.save(partition)
+        saved = [await self.save(partition) for partition in sorted(self.dirty)]
+        if saved and all(saved):
+            self.writer.recovered(len(saved))

@@ -24,8 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from faust.types import TP
@@ -37,7 +36,7 @@ from streams.contract.base import read_internal
 from streams.contract.deadletters import RawRecord, dead_letter
 from streams.errors import RiskmonError
 from streams.metrics import WorkerMetrics
-from streams.persistence.checkpoints import CheckpointStore, CheckpointUnavailable
+from streams.persistence.checkpoints import CheckpointStore
 from streams.pipeline.scoring import (
     PartitionScorer,
     ScoringContext,
@@ -45,6 +44,8 @@ from streams.pipeline.scoring import (
     model_fingerprint,
 )
 from streams.settings import Settings
+from streams.worker.checkpointing import CheckpointWriter, conflict_letters
+from streams.worker.outage import SaveOutage, utcnow
 from streams.worker.ownership import Ownership
 
 log = logging.getLogger("riskmon.worker")
@@ -65,10 +66,6 @@ class CheckpointMismatch(RiskmonError):
     has dropped (old safety facts on Apache Kafka). The checkpoint is left as it is."""
 
     retriable = False
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- the decisions ----------------------------------------------------------------------------
@@ -148,40 +145,6 @@ def located_batches(
     return by_partition, dead
 
 
-@dataclass(frozen=True, slots=True)
-class SaveOutage:
-    """Checkpoint saves failing since ``since`` (None: they are not), ``failures`` in a row.
-
-    The first failure of an outage is logged, the others only counted (the metric counts each);
-    the recovery is logged once.
-
-    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
-    >>> first = SaveOutage().failed(t)
-    >>> first.failing, first.log_failure, first.failed(t).log_failure
-    (True, True, False)
-    >>> SaveOutage().failed(t).failed(t).failures, SaveOutage().failing
-    (2, False)
-    """
-
-    since: datetime | None = None
-    failures: int = 0
-
-    @property
-    def failing(self) -> bool:
-        return self.since is not None
-
-    @property
-    def log_failure(self) -> bool:
-        """Whether the failure that made this state is the outage's first (to be logged)."""
-        return self.failures == 1
-
-    def failed(self, now: datetime) -> SaveOutage:
-        return SaveOutage(self.since or now, self.failures + 1)
-
-    def seconds(self, now: datetime) -> float:
-        return 0.0 if self.since is None else (now - self.since).total_seconds()
-
-
 # --- the stage --------------------------------------------------------------------------------
 class ScoringStage:
     """Owns a :class:`PartitionScorer` per located partition assigned here."""
@@ -210,7 +173,7 @@ class ScoringStage:
         self.seek = seek
         self.scorers: dict[int, PartitionScorer] = {}
         self.dirty: set[int] = set()
-        self.outage = SaveOutage()
+        self.writer = CheckpointWriter(checkpoints, metrics, "", settings.checkpoint_interval_s)
         self._restoring = asyncio.Lock()
         # Held while a batch or tick has changed state whose outputs the broker has not
         # confirmed yet; a checkpoint is taken only without it.
@@ -252,15 +215,7 @@ class ScoringStage:
                 for outcome_name, count in outcome.counts.items():
                     self.metrics.events.labels(outcome_name).inc(count)
                 updates.extend(outcome.updates)
-                for conflict in outcome.conflicts:
-                    raw = RawRecord(
-                        self.topic,
-                        partition,
-                        conflict.offset,
-                        conflict.event.district.encode(),
-                        conflict.event.model_dump_json().encode(),
-                    )
-                    letters.append(dead_letter(raw, conflict.error, conflict.reason, now))
+                letters += conflict_letters(self.topic, partition, outcome.conflicts, now)
                 for gap in outcome.gaps:
                     log.warning(
                         "located log gap partition=%s missing_offsets=%s-%s count=%s",
@@ -378,36 +333,19 @@ class ScoringStage:
         async with self._progress:  # no batch half-published: its outputs are all confirmed
             state = scorer.to_checkpoint(self.fingerprint)  # consistent with next_offset
             self.dirty.discard(partition)
-        try:
-            await self.checkpoints.save(partition, state, utcnow())
-        # PostgreSQL down: keep scoring, retry on the next timer. Any other error (a SQL bug)
-        # propagates and stops the worker loudly instead of being retried for ever.
-        except CheckpointUnavailable as exc:
+        if not await self.writer.save(partition, state):
             self.dirty.add(partition)
-            self.metrics.checkpoint_failures.inc()
-            self.outage = self.outage.failed(utcnow())
-            if self.outage.log_failure:  # once per outage; the metric counts every attempt
-                log.warning(
-                    "checkpoint failed partition=%s error=%r: scoring goes on, "
-                    "retrying every %.1f s",
-                    partition,
-                    exc,
-                    self.settings.checkpoint_interval_s,
-                )
             return False
-        self.metrics.checkpoints.inc()
         return True
+
+    @property
+    def outage(self) -> SaveOutage:
+        return self.writer.outage
 
     async def save_dirty(self) -> None:
         """Save every partition changed since its last save (the checkpoint timer)."""
         if self.dirty:
             self.count_state()
         saved = [await self.save(partition) for partition in sorted(self.dirty)]
-        if self.outage.failing and saved and all(saved):
-            log.info(
-                "checkpoints saved again partitions=%s failures=%s after_s=%.0f",
-                len(saved),
-                self.outage.failures,
-                self.outage.seconds(utcnow()),
-            )
-            self.outage = SaveOutage()
+        if saved and all(saved):
+            self.writer.recovered(len(saved))

@@ -32,10 +32,10 @@ from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
 from streams.worker.app import create_app
 from streams.worker.delivery import Delivery
+from streams.worker.outage import SaveOutage
 from streams.worker.ownership import Ownership
 from streams.worker.scoring_stage import (
     CheckpointMismatch,
-    SaveOutage,
     ScoringStage,
     checkpoint_usable,
     owned,
