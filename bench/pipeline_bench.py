@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import websockets
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 
 from bench import Result, progress
@@ -340,6 +340,42 @@ def _summary(values: list[float]) -> dict[str, float]:
     }
 
 
+async def bare_consume(settings: Settings) -> tuple[int, float]:
+    """What the machine can do without riskmon: a plain aiokafka consumer (no group) reads every
+    record of the incidents topic on the same broker and parses it with ``json.loads``; the
+    records read and the seconds it took (the yardstick of the pipeline's ratio R)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.require_bootstrap(),
+        enable_auto_commit=False,
+        fetch_max_wait_ms=10,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        **settings.kafka_client_options(),
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(settings.topics.incidents, p)
+            for p in sorted(consumer.partitions_for_topic(settings.topics.incidents) or ())
+        ]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        total = sum(ends.values())
+        read = 0
+        start = time.perf_counter()
+        while read < total:
+            batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            for records in batches.values():
+                for record in records:
+                    json.loads(record.value or b"")
+                read += len(records)
+            if time.perf_counter() - start > 120:
+                break
+        return read, time.perf_counter() - start
+    finally:
+        await consumer.stop()
+
+
 @contextlib.asynccontextmanager
 async def background(watch: ScoresWatch) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(watch.run(), name="bench-scores-watch")
@@ -372,6 +408,16 @@ async def measure(
             "pipeline_throughput": await throughput(settings, city, watch, worker, sizes, cpu)
         }
         results["pipeline_throughput"]["worker_ready_s"] = round(ready_s, 1)
+        read, seconds = await bare_consume(settings)
+        bare = read / seconds if seconds > 0 else 0.0
+        scored = results["pipeline_throughput"]["incidents_per_s"]
+        assert isinstance(scored, int)
+        results["pipeline_throughput"]["bare_consume_parse_per_s"] = round(bare)
+        results["pipeline_throughput"]["ratio_r"] = round(scored / bare, 4) if bare else None
+        progress(
+            f"pipeline: bare aiokafka consume + json.loads {bare:,.0f} records/s on the same "
+            f"broker ({read:,} records): R = {scored / bare if bare else float('nan'):.3f}"
+        )
         if with_latency:
             await asyncio.sleep(3.0)  # idle: the worker has drained everything
             results["pipeline_latency"] = await latency(settings, city, watch, worker, sizes)
