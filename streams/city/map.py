@@ -10,11 +10,13 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import h3
+import numpy as np
 import shapely
 from shapely.geometry import shape
 from shapely.strtree import STRtree
@@ -68,6 +70,18 @@ class CityMap:
         for index in sorted(self._tree.query(point, predicate="intersects").tolist()):
             return self.codes[int(index)]
         return None
+
+    def locate_many(self, lats: Sequence[float], lons: Sequence[float]) -> list[str | None]:
+        """:meth:`locate` of many points in one vectorised query (shapely 2 arrays): the same
+        answers, including the smallest code on a shared border, at a fraction of the cost per
+        point."""
+        if not lats:
+            return []
+        points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
+        found = np.full(len(points), len(self.codes), dtype=np.int64)
+        inputs, trees = self._tree.query(points, predicate="intersects")
+        np.minimum.at(found, inputs, trees)
+        return [self.codes[i] if i < len(self.codes) else None for i in found.tolist()]
 
     def h3_cell(self, lat: float, lon: float) -> str:
         """The H3 cell (resolution 9) of a point, for heat maps."""

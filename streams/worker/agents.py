@@ -33,7 +33,7 @@ from streams.metrics import WorkerMetrics
 from streams.persistence.checkpoints import CheckpointStore
 from streams.pipeline.alerting import AlertingContext
 from streams.pipeline.identity import identity_of, identity_partition
-from streams.pipeline.ingest import Kind, ingest
+from streams.pipeline.ingest import Kind, ingest_many
 from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
 from streams.worker.delivery import Delivery, Outgoing
@@ -194,10 +194,8 @@ class Worker:
         and safety facts go to the identity stage, readings straight to scoring."""
         now = utcnow()
         out: list[Outgoing] = []
-        for raw in raw_records(events):
-            located = ingest(
-                raw, self.kind_of[raw.topic], self.city, self.params, now, self.max_future
-            )
+        records = [(raw, self.kind_of[raw.topic]) for raw in raw_records(events)]
+        for located in ingest_many(records, self.city, self.params, now, self.max_future):
             if isinstance(located, DeadLetter):
                 out.append(self.dead_out(located))
                 continue

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import shapely
 
 from indices import ModelParams
 from streams.contract import DEAD_LETTER_VALUE_MAX, DeadLetter, LocatedEvent
 from streams.contract.deadletters import RawRecord
-from streams.pipeline.ingest import ingest
+from streams.pipeline.ingest import ingest, ingest_many
 from tests.cities import exact_gimpo
 
 CITY = exact_gimpo()
@@ -226,3 +228,38 @@ def test_implausible_readings_are_dead_letters_with_their_reason(kind: str, valu
     assert letter.error == "schema"
     assert "not a plausible reading" in letter.reason
     assert kind in letter.reason
+
+
+def test_a_batch_placed_at_once_gives_the_same_answers_as_one_by_one() -> None:
+    """ingest_many (one vectorised point-in-polygon query per batch) == ingest per record, for
+    points inside, on shared borders (the smallest code wins), outside the city, codes, and
+    records refused before placing."""
+    rng = random.Random(5)
+    west, south, east, north = CITY.bounds
+    border = [
+        (lat, lon)
+        for code in CITY.codes[:4]
+        for lon, lat in shapely.get_coordinates(CITY.districts[code].geometry)[:3].tolist()
+    ]
+    points = [
+        (rng.uniform(south - 0.02, north + 0.02), rng.uniform(west - 0.02, east + 0.02))
+        for _ in range(300)
+    ] + border
+    values: list[object] = [
+        incident(id=f"P{n}", lat=lat, lon=lon) for n, (lat, lon) in enumerate(points)
+    ]
+    values += [
+        incident(id="C", lat=None, lon=None, code="4157056000"),
+        b"{oops",
+        incident(id="late", occurred_at="2027-11-24T20:55:00+09:00"),
+        incident(id="both", code="4157025000"),  # the point says 장기동
+    ]
+    rng.shuffle(values)
+    records = [(raw(v), "incident") for v in values]
+    batch = ingest_many(records, CITY, PARAMS, NOW)  # type: ignore[arg-type]
+    one_by_one = [ingest(r, k, CITY, PARAMS, NOW) for r, k in records]  # type: ignore[arg-type]
+    assert batch == one_by_one
+    outcomes = {type(o).__name__ for o in batch}
+    assert outcomes == {"LocatedEvent", "DeadLetter"}
+    assert CITY.locate_many([], []) == []
+    assert CITY.locate_many(*zip(*border, strict=True)) == [CITY.locate(a, b) for a, b in border]
