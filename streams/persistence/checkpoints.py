@@ -33,6 +33,10 @@ class CheckpointUnavailable(RiskmonError):
 class CheckpointStore(Protocol):
     async def load(self, partition: int) -> dict[str, Any] | None: ...
 
+    async def load_now(self, partition: int) -> dict[str, Any] | None:
+        """One attempt: :class:`CheckpointUnavailable` when the store cannot be reached now."""
+        ...
+
     async def save(self, partition: int, state: Mapping[str, Any], saved_at: datetime) -> None: ...
 
 
@@ -43,6 +47,9 @@ class MemoryCheckpointStore:
         self.states: dict[int, dict[str, Any]] = {}
 
     async def load(self, partition: int) -> dict[str, Any] | None:
+        return self.states.get(partition)
+
+    async def load_now(self, partition: int) -> dict[str, Any] | None:
         return self.states.get(partition)
 
     async def save(self, partition: int, state: Mapping[str, Any], saved_at: datetime) -> None:
@@ -111,6 +118,16 @@ class PgCheckpointStore:
             if waited > self.warn_every_s:
                 log.info("checkpoint available again partition=%s waited_s=%.0f", partition, waited)
             return found
+
+    async def load_now(self, partition: int) -> dict[str, Any] | None:
+        try:
+            conn = await self._connection()
+            return await load_checkpoint(conn, self.app_id, self.topic, partition)
+        except db.DATABASE_ERRORS as exc:
+            self._conn = None
+            if db.is_transient(exc):
+                raise CheckpointUnavailable(f"checkpoint store unavailable: {exc!r}") from exc
+            raise
 
     async def save(self, partition: int, state: Mapping[str, Any], saved_at: datetime) -> None:
         try:

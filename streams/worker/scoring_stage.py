@@ -36,7 +36,7 @@ from streams.contract.base import read_internal
 from streams.contract.deadletters import RawRecord, dead_letter
 from streams.errors import RiskmonError
 from streams.metrics import WorkerMetrics
-from streams.persistence.checkpoints import CheckpointStore
+from streams.persistence.checkpoints import CheckpointStore, CheckpointUnavailable
 from streams.pipeline.scoring import (
     PartitionScorer,
     ScoringContext,
@@ -172,6 +172,9 @@ class ScoringStage:
         self.send = send
         self.seek = seek
         self.scorers: dict[int, PartitionScorer] = {}
+        # States of partitions revoked from this worker, kept in case they come back (a
+        # rebalance while PostgreSQL is down must not stop their districts).
+        self.released: dict[int, PartitionScorer] = {}
         self.dirty: set[int] = set()
         self.writer = CheckpointWriter(checkpoints, metrics, "", settings.checkpoint_interval_s)
         self._restoring = asyncio.Lock()
@@ -254,6 +257,11 @@ class ScoringStage:
             return held if held is not None else await self._restore(partition)
 
     async def _restore(self, partition: int) -> PartitionScorer:
+        kept = self.released.pop(partition, None)
+        if kept is not None:
+            resumed = await self._resume_kept(partition, kept)
+            if resumed is not None:
+                return resumed
         codes = self.city.codes_of_partition(partition, self.settings.partitions)
         data = await self.checkpoints.load(partition)  # waits while PostgreSQL is unreachable
         usable = checkpoint_usable(data, self.fingerprint, codes)
@@ -288,6 +296,33 @@ class ScoringStage:
         await self.send(scorer.publish_all(self.ctx, utcnow(), "recovered"))
         return scorer
 
+    async def _resume_kept(self, partition: int, kept: PartitionScorer) -> PartitionScorer | None:
+        """A partition this worker held before a rebalance comes back: resume from the state it
+        kept, unless the store has a newer checkpoint (another worker scored it meanwhile).
+        While PostgreSQL cannot be reached the kept state is used at once instead of waiting:
+        it is this worker's own, exact up to its next offset, and the log is read on from there
+        (anything another worker published meanwhile is published again with newer seqs). None:
+        the store has a newer one, restore it as usual."""
+        try:
+            data = await self.checkpoints.load_now(partition)
+        except CheckpointUnavailable:
+            why = "checkpoint store unreachable"
+        else:
+            newer = data is not None and int(data.get("next_offset", 0)) > kept.next_offset
+            if newer:
+                return None
+            why = "no newer checkpoint"
+        self.scorers[partition] = kept
+        await self.seek(TP(self.topic, partition), kept.next_offset)
+        log.info(
+            "partition resumed from the state kept at release partition=%s next_offset=%s why=%s",
+            partition,
+            kept.next_offset,
+            why,
+        )
+        await self.send(kept.publish_all(self.ctx, utcnow(), "recovered"))
+        return kept
+
     def positions(self, granted: Set[TP]) -> dict[TP, int]:
         """Where each located partition of ``granted`` whose state is held resumes (see
         :func:`resume_positions`); call :meth:`on_assigned` first."""
@@ -295,7 +330,11 @@ class ScoringStage:
         return resume_positions(granted, self.topic, offsets)
 
     async def on_assigned(self, assigned: Set[TP]) -> None:
-        """Restore each assigned located partition not restored yet (in partition order)."""
+        """Restore each assigned located partition not restored yet (in partition order); the
+        kept states of partitions that went elsewhere are dropped."""
+        ours = {tp.partition for tp in assigned if tp.topic == self.topic}
+        for partition in [p for p in self.released if p not in ours]:
+            del self.released[partition]
         for tp in sorted(assigned):
             if tp.topic == self.topic:
                 await self.restore(tp.partition)
@@ -306,6 +345,7 @@ class ScoringStage:
             if tp.topic == self.topic and tp.partition in self.scorers:
                 saved = await self.save(tp.partition)
                 scorer = self.scorers.pop(tp.partition)
+                self.released[tp.partition] = scorer  # resumed from if it comes back here
                 log.info(
                     "partition released partition=%s next_offset=%s checkpoint=%s",
                     tp.partition,

@@ -78,6 +78,9 @@ class FailingStore:
     async def load(self, partition: int) -> dict[str, Any] | None:
         return await self.memory.load(partition)
 
+    async def load_now(self, partition: int) -> dict[str, Any] | None:
+        return await self.memory.load(partition)
+
     async def save(self, partition: int, state: Mapping[str, Any], saved_at: datetime) -> None:
         self.attempts.append(partition)
         if self.failures > 0:
@@ -436,3 +439,46 @@ async def test_the_state_held_is_measured_at_each_checkpoint() -> None:
     await stage.save_dirty()
     assert value(metrics, "riskmon_state_entries", kind="incidents") == 2
     assert value(metrics, "riskmon_state_entries", kind="sensors") == 0
+
+
+class DownStore(MemoryCheckpointStore):
+    """PostgreSQL away: a load waits for ever, one attempt fails at once, saves fail."""
+
+    async def load(self, partition: int) -> dict[str, Any] | None:
+        await asyncio.Event().wait()  # never set: the stage must not wait here
+        raise AssertionError("unreachable")
+
+    async def load_now(self, partition: int) -> dict[str, Any] | None:
+        raise CheckpointUnavailable("connection refused")
+
+    async def save(self, partition: int, state: Mapping[str, Any], saved_at: datetime) -> None:
+        raise CheckpointUnavailable("connection refused")
+
+
+async def test_a_partition_that_comes_back_during_an_outage_resumes_from_the_kept_state() -> None:
+    """A rebalance while PostgreSQL is down revokes and re-grants a partition: it resumes at
+    once from the state this worker kept (exact up to its next offset) instead of waiting."""
+    store = MemoryCheckpointStore()
+    stage, io, _ = stage_of(store)
+    ownership = Ownership().assign({P0})
+    await stage.batch([fire(0, 0, NOW), fire(0, 1, NOW)], NOW, ownership, io.dead_letter)
+    await stage.save_dirty()
+    await stage.batch([fire(0, 2, NOW)], NOW, ownership, io.dead_letter)  # not checkpointed
+
+    down = DownStore()
+    stage.checkpoints = down
+    stage.writer.store = down
+    await stage.on_revoked({P0})
+    assert stage.scorers == {}
+    await asyncio.wait_for(stage.on_assigned({P0}), 2)
+    assert stage.scorers[0].next_offset == 3
+    assert io.seeks[-1] == (P0, 3)
+
+    # PostgreSQL back and another worker saved a newer checkpoint meanwhile: that one wins.
+    await stage.on_revoked({P0})
+    newer = dict(store.states[0], next_offset=9)
+    store.states[0] = newer
+    stage.checkpoints = store
+    stage.writer.store = store
+    await stage.on_assigned({P0})
+    assert stage.scorers[0].next_offset == 9
