@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ARGS   ?=
 
 .PHONY: demo test check unit integration bench schema clean browser
-.PHONY: frontend frontend-check clean-frontend screenshots
+.PHONY: frontend frontend-check clean-frontend screenshots faults
 
 $(VENV)/.python-ok:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -100,6 +100,9 @@ screenshots: $(VENV)/.installed-dev browser frontend  ## renew docs/screenshots/
 	  tests/browser/test_login_browser.py tests/browser/test_dashboard_browser.py
 	@rm -f docs/screenshots/signed-in-operator.png
 	@ls -l docs/screenshots
+
+faults: $(VENV)/.installed-dev  ## the fault suite at full sizes (~11 min): bench/faults/results.json
+	$(BIN)/python -m bench.faults --out bench/faults/results.json
 
 schema: $(VENV)/.installed-dev
 	$(BIN)/riskmon schema --out streams/schemas
