@@ -57,9 +57,16 @@ def explain(
             "RISKMON_GATEWAY_PORT, RISKMON_METRICS_PORT) or stop it",
             EXIT_CONFIG,
         )
+    where = f"PostgreSQL at {redact_dsn(pg_dsn)} (RISKMON_PG_DSN)"
+    if pg_dsn and isinstance(error, FileNotFoundError) and error.filename is None:
+        # asyncpg's refused connection to a unix socket (host=/path): no file was named
+        return Explained(
+            f"cannot reach {where}: its socket is not there ({error.strerror}); is the server "
+            "running and the DSN right?",
+            EXIT_UNREACHABLE,
+        )
     if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
         return Explained(f"{error.strerror}: {error.filename}", EXIT_CONFIG)
-    where = f"PostgreSQL at {redact_dsn(pg_dsn)} (RISKMON_PG_DSN)"
     if isinstance(error, PG_AUTH):
         return Explained(f"{where} refused: {error}", EXIT_CONFIG)
     unreachable: tuple[type[BaseException], ...] = (

@@ -105,6 +105,9 @@ def dead_letter(raw: RawRecord, error: DeadLetterError, reason: str, at: datetim
     value = raw.value or b""
     kept = value[:DEAD_LETTER_VALUE_MAX]
     key = raw.key[:DEAD_LETTER_KEY_MAX] if raw.key is not None else None
+    # A reason quoting the input may quote a NUL, which PostgreSQL's text cannot hold: shown
+    # escaped, so the dead letter is stored under its input's topic like any other.
+    reason = reason.replace("\x00", "\\x00")
     if len(reason) > DEAD_LETTER_REASON_MAX:
         told = f"… ({len(reason)} characters)"
         reason = reason[: DEAD_LETTER_REASON_MAX - len(told)] + told

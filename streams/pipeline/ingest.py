@@ -88,6 +88,10 @@ def decode(raw: RawRecord, kind: Kind) -> InputEvent:
         raise Rejected(
             "not_json", f"not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}"
         ) from exc
+    except RecursionError as exc:
+        raise Rejected("not_json", "JSON nested too deeply to read (over ~1,000 levels)") from exc
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise Rejected("not_json", f"JSON this reader refuses: {str(exc)[:200]}") from exc
     if not isinstance(data, dict):
         raise Rejected("schema", f"expected a JSON object, got {type(data).__name__}")
     try:

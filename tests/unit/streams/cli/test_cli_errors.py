@@ -153,3 +153,14 @@ def test_the_command_says_which_setting_is_missing() -> None:
     assert done.returncode == EXIT_CONFIG
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("riskmon db: RISKMON_PG_DSN is not set")
+
+
+def test_a_refused_unix_socket_of_postgresql_is_unreachable_not_a_missing_file() -> None:
+    refused = FileNotFoundError(2, "No such file or directory")
+    said = explain(refused, pg_dsn="postgresql://postgres@/db?host=/run/pg")
+    assert said is not None
+    assert said.status == EXIT_UNREACHABLE
+    assert "cannot reach PostgreSQL" in said.message
+    missing = explain(FileNotFoundError(2, "No such file or directory", "city.toml"), pg_dsn="x")
+    assert missing is not None
+    assert missing.status == EXIT_CONFIG

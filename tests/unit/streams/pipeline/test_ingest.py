@@ -263,3 +263,17 @@ def test_a_batch_placed_at_once_gives_the_same_answers_as_one_by_one() -> None:
     assert outcomes == {"LocatedEvent", "DeadLetter"}
     assert CITY.locate_many([], []) == []
     assert CITY.locate_many(*zip(*border, strict=True)) == [CITY.locate(a, b) for a, b in border]
+
+
+def test_json_too_deep_or_with_a_huge_integer_is_not_json_not_an_internal_error() -> None:
+    deep = dead(raw(b"[" * 5000 + b"]" * 5000))
+    assert (deep.error, "nested too deeply" in deep.reason) == ("not_json", True)
+    huge = dead(raw(b'{"severity": ' + b"9" * 5000 + b"}"))
+    assert huge.error == "not_json"
+    assert "digits" in huge.reason
+
+
+def test_a_reason_quoting_a_nul_is_escaped_so_postgresql_can_store_it() -> None:
+    letter = dead(raw(incident(type="fi\x00re")))
+    assert "\x00" not in letter.reason
+    assert "\\x00" in letter.reason
