@@ -70,12 +70,19 @@ def is_transient(error: BaseException) -> bool:
     True
     >>> is_transient(asyncpg.UndefinedTableError('relation "no_such_table" does not exist'))
     False
+    >>> is_transient(asyncpg.InternalClientError("cannot switch to state 15; another operation"
+    ...     " (2) is in progress"))
+    True
     """
     if isinstance(error, asyncpg.InvalidCachedStatementError | asyncpg.OutdatedSchemaCacheError):
         return True  # a concurrent migration changed a cached statement's types; re-prepared
     if isinstance(error, asyncpg.PostgresError):
         sqlstate = getattr(error, "sqlstate", None) or ""
         return sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES or sqlstate in TRANSIENT_SQLSTATES
+    if isinstance(error, asyncpg.InternalClientError) and "cannot switch to state" in str(error):
+        # the server went away mid-protocol and left the connection in an impossible state
+        # (seen when PostgreSQL stopped under a sink write): a new connection heals it
+        return True
     if isinstance(error, asyncpg.InterfaceError):
         # "connection is closed", "the underlying connection is closed", "connection was
         # closed in the middle of operation"; not misuse such as "another operation is in
