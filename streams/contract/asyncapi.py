@@ -2,15 +2,14 @@
 contract (:data:`streams.contract.schemas.SCHEMAS`): every topic with its address, partitions,
 key, message schema and who sends and receives it.
 
-    >>> doc = asyncapi_document(TopicNames(), partitions=4)
+    >>> doc = asyncapi_document(Topics(), partitions=4)
     >>> doc["asyncapi"], doc["channels"]["incidents"]["address"]
     ('3.0.0', 'riskmon.incidents')
     >>> doc["operations"]["agenciesSendIncidents"]["action"]
     'send'
 
-Pass the deployment's topic names (``settings.topics`` has the attributes of
-:class:`TopicNames`) and partition count. Message schemas are the pydantic models' JSON Schemas
-with their shared definitions hoisted into ``components/schemas`` (refs
+Pass the deployment's topic names (``settings.topics``) and partition count. Message schemas
+are the pydantic models' JSON Schemas with their shared definitions hoisted into ``components/schemas`` (refs
 ``#/components/schemas/NAME``), so the document is self-contained. Operations are written from
 the point of view of each party (an agency *sends* to ``riskmon.incidents``; the worker
 *receives* from it), so each party can read what it must do.
@@ -20,13 +19,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from pydantic import TypeAdapter
 
 from streams.contract.schemas import SCHEMAS
+from streams.settings import Topics
 
-__all__ = ["ASYNCAPI_VERSION", "TopicNames", "TopicSource", "asyncapi_document", "asyncapi_json"]
+__all__ = ["ASYNCAPI_VERSION", "asyncapi_document", "asyncapi_json"]
 
 ASYNCAPI_VERSION: Final = "3.0.0"
 KAFKA_BINDING: Final = "0.5.0"
@@ -34,54 +34,10 @@ WS_BINDING: Final = "0.1.0"
 REF: Final = "#/components/schemas/{model}"
 
 
-class TopicSource(Protocol):
-    """What the document needs of the topic names (``streams.settings.Topics`` has it)."""
-
-    @property
-    def incidents(self) -> str: ...
-    @property
-    def readings(self) -> str: ...
-    @property
-    def safety(self) -> str: ...
-    @property
-    def identity(self) -> str: ...
-    @property
-    def located(self) -> str: ...
-    @property
-    def scores(self) -> str: ...
-    @property
-    def deadletter(self) -> str: ...
-    @property
-    def alerts(self) -> str: ...
-    @property
-    def alert_acks(self) -> str: ...
-    @property
-    def alert_input(self) -> str: ...
-    @property
-    def ack_results(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class TopicNames:
-    """riskmon's default topic names (the same as ``streams.settings.Topics()``)."""
-
-    incidents: str = "riskmon.incidents"
-    readings: str = "riskmon.readings"
-    safety: str = "riskmon.safety"
-    identity: str = "riskmon.identity"
-    located: str = "riskmon.located"
-    scores: str = "riskmon.scores"
-    deadletter: str = "riskmon.deadletter"
-    alerts: str = "riskmon.alerts"
-    alert_acks: str = "riskmon.alert-acks"
-    alert_input: str = "riskmon.alert-input"
-    ack_results: str = "riskmon.alert-ack-results"
-
-
 @dataclass(frozen=True)
 class _Topic:
     channel: str  # the channel's id in the document
-    attribute: str  # its attribute of TopicSource
+    attribute: str  # its attribute of streams.settings.Topics
     message: str  # its name in SCHEMAS
     key: str  # what the record key is
     senders: tuple[str, ...]
@@ -236,7 +192,7 @@ def _operations(topic: _Topic) -> dict[str, Any]:
 
 
 def asyncapi_document(
-    topics: TopicSource,
+    topics: Topics,
     *,
     partitions: int,
     version: str = "0.1.0",
@@ -339,7 +295,7 @@ def asyncapi_document(
     }
 
 
-def asyncapi_json(topics: TopicSource, *, partitions: int) -> str:
+def asyncapi_json(topics: Topics, *, partitions: int) -> str:
     """The document as indented JSON text (for ``riskmon schema``)."""
     document = asyncapi_document(topics, partitions=partitions)
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
