@@ -9,8 +9,9 @@ key, message schema and who sends and receives it.
     'send'
 
 Pass the deployment's topic names (``settings.topics``) and partition count. Message schemas
-are the pydantic models' JSON Schemas with their shared definitions hoisted into ``components/schemas`` (refs
-``#/components/schemas/NAME``), so the document is self-contained. Operations are written from
+are the pydantic models' JSON Schemas with their shared definitions hoisted into
+``components/schemas`` (refs ``#/components/schemas/NAME``), so the document is
+self-contained. Operations are written from
 the point of view of each party (an agency *sends* to ``riskmon.incidents``; the worker
 *receives* from it), so each party can read what it must do.
 """
