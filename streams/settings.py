@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from indices.params import StateLimits
 from streams.errors import RiskmonError
 
 
@@ -134,13 +135,17 @@ class Settings(BaseSettings):
     tick_min_change: float = Field(default=0.001, ge=0, description="publish a tick if moved more")
     checkpoint_interval_s: float = Field(default=1.0, gt=0)
     state_max_incidents: int = Field(
-        default=200_000, ge=1, description="incident keys one district's state may hold"
+        default=StateLimits.max_incidents,
+        ge=1,
+        description="incident keys one district's state may hold",
     )
     state_max_sensors: int = Field(
-        default=5_000, ge=1, description="sensors one district's state may hold"
+        default=StateLimits.max_sensors, ge=1, description="sensors one district's state may hold"
     )
     state_max_facts: int = Field(
-        default=50_000, ge=1, description="safety-fact keys one district's state may hold"
+        default=StateLimits.max_facts,
+        ge=1,
+        description="safety-fact keys one district's state may hold",
     )
     state_max_identities: int = Field(
         default=2_000_000,

@@ -18,22 +18,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from streams.cli.publish import add_parser, run_publish
 from streams.settings import Settings, Topics
 from tests.unit.streams.cap.spec_examples import gimpo_alert
+from tests.unit.streams.cli.test_publish_cli import FACT, INCIDENT, READING
 
 pytestmark = pytest.mark.integration
-
-INCIDENT = {
-    "id": "F-1", "source": "gimpo-fire", "type": "fire", "severity": 3,
-    "occurred_at": "2026-11-24T21:05:00+09:00", "lat": 37.6385, "lon": 126.6791,
-}  # fmt: skip
-READING = {
-    "sensor_id": "rain-janggi", "source": "kma-aws", "kind": "rainfall_mm_1h", "value": 42.5,
-    "observed_at": "2026-11-24T21:00:00+09:00", "code": "4157056000",
-}  # fmt: skip
-FACT = {
-    "fact": "facility", "id": "fac-1", "source": "gimpo-city", "facility_id": "cctv-0412",
-    "facility": "cctv", "action": "added", "effective_at": "2026-11-01T09:00:00+09:00",
-    "code": "4157057000",
-}  # fmt: skip
 
 
 def settings_for(bootstrap: str) -> tuple[Settings, str]:
