@@ -35,6 +35,7 @@ from indices.model import (
     Outcome,
     ReadingIn,
     Scores,
+    WithdrawIn,
 )
 from indices.params import ModelParams, StateLimits
 from indices.state import DistrictState
@@ -58,6 +59,7 @@ __all__ = [
     "ReadingIn",
     "Scores",
     "StateLimits",
+    "WithdrawIn",
     "grade",
     "params_from_mapping",
     "params_to_mapping",

@@ -28,7 +28,16 @@ import numpy.typing as npt
 
 from indices.errors import InvalidEvent
 from indices.formulas import Components, compose, curve_anchors
-from indices.model import District, Event, FacilityIn, IncidentIn, InspectionIn, ReadingIn, Scores
+from indices.model import (
+    District,
+    Event,
+    FacilityIn,
+    IncidentIn,
+    InspectionIn,
+    ReadingIn,
+    Scores,
+    WithdrawIn,
+)
 from indices.params import RIVER_KIND, ModelParams
 from indices.taxonomy import DOMAINS, FACILITY_KINDS, INSPECTION_GRADES, SENSOR_DOMAIN
 
@@ -45,9 +54,13 @@ def score_batch(
 
     River readings from gauges without ``params.river_stages`` and incidents of types that
     ``params.incident_domain`` leaves out are ignored (``apply`` rejects them too). Raises
-    :class:`~indices.errors.InvalidEvent` if an element is not one of the four event types.
+    :class:`~indices.errors.InvalidEvent` if an element is not one of the five event types.
+    An incident whose key a :class:`~indices.model.WithdrawIn` names counts for nothing.
     """
     incidents, readings, facts = _split(events)
+    if len(incidents) + len(readings) + len(facts) < len(events):
+        withdrawn = {e.key for e in events if isinstance(e, WithdrawIn)}
+        incidents = [e for e in incidents if e.key not in withdrawn]
     rivers = params.river_stages
     readings = [r for r in readings if r.kind != RIVER_KIND or r.sensor_id in rivers]
     intensity, count = _incidents(incidents, params, float(at))
@@ -177,7 +190,8 @@ def _split(
         others = [e for e in events if type(e) is not IncidentIn]
     readings = [e for e in others if type(e) is ReadingIn]
     facts = [e for e in others if type(e) is FacilityIn or type(e) is InspectionIn]
-    if len(readings) + len(facts) == len(others):
+    withdrawals = sum(1 for e in others if type(e) is WithdrawIn)
+    if len(readings) + len(facts) + withdrawals == len(others):
         return incidents, readings, facts
     # Subclasses, or something that is not an event: the general (slower) path.
     incidents, readings, facts = [], [], []
@@ -188,7 +202,7 @@ def _split(
             readings.append(event)
         elif isinstance(event, FacilityIn | InspectionIn):
             facts.append(event)
-        else:
+        elif not isinstance(event, WithdrawIn):
             raise InvalidEvent(f"not an indices event: {type(event).__name__}")
     return incidents, readings, facts
 

@@ -40,6 +40,7 @@ __all__ = [
     "Outcome",
     "ReadingIn",
     "Scores",
+    "WithdrawIn",
 ]
 
 # Published with every score so a consumer can tell which formulas produced it. Bump it whenever a
@@ -47,7 +48,13 @@ __all__ = [
 MODEL_VERSION: Final[str] = "riskmon-index/0.2"
 
 Outcome = Literal[
-    "applied", "duplicate", "conflict", "unknown_gauge", "unmapped_type", "over_capacity"
+    "applied",
+    "duplicate",
+    "conflict",
+    "unknown_gauge",
+    "unmapped_type",
+    "over_capacity",
+    "withdrawn",
 ]
 
 
@@ -149,7 +156,25 @@ class InspectionIn:
         _check_time(self.t, f"fact {self.key}")
 
 
-Event = IncidentIn | ReadingIn | FacilityIn | InspectionIn
+@dataclass(frozen=True, slots=True)
+class WithdrawIn:
+    """Incident ``key``'s effect ends at ``t``: a CAP alert cancelled, superseded or expired.
+
+    From then on the incident counts for nothing (as if it had never been applied) and a copy of
+    it arriving later is ignored. ``type`` is the incident's type, so the withdrawal can be shown
+    as a driver of its domain even when it arrives before the incident.
+    """
+
+    key: str
+    type: str
+    t: float
+
+    def __post_init__(self) -> None:
+        _check_choice(self.type, INCIDENT_TYPES, "incident type", f"withdrawal {self.key}")
+        _check_time(self.t, f"withdrawal {self.key}")
+
+
+Event = IncidentIn | ReadingIn | FacilityIn | InspectionIn | WithdrawIn
 
 
 @dataclass(frozen=True, slots=True)

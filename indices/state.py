@@ -37,6 +37,7 @@ from indices.model import (
     Outcome,
     ReadingIn,
     Scores,
+    WithdrawIn,
 )
 from indices.params import RIVER_KIND, ModelParams, StateLimits
 from indices.records import (
@@ -83,6 +84,7 @@ class DistrictState:
         "_ranked",
         "_readings",
         "_times",
+        "_withdrawn",
     )
 
     def __init__(self) -> None:
@@ -103,6 +105,9 @@ class DistrictState:
         # domain -> times of its held incidents, sorted (derived): counting those inside the
         # domain's horizon is a binary search, not a walk over every incident.
         self._times: dict[str, list[float]] = {}
+        # incident key -> when its effect was withdrawn (WithdrawIn): the incident is gone and a
+        # copy arriving later is ignored; forgotten by prune after the longest horizon.
+        self._withdrawn: dict[str, float] = {}
 
     @classmethod
     def new(cls) -> DistrictState:
@@ -149,6 +154,9 @@ class DistrictState:
           changed. The city chose not to count that type.
         - ``"over_capacity"``: a new incident key, sensor or fact key while the state already
           holds ``limits``' maximum of that kind; nothing changed (see :class:`StateLimits`).
+        - ``"withdrawn"``: an incident whose effect was withdrawn (:class:`WithdrawIn`) before it
+          arrived; nothing changed. A withdrawal itself is ``"applied"`` (the incident, if held,
+          no longer counts) or a ``"duplicate"``.
         """
         if isinstance(event, IncidentIn):
             return self._apply_incident(event, params, limits)
@@ -158,6 +166,8 @@ class DistrictState:
             return self._apply_fact(event.key, FacilityRecord.of(event), limits)
         if isinstance(event, InspectionIn):
             return self._apply_fact(event.key, InspectionRecord.of(event), limits)
+        if isinstance(event, WithdrawIn):
+            return self._withdraw(event, params, limits)
         raise InvalidEvent(f"not an indices event: {type(event).__name__}")
 
     def prune(self, params: ModelParams, at: float) -> int:
@@ -176,13 +186,12 @@ class DistrictState:
             if at - record.t > params.horizon_s(record.domain)
         ]
         for key in expired:
-            record = self._incidents.pop(key)
-            self._by_domain[record.domain].discard(key)
-            times = self._times[record.domain]
-            del times[bisect.bisect_left(times, record.t)]
-            self._ranked.pop(record.domain, None)
-        newest = set(self._newest.values())
+            self._forget_incident(key)
         horizon = params.fact_horizon_s()
+        done = [key for key, t in self._withdrawn.items() if at - t > horizon]
+        for key in done:
+            del self._withdrawn[key]
+        newest = set(self._newest.values())
         stale = [
             key
             for key, record in self._facts.items()
@@ -190,7 +199,15 @@ class DistrictState:
         ]
         for key in stale:
             del self._facts[key]
-        return len(expired) + len(stale)
+        return len(expired) + len(done) + len(stale)
+
+    def _forget_incident(self, key: str) -> IncidentRecord:
+        record = self._incidents.pop(key)
+        self._by_domain[record.domain].discard(key)
+        times = self._times[record.domain]
+        del times[bisect.bisect_left(times, record.t)]
+        self._ranked.pop(record.domain, None)
+        return record
 
     def _apply_incident(
         self, event: IncidentIn, params: ModelParams, limits: StateLimits
@@ -202,6 +219,8 @@ class DistrictState:
         held = self._incidents.get(event.key)
         if held is not None:
             return "duplicate" if held == record else "conflict"
+        if event.key in self._withdrawn:
+            return "withdrawn"
         if len(self._incidents) >= limits.max_incidents:
             return "over_capacity"
         self._incidents[event.key] = record
@@ -220,6 +239,32 @@ class DistrictState:
             t_last = record.t
         else:
             total += weight * math.exp(-omega * (t_last - record.t))
+        self._intensity[domain] = (total, t_last)
+        return "applied"
+
+    def _withdraw(self, event: WithdrawIn, params: ModelParams, limits: StateLimits) -> Outcome:
+        """End incident ``event.key``'s effect: forget it and recompute its domain's sum from the
+        incidents still held (withdrawals are rare; subtracting would leave rounding residue and
+        keep the withdrawn incident's time as the domain's newest)."""
+        if event.key in self._withdrawn:
+            return "duplicate"
+        if len(self._withdrawn) >= limits.max_incidents:
+            return "over_capacity"
+        self._withdrawn[event.key] = float(event.t)
+        if event.key not in self._incidents:
+            return "applied"
+        domain = self._forget_incident(event.key).domain
+        held = [self._incidents[key] for key in self._by_domain[domain]]
+        if not held:
+            del self._intensity[domain]
+            return "applied"
+        omega = params.decay_rate(domain)
+        t_last = max(record.t for record in held)
+        ordered = sorted(held, key=lambda record: (record.t, record.severity, record.casualties))
+        total = math.fsum(
+            mark(r.severity, r.casualties, params) * math.exp(-omega * (t_last - r.t))
+            for r in ordered
+        )
         self._intensity[domain] = (total, t_last)
         return "applied"
 
@@ -395,13 +440,16 @@ class DistrictState:
     def to_dict(self) -> dict[str, object]:
         """The state as JSON-safe data (str, int, float, list, dict); :meth:`from_dict` restores it
         exactly, also through ``json.dumps``/``json.loads``."""
-        return {
+        data: dict[str, object] = {
             "format": STATE_FORMAT,
             "incidents": {key: record.encode() for key, record in self._incidents.items()},
             "intensity": {domain: [total, t] for domain, (total, t) in self._intensity.items()},
             "readings": {sensor: record.encode() for sensor, record in self._readings.items()},
             "facts": {key: record.encode() for key, record in self._facts.items()},
         }
+        if self._withdrawn:  # absent when empty: states without withdrawals stay as they were
+            data["withdrawn"] = dict(self._withdrawn)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> DistrictState:
@@ -419,6 +467,8 @@ class DistrictState:
         state._intensity = decode_table(data, "intensity", decode_intensity)
         state._readings = decode_table(data, "readings", ReadingRecord.decode)
         state._facts = decode_table(data, "facts", decode_fact)
+        if "withdrawn" in data:
+            state._withdrawn = decode_table(data, "withdrawn", _decode_time)
         for key, record in state._incidents.items():
             state._by_domain.setdefault(record.domain, set()).add(key)
             state._times.setdefault(record.domain, []).append(record.t)
@@ -430,6 +480,12 @@ class DistrictState:
         for key, fact in state._facts.items():
             state._promote(key, fact)
         return state
+
+
+def _decode_time(key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidState(f"withdrawal {key!r}: time must be a finite number, got {value!r}")
+    return float(value)
 
 
 # Ranks are compared within this (absolute, in log units) so that two incidents whose shares may

@@ -74,6 +74,14 @@ class WorkerMetrics:
             ["kind"],
             registry=r,
         )
+        self.cap = Counter(
+            "riskmon_cap_messages_total",
+            "CAP messages and what they did (read, started, incidents, ended_cancelled, "
+            "ended_superseded, ended_expired, withdrawals, overlay, outside_city, status_*, "
+            "schema, cap_refused, redelivered, gap)",
+            ["outcome"],
+            registry=r,
+        )
         self.identities = Counter(
             "riskmon_identity_decisions_total",
             "Incidents and safety facts by identity decision (first: a new (source, id); again: "

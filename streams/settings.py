@@ -34,6 +34,7 @@ class Topics(BaseModel):
     alert_acks: str = "riskmon.alert-acks"
     alert_input: str = "riskmon.alert-input"
     ack_results: str = "riskmon.alert-ack-results"
+    cap: str = "riskmon.cap"
 
     def inputs(self) -> tuple[str, str, str]:
         return (self.incidents, self.readings, self.safety)
@@ -51,6 +52,7 @@ class Topics(BaseModel):
             self.alert_acks,
             self.alert_input,
             self.ack_results,
+            self.cap,
         )
 
     def of_gateway(self) -> tuple[str, ...]:
@@ -58,8 +60,10 @@ class Topics(BaseModel):
         return (self.scores, self.alerts, self.alert_acks, self.ack_results)
 
     def single_partition(self) -> tuple[str, ...]:
-        """Topics of the alert stage: one partition, so one agent sees the whole city."""
-        return (self.alert_input, self.alert_acks)
+        """Topics of one partition: the alert stage's, so one agent sees the whole city, and
+        CAP's, so one ledger sees every Alert, Update and Cancel whatever key a sender chose
+        (CAP traffic is a few messages a minute at most)."""
+        return (self.alert_input, self.alert_acks, self.cap)
 
 
 class SettingMissing(RiskmonError, ValueError):

@@ -30,6 +30,7 @@ from streams.contract import (
     FacilityFact,
     HistoryResponse,
     Incident,
+    IncidentWithdrawal,
     InspectionFact,
     LocatedEvent,
     SensorReading,
@@ -96,6 +97,15 @@ def _event_row(located: LocatedEvent) -> tuple[Cell, ...]:
         "origin": located.origin,
     }
     event = located.event
+    if isinstance(event, IncidentWithdrawal):
+        row.update(
+            source=event.source,
+            occurred_at=event.withdrawn_at,
+            type=event.type,
+            id=event.id,
+            status=f"withdrawn ({event.reason})",
+        )
+        return tuple(row.get(column) for column in EVENT_COLUMNS)
     row.update(source=event.source, lat=event.lat, lon=event.lon)
     if isinstance(event, Incident):
         row.update(

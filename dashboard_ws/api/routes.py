@@ -23,7 +23,7 @@ MAX_RANGE = timedelta(days=400)
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 ALERT_STATES = ("pending", "firing", "acknowledged", "resolved")
-EVENT_KINDS = ("incident", "reading", "safety")
+EVENT_KINDS = ("incident", "reading", "safety", "withdrawal")
 FORMATS = ("json", "csv")
 EVENT_TYPES: tuple[str, ...] = (*INCIDENT_TYPES, *SENSOR_KINDS, "facility", "inspection")
 DEAD_LETTER_ERRORS: tuple[str, ...] = get_args(DeadLetterError)

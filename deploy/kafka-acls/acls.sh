@@ -14,7 +14,7 @@
 #
 # Who gets what (topic names are the defaults; ops on a resource imply Describe on it):
 #
-#   agency-<name>  Write  its input topics (riskmon.incidents / .readings / .safety)
+#   agency-<name>  Write  its input topics (riskmon.incidents / .readings / .safety / .cap)
 #   worker         Read   inputs, riskmon.identity, riskmon.located, riskmon.alert-input,
 #                         riskmon.alert-acks
 #                  Write  riskmon.identity, riskmon.located, .scores, .deadletter, .alert-input, .alerts,
@@ -74,6 +74,7 @@ APP_ID=${APP_ID:-${RISKMON_APP_ID:-riskmon}}
 TOPIC_INCIDENTS=${TOPIC_INCIDENTS:-${RISKMON_TOPICS__INCIDENTS:-riskmon.incidents}}
 TOPIC_READINGS=${TOPIC_READINGS:-${RISKMON_TOPICS__READINGS:-riskmon.readings}}
 TOPIC_SAFETY=${TOPIC_SAFETY:-${RISKMON_TOPICS__SAFETY:-riskmon.safety}}
+TOPIC_CAP=${TOPIC_CAP:-${RISKMON_TOPICS__CAP:-riskmon.cap}}
 TOPIC_LOCATED=${TOPIC_LOCATED:-${RISKMON_TOPICS__LOCATED:-riskmon.located}}
 TOPIC_IDENTITY=${TOPIC_IDENTITY:-${RISKMON_TOPICS__IDENTITY:-riskmon.identity}}
 TOPIC_SCORES=${TOPIC_SCORES:-${RISKMON_TOPICS__SCORES:-riskmon.scores}}
@@ -102,7 +103,7 @@ if [[ $DRY_RUN == 0 && ! -r "$COMMAND_CONFIG" ]]; then
     exit 2
 fi
 
-INPUTS=("$TOPIC_INCIDENTS" "$TOPIC_READINGS" "$TOPIC_SAFETY")
+INPUTS=("$TOPIC_INCIDENTS" "$TOPIC_READINGS" "$TOPIC_SAFETY" "$TOPIC_CAP")
 ALL_TOPICS=("${INPUTS[@]}" "$TOPIC_IDENTITY" "$TOPIC_LOCATED" "$TOPIC_SCORES" "$TOPIC_DEADLETTER" "$TOPIC_ALERTS"
     "$TOPIC_ALERT_ACKS" "$TOPIC_ALERT_INPUT" "$TOPIC_ACK_RESULTS")
 
@@ -161,8 +162,9 @@ for entry in ${agency_entries[@]+"${agency_entries[@]}"}; do
             incidents) agency_topics+=("$TOPIC_INCIDENTS") ;;
             readings) agency_topics+=("$TOPIC_READINGS") ;;
             safety) agency_topics+=("$TOPIC_SAFETY") ;;
+            cap) agency_topics+=("$TOPIC_CAP") ;;
             *)
-                echo "acls.sh: agency $name: '$kind' is not incidents, readings or safety" >&2
+                echo "acls.sh: agency $name: '$kind' is not incidents, readings, safety or cap" >&2
                 exit 2
                 ;;
         esac

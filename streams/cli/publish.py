@@ -52,7 +52,6 @@ __all__ = ["Problem", "Record", "Report", "add_parser", "check", "check_files", 
 
 EXIT_BAD = 1
 EXIT_USAGE = 2
-CAP_TOPIC = "riskmon.cap"
 Format = Literal["jsonl", "csv", "cap"]
 FORMATS: dict[str, Format] = {
     ".jsonl": "jsonl",
@@ -168,7 +167,7 @@ def check(
     *,
     now: datetime | None = None,
     max_future: timedelta = timedelta(seconds=300),
-    cap_topic: str = CAP_TOPIC,
+    cap_topic: str | None = None,
     report: Report | None = None,
 ) -> Report:
     """Check one file's bytes; ``now`` (the clock, optional) also refuses times the worker would
@@ -181,7 +180,7 @@ def check(
             report.problems.append(Problem(name, str(exc)))
         else:
             key = f"{alert.sender},{alert.identifier}".encode()
-            report.records.append(Record(name, cap_topic, key, data))
+            report.records.append(Record(name, cap_topic or topics.cap, key, data))
         return report
     try:
         rows = list(_rows(name, data, fmt))
@@ -228,7 +227,7 @@ def check_files(
     *,
     now: datetime | None = None,
     max_future: timedelta = timedelta(seconds=300),
-    cap_topic: str = CAP_TOPIC,
+    cap_topic: str | None = None,
 ) -> Report | str:
     """Check every file; a string is a usage error (a missing file, an unknown format)."""
     report = Report()
@@ -270,7 +269,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     publish.add_argument(
         "--skip-bad", action="store_true", help="send the good records even if some are bad"
     )
-    publish.add_argument("--cap-topic", default=CAP_TOPIC, help=f"default {CAP_TOPIC}")
+    publish.add_argument(
+        "--cap-topic", default=None, help="default: RISKMON_TOPICS__CAP (riskmon.cap)"
+    )
     publish.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -45,6 +45,7 @@ class _Topic:
     receivers: tuple[str, ...]
     description: str
     single_partition: bool = False
+    content_type: str = "application/json"  # any other: the payload is text of that type
 
 
 DISTRICT_KEY = "the 10-digit district code (UTF-8)"
@@ -64,6 +65,16 @@ TOPICS: Final = (
         "safety", "safety", "safety-fact", "the facility id or structure id (UTF-8)",
         ("city",), ("worker",),
         "Inspection grades and safety facilities added or removed.",
+    ),
+    _Topic(
+        "cap", "cap", "cap-message",
+        "any (e.g. 'SENDER,IDENTIFIER'): the topic has one partition, so one ledger sees every "
+        "Alert, Update and Cancel",
+        ("agencies",), ("worker",),
+        "OASIS CAP 1.2 (or 1.1) alerts as XML bytes, one message per record (docs/agencies.md: "
+        "the profile, the mapping to incidents, Update/Cancel/expires).",
+        single_partition=True,
+        content_type="application/cap+xml",
     ),
     _Topic(
         "identity", "identity", "located-event", "the event's identity KIND:SOURCE:ID (UTF-8)",
@@ -150,6 +161,16 @@ class _Schemas:
         return {"$ref": REF.format(model=name)}
 
 
+def _text_payload(topic: _Topic) -> dict[str, Any]:
+    """A record that is a document of another format (CAP XML): a string of that media type."""
+    return {
+        "type": "string",
+        "contentMediaType": topic.content_type,
+        "description": "A CAP alert: http://docs.oasis-open.org/emergency/cap/v1.2/CAP-v1.2.xsd "
+        "(UTF-8 or the encoding its XML declaration names; at most 1 MiB).",
+    }
+
+
 def _kafka_channel(topic: _Topic, address: str, partitions: int) -> dict[str, Any]:
     count = 1 if topic.single_partition else partitions
     message_id = _camel(topic.message)
@@ -211,8 +232,12 @@ def asyncapi_document(
             messages[message_id] = {
                 "name": topic.message,
                 "title": topic.message,
-                "contentType": "application/json",
-                "payload": schemas.add(topic.message),
+                "contentType": topic.content_type,
+                "payload": (
+                    schemas.add(topic.message)
+                    if topic.content_type == "application/json"
+                    else _text_payload(topic)
+                ),
                 "bindings": {
                     "kafka": {
                         "key": {"type": "string", "description": topic.key},

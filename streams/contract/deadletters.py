@@ -30,6 +30,7 @@ DeadLetterError = Literal[
     "internal",
     "output_too_large",
     "state_full",
+    "cap_refused",
 ]
 
 

@@ -110,4 +110,21 @@ SafetyFact = Annotated[InspectionFact | FacilityFact, Field(discriminator="fact"
 SAFETY_FACT: TypeAdapter[InspectionFact | FacilityFact] = TypeAdapter(SafetyFact)
 
 
-InputEvent = Incident | SensorReading | InspectionFact | FacilityFact
+class IncidentWithdrawal(WireModel):
+    """The end of incident (``source``, ``id``)'s effect at ``withdrawn_at``: from then on it counts
+    for nothing, and a copy of it arriving later is ignored.
+
+    Made by riskmon's CAP stage when an alert is cancelled, superseded by an Update or expires
+    (``by`` names the message that ended it as ``sender,identifier``); carried on the internal
+    topics only (riskmon.identity, riskmon.located) and kept in history like any event.
+    """
+
+    source: Identifier
+    id: Identifier
+    type: IncidentType = Field(description="the withdrawn incident's type (its domain)")
+    withdrawn_at: Timestamp
+    reason: Literal["cancelled", "superseded", "expired"]
+    by: Note | None = Field(default=None, description="'sender,identifier' of the ending message")
+
+
+InputEvent = Incident | SensorReading | InspectionFact | FacilityFact | IncidentWithdrawal

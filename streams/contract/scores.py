@@ -13,7 +13,13 @@ from pydantic import (
 )
 
 from streams.contract.base import INTERNAL_FORMAT, DistrictCode, RecordFormat, WireModel
-from streams.contract.inputs import Incident, InputEvent, SafetyFact, SensorReading
+from streams.contract.inputs import (
+    Incident,
+    IncidentWithdrawal,
+    InputEvent,
+    SafetyFact,
+    SensorReading,
+)
 
 
 class LocatedEvent(WireModel):
@@ -21,7 +27,7 @@ class LocatedEvent(WireModel):
 
     format: RecordFormat = INTERNAL_FORMAT
 
-    kind: Literal["incident", "reading", "safety"]
+    kind: Literal["incident", "reading", "safety", "withdrawal"]
     district: DistrictCode
     h3: str | None = None
     received_at: AwareDatetime
@@ -29,10 +35,16 @@ class LocatedEvent(WireModel):
     incident: Incident | None = None
     reading: SensorReading | None = None
     safety: SafetyFact | None = None
+    withdrawal: IncidentWithdrawal | None = None
 
     @model_validator(mode="after")
     def _payload_matches_kind(self) -> LocatedEvent:
-        payload = {"incident": self.incident, "reading": self.reading, "safety": self.safety}
+        payload = {
+            "incident": self.incident,
+            "reading": self.reading,
+            "safety": self.safety,
+            "withdrawal": self.withdrawal,
+        }
         present = [name for name, value in payload.items() if value is not None]
         if present != [self.kind]:
             raise ValueError(
@@ -42,7 +54,7 @@ class LocatedEvent(WireModel):
 
     @property
     def event(self) -> InputEvent:
-        event = self.incident or self.reading or self.safety
+        event = self.incident or self.reading or self.safety or self.withdrawal
         assert event is not None  # guaranteed by the validator
         return event
 

@@ -51,6 +51,9 @@ def event_key(located: LocatedEvent) -> tuple[str, str, str, str, datetime]:
     if located.incident is not None:
         i = located.incident
         return ("incident", i.source, i.id, i.type, i.occurred_at)
+    if located.withdrawal is not None:
+        w = located.withdrawal
+        return ("withdrawal", w.source, w.id, w.type, w.withdrawn_at)
     assert located.safety is not None
     f = located.safety
     return ("safety", f.source, f.id, f.fact, f.effective_at)

@@ -44,7 +44,9 @@ def identity_of(located: LocatedEvent) -> str | None:
     event = to_model_event(located.event)
     if isinstance(event, ReadingIn):
         return None
-    return f"{located.kind}:{event.key}"
+    # A withdrawal has its incident's identity: the two meet in one ledger and one district.
+    kind = "incident" if located.kind == "withdrawal" else located.kind
+    return f"{kind}:{event.key}"
 
 
 def identity_partition(identity: str, partitions: int) -> int:

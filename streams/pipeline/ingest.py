@@ -23,6 +23,7 @@ from streams.contract import (
     DeadLetterError,
     FacilityFact,
     Incident,
+    IncidentWithdrawal,
     InputEvent,
     InspectionFact,
     LocatedEvent,
@@ -179,6 +180,8 @@ def event_time(event: InputEvent) -> tuple[str, datetime]:
         return "occurred_at", event.occurred_at
     if isinstance(event, SensorReading):
         return "observed_at", event.observed_at
+    if isinstance(event, IncidentWithdrawal):
+        return "withdrawn_at", event.withdrawn_at
     return "effective_at", event.effective_at
 
 

@@ -34,6 +34,7 @@ from indices import (
     ReadingIn,
     Scores,
     StateLimits,
+    WithdrawIn,
 )
 from indices.config import params_to_mapping
 from indices.taxonomy import SENSOR_DOMAIN
@@ -46,6 +47,7 @@ from streams.contract import (
     Driver,
     GroupScore,
     Incident,
+    IncidentWithdrawal,
     InputEvent,
     InspectionFact,
     LocatedEvent,
@@ -60,6 +62,10 @@ Reason = Literal["events", "tick", "recovered"]
 
 def to_model_event(event: InputEvent) -> Event:
     """The :mod:`indices` input for a validated wire event."""
+    if isinstance(event, IncidentWithdrawal):
+        return WithdrawIn(
+            key=f"{event.source}:{event.id}", type=event.type, t=event.withdrawn_at.timestamp()
+        )
     if isinstance(event, Incident):
         return IncidentIn(
             key=f"{event.source}:{event.id}",
@@ -99,6 +105,8 @@ def driver_identity(event: Event, params: ModelParams) -> tuple[str, str, str]:
         return event.sensor_id, event.kind, SENSOR_DOMAIN[event.kind]
     if isinstance(event, InspectionIn):
         return event.key, "inspection", "safety"
+    if isinstance(event, WithdrawIn):
+        return event.key, "withdrawal", params.incident_domain.get(event.type, "none")
     return event.key, f"facility:{event.facility}", "safety"
 
 

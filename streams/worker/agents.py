@@ -36,6 +36,7 @@ from streams.pipeline.identity import identity_of, identity_partition
 from streams.pipeline.ingest import Kind, ingest_many
 from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
+from streams.worker.cap_stage import CapStage
 from streams.worker.delivery import Delivery, Outgoing
 from streams.worker.identity_stage import IdentityStage
 from streams.worker.outage import utcnow
@@ -77,6 +78,7 @@ class Worker:
         alert_checkpoints: CheckpointStore,
         identity_checkpoints: CheckpointStore,
         metrics: WorkerMetrics,
+        cap_checkpoints: CheckpointStore,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -96,6 +98,7 @@ class Worker:
         self.scores = app.topic(topics.scores, **raw)
         self.deadletter = app.topic(topics.deadletter, **raw)
         self.alert_input = app.topic(topics.alert_input, **{**raw, "partitions": 1})
+        self.cap = app.topic(topics.cap, **{**raw, "partitions": 1})
         self.kind_of: dict[str, Kind] = {
             topics.incidents: "incident",
             topics.readings: "reading",
@@ -116,6 +119,14 @@ class Worker:
         )
         self.alert_stage = AlertStage(
             app, settings, alert_ctx, alert_checkpoints, metrics, self.delivery
+        )
+        self.cap_stage = CapStage(
+            settings,
+            config.city,
+            cap_checkpoints,
+            metrics,
+            forward=self.send_identity,
+            seek=self.seek,
         )
 
     @property
@@ -187,6 +198,25 @@ class Worker:
         """Publish ``events`` to riskmon.located, confirmed."""
         await self.delivery.confirm([self.located_out(e) for e in events])
 
+    def identity_out(self, located: LocatedEvent, identity: str) -> Outgoing:
+        """``located`` on riskmon.identity, on the partition of its identity."""
+        return Outgoing(
+            self.identity,
+            identity.encode(),
+            located.model_dump_json().encode(),
+            "identity",
+            partition=identity_partition(identity, self.settings.partitions),
+        )
+
+    async def send_identity(self, events: Sequence[LocatedEvent]) -> None:
+        """Publish ``events`` (incidents, withdrawals) to riskmon.identity, confirmed."""
+        out = []
+        for located in events:
+            identity = identity_of(located)
+            assert identity is not None  # not a reading
+            out.append(self.identity_out(located, identity))
+        await self.delivery.confirm(out)
+
     # --- ingest -------------------------------------------------------------------------------
     async def ingest_batch(self, events: Sequence[Any]) -> None:
         """Validate and locate a batch; return once every output and dead letter of it is
@@ -208,15 +238,7 @@ class Worker:
             if identity is None:
                 out.append(self.located_out(located))
                 continue
-            out.append(
-                Outgoing(
-                    self.identity,
-                    identity.encode(),
-                    located.model_dump_json().encode(),
-                    "identity",
-                    partition=identity_partition(identity, self.settings.partitions),
-                )
-            )
+            out.append(self.identity_out(located, identity))
         await self.delivery.confirm(out)
 
     # --- the stages ---------------------------------------------------------------------------
@@ -226,21 +248,25 @@ class Worker:
         await self.on_assigned(granted)
         return (
             self.identity_stage.positions(granted)
+            | self.cap_stage.positions(granted)
             | self.scoring.positions(granted)
             | self.alert_stage.resume_positions(granted)
         )
 
     async def on_assigned(self, assigned: Set[TP]) -> None:
+        await self.cap_stage.on_assigned(assigned)
         await self.identity_stage.on_assigned(assigned)
         await self.scoring.on_assigned(assigned)
         await self.alert_stage.on_assigned(assigned)
 
     async def on_revoked(self, revoked: Set[TP]) -> None:
+        await self.cap_stage.on_revoked(revoked)
         await self.identity_stage.on_revoked(revoked)
         await self.scoring.on_revoked(revoked)
         await self.alert_stage.on_revoked(revoked)
 
     async def save_dirty(self) -> None:
+        await self.cap_stage.save_dirty()
         await self.identity_stage.save_dirty()
         await self.scoring.save_dirty()
         await self.alert_stage.save()
@@ -254,10 +280,18 @@ def register(
     alert_checkpoints: CheckpointStore,
     identity_checkpoints: CheckpointStore,
     metrics: WorkerMetrics,
+    cap_checkpoints: CheckpointStore,
 ) -> Worker:
     """Add riskmon's agents and timers to ``app``; returns the shared :class:`Worker`."""
     worker = Worker(
-        app, settings, config, checkpoints, alert_checkpoints, identity_checkpoints, metrics
+        app,
+        settings,
+        config,
+        checkpoints,
+        alert_checkpoints,
+        identity_checkpoints,
+        metrics,
+        cap_checkpoints,
     )
     app.resume_positions = worker.resume_positions
     take = (settings.batch_max, settings.batch_within_s)
@@ -273,6 +307,12 @@ def register(
             records = raw_records(events)
             await worker.identity_stage.batch(records, utcnow(), worker.ownership, worker.send_dead)
 
+    @app.agent(worker.cap, name="riskmon.cap")  # type: ignore[untyped-decorator]
+    async def cap_agent(stream: Any) -> None:
+        async for events in stream.take_events(*take):
+            records = raw_records(events)
+            await worker.cap_stage.batch(records, utcnow(), worker.ownership, worker.send_dead)
+
     @app.agent(worker.located, name="riskmon.score")  # type: ignore[untyped-decorator]
     async def score_agent(stream: Any) -> None:
         async for events in stream.take_events(*take):
@@ -286,6 +326,7 @@ def register(
 
     @app.timer(interval=settings.tick_interval_s)  # type: ignore[untyped-decorator]
     async def tick_timer() -> None:
+        await worker.cap_stage.tick(utcnow())
         await worker.identity_stage.tick(utcnow())
         await worker.scoring.tick(utcnow())
         await worker.alert_stage.tick(utcnow())

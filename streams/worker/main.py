@@ -25,8 +25,18 @@ def run_worker(settings: Settings, config: CityConfig) -> None:
     checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.located)
     alert_checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.alert_input)
     identity_checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.identity)
+    cap_checkpoints = PgCheckpointStore(dsn, settings.app_id, settings.topics.cap)
     metrics = WorkerMetrics()
-    register(app, settings, config, checkpoints, alert_checkpoints, identity_checkpoints, metrics)
+    register(
+        app,
+        settings,
+        config,
+        checkpoints,
+        alert_checkpoints,
+        identity_checkpoints,
+        metrics,
+        cap_checkpoints,
+    )
     serve_metrics(settings.metrics_host, settings.metrics_port, metrics.registry)
     worker = faust.Worker(
         app,

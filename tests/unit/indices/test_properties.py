@@ -22,6 +22,7 @@ from indices import (
     ModelParams,
     ReadingIn,
     Scores,
+    WithdrawIn,
     score_batch,
 )
 from indices.formulas import any_of, incident_hazard
@@ -84,7 +85,8 @@ inspections = st.builds(
     st.sampled_from(INSPECTION_GRADES),
     times,
 )
-events = st.one_of(incidents, readings, facilities, inspections)
+withdrawals = st.builds(WithdrawIn, keys, st.sampled_from(sorted(INCIDENT_TYPES)), times)
+events = st.one_of(incidents, readings, facilities, inspections, withdrawals)
 event_lists = st.lists(events, max_size=40)
 instants = st.floats(T0 - 40 * DAY, T0 + 200 * DAY, allow_nan=False)
 districts = st.sampled_from(DISTRICTS)

@@ -202,7 +202,7 @@ def test_the_command_line() -> None:
     assert (args.command, args.files, args.check, args.format) == (
         "publish", [Path("a.jsonl"), Path("b.xml")], True, "csv",
     )  # fmt: skip
-    assert parse(["publish", "a.jsonl"]).cap_topic == "riskmon.cap"
+    assert parse(["publish", "a.jsonl"]).cap_topic is None  # the settings' topic
     with pytest.raises(SystemExit):
         parse(["publish"])
     with pytest.raises(SystemExit):

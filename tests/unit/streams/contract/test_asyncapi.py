@@ -74,7 +74,8 @@ def test_every_topic_is_a_channel_with_its_partitions_and_key(doc: dict[str, Any
         (message_ref,) = channel["messages"].values()
         message = resolve(doc, message_ref["$ref"])
         assert message["bindings"]["kafka"]["key"]["description"]
-        assert message["contentType"] == "application/json"
+        is_json = name != Topics().cap
+        assert message["contentType"] == ("application/json" if is_json else "application/cap+xml")
 
 
 def test_the_committed_document_is_current() -> None:
@@ -119,7 +120,7 @@ def test_agencies_send_to_the_input_topics(doc: dict[str, Any]) -> None:
         for op in doc["operations"].values()
         if op["action"] == "send" and {"name": "agencies"} in op.get("tags", [])
     }
-    assert sent == {"riskmon.incidents"}
+    assert sent == {"riskmon.incidents", "riskmon.cap"}
 
 
 def test_component_schemas_are_valid_json_schemas(doc: dict[str, Any]) -> None:
