@@ -47,7 +47,7 @@ else
 NODE_STAMP  := $(VENV)/.installed-node
 FRONTEND_PATH := $(abspath $(BIN)):$$PATH
 endif
-FRONTEND_SRC  := $(wildcard $(FRONTEND)/src/*.js $(FRONTEND)/src/*.css) $(FRONTEND)/build.mjs
+FRONTEND_SRC  := $(wildcard $(FRONTEND)/src/*.js $(FRONTEND)/src/*.css $(FRONTEND)/src/*/*.js $(FRONTEND)/src/*/*.css) $(FRONTEND)/build.mjs
 FRONTEND_DEPS := $(FRONTEND)/node_modules/.installed
 
 $(VENV)/.installed-node: $(VENV)/.python-ok

@@ -5,7 +5,8 @@ with a body (``Content-Length`` other than 0) is refused before ``process_reques
 gateway needs a JSON body on ``POST /auth/login``, so :class:`BodyConnection` (websockets'
 documented ``create_connection`` extension point) sits in front of websockets' parser: it holds
 the incoming bytes until the head is complete, takes a POST body of at most ``MAX_BODY`` bytes
-out, and hands websockets the head without its ``Content-Length``. The route then reads
+out (or up to :attr:`BodyConnection.body_limits` for the paths named there: the field page's
+reports), and hands websockets the head without its ``Content-Length``. The route then reads
 :attr:`BodyConnection.body`. Everything else (websocket handshakes, GETs) passes through
 unchanged. The cut itself is :func:`split_body`, pure.
 
@@ -15,7 +16,7 @@ The opening-handshake timeout of websockets bounds how long a client may take to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from websockets.asyncio.server import ServerConnection
 
@@ -43,11 +44,14 @@ PASS = "pass"  # hand the bytes on unchanged
 MORE = "more"  # wait for more bytes
 
 
-def split_body(buffer: bytes, max_body: int = MAX_BODY) -> Cut | str:
+def split_body(
+    buffer: bytes, max_body: int = MAX_BODY, limits: dict[bytes, int] | None = None
+) -> Cut | str:
     """Cut a POST body out of the start of a connection's bytes.
 
     Returns :data:`MORE` until the head (and the announced body) is complete, :data:`PASS` for a
-    request without a body or that is not a POST, else a :class:`Cut`.
+    request without a body or that is not a POST, else a :class:`Cut`. ``limits`` raises the
+    limit for some paths (the field page's reports carry photos), by path without the query.
 
     >>> cut = split_body(b"POST /x HTTP/1.1\\r\\nContent-Length: 2\\r\\n\\r\\n{}")
     >>> cut.head, cut.body, cut.rest
@@ -76,7 +80,8 @@ def split_body(buffer: bytes, max_body: int = MAX_BODY) -> Cut | str:
     if len(set(lengths)) != 1 or not lengths[0].isdigit() or len(lengths[0]) > 9:
         return Cut(new_head, b"", malformed=True)
     size = int(lengths[0])
-    if size > max_body:
+    target = lines[0].split(b" ")[1].split(b"?")[0] if lines[0].count(b" ") >= 2 else b""
+    if size > (limits or {}).get(target, max_body):
         return Cut(new_head, b"", too_large=True)
     start = end + 4
     if len(buffer) - start < size:
@@ -92,14 +97,23 @@ class BodyConnection(ServerConnection):
         self.body: bytes | None = None
         self.body_problem: str | None = None  # "too_large" or "malformed"
         self._buffer: bytearray | None = bytearray()
+        self._head_seen = 0  # bytes of the buffer known to hold no complete head
+
+    # Paths whose POST body may exceed MAX_BODY, and their limits (the gateway sets it).
+    body_limits: ClassVar[dict[bytes, int]] = {}
 
     def data_received(self, data: bytes) -> None:
         if self._buffer is None:  # the head went through already
             super().data_received(data)
             return
         self._buffer += data
-        cut = split_body(bytes(self._buffer))
+        # A large body arrives in many pieces: look again only once it may be complete, so the
+        # buffer is not copied and scanned for every piece.
+        if len(self._buffer) < self._head_seen:
+            return
+        cut = split_body(bytes(self._buffer), limits=self.body_limits)
         if cut == MORE:
+            self._head_seen = _awaited(self._buffer)
             return
         buffered, self._buffer = bytes(self._buffer), None
         if isinstance(cut, Cut):
@@ -109,3 +123,20 @@ class BodyConnection(ServerConnection):
             super().data_received(cut.head + cut.rest)
         else:
             super().data_received(buffered)
+
+
+def _awaited(buffer: bytearray) -> int:
+    """How many bytes a request needs before :func:`split_body` can cut it: the head and the
+    announced body once the head is complete, else one more byte.
+
+    >>> _awaited(bytearray(b"POST /x HTTP/1.1\\r\\nContent-Length: 10\\r\\n\\r\\n{}"))
+    50
+    """
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return len(buffer) + 1
+    for line in bytes(buffer[:end]).split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return end + 4 + int(value.strip()[:10])
+    return len(buffer) + 1

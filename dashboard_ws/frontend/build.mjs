@@ -17,7 +17,10 @@ const dev = process.argv.includes("--dev");
 
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
-  entryPoints: { app: path.join(here, "src", "main.js") },
+  entryPoints: {
+    app: path.join(here, "src", "main.js"),
+    field: path.join(here, "src", "field", "main.js"), // the inspectors' phone page (/field)
+  },
   outdir,
   bundle: true,
   format: "esm",

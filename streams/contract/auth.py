@@ -16,7 +16,7 @@ from streams.contract.base import WireModel
 
 __all__ = ["AuditEntry", "AuditResponse", "LoginRequest", "LoginResponse", "MeResponse"]
 
-Role = Literal["viewer", "operator", "analyst", "admin"]
+Role = Literal["viewer", "inspector", "operator", "analyst", "admin"]
 
 
 class LoginRequest(WireModel):

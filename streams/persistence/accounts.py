@@ -1,10 +1,11 @@
 """Accounts, browser sessions and the audit trail in PostgreSQL: the only module that touches the
 ``users``, ``sessions`` and ``audit`` tables (migration 5).
 
-Roles are stored as their names (``viewer``, ``operator``, ``analyst``, ``admin``; the table
-checks them); what a role may do is decided by :mod:`dashboard_ws.security.roles`. Passwords
-arrive here already hashed (:mod:`dashboard_ws.security.passwords`) and sessions by the
-SHA-256 of their token (:mod:`dashboard_ws.security.sessions`): no secret is ever stored.
+Roles are stored as their names (``viewer``, ``inspector``, ``operator``, ``analyst``,
+``admin``; the table checks them); what a role may do is decided by
+:mod:`dashboard_ws.security.roles`. Passwords arrive here already hashed
+(:mod:`dashboard_ws.security.passwords`) and sessions by the SHA-256 of their token
+(:mod:`dashboard_ws.security.sessions`): no secret is ever stored.
 
 Writes that may find nothing (a name already taken, an unknown user) say so in their result
 instead of raising: the caller turns that into a message.
@@ -38,13 +39,15 @@ __all__ = [
     "lookup_session",
     "lookup_sessions",
     "query_audit",
+    "set_agency",
     "set_password_hash",
     "set_role",
     "touch_session",
     "touch_sessions",
 ]
 
-ROLES = ("viewer", "operator", "analyst", "admin")  # the users table's CHECK, lowest first
+ROLES = ("viewer", "inspector", "operator", "analyst", "admin")  # the users table's CHECK
+MAX_AGENCY = 128  # the users table's CHECK on agency (a source identifier, migration 7)
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")  # the users table's CHECK
 
 
@@ -57,10 +60,12 @@ class User:
     created_at: datetime
     updated_at: datetime
     password_hash: str | None  # never printed: repr hides it
+    agency: str | None = None  # the source of the facts this user reports (docs/field.md)
 
     def __repr__(self) -> str:
         return (
-            f"User(id={self.id}, name={self.name!r}, role={self.role!r}, disabled={self.disabled})"
+            f"User(id={self.id}, name={self.name!r}, role={self.role!r}, disabled={self.disabled}"
+            f", agency={self.agency!r})"
         )
 
 
@@ -89,7 +94,7 @@ class AuditRow:
     detail: dict[str, Any]
 
 
-_USER_COLUMNS = "id, name, role, disabled, created_at, updated_at, password_hash"
+_USER_COLUMNS = "id, name, role, disabled, created_at, updated_at, password_hash, agency"
 
 
 def _user(row: asyncpg.Record) -> User:
@@ -97,19 +102,40 @@ def _user(row: asyncpg.Record) -> User:
 
 
 async def add_user(
-    conn: asyncpg.Connection, name: str, role: str, password_hash: str | None, now: datetime
+    conn: asyncpg.Connection,
+    name: str,
+    role: str,
+    password_hash: str | None,
+    now: datetime,
+    agency: str | None = None,
 ) -> User | None:
     """Add a user; None when the name is taken."""
     row = await conn.fetchrow(
-        f"""INSERT INTO users (name, role, password_hash, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING
+        f"""INSERT INTO users (name, role, password_hash, created_at, updated_at, agency)
+            VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (name) DO NOTHING
             RETURNING {_USER_COLUMNS}""",
         name,
         role,
         password_hash,
         now,
+        agency,
     )
     return _user(row) if row else None
+
+
+async def set_agency(
+    conn: asyncpg.Connection, name: str, agency: str | None, now: datetime
+) -> tuple[str | None] | None:
+    """Give ``name`` the ``agency`` (None: none); returns ``(the agency it had,)``, None when
+    there is no such user."""
+    row = await conn.fetchrow(
+        """UPDATE users SET agency = $2, updated_at = $3 FROM users AS old
+           WHERE users.id = old.id AND users.name = $1 RETURNING old.agency""",
+        name,
+        agency,
+        now,
+    )
+    return None if row is None else (row["agency"],)
 
 
 async def get_user(conn: asyncpg.Connection, name: str) -> User | None:

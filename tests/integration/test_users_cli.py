@@ -47,8 +47,8 @@ async def test_users_add_list_set_role_disable(pg_dsn: str) -> None:
     listed = riskmon(pg_dsn, "list")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "ROLE", "STATE", "CREATED"]
-    assert lines[1].split()[:3] == ["ana", "operator", "active"]
+    assert lines[0].split() == ["NAME", "ROLE", "STATE", "AGENCY", "CREATED"]
+    assert lines[1].split()[:4] == ["ana", "operator", "active", "-"]
 
     conn = await db.connect(pg_dsn)
     try:  # a session of ana's, as a login at the gateway would store it
@@ -98,3 +98,46 @@ async def test_users_add_list_set_role_disable(pg_dsn: str) -> None:
     for result in (added, again, listed):
         assert PASSWORD not in result.stdout + result.stderr
     assert PASSWORD not in str([r.detail for r in rows])
+
+
+async def test_an_inspector_with_an_agency(pg_dsn: str) -> None:
+    added = riskmon(
+        pg_dsn,
+        "add",
+        "park",
+        "--role",
+        "inspector",
+        "--agency",
+        "gimpo-safety",
+        "--password-stdin",
+        stdin=PASSWORD,
+    )
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "added park (inspector, agency gimpo-safety)"
+    assert riskmon(pg_dsn, "list").stdout.splitlines()[1].split()[:4] == [
+        "park",
+        "inspector",
+        "active",
+        "gimpo-safety",
+    ]
+    bad = riskmon(pg_dsn, "add", "lee", "--role", "inspector", "--agency", " x", "--password-stdin")
+    assert bad.returncode == 2
+    assert "bad agency" in bad.stderr
+    changed = riskmon(pg_dsn, "set-agency", "park", "gimpo-bridges")
+    assert changed.stdout.strip() == "park: agency gimpo-safety -> gimpo-bridges"
+    assert riskmon(pg_dsn, "set-agency", "park", "-").stdout.strip() == (
+        "park: agency gimpo-bridges -> -"
+    )
+    assert riskmon(pg_dsn, "set-agency", "nobody", "x").returncode == 1
+    conn = await db.connect(pg_dsn)
+    try:
+        user = await accounts.get_user(conn, "park")
+        rows = await accounts.query_audit(conn, limit=10, action="user.set_agency")
+    finally:
+        await conn.close()
+    assert user is not None
+    assert (user.role, user.agency) == ("inspector", None)
+    assert [r.detail for r in reversed(rows)] == [
+        {"from": "gimpo-safety", "to": "gimpo-bridges"},
+        {"from": "gimpo-bridges", "to": None},
+    ]
