@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from streams.contract import Alert, DeadLetter, LocatedEvent, ScoreUpdate
 from streams.contract.base import read_internal
+from streams.contract.complaints import LocatedComplaint
 from streams.contract.deadletters import RawRecord, dead_letter
 from streams.metrics import WorkerMetrics
 from streams.persistence import db, writes
@@ -51,6 +52,7 @@ class Batch:
         self.scores: list[ScoreUpdate] = []
         self.dead: list[DeadLetter] = []
         self.alerts: list[Alert] = []
+        self.complaints: list[LocatedComplaint] = []
         self.undecodable = 0
 
     def add(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
@@ -65,6 +67,8 @@ class Batch:
                 self.dead.append(read_internal(DeadLetter, value or b""))
             elif topic == self.topics.alerts:
                 self.alerts.append(read_internal(Alert, value or b""))
+            elif topic == self.topics.complaints_located:
+                self.complaints.append(read_internal(LocatedComplaint, value or b""))
         except ValidationError as exc:
             self.undecodable += 1
             reason = (
@@ -75,7 +79,13 @@ class Batch:
             self.dead.append(dead_letter(raw, "schema", reason, datetime.now(UTC)))
 
     def __len__(self) -> int:
-        return len(self.events) + len(self.scores) + len(self.dead) + len(self.alerts)
+        return (
+            len(self.events)
+            + len(self.scores)
+            + len(self.dead)
+            + len(self.alerts)
+            + len(self.complaints)
+        )
 
 
 def unstorable(
@@ -92,7 +102,9 @@ async def _write(conn: Any, batch: Batch, metrics: WorkerMetrics) -> None:
     problem: that never heals by retrying), write its records one by one and store each refused
     one as a ``not_storable`` dead letter instead, so one bad record cannot stop the history."""
     try:
-        await writes.write_batch(conn, batch.events, batch.scores, batch.dead, batch.alerts)
+        await writes.write_batch(
+            conn, batch.events, batch.scores, batch.dead, batch.alerts, batch.complaints
+        )
     except DATA_ERRORS as exc:
         log.error("sink batch refused, isolating its records error=%r", exc)
         for record in batch.records:
@@ -100,8 +112,9 @@ async def _write(conn: Any, batch: Batch, metrics: WorkerMetrics) -> None:
             single.add(*record)
             try:
                 await writes.write_batch(
-                    conn, single.events, single.scores, single.dead, single.alerts
-                )
+                    conn, single.events, single.scores, single.dead, single.alerts,
+                    single.complaints,
+                )  # fmt: skip
                 _count_rows(single, metrics)
             except DATA_ERRORS as refused:
                 letter = unstorable(*record, error=str(refused))
@@ -124,6 +137,7 @@ def _count_rows(batch: Batch, metrics: WorkerMetrics) -> None:
     metrics.sink_rows.labels("score_updates").inc(len(batch.scores))
     metrics.sink_rows.labels("dead_letters").inc(len(batch.dead))
     metrics.sink_rows.labels("alerts").inc(len(batch.alerts))
+    metrics.sink_rows.labels("complaints").inc(len(batch.complaints))
 
 
 async def write_with_retry(
@@ -189,6 +203,7 @@ async def run_sink(
         topics.scores,
         topics.deadletter,
         topics.alerts,
+        topics.complaints_located,
         bootstrap_servers=settings.require_bootstrap(),
         group_id=f"{settings.app_id}-sink",
         enable_auto_commit=False,

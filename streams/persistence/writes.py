@@ -16,6 +16,8 @@ from typing import Any
 import asyncpg
 
 from streams.contract import Alert, DeadLetter, LocatedEvent, ScoreUpdate
+from streams.contract.complaints import LocatedComplaint
+from streams.persistence.complaints import write_complaints
 from streams.persistence.db import current_epoch
 
 log = logging.getLogger(__name__)
@@ -230,6 +232,7 @@ async def write_batch(
     scores: Sequence[ScoreUpdate],
     dead: Sequence[DeadLetter],
     alerts: Sequence[Alert] = (),
+    complaints: Sequence[LocatedComplaint] = (),
 ) -> int:
     """Write one batch of the live stream in one transaction; returns the epoch it went to."""
     async with conn.transaction():
@@ -238,4 +241,5 @@ async def write_batch(
         await write_scores(conn, "live", epoch, scores)
         await write_dead_letters(conn, epoch, dead)
         await write_alerts(conn, alerts)
+        await write_complaints(conn, complaints)
     return epoch
