@@ -3,6 +3,7 @@
 Routes (plain HTTP is answered from ``process_request``, before any websocket handshake)::
 
     GET  /              the dashboard page (dashboard_ws/static/index.html); /static/<name> assets
+    GET  /field         the field page for inspectors (static/field.html; docs/field.md)
     GET  /healthz       200 {"status":"ok","districts":N,"clients":M}; 503 while Kafka is not read
     GET  /livez         200 while the process serves (a liveness probe independent of Kafka)
     GET  /readyz        200 once Kafka is read and the backlog caught up (a readiness probe)
@@ -13,6 +14,9 @@ Routes (plain HTTP is answered from ``process_request``, before any websocket ha
                         client's ``ack`` requests (operator) are answered to it
     GET  /api/...       the history API (viewer; events exact for analyst; dead letters admin)
     GET  /api/audit     the audit trail (admin)
+    GET  /api/field/structures, POST /api/field/reports   field reports (inspector; docs/field.md)
+    GET  /api/cap/draft, /api/cap/published, POST /api/cap/approve   public warnings (operator)
+    GET  /api/cap/active  the CAP alerts in effect over the city, GeoJSON (viewer)
     GET  /metrics       Prometheus text (admin; or RISKMON_METRICS_PORT of `riskmon gateway`)
 
 Access control (docs/security.md): every request but ``/healthz`` must name the gateway in its
@@ -43,6 +47,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from aiokafka.errors import KafkaError
@@ -60,7 +65,12 @@ from dashboard_ws.auth import routes as auth_routes
 from dashboard_ws.auth.principal import Principal, credentials_of
 from dashboard_ws.auth.service import AuthService
 from dashboard_ws.auth.store import AccountStore, PgAccountStore
+from dashboard_ws.capin.feed import CapFeed
+from dashboard_ws.capout import routes as cap_routes
+from dashboard_ws.capout.service import CapOutService
 from dashboard_ws.consumer import ScoreFeed, min_stale_after_s
+from dashboard_ws.field import routes as field_routes
+from dashboard_ws.field.service import FieldService
 from dashboard_ws.http_body import BodyConnection
 from dashboard_ws.hub import ClientId, Hub, QueueFull
 from dashboard_ws.limits import (
@@ -114,6 +124,11 @@ class _Connection(BodyConnection):
     """A connection; ``principal`` is who it authenticated as (set before the handshake)."""
 
     principal: Principal | None = None
+    # POST routes whose bodies may exceed the login's 4 KiB (field reports carry photos)
+    body_limits: ClassVar[dict[bytes, int]] = {
+        field_routes.REPORTS.encode(): field_routes.MAX_BODY,
+        cap_routes.APPROVE.encode(): cap_routes.MAX_BODY,
+    }
 
 
 @dataclass
@@ -162,6 +177,9 @@ class Gateway:
         self._closing: set[asyncio.Task[None]] = set()  # sockets being closed (kept referenced)
         self._answers = 0
         config = load_city_config(settings.city)
+        self.field = FieldService(settings, config.city, self.auth)
+        self.capout = CapOutService(settings, config, self.auth)
+        self.cap_feed = CapFeed(settings, config.city)
         series = ["composite", "safety", *DOMAINS, *(f"group:{g}" for g in GROUPS)]
         self.api = HistoryApi(settings, config.city.codes, series, city=config)
         self._registry = gateway_registry(self.hub, self.shell, self.api.stats)
@@ -208,6 +226,7 @@ class Gateway:
         )
         self._tasks = [
             asyncio.create_task(self._feed.run(), name="riskmon-gateway-consumer"),
+            asyncio.create_task(self.cap_feed.run(), name="riskmon-gateway-cap"),
             asyncio.create_task(self._expire_acks(), name="riskmon-gateway-acks"),
             asyncio.create_task(self._watch_sessions(), name="riskmon-gateway-sessions"),
         ]
@@ -243,6 +262,8 @@ class Gateway:
         self._tasks = []
         await self._acks.stop()
         await self.api.close()
+        await self.field.close()
+        await self.capout.close()
         if self._accounts is not None:
             await self._accounts.close()
         log.info(logfmt("gateway_stopped", port=self.port))
@@ -562,6 +583,8 @@ class Gateway:
             )
         if path in ("/", "/index.html"):
             return self._asset("index.html")
+        if path == field_routes.PAGE:
+            return self._asset("field.html")
         if path.startswith("/static/"):
             return self._asset(path.removeprefix("/static/"))
         if path == WS_PATH:
@@ -585,6 +608,18 @@ class Gateway:
                 return self._answer(forbidden(principal, Action.METRICS))
             body = generate_latest(self._registry)
             return response(http.HTTPStatus.OK, body, CONTENT_TYPE_LATEST, tls=self.tls)
+        if path.startswith("/api/field/"):
+            return self._answer(await field_routes.get(self.field, principal, path, query))
+        if path == cap_routes.ACTIVE:
+            answer = cap_routes.active(self.cap_feed, principal)
+            if answer.status == 403:
+                self._refused("forbidden")
+            return self._answer(answer)
+        if path.startswith(cap_routes.PREFIX):
+            answer = await cap_routes.get(self.capout, principal, path, query)
+            if answer.status == 403:
+                self._refused("forbidden")
+            return self._answer(answer)
         if path == "/api/audit":
             return self._answer(await auth_routes.audit(self.auth, principal, query))
         answer = await self.api.respond(path, query, principal)
@@ -595,8 +630,9 @@ class Gateway:
     async def _post(self, ws: ServerConnection, request: Request, path: str) -> Answer:
         """``POST /auth/login`` and ``/auth/logout``: same origin only (CSRF), small bodies."""
         assert self.auth is not None
-        if path not in ("/auth/login", "/auth/logout"):
-            return error(405, "bad_request", "POST only to /auth/login and /auth/logout")
+        if path not in ("/auth/login", "/auth/logout", field_routes.REPORTS, cap_routes.APPROVE):
+            known = f"/auth/login, /auth/logout, {field_routes.REPORTS} and {cap_routes.APPROVE}"
+            return error(405, "bad_request", f"POST only to {known}")
         credentials = credentials_of(request.headers.raw_items(), tls=self.tls)
         verdict = check_origin(
             request.headers.get("Host"),
@@ -628,6 +664,24 @@ class Gateway:
         if principal is None:
             self._refused("unauthenticated")
             return unauthorized()
+        if path == cap_routes.APPROVE:
+            return await cap_routes.post(
+                self.capout,
+                principal,
+                content_type=request.headers.get("Content-Type"),
+                body=ws.body if isinstance(ws, BodyConnection) else None,
+                body_problem=ws.body_problem if isinstance(ws, BodyConnection) else None,
+                address=_address(ws),
+            )
+        if path == field_routes.REPORTS:
+            return await field_routes.post(
+                self.field,
+                principal,
+                content_type=request.headers.get("Content-Type"),
+                body=ws.body if isinstance(ws, BodyConnection) else None,
+                body_problem=ws.body_problem if isinstance(ws, BodyConnection) else None,
+                address=_address(ws),
+            )
         answer = await auth_routes.logout(self.auth, principal, now)
         for cid, client in list(self._clients.items()):
             same = principal.session_hash is not None and (

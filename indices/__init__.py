@@ -3,8 +3,9 @@
 Feed a district's events to a :class:`DistrictState` and read its :class:`Scores`; or score a whole
 event list at once with :func:`score_batch`, the batch twin that also serves as the test oracle.
 Build :class:`ModelParams` from configuration data with :func:`params_from_mapping`; grade a
-city's districts among themselves with :func:`relative_grades`. Formulas, parameters and their
-sources: docs/index-model.md.
+city's districts among themselves with :func:`relative_grades`; predict what a change (new
+facilities, a re-inspected structure) would do with :func:`what_if` and :func:`rank_districts`.
+Formulas, parameters and their sources: docs/index-model.md.
 
 >>> params = ModelParams()
 >>> district = District("4157056000", "장기동", population=41_316, area_km2=4.1)
@@ -39,9 +40,12 @@ from indices.model import (
 )
 from indices.params import ModelParams, StateLimits
 from indices.state import DistrictState
+from indices.whatif import AddFacilities, Change, Reinspect, Shift, WhatIf, rank_districts, what_if
 
 __all__ = [
     "MODEL_VERSION",
+    "AddFacilities",
+    "Change",
     "District",
     "DistrictState",
     "DomainScores",
@@ -57,13 +61,18 @@ __all__ = [
     "ModelParams",
     "Outcome",
     "ReadingIn",
+    "Reinspect",
     "Scores",
+    "Shift",
     "StateLimits",
+    "WhatIf",
     "WithdrawIn",
     "grade",
     "params_from_mapping",
     "params_to_mapping",
+    "rank_districts",
     "relative_grades",
     "score_batch",
     "vulnerability",
+    "what_if",
 ]

@@ -16,10 +16,13 @@ still a ``ValueError``)::
           ├── Rejected                       no     streams.pipeline.ingest (becomes a dead letter)
           ├── CheckpointUnavailable          yes    streams.persistence.checkpoints
           ├── CheckpointMismatch             no     streams.worker.scoring_stage
+          ├── NoCheckpoint                   yes    streams.persistence.whatif_reads
+          ├── WhatIfRefused                  no     streams.pipeline.whatif (an HTTP 4xx)
           ├── BadInput (ValueError)          no     streams.cli.detect
           ├── CapError (ValueError)          no     streams.cap.errors
           │    ├── CapRefused                no     streams.cap.errors
           │    └── CapInvalid                no     streams.cap.errors
+          ├── ChainClosed (ValueError)       no     streams.cap.outbox (an HTTP 409)
           ├── GatewayError                   no     dashboard_ws.hub (a caller's bug)
           │    ├── UnknownClient             no     dashboard_ws.hub
           │    ├── InvalidTransition         no     dashboard_ws.hub

@@ -26,6 +26,8 @@ class Topics(BaseModel):
     incidents: str = "riskmon.incidents"
     readings: str = "riskmon.readings"
     safety: str = "riskmon.safety"
+    complaints: str = "riskmon.complaints"
+    complaints_located: str = "riskmon.complaints-located"
     identity: str = "riskmon.identity"
     located: str = "riskmon.located"
     scores: str = "riskmon.scores"
@@ -35,6 +37,7 @@ class Topics(BaseModel):
     alert_input: str = "riskmon.alert-input"
     ack_results: str = "riskmon.alert-ack-results"
     cap: str = "riskmon.cap"
+    cap_out: str = "riskmon.cap-out"
 
     def inputs(self) -> tuple[str, str, str]:
         return (self.incidents, self.readings, self.safety)
@@ -44,6 +47,8 @@ class Topics(BaseModel):
             self.incidents,
             self.readings,
             self.safety,
+            self.complaints,
+            self.complaints_located,
             self.identity,
             self.located,
             self.scores,
@@ -53,17 +58,19 @@ class Topics(BaseModel):
             self.alert_input,
             self.ack_results,
             self.cap,
+            self.cap_out,
         )
 
     def of_gateway(self) -> tuple[str, ...]:
         """The topics the gateway reads or writes (all it creates: never a checkpointed one)."""
-        return (self.scores, self.alerts, self.alert_acks, self.ack_results)
+        return (self.scores, self.alerts, self.alert_acks, self.ack_results, self.cap_out)
 
     def single_partition(self) -> tuple[str, ...]:
         """Topics of one partition: the alert stage's, so one agent sees the whole city, and
         CAP's, so one ledger sees every Alert, Update and Cancel whatever key a sender chose
-        (CAP traffic is a few messages a minute at most)."""
-        return (self.alert_input, self.alert_acks, self.cap)
+        (CAP traffic is a few messages a minute at most), and public warnings out, so a consumer
+        reads each chain in order."""
+        return (self.alert_input, self.alert_acks, self.cap, self.cap_out)
 
 
 class SettingMissing(RiskmonError, ValueError):
@@ -269,6 +276,26 @@ class Settings(BaseSettings):
         ge=8,
         description="answers waiting for one slow client (scores coalesce per district); over "
         "it: close 4013",
+    )
+    cap_sender: str = Field(
+        default="riskmon",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^\s,<&]+$",
+        description="the CAP <sender> of the public warnings operators approve (e.g. "
+        "safety@gimpo.go.kr): no spaces, commas, < or &",
+    )
+    cap_sender_name: str = Field(
+        default="riskmon",
+        min_length=1,
+        max_length=200,
+        description="the CAP <senderName>, e.g. 김포시 스마트도시 통합안전플랫폼",
+    )
+    cap_draft_after_s: float = Field(
+        default=600.0,
+        ge=0,
+        le=86_400,
+        description="an alert may become a public warning once it has fired this long",
     )
     ws_heartbeat_s: float = Field(
         default=10.0,

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote
 
 from dashboard_ws.api.routes import (
     ALERT_STATES,
+    COMPLAINT_CATEGORY_NAMES,
     DEAD_LETTER_ERRORS,
     DEFAULT_LIMIT,
     DEFAULT_RANGE,
@@ -35,6 +36,7 @@ from dashboard_ws.api.routes import (
     EVENT_KINDS,
     EVENT_TYPES,
     FORMATS,
+    INSPECTION_GRADES,
     MAX_LIMIT,
     MAX_POINTS,
     MAX_RANGE,
@@ -42,11 +44,14 @@ from dashboard_ws.api.routes import (
     OFFSET_AFTER_SPACE,
     ROUTES,
     SERIES_PATTERN,
+    STRUCTURE_PATTERN,
     TOPIC_PATTERN,
     UNIT_S,
+    WHATIF_MAX_COUNT,
+    WHATIF_RANK_BY,
 )
 from indices.taxonomy import INCIDENT_TYPES
-from streams.contract import EARLIEST_YEAR, LATEST_YEAR, ApiError
+from streams.contract import EARLIEST_YEAR, LATEST_YEAR, WHATIF_CHANGES, ApiError
 from streams.errors import RiskmonError
 from streams.persistence import pages
 
@@ -132,6 +137,30 @@ class StatsRequest:
     format: str = "json"
 
 
+@dataclass(frozen=True)
+class ComplaintsRequest:
+    """``/api/complaints/stats`` (``what="stats"``) or ``/api/complaints/cells``."""
+
+    what: str
+    start: datetime
+    end: datetime
+    category: str | None = None
+    format: str = "json"
+
+
+@dataclass(frozen=True)
+class WhatIfRequest:
+    """``/api/whatif``: a facility kind and a count, or ``inspection`` of one structure."""
+
+    change: str
+    count: int = 1
+    district: str | None = None
+    structure: str | None = None
+    grade: str | None = None
+    by: str = "risk"
+    format: str = "json"
+
+
 ApiRequest = (
     HistoryRequest
     | ScoresAtRequest
@@ -142,6 +171,8 @@ ApiRequest = (
     | CityRequest
     | HeatRequest
     | StatsRequest
+    | ComplaintsRequest
+    | WhatIfRequest
 )
 
 
@@ -221,6 +252,15 @@ def parse_request(
             start, end = _range(params, now, timedelta(days=30))
             form = _choice(params, "format", FORMATS) or "json"
             return StatsRequest(start, end, _choice(params, "type", tuple(INCIDENT_TYPES)), form)
+        if parts in (["api", "complaints", "stats"], ["api", "complaints", "cells"]):
+            _only(params, ROUTES["complaint-" + parts[2]].query)
+            start, end = _range(params, now, timedelta(days=30))
+            category = _choice(params, "category", COMPLAINT_CATEGORY_NAMES)
+            form = _choice(params, "format", FORMATS) or "json"
+            return ComplaintsRequest(parts[2], start, end, category, form)
+        if parts == ["api", "whatif"]:
+            _only(params, ROUTES["whatif"].query)
+            return _whatif(params, districts)
         if parts == ["api", "dead-letters"]:
             _only(params, ROUTES["dead-letters"].query)
             start, end = _range(params, now, timedelta(days=7))
@@ -235,7 +275,8 @@ def parse_request(
         404,
         "not_found",
         "no such API route; try /api/districts/{code}/history, /api/scores, /api/alerts, "
-        "/api/alerts/{id}, /api/events, /api/dead-letters, /api/city, /api/heat or /api/stats "
+        "/api/alerts/{id}, /api/events, /api/dead-letters, /api/city, /api/heat, /api/stats "
+        "or /api/complaints/stats|cells "
         "(all in /api/openapi.json)",
     )
 
@@ -265,6 +306,29 @@ def _history(
         )
     form = _choice(params, "format", FORMATS) or "json"
     return HistoryRequest(code, domain, _series(params), start, end, step, form)
+
+
+def _whatif(params: dict[str, str], districts: Collection[str]) -> WhatIfRequest:
+    change = _choice(params, "change", WHATIF_CHANGES)
+    if change is None:
+        raise _Bad("change", f"change is required; one of: {', '.join(WHATIF_CHANGES)}")
+    text = params.get("count", "1")
+    if not DIGITS.match(text) or not 1 <= int(text) <= WHATIF_MAX_COUNT:
+        raise _Bad("count", f"count={text!r}: a whole number from 1 to {WHATIF_MAX_COUNT}")
+    structure = params.get("structure")
+    grade = _choice(params, "grade", INSPECTION_GRADES)
+    if change == "inspection":
+        if structure is None or not STRUCTURE_PATTERN.match(structure):
+            raise _Bad("structure", "change=inspection needs structure=<id> (1-128 characters)")
+        if int(text) != 1:
+            raise _Bad("count", "an inspection re-grades one structure: count=1")
+    elif structure is not None or grade is not None:
+        name = "structure" if structure is not None else "grade"
+        raise _Bad(name, f"{name} goes with change=inspection only")
+    by = _choice(params, "by", WHATIF_RANK_BY) or "risk"
+    form = _choice(params, "format", FORMATS) or "json"
+    district = _district(params, districts)
+    return WhatIfRequest(change, int(text), district, structure, grade, by, form)
 
 
 def _params(query: str) -> dict[str, str]:

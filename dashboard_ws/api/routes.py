@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, get_args
 
 from indices.taxonomy import INCIDENT_TYPES, SENSOR_KINDS
-from streams.contract import DeadLetterError
+from streams.contract import COMPLAINT_CATEGORIES, WHATIF_CHANGES, DeadLetterError
 from streams.persistence import pages
 
 DEFAULT_RANGE = timedelta(hours=24)
@@ -27,12 +27,17 @@ EVENT_KINDS = ("incident", "reading", "safety", "withdrawal")
 FORMATS = ("json", "csv")
 EVENT_TYPES: tuple[str, ...] = (*INCIDENT_TYPES, *SENSOR_KINDS, "facility", "inspection")
 DEAD_LETTER_ERRORS: tuple[str, ...] = get_args(DeadLetterError)
+COMPLAINT_CATEGORY_NAMES: tuple[str, ...] = tuple(COMPLAINT_CATEGORIES)
 TOPIC_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 SERIES_PATTERN = re.compile(r"^[A-Za-z0-9._:/@+-]{1,100}$")
 DURATION = re.compile(r"^(\d{1,9})(s|m|h|d)?$", re.ASCII)
 DIGITS = re.compile(r"^\d{1,6}$", re.ASCII)
 OFFSET_AFTER_SPACE = re.compile(r" (\d\d:\d\d)$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+WHATIF_MAX_COUNT = 100  # facilities per district one what-if may add
+WHATIF_RANK_BY = ("risk", "safety")
+INSPECTION_GRADES = ("A", "B", "C", "D", "E")
+STRUCTURE_PATTERN = re.compile(r"^[^\x00-\x1f]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -215,6 +220,88 @@ ROUTES: dict[str, Route] = {
             ),
         ),
         "api-stats",
+        csv=True,
+    ),
+    "complaint-stats": Route(
+        "/api/complaints/stats",
+        "Civil complaints per district by category, received in a range (counts only)",
+        (
+            Param(
+                "category", "only this category", {"enum": list(COMPLAINT_CATEGORY_NAMES)}, "noise"
+            ),
+            Param("from", f"{_FROM}; default `to` minus 30 days", TIME, "2026-11-01T00:00:00Z"),
+            Param("to", _TO, TIME, "2026-11-25T00:00:00Z"),
+            Param(
+                "format",
+                "`json` (default) or `csv` (one row per district, a column per category)",
+                {"enum": list(FORMATS)},
+                "csv",
+            ),
+        ),
+        "api-complaint-stats",
+        csv=True,
+    ),
+    "complaint-cells": Route(
+        "/api/complaints/cells",
+        "Civil complaints per H3 cell, received in a range: the complaints heat layer "
+        "(resolution 7 below analyst, 9 above)",
+        (
+            Param(
+                "category",
+                "only this category",
+                {"enum": list(COMPLAINT_CATEGORY_NAMES)},
+                "road_damage",
+            ),
+            Param("from", f"{_FROM}; default `to` minus 30 days", TIME, "2026-11-01T00:00:00Z"),
+            Param("to", _TO, TIME, "2026-11-25T00:00:00Z"),
+        ),
+        "api-complaint-cells",
+    ),
+    "whatif": Route(
+        "/api/whatif",
+        "What if (policy map): the predicted change of every district's indices after adding "
+        "facilities or re-inspecting a structure, ranked by risk reduction per item (analyst)",
+        (
+            Param(
+                "change",
+                "a facility kind to add, or `inspection` (re-inspect `structure`)",
+                {"enum": list(WHATIF_CHANGES)},
+                "inspection",
+            ),
+            Param(
+                "count",
+                f"facilities added in each district (default 1, at most {WHATIF_MAX_COUNT})",
+                {"type": "integer", "minimum": 1, "maximum": WHATIF_MAX_COUNT},
+                "1",
+            ),
+            _DISTRICT,
+            Param(
+                "structure",
+                "with `change=inspection`: the structure's id",
+                {"type": "string", "pattern": STRUCTURE_PATTERN.pattern},
+                "s7-structure-4157056000-0001",
+            ),
+            Param(
+                "grade",
+                "with `change=inspection`: the grade found (default B)",
+                {"enum": list(INSPECTION_GRADES)},
+                "B",
+            ),
+            Param(
+                "by",
+                "rank by `risk` reduction (default) or `safety` gain per item",
+                {"enum": list(WHATIF_RANK_BY)},
+                "risk",
+            ),
+            Param(
+                "format",
+                "`json` (default) or `csv` (one row per district, in rank order)",
+                {"enum": list(FORMATS)},
+                "json",
+            ),
+        ),
+        "api-whatif",
+        (200, 400, 403, 404, 503),
         csv=True,
     ),
     "dead-letters": Route(

@@ -25,6 +25,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from dashboard_ws.answers import Answer, forbidden
+from dashboard_ws.api import complaints
 from dashboard_ws.api.csv_format import events_csv, history_csv
 from dashboard_ws.api.mapdata import (
     COARSE_RESOLUTION,
@@ -40,16 +41,19 @@ from dashboard_ws.api.params import (
     AlertsRequest,
     ApiProblem,
     CityRequest,
+    ComplaintsRequest,
     DeadLettersRequest,
     EventsRequest,
     HeatRequest,
     HistoryRequest,
     ScoresAtRequest,
     StatsRequest,
+    WhatIfRequest,
     parse_request,
     problem,
 )
 from dashboard_ws.api.redact import redact_events
+from dashboard_ws.api.whatif import WhatIfService
 from dashboard_ws.auth.principal import Principal
 from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ApiStats
@@ -99,6 +103,7 @@ class HistoryApi:
         self._pool_lock = asyncio.Lock()
         self.stats = ApiStats()
         self._openapi: bytes | None = None
+        self._whatif = WhatIfService(settings, city, self._whatif_pool)
 
     def openapi(self) -> bytes:
         """The OpenAPI document of this API (built once)."""
@@ -143,6 +148,8 @@ class HistoryApi:
             return forbidden(principal, Action.DEAD_LETTERS)
         if isinstance(request, CityRequest):
             return self._city_answer()
+        if isinstance(request, WhatIfRequest):
+            return await self._whatif.respond(request, principal)
         if self._dsn is None:
             return self._problem(
                 problem(503, "unavailable", "no history database configured (RISKMON_PG_DSN)")
@@ -172,6 +179,9 @@ class HistoryApi:
             return self._problem(problem(404, "not_found", "no such alert"))
         if isinstance(answer, EventsResponse) and not principal.may(Action.EVENTS_EXACT):
             answer = redact_events(answer)
+        if isinstance(request, ComplaintsRequest) and request.format == "csv":
+            assert isinstance(answer, complaints.ComplaintStatsResponse)
+            return Answer(200, complaints.stats_csv(answer), CSV)
         if isinstance(request, StatsRequest) and request.format == "csv":
             assert isinstance(answer, StatsResponse)
             return Answer(200, stats_csv(answer), CSV)
@@ -190,6 +200,9 @@ class HistoryApi:
     async def _query(
         self, conn: asyncpg.Connection, request: object, principal: Principal
     ) -> BaseModel | None:
+        if isinstance(request, ComplaintsRequest):
+            fine = principal.may(Action.EVENTS_EXACT)
+            return await complaints.answer_complaints(conn, request, self._city, fine=fine)
         if isinstance(request, HeatRequest):
             fine = principal.may(Action.EVENTS_EXACT)
             cells = await history.incident_cells(
@@ -256,6 +269,10 @@ class HistoryApi:
             limit=request.limit,
             after=request.after,
         )
+
+    async def _whatif_pool(self) -> asyncpg.Pool:
+        assert self._dsn is not None  # the what-if service asks only with a database configured
+        return await self._get_pool(self._dsn)
 
     async def _get_pool(self, dsn: str) -> asyncpg.Pool:
         async with self._pool_lock:

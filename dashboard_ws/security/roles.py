@@ -1,8 +1,8 @@
-"""Who may do what: four roles in a strict order and one table ``{action: minimum role}``.
+"""Who may do what: five roles in a strict order and one table ``{action: minimum role}``.
 
 A role includes every right of the roles below it::
 
-    viewer < operator < analyst < admin
+    viewer < inspector < operator < analyst < admin
 
 Every route and websocket message of the gateway names one :class:`Action`; the gateway asks
 :func:`may` before it answers. The table is data, so the unit tests walk every action × role and
@@ -14,11 +14,15 @@ docs/operations.md prints it. Where each action is used (the wiring comes later)
     history.read        /api/districts/../history, /api/scores, /api/alerts (no exact locations)
     alert.acknowledge   /ws message ``ack`` (the acknowledger is the authenticated user)
     alert.resolve_note  /ws: a note on resolving an alert
+    cap.publish         /api/cap/draft, /api/cap/published, POST /api/cap/approve (public
+                        warnings: CAP 1.2 to riskmon.cap-out)
     events.exact        /api/events and any answer with exact coordinates or descriptions
     dead_letters.read   /api/dead-letters (the raw bytes of rejected inputs)
     metrics.read        GET /metrics
     users.admin         add, disable, change the role of users
     audit.read          GET /api/audit
+    whatif.read         GET /api/whatif (the policy map: predicted effect of a change)
+    field.report        POST /api/field/reports, GET /api/field/structures (dashboard_ws.field)
 
 >>> may(Role.OPERATOR, Action.ACKNOWLEDGE), may(Role.VIEWER, Action.ACKNOWLEDGE)
 (True, False)
@@ -36,13 +40,14 @@ class Role(StrEnum):
     """A user's role; the value is what the ``users`` table and tokens store."""
 
     VIEWER = "viewer"
+    INSPECTOR = "inspector"  # files field reports (inspections, facilities) from a phone
     OPERATOR = "operator"
     ANALYST = "analyst"
     ADMIN = "admin"
 
     @property
     def rank(self) -> int:
-        """0 for viewer up to 3 for admin: a higher rank has every right of a lower one."""
+        """0 for viewer up to 4 for admin: a higher rank has every right of a lower one."""
         return _RANKS[self]
 
 
@@ -66,11 +71,14 @@ class Action(StrEnum):
     HISTORY_READ = "history.read"
     ACKNOWLEDGE = "alert.acknowledge"
     RESOLVE_NOTE = "alert.resolve_note"
+    CAP_PUBLISH = "cap.publish"
     EVENTS_EXACT = "events.exact"
     DEAD_LETTERS = "dead_letters.read"
     METRICS = "metrics.read"
     USERS_ADMIN = "users.admin"
     AUDIT_READ = "audit.read"
+    WHATIF_READ = "whatif.read"
+    FIELD_REPORT = "field.report"
 
 
 MINIMUM_ROLE: MappingProxyType[Action, Role] = MappingProxyType(
@@ -81,11 +89,14 @@ MINIMUM_ROLE: MappingProxyType[Action, Role] = MappingProxyType(
         Action.HISTORY_READ: Role.VIEWER,
         Action.ACKNOWLEDGE: Role.OPERATOR,
         Action.RESOLVE_NOTE: Role.OPERATOR,
+        Action.CAP_PUBLISH: Role.OPERATOR,
         Action.EVENTS_EXACT: Role.ANALYST,
         Action.DEAD_LETTERS: Role.ADMIN,
         Action.METRICS: Role.ADMIN,
         Action.USERS_ADMIN: Role.ADMIN,
         Action.AUDIT_READ: Role.ADMIN,
+        Action.WHATIF_READ: Role.ANALYST,
+        Action.FIELD_REPORT: Role.INSPECTOR,
     }
 )
 

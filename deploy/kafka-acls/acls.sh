@@ -14,15 +14,17 @@
 #
 # Who gets what (topic names are the defaults; ops on a resource imply Describe on it):
 #
-#   agency-<name>  Write  its input topics (riskmon.incidents / .readings / .safety / .cap)
+#   agency-<name>  Write  its input topics (riskmon.incidents / .readings / .safety / .cap /
+#                         .complaints)
 #   worker         Read   inputs, riskmon.identity, riskmon.located, riskmon.alert-input,
 #                         riskmon.alert-acks
 #                  Write  riskmon.identity, riskmon.located, .scores, .deadletter, .alert-input, .alerts,
-#                         .alert-ack-results
+#                         .alert-ack-results, .safety and .complaints-located (complaints stage)
 #                  Create, Read, Write on topics prefixed "<app_id>-" (Faust's own:
 #                         <app_id>-__assignor-__leader; changelogs if tables are ever used)
 #                  Read   group <app_id>
-#   sink           Read   riskmon.located, .scores, .deadletter, .alerts; group <app_id>-sink
+#   sink           Read   riskmon.located, .scores, .deadletter, .alerts, .complaints-located;
+#                         group <app_id>-sink
 #                  Describe the other riskmon topics (its start-up step checks all of them)
 #   gateway        Read   riskmon.scores, .alerts, .alert-ack-results (no consumer group: it
 #                         reads every partition itself)
@@ -75,6 +77,8 @@ TOPIC_INCIDENTS=${TOPIC_INCIDENTS:-${RISKMON_TOPICS__INCIDENTS:-riskmon.incident
 TOPIC_READINGS=${TOPIC_READINGS:-${RISKMON_TOPICS__READINGS:-riskmon.readings}}
 TOPIC_SAFETY=${TOPIC_SAFETY:-${RISKMON_TOPICS__SAFETY:-riskmon.safety}}
 TOPIC_CAP=${TOPIC_CAP:-${RISKMON_TOPICS__CAP:-riskmon.cap}}
+TOPIC_COMPLAINTS=${TOPIC_COMPLAINTS:-${RISKMON_TOPICS__COMPLAINTS:-riskmon.complaints}}
+TOPIC_COMPLAINTS_LOCATED=${TOPIC_COMPLAINTS_LOCATED:-${RISKMON_TOPICS__COMPLAINTS_LOCATED:-riskmon.complaints-located}}
 TOPIC_LOCATED=${TOPIC_LOCATED:-${RISKMON_TOPICS__LOCATED:-riskmon.located}}
 TOPIC_IDENTITY=${TOPIC_IDENTITY:-${RISKMON_TOPICS__IDENTITY:-riskmon.identity}}
 TOPIC_SCORES=${TOPIC_SCORES:-${RISKMON_TOPICS__SCORES:-riskmon.scores}}
@@ -103,8 +107,8 @@ if [[ $DRY_RUN == 0 && ! -r "$COMMAND_CONFIG" ]]; then
     exit 2
 fi
 
-INPUTS=("$TOPIC_INCIDENTS" "$TOPIC_READINGS" "$TOPIC_SAFETY" "$TOPIC_CAP")
-ALL_TOPICS=("${INPUTS[@]}" "$TOPIC_IDENTITY" "$TOPIC_LOCATED" "$TOPIC_SCORES" "$TOPIC_DEADLETTER" "$TOPIC_ALERTS"
+INPUTS=("$TOPIC_INCIDENTS" "$TOPIC_READINGS" "$TOPIC_SAFETY" "$TOPIC_CAP" "$TOPIC_COMPLAINTS")
+ALL_TOPICS=("${INPUTS[@]}" "$TOPIC_COMPLAINTS_LOCATED" "$TOPIC_IDENTITY" "$TOPIC_LOCATED" "$TOPIC_SCORES" "$TOPIC_DEADLETTER" "$TOPIC_ALERTS"
     "$TOPIC_ALERT_ACKS" "$TOPIC_ALERT_INPUT" "$TOPIC_ACK_RESULTS")
 
 # run COMMAND...: print it (dry run, shell-quoted so it can be pasted) or run it.
@@ -163,8 +167,9 @@ for entry in ${agency_entries[@]+"${agency_entries[@]}"}; do
             readings) agency_topics+=("$TOPIC_READINGS") ;;
             safety) agency_topics+=("$TOPIC_SAFETY") ;;
             cap) agency_topics+=("$TOPIC_CAP") ;;
+            complaints) agency_topics+=("$TOPIC_COMPLAINTS") ;;
             *)
-                echo "acls.sh: agency $name: '$kind' is not incidents, readings, safety or cap" >&2
+                echo "acls.sh: agency $name: '$kind' is not incidents, readings, safety, cap or complaints" >&2
                 exit 2
                 ;;
         esac
@@ -179,6 +184,8 @@ with_topics "$WORKER_USER" "Read" "${INPUTS[@]}" "$TOPIC_ALERT_ACKS"
 with_topics "$WORKER_USER" "Read Write" "$TOPIC_IDENTITY" "$TOPIC_LOCATED" "$TOPIC_ALERT_INPUT"
 with_topics "$WORKER_USER" "Write" \
     "$TOPIC_SCORES" "$TOPIC_DEADLETTER" "$TOPIC_ALERTS" "$TOPIC_ACK_RESULTS"
+# the complaints stage: derived facility facts onto the safety input, located complaints
+with_topics "$WORKER_USER" "Write" "$TOPIC_SAFETY" "$TOPIC_COMPLAINTS_LOCATED"
 # Faust's internal topics are named "<app id>-...": the leader topic of its partition assignor
 # ($APP_ID-__assignor-__leader, one partition, created by the worker at start) and, if tables are
 # ever used, "<app id>-<table>-changelog". Note the "-": riskmon's own topics use "." and are
@@ -192,7 +199,7 @@ fi
 
 # --- sink: consumer group $APP_ID-sink; writes nothing to Kafka ------------------------------
 with_topics "$SINK_USER" "Read" "$TOPIC_LOCATED" "$TOPIC_SCORES" "$TOPIC_DEADLETTER" \
-    "$TOPIC_ALERTS"
+    "$TOPIC_ALERTS" "$TOPIC_COMPLAINTS_LOCATED"
 # Its start-up step (migrations, topics, epochs) lists and checks every riskmon topic; a topic it
 # cannot see it would try to create.
 with_topics "$SINK_USER" "Describe" "${INPUTS[@]}" "$TOPIC_ALERT_ACKS" "$TOPIC_ALERT_INPUT" \

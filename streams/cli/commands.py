@@ -222,6 +222,12 @@ def users_set_role(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, settings)
 
 
+def users_set_agency(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli.users import users_set_agency as run
+
+    return run(args, settings)
+
+
 def schema(args: argparse.Namespace, settings: Settings) -> None:
     from streams.contract import export_schemas
     from streams.contract.asyncapi import asyncapi_json
@@ -237,6 +243,12 @@ def publish(args: argparse.Namespace, settings: Settings) -> int:
     from streams.cli.publish import run_publish
 
     return run_publish(args, settings)
+
+
+def whatif(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli.whatif import run_whatif
+
+    return run_whatif(args, settings)
 
 
 COMMANDS: dict[str, Handler] = {
@@ -256,10 +268,12 @@ COMMANDS: dict[str, Handler] = {
     "status": status,
     "schema": schema,
     "publish": publish,
+    "whatif": whatif,
     "city import": city_import,
     "city synth": city_synth,
     "users add": users_add,
     "users list": users_list,
     "users disable": users_disable,
     "users set-role": users_set_role,
+    "users set-agency": users_set_agency,
 }

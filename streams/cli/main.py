@@ -7,6 +7,9 @@
     riskmon simulate                               the event simulator (of RISKMON_CITY)
     riskmon score --events F.jsonl [--at T] [--config city.toml] [--json]
                                                    every district's scores, offline
+    riskmon whatif --change cctv [--count N] [--city DIR] [--at T] [--from-db] [--json]
+                                                   one change in every district, ranked by
+                                                   predicted risk reduction (policy map)
     riskmon detect --input IN.csv --output OUT.csv [--direction up|down|both]
                    [--out-of-order score|fail]     the anomaly detector on a CSV series
     riskmon replay --from T1 --to T2 [--model-version V] [--series NAME] [--config F]
@@ -31,8 +34,8 @@
                                                    a city folder from official data, validated
     riskmon city synth --out DIR [--districts N --seed S]
                                                    approximate Gimpo (or N random districts)
-    riskmon users add NAME --role ROLE [--password-stdin]
-    riskmon users list | disable NAME | set-role NAME ROLE
+    riskmon users add NAME --role ROLE [--agency AGENCY] [--password-stdin]
+    riskmon users list | disable NAME | set-role NAME ROLE | set-agency NAME AGENCY
                                                    accounts of the gateway (in PostgreSQL)
 
 Settings come from ``RISKMON_*`` environment variables (see README, "Configuration").
@@ -52,6 +55,7 @@ from streams.cli.detect import add_arguments as add_detect_arguments
 from streams.cli.errors import explain
 from streams.cli.publish import add_parser as add_publish_parser
 from streams.cli.users import add_parser as add_users_parser
+from streams.cli.whatif import add_parser as add_whatif_parser
 from streams.settings import Settings
 
 
@@ -169,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     add_city_parser(sub)
     add_users_parser(sub)
     add_publish_parser(sub)
+    add_whatif_parser(sub)
     schema = sub.add_parser(
         "schema", help="export the wire contract as JSON Schema and an AsyncAPI document"
     )

@@ -6,10 +6,11 @@ or CAP XML files, to riskmon's topics; ``--check`` validates without sending.
 
 Each JSON line (or CSV row, with a header naming the fields) is an Incident, a SensorReading or
 a SafetyFact of the wire contract: a record with ``fact`` is a safety fact, one with
-``sensor_id`` a reading, any other an incident. A CAP file is one message (bytes sent as they
-are, so a signature stays valid) checked by :func:`streams.cap.parse_cap`. The format comes from
-the extension (``.jsonl``/``.ndjson``/``.json``, ``.csv``, ``.xml``/``.cap``) unless
-``--format`` says.
+``sensor_id`` a reading, one with ``category`` a civil complaint (``riskmon.complaints``, keyed
+by its id; several versions of one complaint are its status changes), any other an incident.
+A CAP file is one message (bytes sent as they are, so a signature stays valid) checked by
+:func:`streams.cap.parse_cap`. The format comes from the extension (``.jsonl``/``.ndjson``/
+``.json``, ``.csv``, ``.xml``/``.cap``) unless ``--format`` says.
 
 Keys make a re-sent file harmless: records are keyed as the simulator keys them
 (:func:`streams.simulator.producer.route`: incidents by id, readings by sensor, facts by facility
@@ -43,7 +44,7 @@ from typing import Any, Literal, TextIO
 from pydantic import ValidationError
 
 from streams.cap import CapError, parse_cap
-from streams.contract import SAFETY_FACT, Incident, InputEvent, SensorReading
+from streams.contract import SAFETY_FACT, Complaint, Incident, InputEvent, SensorReading
 from streams.pipeline.ingest import Rejected, check_not_future
 from streams.settings import Settings, Topics
 from streams.simulator.producer import route
@@ -114,10 +115,12 @@ def _reason(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _event(data: Any) -> InputEvent:
+def _event(data: Any) -> InputEvent | Complaint:
     """The contract model of one decoded record (raises ValidationError or ValueError)."""
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    if "category" in data:
+        return Complaint.model_validate(data)
     if "fact" in data:
         fact: InputEvent = SAFETY_FACT.validate_python(data)
         return fact
@@ -192,7 +195,9 @@ def check(
             if isinstance(decoded, Exception):
                 raise decoded
             event = _event(decoded)
-            if now is not None:
+            if isinstance(event, Complaint):
+                _complaint_not_future(event, now, max_future)
+            elif now is not None:
                 check_not_future(event, now, max_future)
         except ValidationError as exc:
             report.problems.append(Problem(where, _reason(exc)))
@@ -200,9 +205,14 @@ def check(
         except (ValueError, Rejected) as exc:
             report.problems.append(Problem(where, str(exc)))
             continue
-        topic, key = route(event, topics)
-        if not isinstance(event, SensorReading):
-            identity = (topic, event.source, event.id)
+        if isinstance(event, Complaint):  # a version: (source, id) at updated_at in status
+            topic, key = topics.complaints, event.id.encode()
+            version: str | None = f"{event.id}@{event.updated_at.isoformat()}:{event.status}"
+        else:
+            topic, key = route(event, topics)
+            version = None if isinstance(event, SensorReading) else event.id
+        if version is not None:
+            identity = (topic, event.source, version)
             if identity in report.seen:
                 first = report.seen[identity]
                 report.problems.append(
@@ -212,6 +222,17 @@ def check(
             report.seen[identity] = where
         report.records.append(Record(where, topic, key, event.model_dump_json().encode()))
     return report
+
+
+def _complaint_not_future(
+    complaint: Complaint, now: datetime | None, max_future: timedelta
+) -> None:
+    """The worker's rule for complaints: ``updated_at`` not after ``now`` + ``max_future``."""
+    if now is not None and (complaint.updated_at - now) > max_future:
+        raise ValueError(
+            f"updated_at {complaint.updated_at.isoformat()} lies more than "
+            f"{max_future.total_seconds():.0f} s after now: the worker would refuse it"
+        )
 
 
 def format_of(path: Path, forced: str | None) -> Format | None:

@@ -11,6 +11,8 @@ concern:
 :mod:`~streams.contract.websocket`    the gateway's websocket messages
 :mod:`~streams.contract.api`          the history API's answers
 :mod:`~streams.contract.auth`         login, who am I, the audit trail
+:mod:`~streams.contract.complaints`   ``riskmon.complaints`` (civil complaints 민원), their answers
+:mod:`~streams.contract.whatif`       the policy map's what-if answer
 :mod:`~streams.contract.schemas`      every message's JSON Schema by name
 
 This package re-exports every public name, so ``from streams.contract import ScoreUpdate`` works.
@@ -68,6 +70,16 @@ from streams.contract.base import (
     WireModel,
     utc_iso,
 )
+from streams.contract.complaints import (
+    COMPLAINT_CATEGORIES,
+    COMPLAINT_STATUSES,
+    Complaint,
+    ComplaintCell,
+    ComplaintCellsResponse,
+    ComplaintDistrictStats,
+    ComplaintStatsResponse,
+    LocatedComplaint,
+)
 from streams.contract.deadletters import (
     DEAD_LETTER_VALUE_MAX,
     DeadLetter,
@@ -112,14 +124,24 @@ from streams.contract.websocket import (
     SnapshotMessage,
     WsServerMessage,
 )
+from streams.contract.whatif import (
+    WHATIF_CHANGES,
+    IndexShift,
+    WhatIfBasis,
+    WhatIfDistrict,
+    WhatIfResponse,
+)
 
 __all__ = [
+    "COMPLAINT_CATEGORIES",
+    "COMPLAINT_STATUSES",
     "DEAD_LETTER_VALUE_MAX",
     "DISTRICT_CODE_PATTERN",
     "EARLIEST_YEAR",
     "LATEST_YEAR",
     "SAFETY_FACT",
     "SCHEMAS",
+    "WHATIF_CHANGES",
     "WS_SERVER_MESSAGE",
     "AckRejection",
     "AckRequest",
@@ -138,6 +160,11 @@ __all__ = [
     "BaseMap",
     "Basis",
     "CityResponse",
+    "Complaint",
+    "ComplaintCell",
+    "ComplaintCellsResponse",
+    "ComplaintDistrictStats",
+    "ComplaintStatsResponse",
     "Composite",
     "DeadLetter",
     "DeadLetterError",
@@ -162,8 +189,10 @@ __all__ = [
     "Incident",
     "IncidentType",
     "IncidentWithdrawal",
+    "IndexShift",
     "InputEvent",
     "InspectionFact",
+    "LocatedComplaint",
     "LocatedEvent",
     "LoginRequest",
     "LoginResponse",
@@ -184,6 +213,9 @@ __all__ = [
     "Text",
     "Timestamp",
     "Token",
+    "WhatIfBasis",
+    "WhatIfDistrict",
+    "WhatIfResponse",
     "WireModel",
     "WsServerMessage",
     "dead_letter",

@@ -127,6 +127,8 @@ class ApiError(WireModel):
         "bad_request",
         "too_large",
         "unsupported_media_type",
+        "conflict",
+        "internal",
     ]
     detail: str = Field(description="what was wrong and what is accepted")
     parameter: str | None = Field(default=None, description="the query parameter at fault")

@@ -67,12 +67,34 @@ TOPICS: Final = (
         "Inspection grades and safety facilities added or removed.",
     ),
     _Topic(
+        "complaints", "complaints", "complaint",
+        "the complaint's id (UTF-8): every status change of one complaint on one partition",
+        ("complaintSystems",), ("worker",),
+        "Civil complaints (민원) and each change of their status; the newest updated_at per "
+        "(source, id) wins (docs/complaints.md).",
+    ),
+    _Topic(
+        "complaintsLocated", "complaints_located", "located-complaint",
+        "'SOURCE:ID' of the complaint (UTF-8)",
+        ("worker",), ("sink",),
+        "Valid complaints placed in a district and H3 cell, for the history sink.",
+    ),
+    _Topic(
         "cap", "cap", "cap-message",
         "any (e.g. 'SENDER,IDENTIFIER'): the topic has one partition, so one ledger sees every "
         "Alert, Update and Cancel",
         ("agencies",), ("worker",),
         "OASIS CAP 1.2 (or 1.1) alerts as XML bytes, one message per record (docs/agencies.md: "
         "the profile, the mapping to incidents, Update/Cancel/expires).",
+        single_partition=True,
+        content_type="application/cap+xml",
+    ),
+    _Topic(
+        "capOut", "cap_out", "cap-out-message",
+        "the message's CAP identifier (UTF-8), e.g. 'riskmon-ALERT-1'",
+        ("gateway",), ("integrators",),
+        "Public warnings operators approved in the dashboard: CAP 1.2 XML (status Actual), an "
+        "Alert, Updates naming every earlier message of the chain, and the all-clear.",
         single_partition=True,
         content_type="application/cap+xml",
     ),

@@ -24,10 +24,24 @@ from streams.contract.api import (
     StatsResponse,
 )
 from streams.contract.auth import AuditResponse, LoginRequest, LoginResponse, MeResponse
+from streams.contract.capout import (
+    CapApproval,
+    CapDraft,
+    CapOpenChains,
+    CapPublication,
+    CapPublications,
+)
+from streams.contract.complaints import (
+    Complaint,
+    ComplaintCellsResponse,
+    ComplaintStatsResponse,
+    LocatedComplaint,
+)
 from streams.contract.deadletters import DeadLetter
 from streams.contract.inputs import SAFETY_FACT, Incident, SensorReading
 from streams.contract.scores import DistrictScores, LocatedEvent, ScoreUpdate
 from streams.contract.websocket import WS_SERVER_MESSAGE, AckRequest
+from streams.contract.whatif import WhatIfResponse
 
 SCHEMAS: dict[str, Any] = {
     "incident": Incident,
@@ -56,6 +70,16 @@ SCHEMAS: dict[str, Any] = {
     "api-city": CityResponse,
     "api-heat": HeatResponse,
     "api-stats": StatsResponse,
+    "api-cap-draft": CapDraft,
+    "api-cap-approval": CapApproval,
+    "api-cap-publication": CapPublication,
+    "api-cap-published": CapPublications,
+    "api-cap-open": CapOpenChains,
+    "complaint": Complaint,
+    "located-complaint": LocatedComplaint,
+    "api-complaint-stats": ComplaintStatsResponse,
+    "api-complaint-cells": ComplaintCellsResponse,
+    "api-whatif": WhatIfResponse,
 }
 
 

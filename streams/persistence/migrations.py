@@ -19,7 +19,15 @@ Never edit a released migration; add the next one. Tables (after every migration
                       ``checkpoint_archive`` the ones replaced after a model or district change
 * ``users``, ``sessions``, ``audit`` accounts with their role and argon2id password hash, browser
                       sessions by the SHA-256 of their token, and who did what when (only
-                      :mod:`streams.persistence.accounts` touches them)
+                      :mod:`streams.persistence.accounts` touches them); a user's ``agency``
+* ``field_reports``, ``field_photos`` inspectors' reports from the field page (one per user and
+                      client-made report id, with the fact published for it) and their photos
+                      (only :mod:`streams.persistence.field` touches them)
+* ``complaints``      civil complaints, one row per (source, id) in its newest status (by
+                      ``updated_at``), with district and H3 cell
+                      (:mod:`streams.persistence.complaints`)
+* ``cap_out``         public warnings (CAP 1.2) operators approved: each alert's chain, the XML as
+                      published (:mod:`streams.persistence.capout`)
 """
 
 from __future__ import annotations
@@ -224,6 +232,90 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         archived_at timestamptz NOT NULL
     );
     CREATE INDEX checkpoint_archive_key ON checkpoint_archive (app_id, topic, partition);
+    """,
+    ),
+    (
+        7,
+        """
+    -- Field inspection (docs/field.md): the inspector role, a user's agency (the source of the
+    -- facts they report), and the reports with their photos (kept here, not in files).
+    ALTER TABLE users DROP CONSTRAINT users_role_check,
+        ADD CONSTRAINT users_role_check
+            CHECK (role IN ('viewer', 'inspector', 'operator', 'analyst', 'admin'));
+    ALTER TABLE users ADD COLUMN agency text
+        CHECK (agency IS NULL OR char_length(agency) BETWEEN 1 AND 128);
+    CREATE TABLE field_reports (
+        id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        user_name    text        NOT NULL REFERENCES users (name),
+        report_id    text        NOT NULL,
+        request_hash bytea       NOT NULL,
+        source       text        NOT NULL,
+        fact_id      text        NOT NULL,
+        kind         text        NOT NULL CHECK (kind IN ('inspection', 'facility')),
+        subject      text        NOT NULL,
+        district     text        NOT NULL,
+        fact         text        NOT NULL,
+        note         text,
+        status       text        NOT NULL CHECK (status IN ('received', 'published')),
+        created_at   timestamptz NOT NULL,
+        published_at timestamptz,
+        UNIQUE (user_name, report_id)
+    );
+    CREATE INDEX field_reports_time ON field_reports (created_at, id);
+    CREATE TABLE field_photos (
+        report        bigint      NOT NULL REFERENCES field_reports (id) ON DELETE CASCADE,
+        n             smallint    NOT NULL,
+        content_type  text        NOT NULL
+                      CHECK (content_type IN ('image/jpeg', 'image/png', 'image/webp')),
+        size          integer     NOT NULL CHECK (size = octet_length(data)),
+        width         integer     NOT NULL,
+        height        integer     NOT NULL,
+        sha256        bytea       NOT NULL,
+        location_kept boolean     NOT NULL,
+        data          bytea       NOT NULL,
+        PRIMARY KEY (report, n)
+    );
+    """,
+    ),
+    (
+        8,
+        """
+    -- Civil complaints (docs/complaints.md): one row per (source, id) in its newest status.
+    CREATE TABLE complaints (
+        source      text        NOT NULL,
+        id          text        NOT NULL,
+        category    text        NOT NULL,
+        status      text        NOT NULL
+                    CHECK (status IN ('received', 'in_progress', 'fixed', 'closed', 'rejected')),
+        district    text        NOT NULL,
+        h3          text,
+        facility_id text,
+        received_at timestamptz NOT NULL,
+        updated_at  timestamptz NOT NULL,
+        stored_at   timestamptz NOT NULL,
+        payload     jsonb       NOT NULL,
+        PRIMARY KEY (source, id)
+    );
+    CREATE INDEX complaints_received ON complaints (received_at);
+    """,
+    ),
+    (
+        9,
+        """
+    -- CAP out (docs/agencies.md): public warnings operators approved, each alert's chain.
+    CREATE TABLE cap_out (
+        identifier  text        PRIMARY KEY,
+        alert_id    text        NOT NULL,
+        sender      text        NOT NULL,
+        msg_type    text        NOT NULL CHECK (msg_type IN ('Alert', 'Update')),
+        all_clear   boolean     NOT NULL,
+        sent        timestamptz NOT NULL,
+        xml         bytea       NOT NULL,
+        approved_by text        NOT NULL,
+        approved_at timestamptz NOT NULL,
+        published   boolean     NOT NULL DEFAULT false
+    );
+    CREATE INDEX cap_out_alert ON cap_out (alert_id, sent);
     """,
     ),
 )

@@ -37,6 +37,7 @@ from streams.pipeline.ingest import Kind, ingest_many
 from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
 from streams.worker.cap_stage import CapStage
+from streams.worker.complaints_stage import register_complaints
 from streams.worker.delivery import Delivery, Outgoing
 from streams.worker.identity_stage import IdentityStage
 from streams.worker.outage import utcnow
@@ -294,6 +295,7 @@ def register(
         cap_checkpoints,
     )
     app.resume_positions = worker.resume_positions
+    register_complaints(app, worker, settings)  # riskmon.complaints (stateless)
     take = (settings.batch_max, settings.batch_within_s)
 
     @app.agent(worker.inputs, name="riskmon.ingest")  # type: ignore[untyped-decorator]

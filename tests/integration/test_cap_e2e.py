@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from dashboard_ws.server import Gateway
 from streams.contract import DeadLetter, ScoreUpdate
 from streams.ops.embedded import free_port
 from tests.unit.streams.cap.spec_examples import gimpo_alert
 
+from .auth import user_headers
 from .harness import (
     TopicReader,
     WorkerProcess,
@@ -22,6 +24,7 @@ from .harness import (
     produce,
     run_riskmon,
 )
+from .test_access_control import arequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -51,15 +54,37 @@ async def test_a_cap_alert_moves_janggi_and_its_cancel_withdraws_it(
         '<?xml version="1.0"?><!DOCTYPE alert [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
         "<alert>&x;</alert>"
     )
-    files = {"alert.xml": alert, "cancel.xml": cancel, "hostile.xml": hostile}
+    unmapped = (
+        gimpo_alert(
+            "E2E-3", sent=kst(sent), expires=kst(now + timedelta(hours=3)), event="행사 안내"
+        )
+        .replace("<value>호우</value>", "<value>행사</value>")
+        .replace("<category>Met</category>", "<category>Other</category>")
+    )
+    files = {
+        "alert.xml": alert,
+        "cancel.xml": cancel,
+        "hostile.xml": hostile,
+        "overlay.xml": unmapped,
+    }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     driver = f"{KMA}:E2E-1@{JANGGI}"
 
+    viewer = await user_headers(settings, "vic", "viewer")
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     try:
-        async with TopicReader(settings, settings.topics.scores) as scores:
+        async with (
+            Gateway(settings) as gateway,
+            TopicReader(settings, settings.topics.scores) as scores,
+        ):
+            base = f"http://127.0.0.1:{gateway.port}"
+
+            async def active() -> dict[str, dict[str, object]]:
+                status, _, body = await arequest(base, "/api/cap/active", headers=viewer)
+                assert status == 200, body
+                return {f["properties"]["identifier"]: f["properties"] for f in body["features"]}
 
             def janggi() -> list[ScoreUpdate]:
                 updates = map(ScoreUpdate.model_validate_json, scores.values)
@@ -80,6 +105,19 @@ async def test_a_cap_alert_moves_janggi_and_its_cancel_withdraws_it(
             )
             assert published.returncode == 0, published.stderr
             await eventually(raised, within=60, watch=[worker])
+            published = await asyncio.to_thread(
+                run_riskmon, settings, "publish", "--quiet", str(tmp_path / "overlay.xml")
+            )
+            assert published.returncode == 0, published.stderr
+
+            async def both_shown() -> bool:
+                return set(await active()) == {"E2E-1", "E2E-3"}
+
+            await eventually(both_shown, within=20)
+            shown = await active()
+            assert shown["E2E-1"]["mapped"] is True
+            assert shown["E2E-3"]["mapped"] is False  # an overlay: no index effect
+            assert JANGGI in shown["E2E-1"]["districts"]
             up = next(u for u in janggi() if any(d.event_id == driver for d in u.drivers))
             flood = up.domains["flood_weather"]
             assert flood.intensity > 0
@@ -105,6 +143,18 @@ async def test_a_cap_alert_moves_janggi_and_its_cancel_withdraws_it(
             )
             assert down.domains["flood_weather"].intensity == 0.0
             assert down.domains["flood_weather"].risk < flood.risk
+
+            async def cancelled_gone() -> bool:
+                return set(await active()) == {"E2E-3"}
+
+            await eventually(cancelled_gone, within=20)
+            # the overlay never moved an index: no update names it
+            await scores.poll()
+            assert not any(
+                "E2E-3" in d.event_id
+                for u in map(ScoreUpdate.model_validate_json, scores.values)
+                for d in u.drivers
+            )
 
         await produce(settings, settings.topics.cap, [hostile.encode()], key=b"x")
         async with TopicReader(settings, settings.topics.deadletter) as letters:

@@ -7,15 +7,17 @@ import { el } from "./dom.js";
 import { fixed, shortTime } from "./format.js";
 import { groupAlerts } from "./state.js";
 import { domainName } from "./panel.js";
+import { canWarn } from "./capout.js";
 
 const RIGHT_ACKNOWLEDGE = "alert.acknowledge";
 
 export class AlertsView {
-  constructor(list, ctx, { onSelect, onAck }) {
+  constructor(list, ctx, { onSelect, onAck, onWarn }) {
     this.list = list;
     this.ctx = ctx;
     this.onSelect = onSelect;
     this.onAck = onAck;
+    this.onWarn = onWarn; // (alert id, district): a public warning (CAP) for operators
     this.items = new Map(); // alert id -> {li, info, form, input, button, status}
     this.status = new Map(); // alert id -> {key, vars, cls, pending}
     this.counter = 0;
@@ -144,6 +146,18 @@ export class AlertsView {
       item.form.remove();
       item.form = item.button = item.input = item.noteLabel = null;
     }
+    const warn = Boolean(this.onWarn) && canWarn(alert, ctx.may, ctx.kiosk);
+    if (warn && !item.warn) {
+      item.warn = el("button", "cap-warn");
+      item.warn.type = "button";
+      item.warn.addEventListener("click", () => this.onWarn(alert.id, li.dataset.district));
+      item.li.insertBefore(item.warn, item.status);
+    }
+    if (!warn && item.warn) {
+      item.warn.remove();
+      item.warn = null;
+    }
+    if (item.warn) item.warn.textContent = ctx.t("cap.warn");
     this.relabelForm(item);
     this.showStatus(alert.id);
   }

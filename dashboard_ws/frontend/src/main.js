@@ -15,6 +15,8 @@
 import "./app.css";
 import * as api from "./api.js";
 import { AlertsView } from "./alerts.js";
+import { CapAreas, CapOut } from "./capout.js";
+import * as L from "leaflet";
 import { $, el, setOptions } from "./dom.js";
 import { age, clock, dateTime, fixed, fromInputValue, offsetLabel, offsetMinutes, rfc3339, shortTime, toInputValue } from "./format.js";
 import { GRADE_COLOURS, GRADE_CUTS, CLASS_COLOURS, NO_DATA_COLOUR, layerKeys, layerValue, legendBands } from "./grades.js";
@@ -37,6 +39,8 @@ import {
   STALE_AFTER_MS as STALE_DEFAULT_MS,
 } from "./state.js";
 import { StatsView } from "./stats.js";
+import { ComplaintsHeat, ComplaintsView } from "./complaints.js";
+import { RIGHT_WHATIF, WhatIfView } from "./whatif.js";
 import { DistrictTable } from "./table.js";
 
 const params = new URLSearchParams(location.search);
@@ -113,8 +117,13 @@ const ctx = {
 let map = null;
 let panel = null;
 let alertsView = null;
+let capOut = null; // public warnings (CAP) for operators
+let capAreas = null; // the CAP alerts in effect, outlined on the map
 let table = null;
 let stats = null;
+let complaints = null; // the complaints statistics map (complaints.js)
+let complaintsHeat = null;
+let whatif = null; // the policy map (whatif.js), for analysts and admins
 const socket = new LiveSocket({ onOpen, onMessage, onClose });
 
 // --- language, theme, static texts ------------------------------------------------------------
@@ -127,6 +136,7 @@ function applyTexts() {
     node.setAttribute("aria-label", ctx.t(node.dataset.i18nLabel));
   }
   $("lang").value = store.lang;
+  if (capOut) capOut.relabel();
   setOptions(
     $("layer"),
     layerKeys().map((key) => [key, layerName(key)]),
@@ -318,6 +328,8 @@ async function loadCity() {
   if (store.selected) map.select(store.selected);
   if ($("heat").checked) loadHeat();
   if ($("markers").checked) loadMarkers();
+  if (complaintsHeat) complaintsHeat.load();
+  if (capAreas) capAreas.load();
 }
 
 // --- selection and the district panel ----------------------------------------------------------
@@ -706,7 +718,8 @@ async function loadMarkers() {
 
 // --- views (tabs) --------------------------------------------------------------------------------------
 
-const VIEWS = ["map", "table", "stats"];
+const VIEWS = ["map", "table", "stats", "complaints", "whatif"];
+const shownViews = () => VIEWS.filter((v) => !$(v + "-tab").hidden); // whatif: analysts only
 
 function showView(view, { focus = false } = {}) {
   store.view = view;
@@ -720,15 +733,18 @@ function showView(view, { focus = false } = {}) {
   }
   if (view === "map" && map) map.invalidate();
   if (view === "stats") stats.shown();
+  if (view === "complaints") complaints.shown();
+  if (view === "whatif") whatif.shown();
 }
 
 function onTabKey(event) {
-  const i = VIEWS.indexOf(store.view);
+  const views = shownViews();
+  const i = views.indexOf(store.view);
   let next = null;
-  if (event.key === "ArrowRight") next = VIEWS[(i + 1) % VIEWS.length];
-  else if (event.key === "ArrowLeft") next = VIEWS[(i - 1 + VIEWS.length) % VIEWS.length];
-  else if (event.key === "Home") next = VIEWS[0];
-  else if (event.key === "End") next = VIEWS[VIEWS.length - 1];
+  if (event.key === "ArrowRight") next = views[(i + 1) % views.length];
+  else if (event.key === "ArrowLeft") next = views[(i - 1 + views.length) % views.length];
+  else if (event.key === "Home") next = views[0];
+  else if (event.key === "End") next = views[views.length - 1];
   if (next) {
     event.preventDefault();
     showView(next, { focus: true });
@@ -754,6 +770,8 @@ function redrawAll() {
     panel.loadAll(); // its lists in the new language
   }
   if (stats) stats.relabel();
+  if (complaints) complaints.relabel();
+  if (whatif) whatif.relabel();
   if (store.past) showPastState();
   else updateSliderLabel();
   if (store.me) $("whoami").textContent = ctx.t("whoami", { user: store.me.user, role: store.me.role });
@@ -795,6 +813,9 @@ function setIdentity(identity) {
   $("whoami").textContent = ctx.t("whoami", { user: identity.user, role: identity.role });
   $("alerts-section").hidden = !ctx.may(RIGHT_ALERTS);
   $("markers-field").hidden = !ctx.may(RIGHT_EXACT);
+  if (capOut) capOut.setRights();
+  $("whatif-tab").hidden = !ctx.may(RIGHT_WHATIF);
+  if ($("whatif-tab").hidden && store.view === "whatif") showView("map");
   if (alertsView) drawAlerts(); // rights decide the acknowledge buttons
 }
 
@@ -835,6 +856,8 @@ function showDashboard(identity) {
   if (!store.city) loadCity();
   connect();
   if (store.view === "stats") stats.shown();
+  if (store.view === "complaints") complaints.shown();
+  if (store.view === "whatif") whatif.shown();
 }
 
 async function onLoginSubmit(event) {
@@ -984,10 +1007,19 @@ async function start() {
   const savedLayer = storage.get("localStorage", "layer");
   if (savedLayer && layerKeys().includes(savedLayer)) store.layer = savedLayer;
   $("heat").checked = storage.get("localStorage", "heat") === "1";
-  alertsView = new AlertsView($("alerts"), ctx, { onSelect: selectDistrict, onAck: sendAck });
+  capOut = new CapOut(ctx, $("cap-section"), $("cap-chains"));
+  capAreas = new CapAreas(ctx, () => map, $("cap-areas"), $("cap-areas-note"), L);
+  alertsView = new AlertsView($("alerts"), ctx, {
+    onSelect: selectDistrict,
+    onAck: sendAck,
+    onWarn: (alertId, district) => capOut.open(alertId, district),
+  });
   panel = new DistrictPanel($("district-panel"), ctx, { onClose: () => selectDistrict(null) });
   table = new DistrictTable($("rows"), ctx, { onSelect: selectDistrict });
   stats = new StatsView(ctx);
+  complaints = new ComplaintsView(ctx);
+  complaintsHeat = new ComplaintsHeat(ctx, () => map);
+  whatif = new WhatIfView(ctx);
   applyTexts();
   bindControls();
   redrawAll();

@@ -222,20 +222,29 @@ def test_a_viewer_sees_but_does_not_act() -> None:
     assert viewer.rights() == ["live.scores", "live.alerts", "session.self", "history.read"]
 
 
+def test_an_inspector_sees_and_files_field_reports() -> None:
+    inspector = principal(Role.INSPECTOR)
+    assert inspector.may(Action.FIELD_REPORT)
+    assert not inspector.may(Action.ACKNOWLEDGE)
+    assert inspector.rights() == [*principal(Role.VIEWER).rights(), "field.report"]
+
+
 def test_each_role_has_the_rights_below_it_and_admin_has_all() -> None:
     operator = principal(Role.OPERATOR)
     assert operator.may(Action.ACKNOWLEDGE)
     assert not operator.may(Action.EVENTS_EXACT)
-    assert operator.rights() == [
+    assert set(operator.rights()) == {
         "live.scores",
         "live.alerts",
         "session.self",
         "history.read",
+        "field.report",  # an inspector's right (below operator)
         "alert.acknowledge",
         "alert.resolve_note",
-    ]
+        "cap.publish",
+    }
     analyst = principal(Role.ANALYST)
-    assert analyst.rights() == [*operator.rights(), "events.exact"]
+    assert set(analyst.rights()) == {*operator.rights(), "events.exact", "whatif.read"}
     assert not analyst.may(Action.USERS_ADMIN)
     assert principal(Role.ADMIN).rights() == [action.value for action in Action]
     ranks = [set(principal(role).rights()) for role in Role]

@@ -6,21 +6,24 @@ import pytest
 
 from dashboard_ws.security.roles import MINIMUM_ROLE, Action, Role, may, parse_role
 
-V, OP, AN, AD = Role.VIEWER, Role.OPERATOR, Role.ANALYST, Role.ADMIN
+V, IN, OP, AN, AD = Role.VIEWER, Role.INSPECTOR, Role.OPERATOR, Role.ANALYST, Role.ADMIN
 
 # Who may do each action, written out (not derived from the table it checks).
 EXPECTED: dict[Action, set[Role]] = {
-    Action.LIVE_SCORES: {V, OP, AN, AD},
-    Action.LIVE_ALERTS: {V, OP, AN, AD},
-    Action.SESSION_SELF: {V, OP, AN, AD},
-    Action.HISTORY_READ: {V, OP, AN, AD},
+    Action.LIVE_SCORES: {V, IN, OP, AN, AD},
+    Action.LIVE_ALERTS: {V, IN, OP, AN, AD},
+    Action.SESSION_SELF: {V, IN, OP, AN, AD},
+    Action.HISTORY_READ: {V, IN, OP, AN, AD},
     Action.ACKNOWLEDGE: {OP, AN, AD},
     Action.RESOLVE_NOTE: {OP, AN, AD},
+    Action.CAP_PUBLISH: {OP, AN, AD},
     Action.EVENTS_EXACT: {AN, AD},
     Action.DEAD_LETTERS: {AD},
     Action.METRICS: {AD},
     Action.USERS_ADMIN: {AD},
     Action.AUDIT_READ: {AD},
+    Action.WHATIF_READ: {AN, AD},
+    Action.FIELD_REPORT: {IN, OP, AN, AD},
 }
 
 
@@ -34,8 +37,8 @@ def test_may(role: Role, action: Action) -> None:
     assert may(role, action) is (role in EXPECTED[action])
 
 
-def test_roles_are_ordered_viewer_operator_analyst_admin() -> None:
-    assert [r.rank for r in (V, OP, AN, AD)] == [0, 1, 2, 3]
+def test_roles_are_ordered_viewer_inspector_operator_analyst_admin() -> None:
+    assert [r.rank for r in (V, IN, OP, AN, AD)] == [0, 1, 2, 3, 4]
 
 
 def test_a_higher_role_has_every_right_of_a_lower_one() -> None:
@@ -48,5 +51,6 @@ def test_a_higher_role_has_every_right_of_a_lower_one() -> None:
 
 def test_parse_role() -> None:
     assert parse_role("analyst") is Role.ANALYST
+    assert parse_role("inspector") is Role.INSPECTOR
     assert parse_role("root") is None
     assert parse_role("Admin") is None  # stored names are exact
