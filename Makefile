@@ -105,7 +105,7 @@ faults: $(VENV)/.installed-dev  ## the fault suite at full sizes (~11 min): benc
 	$(BIN)/python -m bench.faults --out bench/faults/results.json
 
 schema: $(VENV)/.installed-dev
-	$(BIN)/riskmon schema --out streams/schemas
+	$(BIN)/riskmon schema --out streams/schemas --docs docs
 
 clean:
 	rm -rf $(VENV) .riskmon .mypy_cache .ruff_cache .pytest_cache

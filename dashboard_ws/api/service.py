@@ -60,6 +60,7 @@ from dashboard_ws.metrics import ApiStats
 from dashboard_ws.security.roles import Action
 from streams.city.config import CityConfig
 from streams.contract import BaseMap, EventsResponse, HistoryResponse, StatsResponse
+from streams.contract.asyncapi import asyncapi_json
 from streams.persistence import db
 from streams.persistence import reads as history
 from streams.settings import Settings
@@ -67,6 +68,7 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 OPENAPI_PATH = "/api/openapi.json"
+ASYNCAPI_PATH = "/api/asyncapi.json"
 CSV = "text/csv; charset=utf-8"
 
 POOL_MAX = 4
@@ -103,6 +105,7 @@ class HistoryApi:
         self._pool_lock = asyncio.Lock()
         self.stats = ApiStats()
         self._openapi: bytes | None = None
+        self._asyncapi = asyncapi_json(settings.topics, partitions=settings.partitions).encode()
         self._whatif = WhatIfService(settings, city, self._whatif_pool)
 
     def openapi(self) -> bytes:
@@ -139,6 +142,8 @@ class HistoryApi:
             return forbidden(principal, Action.HISTORY_READ)
         if path == OPENAPI_PATH:
             return Answer(200, self.openapi())
+        if path == ASYNCAPI_PATH:  # the Kafka and websocket contract (docs/asyncapi.md)
+            return Answer(200, self._asyncapi)
         request = parse_request(
             path, query, now=datetime.now(UTC), districts=self._districts, domains=self._domains
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -230,13 +231,18 @@ def users_set_agency(args: argparse.Namespace, settings: Settings) -> int:
 
 def schema(args: argparse.Namespace, settings: Settings) -> None:
     from streams.contract import export_schemas
-    from streams.contract.asyncapi import asyncapi_json
+    from streams.contract.asyncapi import asyncapi_json, asyncapi_markdown
 
     for path in export_schemas(args.out):
         print(path)
     document = args.out / "asyncapi.json"
-    document.write_text(asyncapi_json(settings.topics, partitions=settings.partitions))
+    text = asyncapi_json(settings.topics, partitions=settings.partitions)
+    document.write_text(text)
     print(document)
+    if args.docs is not None:
+        rendered = args.docs / "asyncapi.md"
+        rendered.write_text(asyncapi_markdown(json.loads(text)))
+        print(rendered)
 
 
 def publish(args: argparse.Namespace, settings: Settings) -> int:

@@ -177,7 +177,10 @@ def _parser() -> argparse.ArgumentParser:
     schema = sub.add_parser(
         "schema", help="export the wire contract as JSON Schema and an AsyncAPI document"
     )
-    schema.add_argument("--out", type=Path, default=Path("docs/schemas"))
+    schema.add_argument("--out", type=Path, default=Path("streams/schemas"))
+    schema.add_argument(
+        "--docs", type=Path, default=None, help="also write DOCS/asyncapi.md, the rendered document"
+    )
     return parser
 
 

@@ -142,6 +142,14 @@ async def test_a_gateway_started_while_kafka_is_down_serves_and_says_so(
         status, body = await asyncio.to_thread(http_get, port, "/api/openapi.json", viewer)
         assert status == 200
         assert json.loads(body)["openapi"] == "3.1.0"
+        status, body = await asyncio.to_thread(http_get, port, "/api/asyncapi.json", viewer)
+        assert status == 200
+        document = json.loads(body)
+        assert document["asyncapi"] == "3.0.0"
+        assert {c["address"] for c in document["channels"].values()} >= {
+            settings.topics.incidents,
+            settings.topics.cap,
+        }
         assert "kafka unreachable at start" in log_path.read_text()
     finally:
         stop_process(gateway, timeout=15)

@@ -20,7 +20,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from streams.contract import Incident, SensorReading
-from streams.contract.asyncapi import TOPICS, asyncapi_document, asyncapi_json
+from streams.contract.asyncapi import TOPICS, asyncapi_document, asyncapi_json, asyncapi_markdown
 from streams.settings import Settings, Topics
 from tests.factories import alert, fires, score_update
 
@@ -142,7 +142,9 @@ def test_real_messages_validate_and_bad_ones_do_not(doc: dict[str, Any]) -> None
         observed_at="2026-11-24T21:00:00+09:00", code="4157056000",
     )  # fmt: skip
     validator(doc, "sensorReading").validate(reading.model_dump(mode="json", exclude_none=True))
-    validator(doc, "scoreUpdate").validate(score_update("4157056000", 1).model_dump(mode="json"))
+    validator(doc, "scoresScoreUpdate").validate(
+        score_update("4157056000", 1).model_dump(mode="json")
+    )
     validator(doc, "alert").validate(alert("a-1", 1).model_dump(mode="json"))
     safety = {
         "fact": "facility", "id": "fac-1", "source": "gimpo-city", "facility_id": "cctv-1",
@@ -179,3 +181,26 @@ def test_the_document_validates_against_the_asyncapi_specification(doc: dict[str
     broken = json.loads(json.dumps(doc))
     broken["operations"]["agenciesSendIncidents"]["action"] = "publish"  # AsyncAPI 2's word
     assert not jsonschema.Draft7Validator(spec).is_valid(broken)
+
+
+def test_a_message_two_channels_carry_says_each_channel_s_key(doc: dict[str, Any]) -> None:
+    messages = doc["components"]["messages"]
+    keys = {
+        c["address"]: resolve(doc, next(iter(c["messages"].values()))["$ref"])
+        for c in doc["channels"].values()
+        if "kafka" in c.get("bindings", {})
+    }
+    located, identity = keys["riskmon.located"], keys["riskmon.identity"]
+    assert located["name"] == identity["name"] == "located-event"
+    assert "district code" in located["bindings"]["kafka"]["key"]["description"]
+    assert "KIND:SOURCE:ID" in identity["bindings"]["kafka"]["key"]["description"]
+    assert len(messages) >= len(keys)
+
+
+def test_the_rendered_document_in_docs_is_current() -> None:
+    settings = Settings()
+    text = asyncapi_json(settings.topics, partitions=settings.partitions)
+    committed = Path(__file__).parents[4] / "docs" / "asyncapi.md"
+    assert committed.read_text() == asyncapi_markdown(json.loads(text)), (
+        "run `make schema` and commit docs/asyncapi.md"
+    )
