@@ -90,6 +90,7 @@ async def test_the_gateway_creates_only_its_own_topics(
         settings.topics.alerts,
         settings.topics.alert_acks,
         settings.topics.ack_results,
+        settings.topics.cap_out,  # public warnings operators approve (one partition)
     }
     names = await topic_names(kafka_bootstrap)
     assert settings.topics.located not in names  # left for the set-up step to notice

@@ -22,7 +22,12 @@ from .oracle import LatestScores, assert_equal_to_offline, by_district, generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-RESTORED = re.compile(r"partition restored partition=(\d+)")
+# The scorer's lines only (restored from a checkpoint, or resumed from the state it kept); the
+# identity and CAP stages log "identity/cap partition restored".
+RESTORED = re.compile(
+    r"(?<!identity )(?<!cap )partition "
+    r"(?:restored|resumed from the state kept at release) partition=(\d+)"
+)
 
 
 def owned(worker: WorkerProcess) -> set[int]:
