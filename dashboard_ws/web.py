@@ -1,7 +1,8 @@
 """Plain-HTTP pieces of the gateway: responses with the security headers, the static assets.
 
 Every answer carries :func:`~dashboard_ws.security.origins.security_headers` (a strict CSP,
-``nosniff``, no framing, no referrer; HSTS over TLS) and ``Cache-Control: no-store``; the page's
+``nosniff``, no framing, no referrer; HSTS over TLS) and ``Cache-Control: no-store`` (unless a
+route sets its own, as the open data does); the page's
 assets (``/static/<name>``) are the files of ``dashboard_ws/static`` with a known type.
 """
 
@@ -43,16 +44,18 @@ def response(
     extra: tuple[tuple[str, str], ...] = (),
     img_sources: tuple[str, ...] = (),
 ) -> Response:
-    """An HTTP response (the connection closes after it) with the security headers."""
+    """An HTTP response (the connection closes after it) with the security headers; a header
+    of ``extra`` replaces the default of the same name (the open data's caching and CORP)."""
     status = http.HTTPStatus(status)
+    replaced = {name.lower() for name, _ in extra}
+    defaults = [("Cache-Control", "no-store"), *security_headers(tls=tls, img_sources=img_sources)]
     headers = Headers(
         [
             ("Date", email.utils.formatdate(usegmt=True)),
             ("Connection", "close"),
             ("Content-Type", content_type),
             ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            *security_headers(tls=tls, img_sources=img_sources),
+            *(header for header in defaults if header[0].lower() not in replaced),
             *extra,
         ]
     )

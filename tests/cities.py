@@ -23,6 +23,8 @@ GIMPO_TOML = """
 name = "{name}"
 districts = "{data}/districts.geojson"
 population = "{data}/population.csv"
+license = "KOGL Type 1 (SGIS boundaries); CC BY 4.0 (admdongkor's processing)"
+attribution = "Statistics Korea SGIS (KOGL Type 1), modified by vuski/admdongkor (CC BY 4.0)"
 
 [city.river_gauges]
 "river-gimpo-1" = "4157025300"

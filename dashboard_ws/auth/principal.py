@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from dashboard_ws.security.roles import Action, Role, may
+from dashboard_ws.security.roles import Action, Role, may, may_anonymously
 
 __all__ = [
     "COOKIE",
@@ -124,5 +124,10 @@ class Principal:
         return may(self.role, action)
 
     def rights(self) -> list[str]:
-        """Every action this principal may take (for ``GET /auth/me`` and the page)."""
-        return [action.value for action in Action if may(self.role, action)]
+        """Every action this principal's login allows (for ``GET /auth/me`` and the page); the
+        public actions, which need no login, are not listed."""
+        return [
+            action.value
+            for action in Action
+            if may(self.role, action) and not may_anonymously(action)
+        ]

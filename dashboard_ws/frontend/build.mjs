@@ -20,6 +20,7 @@ const result = await build({
   entryPoints: {
     app: path.join(here, "src", "main.js"),
     field: path.join(here, "src", "field", "main.js"), // the inspectors' phone page (/field)
+    public: path.join(here, "src", "public", "main.js"), // the citizens' safety map (/public)
   },
   outdir,
   bundle: true,

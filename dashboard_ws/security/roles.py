@@ -23,6 +23,8 @@ docs/operations.md prints it. Where each action is used (the wiring comes later)
     audit.read          GET /api/audit
     whatif.read         GET /api/whatif (the policy map: predicted effect of a change)
     field.report        POST /api/field/reports, GET /api/field/structures (dashboard_ws.field)
+    public.read         GET /public, /open/districts.geojson: delayed grades only, for everyone
+                        (in :data:`ANONYMOUS`: no login at all; docs/public.md)
 
 >>> may(Role.OPERATOR, Action.ACKNOWLEDGE), may(Role.VIEWER, Action.ACKNOWLEDGE)
 (True, False)
@@ -33,7 +35,7 @@ from __future__ import annotations
 from enum import StrEnum
 from types import MappingProxyType
 
-__all__ = ["MINIMUM_ROLE", "Action", "Role", "may", "parse_role"]
+__all__ = ["ANONYMOUS", "MINIMUM_ROLE", "Action", "Role", "may", "may_anonymously", "parse_role"]
 
 
 class Role(StrEnum):
@@ -79,6 +81,7 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     WHATIF_READ = "whatif.read"
     FIELD_REPORT = "field.report"
+    PUBLIC_READ = "public.read"
 
 
 MINIMUM_ROLE: MappingProxyType[Action, Role] = MappingProxyType(
@@ -97,10 +100,19 @@ MINIMUM_ROLE: MappingProxyType[Action, Role] = MappingProxyType(
         Action.AUDIT_READ: Role.ADMIN,
         Action.WHATIF_READ: Role.ANALYST,
         Action.FIELD_REPORT: Role.INSPECTOR,
+        Action.PUBLIC_READ: Role.VIEWER,
     }
 )
+# The deliberately public actions: allowed without any login (their routes skip authentication;
+# what they show is made safe for anyone by dashboard_ws.public.disclosure).
+ANONYMOUS: frozenset[Action] = frozenset({Action.PUBLIC_READ})
 
 
 def may(role: Role, action: Action) -> bool:
     """True when ``role`` is at least the minimum role of ``action``."""
     return role.rank >= MINIMUM_ROLE[action].rank
+
+
+def may_anonymously(action: Action) -> bool:
+    """True when ``action`` needs no login at all (:data:`ANONYMOUS`)."""
+    return action in ANONYMOUS

@@ -41,6 +41,8 @@ CITY_KEYS = {
     "timezone": f"IANA time zone the dashboard shows times in (default {DEFAULT_TIMEZONE})",
     "language": f"the dashboard's default language, one of {', '.join(LANGUAGES)} "
     f"(default {DEFAULT_LANGUAGE})",
+    "attribution": "the attribution the boundary data's licence requires (the open data shows it)",
+    "license": "the boundary data's licence, e.g. 'KOGL Type 1' (the open data shows it)",
 }
 
 
@@ -66,6 +68,8 @@ class CityConfig:
     river_gauges: Mapping[str, str] = field(default_factory=dict)
     timezone: str = DEFAULT_TIMEZONE
     language: str = DEFAULT_LANGUAGE
+    attribution: str | None = None  # of the boundary data, as the city.toml gives it
+    license: str | None = None
 
 
 def load_city_config(path: Path | None = None) -> CityConfig:
@@ -147,9 +151,14 @@ def parse_city_config(data: dict[str, Any], path: Path, where: str | None = None
     language = section.get("language", DEFAULT_LANGUAGE)
     if language not in LANGUAGES:
         raise CityConfigError(f"{where}: city.language: expected one of {', '.join(LANGUAGES)}")
+    notes = {key: section.get(key) for key in ("attribution", "license")}
+    for key, value in notes.items():
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise CityConfigError(f"{where}: city.{key}: expected a non-empty string")
     return CityConfig(
-        city, params, alerts, where, approximate, gauges, timezone=timezone, language=language
-    )
+        city, params, alerts, where, approximate, gauges, timezone=timezone, language=language,
+        attribution=notes["attribution"], license=notes["license"],
+    )  # fmt: skip
 
 
 def _known_zone(name: str) -> bool:

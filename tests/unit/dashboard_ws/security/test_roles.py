@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard_ws.security.roles import MINIMUM_ROLE, Action, Role, may, parse_role
+from dashboard_ws.security.roles import (
+    MINIMUM_ROLE,
+    Action,
+    Role,
+    may,
+    may_anonymously,
+    parse_role,
+)
 
 V, IN, OP, AN, AD = Role.VIEWER, Role.INSPECTOR, Role.OPERATOR, Role.ANALYST, Role.ADMIN
 
@@ -24,6 +31,7 @@ EXPECTED: dict[Action, set[Role]] = {
     Action.AUDIT_READ: {AD},
     Action.WHATIF_READ: {AN, AD},
     Action.FIELD_REPORT: {IN, OP, AN, AD},
+    Action.PUBLIC_READ: {V, IN, OP, AN, AD},
 }
 
 
@@ -35,6 +43,10 @@ def test_every_action_has_a_minimum_role_and_an_expectation() -> None:
 @pytest.mark.parametrize("role", list(Role))
 def test_may(role: Role, action: Action) -> None:
     assert may(role, action) is (role in EXPECTED[action])
+
+
+def test_only_the_public_read_needs_no_login() -> None:
+    assert [a for a in Action if may_anonymously(a)] == [Action.PUBLIC_READ]
 
 
 def test_roles_are_ordered_viewer_inspector_operator_analyst_admin() -> None:
