@@ -98,7 +98,9 @@ bench: $(VENV)/.installed-dev
 screenshots: $(VENV)/.installed-dev browser frontend  ## renew docs/screenshots/ (the browser tests take them)
 	RISKMON_TEST_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -p no:cacheprovider \
 	  tests/browser/test_login_browser.py tests/browser/test_dashboard_browser.py \
-	  tests/browser/test_public_browser.py
+	  tests/browser/test_public_browser.py tests/browser/test_capout_browser.py \
+	  tests/browser/test_field_browser.py tests/browser/test_complaints_browser.py \
+	  tests/browser/test_whatif_browser.py
 	@rm -f docs/screenshots/signed-in-operator.png
 	@ls -l docs/screenshots
 

@@ -127,9 +127,9 @@ class Client:
                 message = json.loads(raw)
                 if message["type"] == "snapshot":
                     self.live.set()
-                elif message["type"] == "score":
-                    update = message["update"]
-                    self.arrivals[(update["district"], update["seq"])] = now
+                elif message["type"] == "scores":  # coalesced: newest state per district
+                    for update in message["districts"]:
+                        self.arrivals[(update["district"], update["seq"])] = now
 
 
 def _get_json(url: str) -> dict[str, object]:

@@ -251,10 +251,12 @@ class WsWatch:
                     self.districts_in_snapshot = len(message["districts"])
                     self.live.set()
                     continue
-                if message["type"] != "score":  # alerts, heartbeats
+                if message["type"] != "scores":  # alerts, heartbeats
                     continue
-                for driver in message["update"]["drivers"]:
-                    self.arrivals.setdefault(str(driver["event_id"]), now)
+                # coalesced: only each district's newest update (and its drivers) is in it
+                for update in message["districts"]:
+                    for driver in update["drivers"]:
+                        self.arrivals.setdefault(str(driver["event_id"]), now)
                 self.changed.set()
 
 

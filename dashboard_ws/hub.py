@@ -1,8 +1,10 @@
 """The gateway's pure core: latest score per district, snapshots, one coalescing queue per client.
 
-No sockets, no asyncio, no clock: the I/O shell (:mod:`dashboard_ws.server`) feeds updates in with
-:meth:`Hub.ingest` or :meth:`Hub.offer` and sends the strings the hub hands out. Every message is
-encoded to JSON once, however many clients receive it.
+No sockets, no asyncio, no clock of its own: the I/O shell (:mod:`dashboard_ws.server`) feeds
+updates in with :meth:`Hub.ingest` or :meth:`Hub.offer`, takes each client's next message with
+:meth:`Hub.pop_next` (passing the time) and sends the strings the hub hands out. Every update is
+encoded to JSON once, however many clients receive it, and a ``scores`` message with the same
+districts is built once for every client that takes it before the next update.
 
 A client's life, checked against :data:`TRANSITIONS`::
 
@@ -16,9 +18,15 @@ accepted after it waits in the queue until the client is live. Nothing falls bet
 because the hub accepts a district's update only when its ``seq`` is higher than the one it holds,
 the ``seq`` of a district never goes backwards for a client.
 
-Slow clients: a queue holds at most one message per district. A newer update of a district
-replaces the pending one (counted in :attr:`HubStats.coalesced`), so a client that cannot keep up
-costs at most one message per district and, once it catches up, sees every district's latest value.
+Coalesced scores: score updates are not queued one by one. A client's queue holds one *scores
+slot* and the set of districts changed since its last ``scores`` message
+(:class:`~streams.contract.ScoresMessage`); when the slot comes up, the client gets one message
+with the newest state of each of those districts, at most one per ``coalesce_s`` (the slot waits
+at the head of the queue until then, and districts changed meanwhile join it). An update of a
+district already waiting is counted in :attr:`HubStats.coalesced`. So a client that cannot keep
+up costs at most one entry per district and, once it catches up, sees every district's latest
+value, never a backlog. Alerts and answers keep their own entries and their order around the
+slot; a newer message of the same alert replaces the pending one (it moves to the end).
 
 Answers to one client (:meth:`Hub.tell`) are bounded too: at most ``max_answers`` wait at once;
 one more raises :class:`QueueFull`, and the shell closes that client (it sends requests faster
@@ -43,12 +51,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Final, NewType
 
 from pydantic import ValidationError
 
-from streams.contract import Alert, AlertMessage, ScoreMessage, ScoreUpdate, SnapshotMessage
+from streams.contract import Alert, AlertMessage, ScoreUpdate, SnapshotMessage, scores_frame
 from streams.contract.base import read_internal
 from streams.errors import RiskmonError
 
@@ -60,6 +69,7 @@ __all__ = [
     "Hub",
     "HubStats",
     "InvalidTransition",
+    "NotYet",
     "Offer",
     "Outcome",
     "Outgoing",
@@ -70,8 +80,12 @@ __all__ = [
 
 ClientId = NewType("ClientId", int)
 
+MAX_CARRIED_DRIVERS = 50  # drivers of coalesced updates carried into the newest, per district
 ALERT_SEQ_STEP = 1000  # an alert's life has a handful of transitions, never this many
 MAX_ANSWERS = 256
+COALESCE_S = 0.1
+SCORES_KEY = "scores"  # the key of a client's scores slot
+MAX_SHARED_FRAMES = 64  # scores messages kept for other clients until the next update
 
 
 class ClientState(enum.Enum):
@@ -171,15 +185,24 @@ class Offer:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One encoded message (score, alert, or an answer to one client): send ``text`` as a text
+    """One encoded message (scores, alert, or an answer to one client): send ``text`` as a text
     frame."""
 
-    district: str
-    seq: int
     text: str
     key: str
-    """``score:<district>``, ``alert:<id>``, or the key of an answer (:meth:`Hub.tell`): a newer
-    message with the same key replaces this one in a slow client's queue."""
+    """``scores``, ``alert:<id>``, or the key of an answer (:meth:`Hub.tell`): a newer message
+    with the same key replaces this one in a slow client's queue."""
+    updates: int = 0
+    """How many district updates a ``scores`` message carries (0 for the others)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotYet:
+    """The client's next message is a ``scores`` message not due yet: call
+    :meth:`Hub.pop_next` again after ``wait_s`` seconds (no update wakes the writer meanwhile:
+    its queue is not empty)."""
+
+    wait_s: float
 
 
 @dataclass(slots=True)
@@ -190,7 +213,10 @@ class HubStats:
     stale: int = 0
     invalid: int = 0
     coalesced: int = 0
-    """Pending messages replaced by a newer update of their district before being sent."""
+    """Updates of a district, or messages of an alert, that replaced one still waiting for a
+    client (per client)."""
+    frames_built: int = 0
+    """``scores`` messages encoded; those sent beyond it were shared between clients."""
     future: int = 0
     """Records refused because their seq lay implausibly far ahead."""
 
@@ -198,23 +224,30 @@ class HubStats:
 @dataclass(slots=True)
 class _Client:
     state: ClientState = ClientState.CONNECTING
-    # key -> newest message not yet handed out; dict order is delivery order.
-    pending: dict[str, Outgoing] = field(default_factory=dict)
+    # key -> newest message not yet handed out (None: the scores slot); dict order is delivery
+    # order. The scores slot is in it exactly when ``dirty`` is not empty.
+    pending: dict[str, Outgoing | None] = field(default_factory=dict)
+    dirty: dict[str, None] = field(default_factory=dict)  # districts changed since its last
     answers: int = 0  # entries of pending that are answers (Hub.tell), not scores or alerts
+    scores_due: datetime | None = None  # not before this may its next scores message go
 
 
 class Hub:
     """Latest :class:`~streams.contract.ScoreUpdate` per district and the clients that follow them.
 
-    Drive one client like this (the shell's websocket handler does)::
+    Drive one client like this (the shell's websocket writer does)::
 
         cid = hub.add_client()
         send(hub.take_snapshot(cid))          # first frame: the snapshot
         hub.go_live(cid)
         while connected:
-            while (out := hub.pop_next(cid)) is not None:
+            out = hub.pop_next(cid, now)
+            if isinstance(out, Outgoing):
                 send(out.text)
-            wait until an Offer lists cid in ``wake``
+            elif isinstance(out, NotYet):
+                sleep(out.wait_s)             # a scores message waits for its turn
+            else:
+                wait until an Offer lists cid in ``wake``
         hub.remove_client(cid)                # always, e.g. in ``finally``
 
     >>> hub = Hub()
@@ -225,9 +258,15 @@ class Hub:
     <ClientState.SNAPSHOT_SENT: 'snapshot_sent'>
     """
 
-    def __init__(self, max_answers: int = MAX_ANSWERS) -> None:
+    def __init__(self, max_answers: int = MAX_ANSWERS, coalesce_s: float = COALESCE_S) -> None:
+        if coalesce_s <= 0:
+            raise ValueError("coalesce_s must be positive")
         self.max_answers = max_answers
+        self.coalesce_s = coalesce_s
+        self._interval = timedelta(seconds=coalesce_s)
         self._latest: dict[str, ScoreUpdate] = {}
+        self._encoded: dict[str, str] = {}  # district -> JSON of its latest update, once needed
+        self._frames: dict[frozenset[str], str] = {}  # scores messages built since the last update
         self._alerts: dict[str, Alert] = {}  # open alerts by id
         self._alert_seq: dict[str, int] = {}  # newest seq seen per alert id, resolved ones too
         self._clients: dict[ClientId, _Client] = {}
@@ -257,26 +296,47 @@ class Hub:
 
     def offer(self, update: ScoreUpdate, *, max_seq: int | None = None) -> Offer:
         """Keep ``update`` if its seq is above the one held for its district (and not above
-        ``max_seq``), and queue it.
-
-        Queued for every client past CONNECTING (a CONNECTING client gets it in its snapshot).
-        """
+        ``max_seq``), and mark its district changed for every client past CONNECTING (a
+        CONNECTING client gets it in its snapshot)."""
         if max_seq is not None and update.seq > max_seq:
             self.stats.future += 1
             return Offer(Outcome.FUTURE, update.district, update.seq, reason="seq in the future")
-        held = self._latest.get(update.district)
+        district = update.district
+        held = self._latest.get(district)
         if held is not None and update.seq <= held.seq:
             self.stats.stale += 1
-            return Offer(Outcome.STALE, update.district, update.seq)
+            return Offer(Outcome.STALE, district, update.seq)
         self.stats.accepted += 1
-        self._latest[update.district] = update
-        wake = self._queue(
-            f"score:{update.district}",
-            update.district,
-            update.seq,
-            lambda: ScoreMessage(update=update).model_dump_json(),
-        )
-        return Offer(Outcome.ACCEPTED, update.district, update.seq, wake)
+        if (
+            held is not None
+            and held.drivers
+            and any(district in client.dirty for client in self._clients.values())
+        ):
+            # Some client has not been sent ``held`` yet and will get only ``update``: carry the
+            # drivers of ``held`` over, so every change stays explained by the events that
+            # caused it (a client that had ``held`` sees them listed again, never loses one).
+            update = _with_drivers_of(update, held)
+        self._latest[district] = update
+        self._encoded.pop(district, None)
+        self._frames.clear()
+        self._snapshot_text = None
+        wake: list[ClientId] = []
+        coalesced = 0
+        for cid, client in self._clients.items():
+            dirty = client.dirty
+            if district in dirty:
+                coalesced += 1
+                continue
+            if client.state is ClientState.CONNECTING:
+                continue
+            if not dirty:
+                pending = client.pending
+                if not pending:
+                    wake.append(cid)
+                pending[SCORES_KEY] = None  # the slot joins the end of the queue
+            dirty[district] = None
+        self.stats.coalesced += coalesced
+        return Offer(Outcome.ACCEPTED, district, update.seq, tuple(wake))
 
     def ingest_alert(self, raw: bytes | None) -> Offer:
         """Decode one record value of the alerts topic and :meth:`offer_alert` it (never raises)."""
@@ -306,21 +366,14 @@ class Hub:
             self._alerts.pop(alert.id, None)
         else:
             self._alerts[alert.id] = alert
-        wake = self._queue(
-            f"alert:{alert.id}",
-            alert.district,
-            alert.seq,
-            lambda: AlertMessage(alert=alert).model_dump_json(),
-        )
+        wake = self._queue(f"alert:{alert.id}", lambda: AlertMessage(alert=alert).model_dump_json())
         return Offer(Outcome.ACCEPTED, alert.district, alert.seq, wake)
 
     def open_alerts(self) -> list[Alert]:
         """Alerts not yet resolved, oldest first."""
         return sorted(self._alerts.values(), key=lambda a: (a.opened_at, a.id))
 
-    def _queue(
-        self, key: str, district: str, seq: int, encode: Callable[[], str]
-    ) -> tuple[ClientId, ...]:
+    def _queue(self, key: str, encode: Callable[[], str]) -> tuple[ClientId, ...]:
         """Queue one message under ``key`` for every client past CONNECTING; returns whom to
         wake. Encoded once, and only if some client takes it; a pending message with the same
         key is replaced (coalesced)."""
@@ -331,7 +384,7 @@ class Hub:
             if client.state is ClientState.CONNECTING:
                 continue
             if out is None:
-                out = Outgoing(district, seq, encode(), key)
+                out = Outgoing(encode(), key)
             if not client.pending:
                 wake.append(cid)
             elif client.pending.pop(key, None) is not None:
@@ -349,7 +402,7 @@ class Hub:
             if client.answers >= self.max_answers:
                 raise QueueFull(f"{client.answers} answers wait for client {cid}")
             client.answers += 1
-        client.pending[key] = Outgoing("", 0, text, key)
+        client.pending[key] = Outgoing(text, key)
         return wake
 
     def has_client(self, cid: ClientId) -> bool:
@@ -390,17 +443,54 @@ class Hub:
         """Call once the snapshot is written; then take queued messages with :meth:`pop_next`."""
         self._move(cid, ClientState.LIVE)
 
-    def pop_next(self, cid: ClientId) -> Outgoing | None:
-        """The next message for a LIVE client (oldest district first), or None when it is idle."""
+    def pop_next(self, cid: ClientId, now: datetime) -> Outgoing | NotYet | None:
+        """The next message for a LIVE client, :class:`NotYet` when it is a ``scores`` message
+        whose time has not come (``coalesce_s`` after the client's previous one), or None when
+        the client is idle. ``now`` is the gateway's clock; a clock set back does not hold a
+        client's scores longer than ``coalesce_s``."""
         client = self._get(cid)
         if client.state is not ClientState.LIVE:
             raise InvalidTransition(client.state, ClientState.LIVE)
-        if not client.pending:
+        pending = client.pending
+        if not pending:
             return None
-        out = client.pending.pop(next(iter(client.pending)))
-        if not out.key.startswith(("score:", "alert:")):
-            client.answers -= 1
-        return out
+        key = next(iter(pending))
+        if key != SCORES_KEY:
+            out = pending.pop(key)
+            assert out is not None
+            if not key.startswith("alert:"):
+                client.answers -= 1
+            return out
+        due = client.scores_due
+        if due is not None and due > now:
+            wait = (due - now).total_seconds()
+            if wait <= self.coalesce_s:
+                return NotYet(wait)
+        del pending[SCORES_KEY]
+        districts = client.dirty
+        client.dirty = {}
+        client.scores_due = now + self._interval
+        return Outgoing(self._scores_text(districts, now), SCORES_KEY, len(districts))
+
+    def _scores_text(self, districts: Mapping[str, None], now: datetime) -> str:
+        """The ``scores`` message of ``districts``' latest updates; clients that take the same
+        districts before the next update get the same text."""
+        key = frozenset(districts)
+        text = self._frames.get(key)
+        if text is not None:
+            return text
+        encoded = self._encoded
+        parts = []
+        for district in sorted(key):
+            part = encoded.get(district)
+            if part is None:
+                part = encoded[district] = self._latest[district].model_dump_json()
+            parts.append(part)
+        text = scores_frame(now, parts)
+        self.stats.frames_built += 1
+        if len(self._frames) < MAX_SHARED_FRAMES:
+            self._frames[key] = text
+        return text
 
     def remove_client(self, cid: ClientId) -> None:
         """Mark the client CLOSED and forget it and its queue; call it exactly once per client."""
@@ -411,8 +501,10 @@ class Hub:
         return self._get(cid).state
 
     def pending_count(self, cid: ClientId) -> int:
-        """Messages waiting for the client: at most one per district and one per alert."""
-        return len(self._get(cid).pending)
+        """What waits for the client: changed districts (at most one each), alerts (at most one
+        each) and answers."""
+        client = self._get(cid)
+        return len(client.pending) - (SCORES_KEY in client.pending) + len(client.dirty)
 
     @property
     def client_count(self) -> int:
@@ -429,3 +521,14 @@ class Hub:
         check_transition(client.state, wanted)
         client.state = wanted
         return client
+
+
+def _with_drivers_of(update: ScoreUpdate, held: ScoreUpdate) -> ScoreUpdate:
+    """``update`` with the drivers of ``held`` it does not name yet appended (at most
+    :data:`MAX_CARRIED_DRIVERS` in all)."""
+    named = {d.event_id for d in update.drivers}
+    carried = [d for d in held.drivers if d.event_id not in named]
+    if not carried:
+        return update
+    drivers = [*update.drivers, *carried][:MAX_CARRIED_DRIVERS]
+    return update.model_copy(update={"drivers": drivers})

@@ -16,6 +16,7 @@ __all__ = [
     "CLOSE_QUEUE_OVERFLOW",
     "CLOSE_SESSION_ENDED",
     "CLOSE_TOO_MANY_MESSAGES",
+    "CLOSE_TOO_SLOW",
     "ConnectionLimits",
     "TokenBucket",
 ]
@@ -23,6 +24,7 @@ __all__ = [
 CLOSE_SESSION_ENDED = 4001  # logged out, expired, disabled, role changed: log in again
 CLOSE_TOO_MANY_MESSAGES = 4008  # the client sent faster than its message rate
 CLOSE_QUEUE_OVERFLOW = 4013  # answers piled up for a client that does not read them
+CLOSE_TOO_SLOW = 4014  # one message waited longer than RISKMON_WS_SEND_TIMEOUT_S to be taken
 
 
 @dataclass

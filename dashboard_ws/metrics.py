@@ -54,6 +54,11 @@ class ShellStats:
     """With no fetch response for this long the consumer counts as down (broker unreachable)."""
     snapshots_sent: int = 0
     scores_sent: int = 0
+    """``scores`` messages (each carries one or more districts' updates)."""
+    score_updates_sent: int = 0
+    """District updates carried by the ``scores`` messages."""
+    others_sent: int = 0
+    """Alert messages and answers to one client."""
     heartbeats_sent: int = 0
     ack_answers: dict[str, int] = field(default_factory=dict)
     """Answers to clients' acknowledgements by status (``queued``, ``applied``, ``rejected``,
@@ -61,7 +66,7 @@ class ShellStats:
     refused: dict[str, int] = field(default_factory=dict)
     """Requests and connections refused, by reason (``unauthenticated``, ``forbidden``,
     ``bad_host``, ``bad_origin``, ``connection_limit``, ``user_connection_limit``,
-    ``message_rate``, ``queue_overflow``, ``session_ended``)."""
+    ``message_rate``, ``queue_overflow``, ``too_slow``, ``session_ended``)."""
     logins: dict[str, int] = field(default_factory=dict)
     """Login attempts by outcome (``ok``, ``failed``, ``limited``)."""
     consumer_running: bool = False
@@ -105,9 +110,22 @@ class GatewayCollector:
             "riskmon_gateway_messages_sent", "Websocket messages sent, by type.", labels=["type"]
         )
         sent.add_metric(["snapshot"], shell.snapshots_sent)
-        sent.add_metric(["score"], shell.scores_sent)
+        sent.add_metric(["scores"], shell.scores_sent)
+        sent.add_metric(["other"], shell.others_sent)
         sent.add_metric(["heartbeat"], shell.heartbeats_sent)
         yield sent
+        yield CounterMetricFamily(
+            "riskmon_gateway_score_updates_sent",
+            "District updates carried by scores messages (a client gets one per changed "
+            "district per scores message).",
+            value=shell.score_updates_sent,
+        )
+        yield CounterMetricFamily(
+            "riskmon_gateway_scores_built",
+            "Scores messages encoded; the other scores messages sent were the same text shared "
+            "between clients.",
+            value=hub.stats.frames_built,
+        )
         acks = CounterMetricFamily(
             "riskmon_gateway_ack_answers",
             "Answers to clients' acknowledgements, by status (queued, applied, rejected, "
@@ -131,7 +149,8 @@ class GatewayCollector:
         refused = CounterMetricFamily(
             "riskmon_gateway_refused",
             "Requests and connections refused, by reason (unauthenticated, forbidden, bad_host, "
-            "bad_origin, connection limits, message_rate, queue_overflow, session_ended).",
+            "bad_origin, connection limits, message_rate, queue_overflow, too_slow, "
+            "session_ended).",
             labels=["reason"],
         )
         for reason, count in sorted(shell.refused.items()):
@@ -147,7 +166,7 @@ class GatewayCollector:
         yield logins
         yield CounterMetricFamily(
             "riskmon_gateway_coalesced_drops",
-            "Queued score messages replaced by a newer update before a slow client took them.",
+            "Updates of a district (or alert) that replaced one still waiting for a client.",
             value=hub.stats.coalesced,
         )
         answered = CounterMetricFamily(

@@ -4,13 +4,15 @@ Routes (plain HTTP is answered from ``process_request``, before any websocket ha
 
     GET  /              the dashboard page (dashboard_ws/static/index.html); /static/<name> assets
     GET  /field         the field page for inspectors (static/field.html; docs/field.md)
+    GET  /public        the citizens' safety map, no login (static/public.html; docs/public.md)
+    GET  /open/districts.geojson  open data, no login: delayed public grades (docs/public.md)
     GET  /healthz       200 {"status":"ok","districts":N,"clients":M}; 503 while Kafka is not read
     GET  /livez         200 while the process serves (a liveness probe independent of Kafka)
     GET  /readyz        200 once Kafka is read and the backlog caught up (a readiness probe)
     POST /auth/login    JSON {"username","password"} -> session cookie + bearer token
     POST /auth/logout   ends the session; its open sockets are closed (4001)
     GET  /auth/me       who the request's credentials prove
-    GET  /ws            websocket (viewer): a SnapshotMessage, then score and alert messages; a
+    GET  /ws            websocket (viewer): a SnapshotMessage, then scores (coalesced) and alerts; a
                         client's ``ack`` requests (operator) are answered to it
     GET  /api/...       the history API (viewer; events exact for analyst; dead letters admin)
     GET  /api/audit     the audit trail (admin)
@@ -21,8 +23,9 @@ Routes (plain HTTP is answered from ``process_request``, before any websocket ha
 
 Access control (docs/security.md): every request but ``/healthz`` must name the gateway in its
 ``Host``; the websocket handshake and every POST must come from an allowed ``Origin`` (or, for
-programs, carry a bearer token); every route but the page, its assets, ``/healthz`` and the login
-needs a session cookie or a bearer token (401) with the role the route needs (403). Decisions are
+programs, carry a bearer token); every route but the pages, their assets, ``/healthz``, the login
+and the deliberately public ``/public`` and ``/open/`` (``Action.PUBLIC_READ``) needs a session
+cookie or a bearer token (401) with the role the route needs (403). Decisions are
 :mod:`dashboard_ws.security`'s and :mod:`dashboard_ws.auth`'s; limits are
 :mod:`dashboard_ws.limits`'.
 
@@ -43,7 +46,7 @@ import logging
 import ssl
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -72,16 +75,18 @@ from dashboard_ws.consumer import ScoreFeed, min_stale_after_s
 from dashboard_ws.field import routes as field_routes
 from dashboard_ws.field.service import FieldService
 from dashboard_ws.http_body import BodyConnection
-from dashboard_ws.hub import ClientId, Hub, QueueFull
+from dashboard_ws.hub import ClientId, Hub, Outgoing, QueueFull
 from dashboard_ws.limits import (
     CLOSE_QUEUE_OVERFLOW,
     CLOSE_SESSION_ENDED,
     CLOSE_TOO_MANY_MESSAGES,
+    CLOSE_TOO_SLOW,
     ConnectionLimits,
     TokenBucket,
 )
 from dashboard_ws.logfmt import logfmt
 from dashboard_ws.metrics import ShellStats, gateway_registry
+from dashboard_ws.public import service as public_routes
 from dashboard_ws.security.origins import OriginPolicy, check_host, check_origin
 from dashboard_ws.security.roles import Action
 from dashboard_ws.web import StaticFiles, response, to_response
@@ -148,6 +153,7 @@ class Gateway:
     (raised to :func:`~dashboard_ws.consumer.min_stale_after_s` if below).
 
     ``accounts`` is where users and sessions live: PostgreSQL (``RISKMON_PG_DSN``) unless given.
+    ``public_clock`` is the time the public routes publish for (tests move it past the delay).
     """
 
     def __init__(
@@ -156,9 +162,10 @@ class Gateway:
         *,
         stale_after_s: float = STALE_AFTER_S,
         accounts: AccountStore | None = None,
+        public_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._settings = settings
-        self.hub = Hub(max_answers=settings.ws_queue_max)
+        self.hub = Hub(max_answers=settings.ws_queue_max, coalesce_s=settings.ws_coalesce_ms / 1000)
         self.shell = ShellStats(stale_after_s=max(stale_after_s, min_stale_after_s(settings)))
         if accounts is None and settings.pg_dsn is not None:
             accounts = PgAccountStore(settings.pg_dsn)
@@ -180,6 +187,7 @@ class Gateway:
         self.field = FieldService(settings, config.city, self.auth)
         self.capout = CapOutService(settings, config, self.auth)
         self.cap_feed = CapFeed(settings, config.city)
+        self.public = public_routes.PublicService(settings, config, clock=public_clock)
         series = ["composite", "safety", *DOMAINS, *(f"group:{g}" for g in GROUPS)]
         self.api = HistoryApi(settings, config.city.codes, series, city=config)
         self._registry = gateway_registry(self.hub, self.shell, self.api.stats)
@@ -264,6 +272,7 @@ class Gateway:
         await self.api.close()
         await self.field.close()
         await self.capout.close()
+        await self.public.close()
         if self._accounts is not None:
             await self._accounts.close()
         log.info(logfmt("gateway_stopped", port=self.port))
@@ -508,19 +517,10 @@ class Gateway:
         )
         reader = asyncio.create_task(self._read_incoming(cid, client))
         try:
-            await ws.send(self.hub.take_snapshot(cid))
-            self.shell.snapshots_sent += 1
-            self.hub.go_live(cid)
-            while ws.state is State.OPEN:
-                while (out := self.hub.pop_next(cid)) is not None:
-                    await ws.send(out.text)
-                    self.shell.scores_sent += 1
-                try:
-                    await asyncio.wait_for(client.wake.wait(), settings.ws_heartbeat_s)
-                except TimeoutError:
-                    await ws.send(HeartbeatMessage(at=datetime.now(UTC)).model_dump_json())
-                    self.shell.heartbeats_sent += 1
-                client.wake.clear()
+            if await self._send(cid, client, self.hub.take_snapshot(cid)):
+                self.shell.snapshots_sent += 1
+                self.hub.go_live(cid)
+                await self._write(cid, client)
         except ConnectionClosed:
             pass
         finally:
@@ -539,6 +539,49 @@ class Gateway:
                     clients=self.hub.client_count,
                 )
             )
+
+    async def _write(self, cid: ClientId, client: _Client) -> None:
+        """The client's own writer (a slow client delays no other): its queue in order, a
+        ``scores`` message at most every ``ws_coalesce_ms``, a heartbeat after
+        ``ws_heartbeat_s`` of silence; returns when the socket closes."""
+        hub, shell, ws = self.hub, self.shell, client.ws
+        while ws.state is State.OPEN:
+            out = hub.pop_next(cid, datetime.now(UTC))
+            if isinstance(out, Outgoing):
+                if not await self._send(cid, client, out.text):
+                    return
+                if out.updates:
+                    shell.scores_sent += 1
+                    shell.score_updates_sent += out.updates
+                else:
+                    shell.others_sent += 1
+                continue
+            client.wake.clear()  # set again by a queue turning non-empty, or by the reader
+            wait = self._settings.ws_heartbeat_s if out is None else out.wait_s
+            try:
+                await asyncio.wait_for(client.wake.wait(), wait)
+            except TimeoutError:
+                if out is None:  # nothing to send for ws_heartbeat_s
+                    heartbeat = HeartbeatMessage(at=datetime.now(UTC)).model_dump_json()
+                    if not await self._send(cid, client, heartbeat):
+                        return
+                    shell.heartbeats_sent += 1
+
+    async def _send(self, cid: ClientId, client: _Client, text: str) -> bool:
+        """Send ``text``; False when the client did not take it within ``ws_send_timeout_s``
+        and was closed (4014): it is too slow, and meanwhile only its own queue waited."""
+        limit = self._settings.ws_send_timeout_s
+        try:
+            async with asyncio.timeout(limit):
+                await client.ws.send(text)
+        except TimeoutError:
+            self._refused("too_slow")
+            log.warning(logfmt("client_too_slow", client=cid, user=client.principal.user))
+            # not awaited: a client that does not read may not finish the closing handshake
+            # either (websockets drops it after its close timeout); the hub forgets it now
+            self._close_later(client.ws, CLOSE_TOO_SLOW, f"too slow: waited over {limit:g} s")
+            return False
+        return True
 
     async def _read_incoming(self, cid: ClientId, client: _Client) -> None:
         """Read what the client sends and act on each message (answers go through its queue).
@@ -585,6 +628,13 @@ class Gateway:
             return self._asset("index.html")
         if path == field_routes.PAGE:
             return self._asset("field.html")
+        if path == public_routes.PAGE:  # public: no login (Action.PUBLIC_READ, docs/public.md)
+            return self._asset("public.html")
+        if path.startswith(public_routes.OPEN_PREFIX):
+            answer = await self.public.respond(path, request.headers, _address(ws))
+            if answer.status == 429:
+                self._refused("public_rate_limit")
+            return self._answer(answer)
         if path.startswith("/static/"):
             return self._asset(path.removeprefix("/static/"))
         if path == WS_PATH:

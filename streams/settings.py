@@ -277,6 +277,20 @@ class Settings(BaseSettings):
         description="answers waiting for one slow client (scores coalesce per district); over "
         "it: close 4013",
     )
+    ws_coalesce_ms: int = Field(
+        default=100,
+        ge=10,
+        le=5000,
+        description="at most one scores message per client this often: it carries the newest "
+        "state of every district that changed since the client's previous one",
+    )
+    ws_send_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="a client that has not taken one message within this long is too slow: "
+        "closed with 4014 (the page reconnects and takes a fresh snapshot)",
+    )
     cap_sender: str = Field(
         default="riskmon",
         min_length=1,

@@ -95,12 +95,12 @@ class Client:
                         for u in message["districts"]:
                             self.latest[u["district"]] = u["seq"]
                         self.live.set()
-                    elif message["type"] == "score":
-                        u = message["update"]
-                        self.seen.add((u["district"], u["seq"]))
-                        self.latest[u["district"]] = max(
-                            u["seq"], self.latest.get(u["district"], 0)
-                        )
+                    elif message["type"] == "scores":  # coalesced: newest state per district
+                        for u in message["districts"]:
+                            self.seen.add((u["district"], u["seq"]))
+                            self.latest[u["district"]] = max(
+                                u["seq"], self.latest.get(u["district"], 0)
+                            )
 
 
 def _metrics(base: str, headers: dict[str, str]) -> list[str]:

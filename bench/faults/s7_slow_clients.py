@@ -26,6 +26,7 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import websockets
 from aiokafka import AIOKafkaProducer
@@ -80,17 +81,20 @@ class Observer:
                         for update in message["districts"]:
                             self.last[update["district"]] = update["seq"]
                         self.live.set()
-                    elif message["type"] == "score":
-                        update = message["update"]
-                        key = (update["district"], update["seq"])
-                        if update["seq"] <= self.last.get(key[0], -1):
-                            self.repeated += 1
-                        self.last[key[0]] = max(update["seq"], self.last.get(key[0], -1))
-                        sent = self.published.get(key)
-                        if sent is not None:
-                            self.delays.append((now, now - sent))
+                    elif message["type"] == "scores":  # coalesced: newest state per district
+                        for update in message["districts"]:
+                            self.on_update(update, now)
         except ConnectionClosed as closed:
             self.closed = f"{closed.rcvd.code if closed.rcvd else None}"
+
+    def on_update(self, update: dict[str, Any], now: float) -> None:
+        key = (update["district"], update["seq"])
+        if update["seq"] <= self.last.get(key[0], -1):
+            self.repeated += 1
+        self.last[key[0]] = max(update["seq"], self.last.get(key[0], -1))
+        sent = self.published.get(key)
+        if sent is not None:
+            self.delays.append((now, now - sent))
 
 
 def _health(base: str) -> int:

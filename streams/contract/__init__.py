@@ -120,9 +120,10 @@ from streams.contract.websocket import (
     AlertMessage,
     HeartbeatMessage,
     RequestErrorMessage,
-    ScoreMessage,
+    ScoresMessage,
     SnapshotMessage,
     WsServerMessage,
+    scores_frame,
 )
 from streams.contract.whatif import (
     WHATIF_CHANGES,
@@ -202,9 +203,9 @@ __all__ = [
     "RawRecord",
     "RequestErrorMessage",
     "SafetyFact",
-    "ScoreMessage",
     "ScoreUpdate",
     "ScoresAtResponse",
+    "ScoresMessage",
     "SensorKind",
     "SensorReading",
     "SeriesValue",
@@ -222,5 +223,6 @@ __all__ = [
     "expired",
     "export_schemas",
     "json_schema",
+    "scores_frame",
     "utc_iso",
 ]

@@ -288,7 +288,9 @@ def asyncapi_document(
     channels["websocket"] = {
         "address": "/ws",
         "title": "dashboard websocket",
-        "description": "A snapshot of every district, then live scores and alerts; operators "
+        "description": "A snapshot of every district, then live scores (coalesced: at most one "
+        "scores message per client every RISKMON_WS_COALESCE_MS, with the newest state of each "
+        "district that changed) and alerts; operators "
         "acknowledge alerts on it. Send the bearer token of POST /auth/login as "
         "'Authorization: Bearer ...' (or the session cookie of the dashboard).",
         "servers": [{"$ref": "#/servers/gateway"}],

@@ -4,9 +4,12 @@ client's acknowledgement request (:class:`AckRequest`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AwareDatetime,
     Field,
     TypeAdapter,
 )
@@ -24,11 +27,20 @@ class SnapshotMessage(WireModel):
     alerts: list[Alert] = Field(default_factory=list)
 
 
-class ScoreMessage(WireModel):
-    """A live update of one district."""
+class ScoresMessage(WireModel):
+    """Live updates, coalesced: the newest state of every district that changed since this
+    client's previous ``scores`` message, sorted by district code, one entry per district. A
+    client gets at most one every ``RISKMON_WS_COALESCE_MS`` (100 ms by default); one that falls
+    behind gets the latest state of each district, never a backlog, so a district's ``seq``
+    skips the updates it missed. Only the newest update's ``drivers`` are in it: ``contributors``
+    explain a district's state whatever was skipped. Alerts, answers and heartbeats are their
+    own messages, in the order the gateway received them."""
 
-    type: Literal["score"] = "score"
-    update: ScoreUpdate
+    type: Literal["scores"] = "scores"
+    at: Timestamp = Field(description="the gateway's clock when it built this message")
+    districts: list[ScoreUpdate] = Field(
+        min_length=1, description="the districts that changed, sorted by district code"
+    )
 
 
 class AlertMessage(WireModel):
@@ -101,7 +113,7 @@ class AckRequest(WireModel):
 
 WsServerMessage = (
     SnapshotMessage
-    | ScoreMessage
+    | ScoresMessage
     | AlertMessage
     | AckResultMessage
     | RequestErrorMessage
@@ -112,3 +124,19 @@ WsServerMessage = (
 WS_SERVER_MESSAGE: TypeAdapter[WsServerMessage] = TypeAdapter(
     Annotated[WsServerMessage, Field(discriminator="type")]
 )
+
+
+_AT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
+def scores_frame(at: datetime, districts: Sequence[str]) -> str:
+    """The JSON text of a :class:`ScoresMessage` from ``districts``: ScoreUpdates already
+    encoded as JSON (``model_dump_json``), in district order. The gateway encodes each update
+    once and splices the same text into the frames of every client.
+
+    >>> from datetime import UTC
+    >>> scores_frame(datetime(2026, 5, 1, tzinfo=UTC), ['{"district":"1"}'])
+    '{"type":"scores","at":"2026-05-01T00:00:00Z","districts":[{"district":"1"}]}'
+    """
+    when = _AT.dump_json(at).decode()
+    return f'{{"type":"scores","at":{when},"districts":[{",".join(districts)}]}}'

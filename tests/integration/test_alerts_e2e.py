@@ -52,7 +52,7 @@ async def alerts_until(
             elif isinstance(message, AckResultMessage) and answers is not None:
                 answers.append(message)
             else:
-                assert message.type in ("score", "heartbeat"), message
+                assert message.type in ("scores", "heartbeat"), message
 
 
 def ack(alert_id: str, request_id: str, note: str = "") -> str:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
+import socket
+import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +27,9 @@ from streams.contract import (
     AckResult,
     AckResultMessage,
     AlertAck,
+    Driver,
     HeartbeatMessage,
-    ScoreMessage,
+    ScoresMessage,
     ScoreUpdate,
     SnapshotMessage,
 )
@@ -74,13 +80,20 @@ async def wait_for_health(port: int, districts: int | None, status: int = 200) -
             await asyncio.sleep(0.05)
 
 
-async def next_score(ws: ClientConnection) -> ScoreUpdate:
+async def next_scores(ws: ClientConnection) -> ScoresMessage:
     async with asyncio.timeout(WAIT_S):
         message = WS_SERVER_MESSAGE.validate_json(await ws.recv())
         while isinstance(message, HeartbeatMessage):  # an idle moment of the test
             message = WS_SERVER_MESSAGE.validate_json(await ws.recv())
-    assert isinstance(message, ScoreMessage)
-    return message.update
+    assert isinstance(message, ScoresMessage)
+    return message
+
+
+async def next_score(ws: ClientConnection) -> ScoreUpdate:
+    """The only district update of the next scores message."""
+    message = await next_scores(ws)
+    assert len(message.districts) == 1, message.districts
+    return message.districts[0]
 
 
 @pytest.fixture
@@ -151,7 +164,7 @@ async def test_snapshot_then_live_scores(settings: Settings, producer: AIOKafkaP
             live = await next_score(ws)
             assert (live.district, live.seq, live.composite.value) == (DISTRICTS[3], 2, 7.5)
 
-            # A stale update reaches nobody; the next newer one does.
+            # A stale update reaches nobody; the next newer one does (in one message).
             await publish(
                 producer,
                 topic,
@@ -175,7 +188,8 @@ async def test_snapshot_then_live_scores(settings: Settings, producer: AIOKafkaP
         assert 'riskmon_gateway_updates_consumed_total{outcome="accepted"} 17.0' in text
         assert 'riskmon_gateway_updates_consumed_total{outcome="stale"} 2.0' in text
         assert 'riskmon_gateway_updates_consumed_total{outcome="invalid"} 1.0' in text
-        assert 'riskmon_gateway_messages_sent_total{type="score"} 2.0' in text
+        assert 'riskmon_gateway_messages_sent_total{type="scores"} 2.0' in text
+        assert "riskmon_gateway_score_updates_sent_total 2.0" in text
         assert "riskmon_gateway_consumer_up 1.0" in text
 
 
@@ -208,12 +222,160 @@ async def test_every_client_gets_every_district_in_order(
                     assert isinstance(snapshot, SnapshotMessage)
                     seen.update({u.district: u.seq for u in snapshot.districts})
                     while seen != {d: rounds for d in DISTRICTS[:4]}:
-                        u = await next_score(ws)
-                        assert u.seq > seen.get(u.district, 0)
-                        seen[u.district] = u.seq
+                        for u in (await next_scores(ws)).districts:
+                            assert u.seq > seen.get(u.district, 0)
+                            seen[u.district] = u.seq
         finally:
             for ws in clients:
                 await ws.close()
+
+
+async def read_until(
+    ws: ClientConnection, final: dict[str, int]
+) -> list[tuple[float, ScoresMessage]]:
+    """The scores messages (with the monotonic time each came) until the client holds the
+    ``final`` seq of every district; a district's seq must only increase."""
+    seen: dict[str, int] = {}
+    got = []
+    while any(seen.get(d, 0) < seq for d, seq in final.items()):
+        message = await next_scores(ws)
+        got.append((time.monotonic(), message))
+        for u in message.districts:
+            assert u.seq > seen.get(u.district, 0)
+            seen[u.district] = u.seq
+    assert seen == final
+    return got
+
+
+async def test_a_burst_reaches_each_client_in_few_messages_one_per_interval(
+    settings: Settings, producer: AIOKafkaProducer
+) -> None:
+    """1,000 updates of 14 districts at once: each client gets a handful of scores messages,
+    at least 100 ms apart, and ends on every district's final state."""
+    topic = settings.topics.scores
+    async with Gateway(settings, accounts=memory_accounts()) as gateway:
+        await wait_for_health(gateway.port, districts=0)
+        url = f"ws://127.0.0.1:{gateway.port}/ws"
+        clients = [await connect(url, additional_headers=operator(settings)) for _ in range(3)]
+        try:
+            for ws in clients:
+                assert isinstance(WS_SERVER_MESSAGE.validate_json(await ws.recv()), SnapshotMessage)
+            final: dict[str, int] = {}
+            value: dict[str, float] = {}
+            for n in range(1000):
+                u = update(DISTRICTS[n % 14], n + 1, value=(n % 97) / 10)
+                final[u.district], value[u.district] = u.seq, u.composite.value
+                await producer.send(topic, u.model_dump_json().encode(), key=u.district.encode())
+            await producer.flush()
+            received = await asyncio.gather(*(read_until(ws, final) for ws in clients))
+            for got in received:
+                ats = [message.at for _, message in got]
+                for earlier, later in itertools.pairwise(ats):
+                    assert later - earlier >= timedelta(milliseconds=100)
+                span = (ats[-1] - ats[0]).total_seconds()
+                assert len(got) <= span / 0.1 + 1
+                assert len(got) < 40, f"{len(got)} messages for 1,000 updates"
+                last = {u.district: u.composite.value for _, m in got for u in m.districts}
+                assert last == value
+        finally:
+            for ws in clients:
+                await ws.close()
+        _, _, body = await http_get(
+            gateway.port, "/metrics", ws_headers(bearer(settings, "root", "admin"))
+        )
+        lines = body.decode().splitlines()
+        built = [line for line in lines if line.startswith("riskmon_gateway_scores_built_total ")]
+        sent = sum(len(got) for got in received)
+        assert float(built[0].split()[-1]) < sent  # messages shared between clients
+
+
+def big(district: str, seq: int) -> ScoreUpdate:
+    """An update of about 8 KB (80 drivers)."""
+    drivers = [
+        Driver(event_id=f"gimpo-fire:{seq}-{n}", type="fire", domain="fire", contribution=0.1)
+        for n in range(80)
+    ]
+    return update(district, seq).model_copy(update={"drivers": drivers})
+
+
+def stalled_client(port: int, headers: dict[str, str]) -> socket.socket:
+    """A websocket client that completes its handshake and then never reads (a tiny receive
+    buffer, so the gateway's writes block soon)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    head = [
+        "GET /ws HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        *(f"{name}: {text}" for name, text in headers.items()),
+    ]
+    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(1)
+    assert answer.startswith(b"HTTP/1.1 101"), answer
+    return sock
+
+
+async def test_a_stalled_client_delays_no_other_and_is_closed_as_too_slow(
+    settings: Settings, producer: AIOKafkaProducer
+) -> None:
+    """One client stops reading: a healthy one keeps getting every round within a fraction of
+    the send timeout, and the stalled one is closed (4014) once a message waits that long."""
+    settings = settings.model_copy(update={"ws_send_timeout_s": 1.5})
+    topic = settings.topics.scores
+    async with Gateway(settings, accounts=memory_accounts()) as gateway:
+        await wait_for_health(gateway.port, districts=0)
+        stalled = await asyncio.to_thread(stalled_client, gateway.port, operator(settings))
+        healthy = await connect(
+            f"ws://127.0.0.1:{gateway.port}/ws", additional_headers=operator(settings)
+        )
+        admin = ws_headers(bearer(settings, "root", "admin"))
+        try:
+            snapshot = WS_SERVER_MESSAGE.validate_json(await healthy.recv())
+            assert isinstance(snapshot, SnapshotMessage)
+            published: dict[int, float] = {}
+            seen: dict[str, int] = {}
+            lags: list[float] = []
+            last: list[int] = []  # the last round's seq, once published
+
+            async def read() -> None:
+                while not last or seen != {d: last[0] for d in DISTRICTS}:
+                    message = await next_scores(healthy)
+                    now = time.monotonic()
+                    for u in message.districts:
+                        assert u.seq > seen.get(u.district, 0)
+                        seen[u.district] = u.seq
+                        lags.append(now - published[u.seq])
+
+            reader = asyncio.create_task(read())
+            too_slow = False
+            seq = 0
+            async with asyncio.timeout(30):
+                while not too_slow or seq < 60:
+                    seq += 1
+                    published[seq] = time.monotonic()
+                    # big updates: the stalled client's buffers fill within a few rounds
+                    await publish(producer, topic, *(big(d, seq) for d in DISTRICTS))
+                    await asyncio.sleep(0.05)
+                    if seq % 10 == 0:
+                        text = (await http_get(gateway.port, "/metrics", admin))[2].decode()
+                        too_slow = 'riskmon_gateway_refused_total{reason="too_slow"} 1.0' in text
+                last.append(seq)
+                if seen == {d: seq for d in DISTRICTS}:
+                    reader.cancel()  # caught up already: waits for a message that won't come
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+            assert max(lags) < 1.0, f"the healthy client waited {max(lags):.2f} s"
+            health = json.loads((await http_get(gateway.port, "/healthz"))[2])
+            assert health["clients"] == 1  # the stalled one is gone
+        finally:
+            await healthy.close()
+            stalled.close()
 
 
 async def test_every_ack_is_answered_once_decided_or_timed_out(
@@ -314,7 +476,7 @@ async def test_every_ack_is_answered_once_decided_or_timed_out(
                     after = WS_SERVER_MESSAGE.validate_json(
                         await asyncio.wait_for(ws.recv(), WAIT_S)
                     )
-                assert isinstance(after, ScoreMessage)  # read after the late decision: no answer
+                assert isinstance(after, ScoresMessage)  # read after the late decision: no answer
 
             _, _, metrics = await http_get(
                 gateway.port, "/metrics", ws_headers(bearer(settings, "root", "admin"))

@@ -12,7 +12,7 @@ import pytest
 import websockets
 
 from dashboard_ws.server import Gateway
-from streams.contract import WS_SERVER_MESSAGE, DeadLetter, Incident, ScoreMessage, ScoreUpdate
+from streams.contract import WS_SERVER_MESSAGE, DeadLetter, Incident, ScoresMessage, ScoreUpdate
 from streams.ops.embedded import free_port
 from tests.integration.auth import user_headers
 
@@ -50,12 +50,13 @@ async def next_score(
     async with asyncio.timeout(within):
         while True:
             message = WS_SERVER_MESSAGE.validate_json(await ws.recv())
-            if (
-                isinstance(message, ScoreMessage)
-                and message.update.district == district
-                and any(d.event_id == event_id for d in message.update.drivers)
-            ):
-                return message.update
+            if not isinstance(message, ScoresMessage):
+                continue
+            for update in message.districts:
+                if update.district == district and any(
+                    d.event_id == event_id for d in update.drivers
+                ):
+                    return update
 
 
 async def test_incident_reaches_websocket_and_bad_input_is_dead_lettered(

@@ -9,7 +9,7 @@
 //
 // The gateway (same origin, session cookie):
 //   GET /auth/me, POST /auth/login, POST /auth/logout   (see api.js)
-//   /ws: snapshot, score, alert, ack_result, request_error; the page sends ack (see socket.js)
+//   /ws: snapshot, scores, alert, ack_result, request_error; the page sends ack (see socket.js)
 //   GET /api/city, /api/scores?at=, /api/districts/{code}/history, /api/events, /api/alerts,
 //       /api/heat, /api/stats
 import "./app.css";
@@ -362,8 +362,8 @@ function onMessage(msg) {
       drawAlerts();
       if (panel.isOpen() && !store.past) panel.render();
       break;
-    case "score":
-      onScore(msg.update);
+    case "scores":
+      onScores(msg.districts || []);
       break;
     case "alert":
       onAlert(msg.alert);
@@ -381,19 +381,24 @@ function onMessage(msg) {
   }
 }
 
-function onScore(update) {
-  store.scores = scoresReducer(store.scores, { type: "score", update });
-  if (!store.scores.changed.length) return;
-  const code = update.district;
+function onScores(updates) {
+  store.scores = scoresReducer(store.scores, { type: "scores", districts: updates });
+  const changed = store.scores.changed;
+  if (!changed.length) return;
   if (store.past) return; // the map and table show the past: the live state waits for "back to live"
-  if (table.rows.has(code) && table.rows.get(code).isConnected) table.render(update, true);
-  else table.renderAll(store.scores.byCode);
-  paintDistrict(code);
+  const byCode = store.scores.byCode;
+  if (changed.every((code) => table.rows.has(code) && table.rows.get(code).isConnected)) {
+    for (const code of changed) table.render(byCode[code], true);
+  } else table.renderAll(byCode);
+  const now = Date.now();
+  for (const code of changed) {
+    paintDistrict(code);
+    const [may, last] = flashGate(store.lastFlash[code], now);
+    store.lastFlash[code] = last;
+    if (may && map) map.flash(code);
+    if (store.selected === code) panel.changed(byCode[code]);
+  }
   summarize();
-  const [may, last] = flashGate(store.lastFlash[code], Date.now());
-  store.lastFlash[code] = last;
-  if (may && map) map.flash(code);
-  if (store.selected === code) panel.changed(update);
 }
 
 function onAlert(alert) {
@@ -501,7 +506,7 @@ function onClose(event, opened) {
   }
   let why = { key: opened ? "why.disconnected" : "why.cannot_connect" };
   if (event.code === CLOSE.TOO_MANY_MESSAGES) why = { key: "why.too_many" };
-  else if (event.code === CLOSE.QUEUE_OVERFLOW) why = { key: "why.overflow" };
+  else if ([CLOSE.QUEUE_OVERFLOW, CLOSE.TOO_SLOW].includes(event.code)) why = { key: "why.overflow" };
   else if (event.code === CLOSE.GOING_AWAY) why = { key: "why.going_away" };
   retryLater(why);
 }

@@ -1,13 +1,16 @@
 // The live websocket (/ws, named by the page's riskmon-websocket meta tag; cookie auth).
 // Close codes: 4001 session ended (back to sign-in), 4008 too many messages, 4013 this page's
-// queue overflowed, 1001 the gateway is going away: the app reconnects with backoff and takes
-// the fresh snapshot that every connection starts with.
+// queue overflowed, 4014 this page took too long to read a message, 1001 the gateway is going
+// away: the app reconnects with backoff and takes the fresh snapshot every connection starts with.
+// Live scores come coalesced: {type: "scores", at, districts: [ScoreUpdate...]}, at most one
+// every 100 ms, with the newest state of each district that changed.
 
 export const CLOSE = {
   GOING_AWAY: 1001,
   SESSION_ENDED: 4001,
   TOO_MANY_MESSAGES: 4008,
   QUEUE_OVERFLOW: 4013,
+  TOO_SLOW: 4014,
 };
 
 export function websocketUrl(doc = document, loc = location) {

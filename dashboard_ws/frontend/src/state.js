@@ -10,9 +10,10 @@ export function emptyScores() {
 }
 
 /**
- * Actions: {type: "snapshot", districts}, {type: "score", update}, {type: "clear"}.
- * A district never steps back: an update whose seq is not above the held one is ignored.
- * `changed` lists the districts this action changed (the snapshot: every one).
+ * Actions: {type: "snapshot", districts}, {type: "scores", districts} (a coalesced websocket
+ * message: the newest state of each district that changed), {type: "score", update} (one),
+ * {type: "clear"}. A district never steps back: an update whose seq is not above the held one
+ * is ignored. `changed` lists the districts this action changed (the snapshot: every one).
  */
 export function scoresReducer(state, action) {
   switch (action.type) {
@@ -29,18 +30,26 @@ export function scoresReducer(state, action) {
       for (const code of Object.keys(lastDrivers)) if (!lastDrivers[code]) delete lastDrivers[code];
       return { byCode, lastDrivers, changed: Object.keys(byCode) };
     }
-    case "score": {
-      const update = action.update;
-      const held = state.byCode[update.district];
-      if (held && held.seq >= update.seq) return { ...state, changed: [] };
-      const lastDrivers = { ...state.lastDrivers };
-      const drivers = driversOf(update);
-      if (drivers) lastDrivers[update.district] = drivers;
-      return {
-        byCode: { ...state.byCode, [update.district]: update },
-        lastDrivers,
-        changed: [update.district],
-      };
+    case "score":
+      return scoresReducer(state, { type: "scores", districts: [action.update] });
+    case "scores": {
+      let byCode = null; // copied on the first change: the input is never mutated
+      let lastDrivers = null;
+      const changed = new Set();
+      for (const update of action.districts || []) {
+        const held = (byCode || state.byCode)[update.district];
+        if (held && held.seq >= update.seq) continue;
+        if (!byCode) {
+          byCode = { ...state.byCode };
+          lastDrivers = { ...state.lastDrivers };
+        }
+        changed.add(update.district);
+        byCode[update.district] = update;
+        const drivers = driversOf(update);
+        if (drivers) lastDrivers[update.district] = drivers;
+      }
+      if (!byCode) return { ...state, changed: [] };
+      return { byCode, lastDrivers, changed: [...changed] };
     }
     case "clear":
       return emptyScores();

@@ -184,3 +184,47 @@ test("flashes: at most one per district per second", () => {
   assert.equal(may, true);
   assert.equal(last, 2000);
 });
+
+test("a coalesced scores message applies the newest state of every district it carries", () => {
+  const start = scoresReducer(emptyScores(), { type: "snapshot", districts: [update(JANGGI, 5), update(SAU, 3)] });
+  const other = "4157025000";
+  const s = scoresReducer(start, {
+    type: "scores",
+    districts: [
+      update(other, 1),
+      update(SAU, 9, { drivers: [fireDriver] }),
+      update(JANGGI, 4), // older than the held one: ignored
+    ],
+  });
+  assert.deepEqual(s.changed, [other, SAU]);
+  assert.equal(s.byCode[SAU].seq, 9);
+  assert.equal(s.byCode[JANGGI].seq, 5);
+  assert.equal(s.byCode[other].seq, 1);
+  assert.deepEqual(s.lastDrivers[SAU].drivers, [fireDriver]);
+  assert.equal(start.byCode[SAU].seq, 3); // the input is not changed
+  assert.equal(start.byCode[other], undefined);
+});
+
+test("a scores message that changes nothing keeps the state and says so", () => {
+  const start = scoresReducer(emptyScores(), { type: "snapshot", districts: [update(JANGGI, 5)] });
+  const s = scoresReducer(start, { type: "scores", districts: [update(JANGGI, 5), update(JANGGI, 2)] });
+  assert.deepEqual(s.changed, []);
+  assert.equal(s.byCode, start.byCode);
+  assert.deepEqual(scoresReducer(start, { type: "scores", districts: [] }).changed, []);
+});
+
+test("a burst coalesced into a few messages ends on the same state as one update at a time", () => {
+  const codes = Array.from({ length: 14 }, (_, i) => `41570${String(25000 + i).padStart(5, "0")}`);
+  const updates = Array.from({ length: 1000 }, (_, n) => update(codes[n % 14], n + 1));
+  let one = emptyScores();
+  for (const u of updates) one = scoresReducer(one, { type: "score", update: u });
+  let coalesced = emptyScores();
+  for (let i = 0; i < updates.length; i += 150) {
+    const newest = {};
+    for (const u of updates.slice(i, i + 150)) newest[u.district] = u; // what the gateway keeps
+    const districts = Object.values(newest).sort((a, b) => a.district.localeCompare(b.district));
+    coalesced = scoresReducer(coalesced, { type: "scores", districts });
+  }
+  assert.deepEqual(coalesced.byCode, one.byCode);
+  assert.equal(Object.keys(coalesced.byCode).length, 14);
+});

@@ -1,9 +1,11 @@
-"""The hub: seq ordering, snapshots, coalescing, the snapshot-vs-live race, client states."""
+"""The hub: seq ordering, snapshots, coalesced scores messages, the snapshot-vs-live race, client
+states."""
 
 from __future__ import annotations
 
 import itertools
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -15,14 +17,28 @@ from dashboard_ws.hub import (
     ClientState,
     Hub,
     InvalidTransition,
+    NotYet,
     Outcome,
+    Outgoing,
     UnknownClient,
     check_transition,
 )
-from streams.contract import WS_SERVER_MESSAGE, ScoreMessage, ScoreUpdate, SnapshotMessage
+from streams.contract import WS_SERVER_MESSAGE, Driver, ScoresMessage, ScoreUpdate, SnapshotMessage
 from tests.factories import alert, score_update
 
 A, B, C = "4157025000", "4157051500", "4157056000"
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """The time each pop passes; ``late`` moves it well past the coalescing interval."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def late(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
 
 
 def update(district: str, seq: int, value: float = 1.0) -> ScoreUpdate:
@@ -36,13 +52,39 @@ def live_client(hub: Hub) -> ClientId:
     return cid
 
 
+CLOCK = Clock()
+
+
+def pop(hub: Hub, cid: ClientId) -> Outgoing | None:
+    """The client's next message, at a time when a scores message is always due."""
+    out = hub.pop_next(cid, CLOCK.late())
+    assert not isinstance(out, NotYet)
+    return out
+
+
+def frame(text: str) -> list[tuple[str, int]]:
+    decoded = WS_SERVER_MESSAGE.validate_json(text)
+    assert isinstance(decoded, ScoresMessage)
+    got = [(u.district, u.seq) for u in decoded.districts]
+    assert [d for d, _ in got] == sorted({d for d, _ in got}), "sorted, one entry per district"
+    return got
+
+
 def drain(hub: Hub, cid: ClientId) -> list[tuple[str, int]]:
+    """Every district update the client takes now, frame after frame."""
     out = []
-    while (msg := hub.pop_next(cid)) is not None:
-        decoded = WS_SERVER_MESSAGE.validate_json(msg.text)
-        assert isinstance(decoded, ScoreMessage)
-        assert (decoded.update.district, decoded.update.seq) == (msg.district, msg.seq)
-        out.append((msg.district, msg.seq))
+    while (msg := pop(hub, cid)) is not None:
+        updates = frame(msg.text)
+        assert msg.updates == len(updates)
+        out += updates
+    return out
+
+
+def frames(hub: Hub, cid: ClientId) -> list[list[tuple[str, int]]]:
+    """The scores messages the client takes now, one list each."""
+    out = []
+    while (msg := pop(hub, cid)) is not None:
+        out.append(frame(msg.text))
     return out
 
 
@@ -122,16 +164,109 @@ def test_slow_client_holds_at_most_one_message_per_district() -> None:
             hub.offer(update(district, seq))
         assert hub.pending_count(slow) <= 3
     assert hub.stats.coalesced == 3 * 99
-    assert drain(hub, slow) == [(A, 100), (B, 100), (C, 100)]
+    assert frames(hub, slow) == [[(A, 100), (B, 100), (C, 100)]]  # one message, newest states
 
 
-def test_coalesced_district_moves_behind_the_others() -> None:
+def test_one_message_carries_every_changed_district_sorted_with_its_newest_state() -> None:
     hub = Hub()
     cid = live_client(hub)
+    hub.offer(update(C, 1))
+    hub.offer(update(A, 1))
+    hub.offer(update(C, 2, value=7.0))
+    out = pop(hub, cid)
+    assert out is not None
+    assert (out.key, out.updates) == ("scores", 2)
+    decoded = WS_SERVER_MESSAGE.validate_json(out.text)
+    assert isinstance(decoded, ScoresMessage)
+    assert [(u.district, u.seq, u.composite.value) for u in decoded.districts] == [
+        (A, 1, 1.0),
+        (C, 2, 7.0),
+    ]
+    assert decoded.at == CLOCK.now
+    assert pop(hub, cid) is None
+
+
+def test_at_most_one_scores_message_per_interval() -> None:
+    hub = Hub(coalesce_s=0.1)
+    cid = live_client(hub)
+    hub.offer(update(A, 1))
+    out = hub.pop_next(cid, T0)  # the first goes at once
+    assert isinstance(out, Outgoing)
+    assert hub.pop_next(cid, T0) is None
+    assert hub.offer(update(B, 1)).wake == (cid,)
+    wait = hub.pop_next(cid, T0 + timedelta(milliseconds=30))
+    assert isinstance(wait, NotYet)
+    assert wait.wait_s == pytest.approx(0.07)
+    assert hub.offer(update(A, 2)).wake == ()  # joins the waiting message
+    wait = hub.pop_next(cid, T0 + timedelta(milliseconds=99))
+    assert isinstance(wait, NotYet)
+    out = hub.pop_next(cid, T0 + timedelta(milliseconds=100))
+    assert isinstance(out, Outgoing)
+    assert frame(out.text) == [(A, 2), (B, 1)]
+    hub.offer(update(C, 1))
+    assert isinstance(hub.pop_next(cid, T0 + timedelta(milliseconds=150)), NotYet)
+
+
+def test_a_clock_set_back_does_not_hold_scores_longer_than_the_interval() -> None:
+    hub = Hub(coalesce_s=0.1)
+    cid = live_client(hub)
+    hub.offer(update(A, 1))
+    assert isinstance(hub.pop_next(cid, T0), Outgoing)
+    hub.offer(update(A, 2))
+    assert isinstance(hub.pop_next(cid, T0 - timedelta(hours=1)), Outgoing)
+    hub.offer(update(A, 3))
+    wait = hub.pop_next(cid, T0 - timedelta(hours=1) + timedelta(milliseconds=1))
+    assert isinstance(wait, NotYet)
+    assert 0 < wait.wait_s <= 0.1
+
+
+def test_clients_taking_the_same_districts_share_one_text() -> None:
+    hub = Hub()
+    first, second, third = live_client(hub), live_client(hub), live_client(hub)
     hub.offer(update(A, 1))
     hub.offer(update(B, 1))
-    hub.offer(update(A, 2))
-    assert drain(hub, cid) == [(B, 1), (A, 2)]
+    a, b = pop(hub, first), pop(hub, second)
+    assert a is not None
+    assert b is not None
+    assert a.text is b.text  # encoded once
+    assert hub.stats.frames_built == 1
+    hub.offer(update(A, 2))  # a new state: a new message for the client still waiting
+    c = pop(hub, third)
+    assert c is not None
+    assert frame(c.text) == [(A, 2), (B, 1)]
+    assert hub.stats.frames_built == 2
+
+
+def test_a_burst_ends_in_few_messages_at_the_interval_with_every_final_state() -> None:
+    """1,000 updates of 14 districts within 0.5 s; the writer polls every 10 ms."""
+    hub = Hub(coalesce_s=0.1)
+    cid = live_client(hub)
+    districts = [f"41570{n:05d}" for n in range(14)]
+    sent: list[tuple[datetime, list[tuple[str, int]]]] = []
+    seen: dict[str, int] = {}
+    final: dict[str, int] = {}
+    for step in range(1000):
+        now = T0 + timedelta(microseconds=500 * step)
+        hub.offer(update(districts[step % 14], step + 1))
+        final[districts[step % 14]] = step + 1
+        if step % 20 == 0:  # every 10 ms
+            out = hub.pop_next(cid, now)
+            if isinstance(out, Outgoing):
+                sent.append((now, frame(out.text)))
+    end = T0 + timedelta(seconds=1)
+    out = hub.pop_next(cid, end)
+    assert isinstance(out, Outgoing)
+    sent.append((end, frame(out.text)))
+    assert len(sent) <= 7  # 0.5 s at one per 100 ms, and the last
+    for (at, _), (later, _) in itertools.pairwise(sent):
+        assert later - at >= timedelta(milliseconds=100)
+    for _, updates in sent:
+        for district, seq in updates:
+            assert seq > seen.get(district, 0)
+            seen[district] = seq
+    assert seen == final
+    assert len(final) == 14
+    assert hub.pop_next(cid, end) is None
 
 
 def test_fast_client_is_not_affected_by_a_slow_one() -> None:
@@ -237,8 +372,9 @@ def test_any_interleaving_delivers_increasing_seqs_and_ends_on_the_latest(
                 receive(cid, d, seq)
         elif op == "live" and state is ClientState.SNAPSHOT_SENT:
             hub.go_live(cid)
-        elif op == "pop" and state is ClientState.LIVE and (msg := hub.pop_next(cid)):
-            receive(cid, msg.district, msg.seq)
+        elif op == "pop" and state is ClientState.LIVE and (msg := pop(hub, cid)):
+            for d, seq in frame(msg.text):
+                receive(cid, d, seq)
         elif op == "remove":
             hub.remove_client(cid)
             del seen[cid]
@@ -294,7 +430,7 @@ def test_going_live_needs_the_snapshot_first(skip_to: str) -> None:
     hub = Hub()
     cid = hub.add_client()
     with pytest.raises(InvalidTransition, match="CONNECTING client cannot become LIVE"):
-        hub.go_live(cid) if skip_to == "live" else hub.pop_next(cid)
+        hub.go_live(cid) if skip_to == "live" else hub.pop_next(cid, T0)
 
 
 def test_invalid_moves_raise_and_leave_the_state_alone() -> None:
@@ -304,7 +440,7 @@ def test_invalid_moves_raise_and_leave_the_state_alone() -> None:
     with pytest.raises(InvalidTransition):
         hub.take_snapshot(cid)
     with pytest.raises(InvalidTransition):
-        hub.pop_next(cid)  # not live yet
+        hub.pop_next(cid, T0)  # not live yet
     assert hub.state(cid) is ClientState.SNAPSHOT_SENT
     hub.go_live(cid)
     with pytest.raises(InvalidTransition):
@@ -318,7 +454,7 @@ def test_removed_client_is_unknown_and_gets_nothing() -> None:
     hub.offer(update(A, 1))
     hub.remove_client(cid)
     assert hub.offer(update(A, 2)).wake == ()
-    for call in (hub.remove_client, hub.go_live, hub.pop_next, hub.state):
+    for call in (hub.remove_client, hub.go_live, lambda c: hub.pop_next(c, T0), hub.state):
         with pytest.raises(UnknownClient):
             call(cid)
 
@@ -342,11 +478,11 @@ def test_pending_alerts_reach_clients_and_a_withdrawal_clears_them() -> None:
     withdrawn = alert("a1", 2, "resolved", change="withdrawn").model_copy(update={"fired_at": None})
     assert hub.offer_alert(pending).wake == (cid,)
     assert [a.id for a in hub.snapshot().alerts] == ["a1"]
-    sent = hub.pop_next(cid)
+    sent = pop(hub, cid)
     assert sent is not None
     assert '"state":"pending"' in sent.text
     assert hub.offer_alert(withdrawn).wake == (cid,)
-    sent = hub.pop_next(cid)
+    sent = pop(hub, cid)
     assert sent is not None
     assert '"change":"withdrawn"' in sent.text
     assert hub.snapshot().alerts == []
@@ -362,11 +498,11 @@ def test_alert_messages_reach_live_clients_and_coalesce_per_alert() -> None:
     assert hub.offer_alert(alert("a1", 1)).wake == (cid,)
     hub.offer(update(A, 1))
     hub.offer_alert(alert("a1", 2, "acknowledged", change="acknowledged"))
-    first, second = hub.pop_next(cid), hub.pop_next(cid)
+    first, second = pop(hub, cid), pop(hub, cid)
     assert first is not None
     assert second is not None
-    assert hub.pop_next(cid) is None
-    assert first.key == f"score:{A}"
+    assert pop(hub, cid) is None
+    assert first.key == "scores"
     decoded = WS_SERVER_MESSAGE.validate_json(second.text)
     assert decoded.type == "alert"
     assert decoded.alert.state == "acknowledged"  # the older pending version was replaced
@@ -390,11 +526,16 @@ def test_an_answer_reaches_only_its_client_in_order_with_the_rest() -> None:
     hub.offer(update(A, 1))
     assert hub.tell(asker, "ack:x1", '{"type":"ack_result"}') is False  # queue not empty
     hub.offer(update(B, 1))
+    hub.offer_alert(alert("a1", 1))
     texts = []
-    while (msg := hub.pop_next(asker)) is not None:
-        texts.append(msg.key)
-    assert texts == [f"score:{A}", "ack:x1", f"score:{B}"]
-    assert drain(hub, other) == [(A, 1), (B, 1)]
+    while (msg := pop(hub, asker)) is not None:
+        texts.append(msg.key if msg.updates == 0 else frame(msg.text))
+    # B joins the scores message that waits ahead of the answer
+    assert texts == [[(A, 1), (B, 1)], "ack:x1", "alert:a1"]
+    out = pop(hub, other)
+    assert out is not None
+    assert frame(out.text) == [(A, 1), (B, 1)]
+    assert [m.key for m in iter(lambda: pop(hub, other), None)] == ["alert:a1"]
     assert hub.tell(asker, "ack:x2", "{}") is True  # idle: wake its writer
 
 
@@ -403,10 +544,10 @@ def test_a_newer_answer_with_the_same_key_replaces_the_pending_one() -> None:
     cid = live_client(hub)
     hub.tell(cid, "ack:x1", '"queued"')
     hub.tell(cid, "ack:x1", '"applied"')
-    out = hub.pop_next(cid)
+    out = pop(hub, cid)
     assert out is not None
     assert out.text == '"applied"'
-    assert hub.pop_next(cid) is None
+    assert pop(hub, cid) is None
 
 
 def test_an_answer_before_the_snapshot_follows_it() -> None:
@@ -415,7 +556,7 @@ def test_an_answer_before_the_snapshot_follows_it() -> None:
     hub.tell(cid, "answer:1", '{"type":"request_error"}')
     assert snapshot_seqs(hub.take_snapshot(cid)) == {}
     hub.go_live(cid)
-    out = hub.pop_next(cid)
+    out = pop(hub, cid)
     assert out is not None
     assert out.key == "answer:1"
 
@@ -428,3 +569,29 @@ def test_telling_a_removed_client_raises_and_has_client_says_why() -> None:
     assert not hub.has_client(cid)
     with pytest.raises(UnknownClient):
         hub.tell(cid, "answer:1", "{}")
+
+
+def test_drivers_of_a_coalesced_update_are_carried_to_the_client_that_missed_it() -> None:
+    hub = Hub()
+    early, late = live_client(hub), live_client(hub)
+    first = update(A, 1).model_copy(
+        update={"drivers": [Driver(event_id="fire:1", type="fire", domain="fire", contribution=2)]}
+    )
+    second = update(A, 2).model_copy(
+        update={"drivers": [Driver(event_id="fire:2", type="fire", domain="fire", contribution=1)]}
+    )
+    hub.offer(first)
+    out = pop(hub, early)  # early gets the first update; late has not read yet
+    assert out is not None
+    hub.offer(second)
+    for cid, expected in ((late, ["fire:2", "fire:1"]), (early, ["fire:2", "fire:1"])):
+        message = pop(hub, cid)
+        assert message is not None
+        decoded = WS_SERVER_MESSAGE.validate_json(message.text)
+        assert isinstance(decoded, ScoresMessage)
+        assert [d.event_id for d in decoded.districts[0].drivers] == expected
+    # nobody behind: nothing carried
+    third = update(A, 3)
+    hub.offer(third)
+    assert hub.latest(A) is not None
+    assert [d.event_id for d in hub.latest(A).drivers] == []  # type: ignore[union-attr]

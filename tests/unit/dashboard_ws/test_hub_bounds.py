@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,11 +14,13 @@ from dashboard_ws.hub import (
     GatewayError,
     Hub,
     Outcome,
+    Outgoing,
     QueueFull,
 )
 from tests.factories import alert, score_update
 
 A, B, C = "4157025000", "4157051500", "4157056000"
+LATER = datetime(2100, 1, 1, tzinfo=UTC)  # past any coalescing interval: a pop never waits
 
 
 def live_client(hub: Hub) -> ClientId:
@@ -28,7 +32,7 @@ def live_client(hub: Hub) -> ClientId:
 
 def keys(hub: Hub, cid: ClientId) -> list[str]:
     out = []
-    while (msg := hub.pop_next(cid)) is not None:
+    while isinstance(msg := hub.pop_next(cid, LATER), Outgoing):
         out.append(msg.key)
     return out
 
@@ -68,7 +72,7 @@ def test_replacing_a_waiting_answer_takes_no_more_room() -> None:
     with pytest.raises(QueueFull):
         hub.tell(cid, "ack:3", "{}")
     texts = []
-    while (msg := hub.pop_next(cid)) is not None:
+    while isinstance(msg := hub.pop_next(cid, LATER), Outgoing):
         texts.append((msg.key, msg.text))
     assert texts == [("ack:2", '"queued"'), ("ack:1", '"applied"')]
 
@@ -78,8 +82,8 @@ def test_taking_answers_makes_room_again() -> None:
     cid = live_client(hub)
     hub.tell(cid, "answer:1", "{}")
     hub.tell(cid, "answer:2", "{}")
-    out = hub.pop_next(cid)
-    assert out is not None
+    out = hub.pop_next(cid, LATER)
+    assert isinstance(out, Outgoing)
     assert out.key == "answer:1"
     hub.tell(cid, "answer:3", "{}")
     with pytest.raises(QueueFull):
@@ -101,10 +105,10 @@ def test_scores_and_alerts_do_not_count_against_the_answers() -> None:
     with pytest.raises(QueueFull):
         hub.tell(cid, "answer:3", "{}")
     # Taking the scores and the alert gives answers no room: only taken answers do.
-    for _ in range(4):
-        out = hub.pop_next(cid)
-        assert out is not None
-        assert out.key.startswith(("score:", "alert:"))
+    for _ in range(2):
+        out = hub.pop_next(cid, LATER)
+        assert isinstance(out, Outgoing)
+        assert out.key in ("scores", "alert:a1")
     with pytest.raises(QueueFull):
         hub.tell(cid, "answer:3", "{}")
 
@@ -150,12 +154,14 @@ def test_answers_waiting_never_exceed_the_bound(steps: list[tuple[str, object]])
         elif op == "score":
             seq += 1
             hub.offer(score_update(str(arg), seq))
-            scores.add(f"score:{arg}")
+            scores.add(str(arg))
         else:
-            out = hub.pop_next(cid)
-            if out is not None:
+            out = hub.pop_next(cid, LATER)
+            if isinstance(out, Outgoing):
                 waiting.discard(out.key)
-                scores.discard(out.key)
+                if out.key == "scores":  # every changed district at once
+                    assert out.updates == len(scores)
+                    scores.clear()
         assert hub.pending_count(cid) == len(waiting) + len(scores)
 
 
@@ -166,7 +172,7 @@ def test_a_score_beyond_max_seq_is_refused_as_future_and_the_held_one_stays() ->
     hub = Hub()
     cid = live_client(hub)
     assert hub.offer(score_update(A, 5), max_seq=10).outcome is Outcome.ACCEPTED
-    hub.pop_next(cid)
+    hub.pop_next(cid, LATER)
     offer = hub.offer(score_update(A, 11, value=9.0), max_seq=10)
     assert (offer.outcome, offer.district, offer.seq, offer.wake) == (Outcome.FUTURE, A, 11, ())
     assert offer.reason
@@ -204,7 +210,7 @@ def test_an_alert_jumping_too_far_past_the_held_seq_is_refused() -> None:
     hub = Hub()
     cid = live_client(hub)
     assert hub.offer_alert(alert("a1", 3)).outcome is Outcome.ACCEPTED
-    hub.pop_next(cid)
+    hub.pop_next(cid, LATER)
     offer = hub.offer_alert(alert("a1", 3 + ALERT_SEQ_STEP + 1, value=9.0))
     assert (offer.outcome, offer.seq, offer.wake) == (Outcome.FUTURE, 3 + ALERT_SEQ_STEP + 1, ())
     assert hub.stats.future == 1
