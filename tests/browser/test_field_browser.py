@@ -19,7 +19,12 @@ from dashboard_ws.server import Gateway
 from streams.contract import SAFETY_FACT, FacilityFact
 from streams.persistence import accounts, db
 from streams.persistence.sink import run_sink
-from tests.browser.test_dashboard_browser import PASSWORD, every_district_graded, signed_in
+from tests.browser.test_dashboard_browser import (
+    PASSWORD,
+    SCREENSHOTS_TO,
+    every_district_graded,
+    signed_in,
+)
 from tests.browser.test_login_browser import chromium
 from tests.integration.harness import TopicReader, WorkerProcess, isolated_settings, produce
 
@@ -140,7 +145,8 @@ async def test_an_offline_grade_d_is_sent_once_and_lowers_the_districts_safety(
                 entry = park.locator("#queue li[data-report-id]")
                 await expect(entry).to_have_count(1)
                 await expect(entry).to_have_attribute("data-state", re.compile("queued|retry"))
-                await park.screenshot(path=str(tmp_path / "field-offline.png"))
+                shots = Path(SCREENSHOTS_TO) if SCREENSHOTS_TO else tmp_path
+                await park.screenshot(path=str(shots / "field-offline.png"))
                 report_id = await entry.get_attribute("data-report-id")
                 assert report_id
 
@@ -148,7 +154,7 @@ async def test_an_offline_grade_d_is_sent_once_and_lowers_the_districts_safety(
                 await expect(entry).to_have_attribute("data-state", "sent")
                 fact_id = f"park:{report_id}"
                 await expect(entry).to_contain_text(f"gimpo-safety:{fact_id}")
-                await park.screenshot(path=str(tmp_path / "field-sent.png"))
+                await park.screenshot(path=str(shots / "field-sent.png"))
 
                 # the control room: the report is the district's driver, safety lower
                 await expect(panel).to_contain_text(f"gimpo-safety:{fact_id}", timeout=WAIT_MS)

@@ -17,7 +17,7 @@ from dashboard_ws.server import Gateway
 from streams.city.config import load_city_config
 from streams.persistence.checkpoints import PgCheckpointStore
 from streams.pipeline.scoring import model_fingerprint
-from tests.browser.test_dashboard_browser import AXE, BUNDLE
+from tests.browser.test_dashboard_browser import AXE, BUNDLE, SCREENSHOTS_TO
 from tests.browser.test_login_browser import chromium
 from tests.integration.auth import add_user
 from tests.integration.harness import isolated_settings
@@ -106,6 +106,10 @@ async def test_an_analyst_ranks_a_change_and_a_viewer_sees_no_what_if(
         top = ana.locator(f'#whatif-map path[data-whatif-district="{expected[0]}"]')
         await expect(top).to_have_attribute("data-class", "5")
         await expect(ana.locator("#whatif-basis")).to_contain_text("riskmon-index/")
+        if SCREENSHOTS_TO:  # `make screenshots`
+            await ana.screenshot(
+                path=str(Path(SCREENSHOTS_TO) / "dashboard-whatif.png"), animations="disabled"
+            )
 
         # another facility and count, ranked by safety gain
         await ana.locator("#whatif-change").select_option("police_box")

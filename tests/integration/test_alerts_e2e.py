@@ -160,10 +160,12 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
                     assert acked.id == firing.id
                     assert acked.acknowledged_by == "kim"
                     assert acked.note == "119 dispatched"
-                assert [(a.request_id, a.status) for a in answers_one] == [
-                    ("kim-1", "queued"),
-                    ("kim-1", "applied"),
-                ]
+                # "queued" may be replaced by "applied" before it is sent: the answer to one
+                # request is kept newest-first in the client's queue (coalesced frames).
+                assert [(a.request_id, a.status) for a in answers_one] in (
+                    [("kim-1", "queued"), ("kim-1", "applied")],
+                    [("kim-1", "applied")],
+                )
 
                 # A second operator, a moment late: told why, and only that operator.
                 await two.send(ack(firing.id, "lee-1"))
@@ -179,10 +181,8 @@ async def test_burst_raises_one_alert_and_an_ack_reaches_every_client(
                 assert decided["lee-1"].code == "already_acknowledged"
                 assert "kim acknowledged it" in (decided["lee-1"].reason or "")
                 assert decided["lee-2"].code == "not_open"
-                assert sorted(a.request_id or "" for a in answers_two if a.status == "queued") == [
-                    "lee-1",
-                    "lee-2",
-                ]
+                queued = {a.request_id for a in answers_two if a.status == "queued"}
+                assert queued <= {"lee-1", "lee-2"}  # a "queued" may be replaced by its decision
                 await asyncio.sleep(1)
                 assert all(a.request_id == "kim-1" for a in answers_one)
                 everything = seen_one + seen_two

@@ -125,9 +125,11 @@ async def test_demo_prints_urls_serves_live_scores_and_stops_cleanly(tmp_path: P
             async with asyncio.timeout(5):
                 while True:
                     message = json.loads(await ws.recv())
-                    update = message.get("update", {})
-                    if update.get("district") == "4157056000" and any(
-                        d["event_id"] == "test:demo-1" for d in update["drivers"]
+                    if any(  # a coalesced "scores" frame: every changed district's newest state
+                        update["district"] == "4157056000"
+                        and any(d["event_id"] == "test:demo-1" for d in update["drivers"])
+                        for update in message.get("districts", [])
+                        if message["type"] == "scores"
                     ):
                         break
             assert time.monotonic() - sent < 5
