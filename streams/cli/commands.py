@@ -251,6 +251,12 @@ def publish(args: argparse.Namespace, settings: Settings) -> int:
     return run_publish(args, settings)
 
 
+def fetch_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.cli.adapters import run_fetch_alerts
+
+    return run_fetch_alerts(args, settings)
+
+
 def whatif(args: argparse.Namespace, settings: Settings) -> int:
     from streams.cli.whatif import run_whatif
 
@@ -274,6 +280,7 @@ COMMANDS: dict[str, Handler] = {
     "status": status,
     "schema": schema,
     "publish": publish,
+    "fetch-alerts": fetch_alerts,
     "whatif": whatif,
     "city import": city_import,
     "city synth": city_synth,

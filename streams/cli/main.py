@@ -49,6 +49,7 @@ from datetime import datetime
 from pathlib import Path
 
 from streams import logs
+from streams.cli.adapters import add_parser as add_adapters_parser
 from streams.cli.city import add_parser as add_city_parser
 from streams.cli.commands import COMMANDS
 from streams.cli.detect import add_arguments as add_detect_arguments
@@ -173,6 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     add_city_parser(sub)
     add_users_parser(sub)
     add_publish_parser(sub)
+    add_adapters_parser(sub)
     add_whatif_parser(sub)
     schema = sub.add_parser(
         "schema", help="export the wire contract as JSON Schema and an AsyncAPI document"
