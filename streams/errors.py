@@ -23,6 +23,7 @@ still a ``ValueError``)::
           │    ├── CapRefused                no     streams.cap.errors
           │    └── CapInvalid                no     streams.cap.errors
           ├── ChainClosed (ValueError)       no     streams.cap.outbox (an HTTP 409)
+          ├── AdapterRefused (ValueError)    no     streams.adapters.common
           ├── GatewayError                   no     dashboard_ws.hub (a caller's bug)
           │    ├── UnknownClient             no     dashboard_ws.hub
           │    ├── InvalidTransition         no     dashboard_ws.hub

@@ -23,6 +23,7 @@ from typing import Final, Literal
 from streams.cap.mapping import KOREAN_EVENTS
 from streams.city.map import CityMap
 from streams.contract import Incident, IncidentWithdrawal
+from streams.errors import RiskmonError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -71,9 +72,11 @@ _SUFFIXES: Final = ("예비특보", "주의보", "경보", "특보", "발생", "
 _CITY_WORD: Final = re.compile(r"[가-힣]+(?:시|군|구)")
 
 
-class AdapterRefused(ValueError):
+class AdapterRefused(RiskmonError, ValueError):
     """A response that cannot be read at all (too big, not JSON/XML, an API error): nothing of
     it is converted. The message says why."""
+
+    retriable = False
 
 
 def kst(text: str, formats: Iterable[str], what: str = "time") -> datetime:
