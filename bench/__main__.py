@@ -25,6 +25,7 @@ BENCHES = (
     "gateway_fanout",
     "gateway_limits",
     "anomaly",
+    "scale",
 )
 
 
@@ -47,7 +48,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--profile-worker",
         type=Path,
         metavar="FILE",
-        help="pipeline: run the worker under cProfile, write its profile to FILE",
+        help="pipeline, scale: run the (last) worker under cProfile, write its profile to FILE",
     )
     return parser.parse_args(argv)
 
@@ -84,6 +85,13 @@ def run(
         from bench import anomaly_eval
 
         results.update(anomaly_eval.run(quick=quick))
+    if "scale" in selected:
+        from bench import scale_bench
+
+        scale_profile = profile_worker
+        if scale_profile is not None and "pipeline" in selected:  # one file each
+            scale_profile = scale_profile.with_name(f"scale-{scale_profile.name}")
+        results.update(scale_bench.run(quick=quick, profile_worker=scale_profile))
     progress(f"done in {time.perf_counter() - started:.1f} s")
     return {"machine": machine(), "quick": quick, "results": results}
 
