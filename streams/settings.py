@@ -140,8 +140,13 @@ class Settings(BaseSettings):
 
     # --- worker --------------------------------------------------------------------------------
     app_id: str = Field(default="riskmon", description="Kafka consumer group of the worker")
-    batch_max: int = Field(default=1000, ge=1)
-    batch_within_s: float = Field(default=0.02, gt=0)
+    batch_max: int = Field(default=1000, ge=1, description="most records an agent takes at once")
+    batch_within_s: float = Field(
+        default=0.02,
+        gt=0,
+        description="longest a batch keeps filling while records keep arriving (a batch is "
+        "returned as soon as no record is waiting)",
+    )
     tick_interval_s: float = Field(default=5.0, gt=0, description="decay re-evaluation period")
     tick_min_change: float = Field(default=0.001, ge=0, description="publish a tick if moved more")
     checkpoint_interval_s: float = Field(default=1.0, gt=0)

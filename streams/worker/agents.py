@@ -36,6 +36,7 @@ from streams.pipeline.identity import identity_of, identity_partition
 from streams.pipeline.ingest import Kind, ingest_many
 from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
+from streams.worker.batches import take_batches
 from streams.worker.cap_stage import CapStage
 from streams.worker.complaints_stage import register_complaints
 from streams.worker.delivery import Delivery, Outgoing
@@ -300,30 +301,30 @@ def register(
 
     @app.agent(worker.inputs, name="riskmon.ingest")  # type: ignore[untyped-decorator]
     async def ingest_agent(stream: Any) -> None:
-        async for events in stream.take_events(*take):
+        async for events in take_batches(stream, *take):
             await worker.ingest_batch(events)
 
     @app.agent(worker.identity, name="riskmon.identity")  # type: ignore[untyped-decorator]
     async def identity_agent(stream: Any) -> None:
-        async for events in stream.take_events(*take):
+        async for events in take_batches(stream, *take):
             records = raw_records(events)
             await worker.identity_stage.batch(records, utcnow(), worker.ownership, worker.send_dead)
 
     @app.agent(worker.cap, name="riskmon.cap")  # type: ignore[untyped-decorator]
     async def cap_agent(stream: Any) -> None:
-        async for events in stream.take_events(*take):
+        async for events in take_batches(stream, *take):
             records = raw_records(events)
             await worker.cap_stage.batch(records, utcnow(), worker.ownership, worker.send_dead)
 
     @app.agent(worker.located, name="riskmon.score")  # type: ignore[untyped-decorator]
     async def score_agent(stream: Any) -> None:
-        async for events in stream.take_events(*take):
+        async for events in take_batches(stream, *take):
             records = raw_records(events)
             await worker.scoring.batch(records, utcnow(), worker.ownership, worker.send_dead)
 
     @app.agent(worker.alert_stage.stream, name="riskmon.alerts")  # type: ignore[untyped-decorator]
     async def alert_agent(stream: Any) -> None:
-        async for events in stream.take_events(*take):
+        async for events in take_batches(stream, *take):
             await worker.alert_stage.batch(events, utcnow(), worker.ownership, worker.send_dead)
 
     @app.timer(interval=settings.tick_interval_s)  # type: ignore[untyped-decorator]

@@ -22,6 +22,7 @@ from streams.contract import DeadLetter
 from streams.contract.deadletters import RawRecord
 from streams.pipeline.complaints import translate
 from streams.settings import Settings
+from streams.worker.batches import take_batches
 from streams.worker.delivery import Delivery, Outgoing
 from streams.worker.outage import utcnow
 
@@ -98,7 +99,7 @@ def register_complaints(app: Any, worker: Any, settings: Settings) -> Complaints
 
     @app.agent(stage.topic, name="riskmon.complaints")  # type: ignore[untyped-decorator]
     async def complaints_agent(stream: Any) -> None:
-        async for events in stream.take_events(*take):
+        async for events in take_batches(stream, *take):
             records = [
                 RawRecord(e.message.topic, e.message.partition, e.message.offset,
                           e.message.key, e.message.value)
