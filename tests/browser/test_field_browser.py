@@ -77,6 +77,21 @@ def stations(n: int) -> list[FacilityFact]:
     ]
 
 
+async def settled_safety(page: Page, quiet_s: float = 1.5, within_s: float = 60.0) -> float:
+    """The panel's safety index once it has held still for ``quiet_s`` (the stations are
+    produced at once but may be scored over several batches, each moving the index)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    last = await safety_of(page)
+    while loop.time() < deadline:
+        await asyncio.sleep(quiet_s)
+        now = await safety_of(page)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"the safety index did not settle within {within_s} s")
+
+
 async def safety_of(page: Page) -> float:
     """The safety index in the open district panel (the number after its label)."""
     text = await page.evaluate(
@@ -120,7 +135,7 @@ async def test_an_offline_grade_d_is_sent_once_and_lowers_the_districts_safety(
                 await expect(panel).to_be_visible()
                 await produce(settings, settings.topics.safety, stations(12))
                 await expect(panel).to_contain_text("gimpo-city:base-", timeout=WAIT_MS)
-                before = await safety_of(kim)
+                before = await settled_safety(kim)
                 assert before > 0
 
                 park = await phone.new_page()
