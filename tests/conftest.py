@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import uuid
@@ -88,18 +89,25 @@ def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
-async def pg_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
-    name = f"riskmon_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_server_dsn)
+@contextlib.asynccontextmanager
+async def fresh_database(server_dsn: str, prefix: str = "riskmon_test") -> AsyncIterator[str]:
+    """The DSN of a new, empty database on ``server_dsn``'s server, dropped at the end."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     try:
-        yield db.with_database(pg_server_dsn, name)
+        yield db.with_database(server_dsn, name)
     finally:
-        admin = await asyncpg.connect(pg_server_dsn)
+        admin = await asyncpg.connect(server_dsn)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def pg_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
+    async with fresh_database(pg_server_dsn) as dsn:
+        yield dsn
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ from Gimpo (``streams.city.synth.random_city``), so their district codes and poi
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -25,9 +24,9 @@ from streams.city.synth import random_city
 from streams.cli.city import write_city_folder
 from streams.contract import DeadLetter, Incident, ScoreUpdate
 from streams.ops.topics import create_topics
-from streams.persistence import db
 from streams.settings import Settings
 from tests.cities import exact_gimpo_config
+from tests.conftest import fresh_database
 
 from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, produce
 
@@ -39,16 +38,8 @@ B_DISTRICTS = 40
 @pytest.fixture
 async def second_pg_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
     """City B's own database on the same PostgreSQL server (dropped at the end)."""
-    name = f"riskmon_test_b_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_server_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    try:
-        yield db.with_database(pg_server_dsn, name)
-    finally:
-        admin = await asyncpg.connect(pg_server_dsn)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database(pg_server_dsn, "riskmon_test_b") as dsn:
+        yield dsn
 
 
 def incidents_in(config: CityConfig, codes: list[str], prefix: str, source: str) -> list[Incident]:
