@@ -36,7 +36,7 @@ import websockets
 from aiokafka import AIOKafkaProducer
 
 from bench import Result, progress
-from bench.rig import CpuMeter, postgres_database, settings_env
+from bench.rig import CpuMeter, postgres_database, raise_open_files, settings_env
 from dashboard_ws.security.roles import Role
 from dashboard_ws.security.sessions import TokenSigner
 from streams.city.config import load_city_config
@@ -314,6 +314,11 @@ async def _run(
     env = settings_env(settings)
     env["RISKMON_GATEWAY_PORT"] = str(port)
     env["RISKMON_LOG_LEVEL"] = "WARNING"
+    # every client is the one bench user: lift the per-user (and per-gateway) limits to the run's
+    most = max(sizes.clients)
+    env["RISKMON_MAX_CONNECTIONS_PER_USER"] = str(max(most, 20))
+    env["RISKMON_MAX_CONNECTIONS"] = str(max(most, 5000))
+    raise_open_files(4 * most + 1024)
     log_path = workdir / "gateway.log"
     gateway = await asyncio.to_thread(_start_gateway, env, log_path)
     try:

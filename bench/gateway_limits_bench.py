@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import json
 import math
-import resource
 import subprocess
 import tempfile
 import time
@@ -47,7 +46,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bench import Result, progress
 from bench.gateway_bench import add_users, bearer_headers, gateway_settings, start_gateway
-from bench.rig import postgres_database
+from bench.rig import postgres_database, raise_open_files
 from streams.ops.embedded import EmbeddedBroker, stop_process
 from streams.ops.topics import create_topics
 from streams.settings import Settings
@@ -134,16 +133,6 @@ class HealthProbe:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-
-def raise_open_files(wanted: int) -> int:
-    """Raise this process's open-file limit (the gateway, its child, inherits it); the limit in
-    force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def _health(base: str) -> int:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -177,3 +178,13 @@ class CpuMeter:
         cpu: dict[str, float | None] = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         cpu["bench"] = time.process_time()
         return cpu
+
+
+def raise_open_files(wanted: int) -> int:
+    """Raise this process's open-file limit (the gateway, its child, inherits it); the limit in
+    force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
