@@ -23,6 +23,7 @@ BENCHES = (
     "pipeline",
     "api_history",
     "gateway_fanout",
+    "gateway_fanout_large",
     "gateway_limits",
     "anomaly",
     "scale",
@@ -77,6 +78,10 @@ def run(
         from bench import gateway_bench
 
         results.update(gateway_bench.run(quick=quick))
+    if "gateway_fanout_large" in selected:
+        from bench import fanout_bench
+
+        results.update(fanout_bench.run(quick=quick))
     if "gateway_limits" in selected:
         from bench import gateway_limits_bench
 
