@@ -72,10 +72,11 @@ from dashboard_ws.capin.feed import CapFeed
 from dashboard_ws.capout import routes as cap_routes
 from dashboard_ws.capout.service import CapOutService
 from dashboard_ws.consumer import ScoreFeed, min_stale_after_s
+from dashboard_ws.fanout import Fanout
 from dashboard_ws.field import routes as field_routes
 from dashboard_ws.field.service import FieldService
 from dashboard_ws.http_body import BodyConnection
-from dashboard_ws.hub import ClientId, Hub, Outgoing, QueueFull
+from dashboard_ws.hub import ClientId, Hub, QueueFull
 from dashboard_ws.limits import (
     CLOSE_QUEUE_OVERFLOW,
     CLOSE_SESSION_ENDED,
@@ -141,7 +142,6 @@ class _Client:
     ws: ServerConnection
     principal: Principal
     bucket: TokenBucket
-    wake: asyncio.Event
 
 
 class Gateway:
@@ -177,6 +177,15 @@ class Gateway:
         self.tls = settings.tls_cert is not None or settings.behind_tls_proxy
         self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_user)
         self._clients: dict[ClientId, _Client] = {}
+        self.fanout = Fanout(
+            self.hub,
+            self.shell,
+            write_limit=WRITE_LIMIT,
+            send_timeout_s=settings.ws_send_timeout_s,
+            heartbeat_s=settings.ws_heartbeat_s,
+            heartbeat=lambda at: HeartbeatMessage(at=at).model_dump_json(),
+            on_too_slow=self._too_slow,
+        )
         self._feed = ScoreFeed(settings, self.hub, self.shell, self._wake, self._on_ack_result)
         self._acks = AckPublisher(settings)
         self._pending: PendingAcks[ClientId] = PendingAcks(wait_s=settings.ack_wait_s)
@@ -234,6 +243,7 @@ class Gateway:
         )
         self._tasks = [
             asyncio.create_task(self._feed.run(), name="riskmon-gateway-consumer"),
+            asyncio.create_task(self.fanout.run(), name="riskmon-gateway-fanout"),
             asyncio.create_task(self.cap_feed.run(), name="riskmon-gateway-cap"),
             asyncio.create_task(self._expire_acks(), name="riskmon-gateway-acks"),
             asyncio.create_task(self._watch_sessions(), name="riskmon-gateway-sessions"),
@@ -473,10 +483,7 @@ class Gateway:
         return (cid,) if woken else ()
 
     def _wake(self, clients: Iterable[ClientId]) -> None:
-        for cid in clients:
-            client = self._clients.get(cid)
-            if client is not None:
-                client.wake.set()
+        self.fanout.wake(clients)
 
     async def _serve_client(self, ws: ServerConnection) -> None:
         principal = ws.principal if isinstance(ws, _Connection) else None
@@ -502,7 +509,6 @@ class Gateway:
             bucket=TokenBucket(
                 settings.ws_message_rate, settings.ws_message_burst, time.monotonic()
             ),
-            wake=asyncio.Event(),
         )
         self._clients[cid] = client
         peer = _peer(ws)
@@ -515,73 +521,60 @@ class Gateway:
                 clients=self.hub.client_count,
             )
         )
-        reader = asyncio.create_task(self._read_incoming(cid, client))
         try:
+            # What the client sends before its snapshot is written waits in websockets' queue.
             if await self._send(cid, client, self.hub.take_snapshot(cid)):
                 self.shell.snapshots_sent += 1
                 self.hub.go_live(cid)
-                await self._write(cid, client)
+                self.fanout.add(cid, ws)  # from now on the fanout task writes to it
+                await self._read_incoming(cid, client)
         except ConnectionClosed:
             pass
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-            del self._clients[cid]
-            self._pending.drop_client(cid)
-            self.hub.remove_client(cid)
-            log.info(
-                logfmt(
-                    "client_disconnected",
-                    client=cid,
-                    peer=peer,
-                    code=ws.close_code,
-                    clients=self.hub.client_count,
-                )
-            )
+            self._forget(cid, peer)
 
-    async def _write(self, cid: ClientId, client: _Client) -> None:
-        """The client's own writer (a slow client delays no other): its queue in order, a
-        ``scores`` message at most every ``ws_coalesce_ms``, a heartbeat after
-        ``ws_heartbeat_s`` of silence; returns when the socket closes."""
-        hub, shell, ws = self.hub, self.shell, client.ws
-        while ws.state is State.OPEN:
-            out = hub.pop_next(cid, datetime.now(UTC))
-            if isinstance(out, Outgoing):
-                if not await self._send(cid, client, out.text):
-                    return
-                if out.updates:
-                    shell.scores_sent += 1
-                    shell.score_updates_sent += out.updates
-                else:
-                    shell.others_sent += 1
-                continue
-            client.wake.clear()  # set again by a queue turning non-empty, or by the reader
-            wait = self._settings.ws_heartbeat_s if out is None else out.wait_s
-            try:
-                await asyncio.wait_for(client.wake.wait(), wait)
-            except TimeoutError:
-                if out is None:  # nothing to send for ws_heartbeat_s
-                    heartbeat = HeartbeatMessage(at=datetime.now(UTC)).model_dump_json()
-                    if not await self._send(cid, client, heartbeat):
-                        return
-                    shell.heartbeats_sent += 1
+    def _forget(self, cid: ClientId, peer: str) -> None:
+        """Stop serving the client (idempotent): a client given up on is forgotten at once,
+        even while its socket still waits for the closing handshake."""
+        self.fanout.remove(cid)
+        client = self._clients.pop(cid, None)
+        if client is None:
+            return
+        self._pending.drop_client(cid)
+        self.hub.remove_client(cid)
+        log.info(
+            logfmt(
+                "client_disconnected",
+                client=cid,
+                peer=peer,
+                code=client.ws.close_code,
+                clients=self.hub.client_count,
+            )
+        )
 
     async def _send(self, cid: ClientId, client: _Client, text: str) -> bool:
-        """Send ``text``; False when the client did not take it within ``ws_send_timeout_s``
-        and was closed (4014): it is too slow, and meanwhile only its own queue waited."""
+        """Send ``text`` (the snapshot; the rest goes through :class:`Fanout`); False when the
+        client did not take it within ``ws_send_timeout_s`` and was closed (4014)."""
         limit = self._settings.ws_send_timeout_s
         try:
             async with asyncio.timeout(limit):
                 await client.ws.send(text)
         except TimeoutError:
-            self._refused("too_slow")
-            log.warning(logfmt("client_too_slow", client=cid, user=client.principal.user))
-            # not awaited: a client that does not read may not finish the closing handshake
-            # either (websockets drops it after its close timeout); the hub forgets it now
-            self._close_later(client.ws, CLOSE_TOO_SLOW, f"too slow: waited over {limit:g} s")
+            self._too_slow(cid, client.ws)
             return False
         return True
+
+    def _too_slow(self, cid: ClientId, ws: ServerConnection) -> None:
+        """The client did not take what it was sent within ``ws_send_timeout_s``: close it
+        (4014). Not awaited: a client that does not read may not finish the closing handshake
+        either (websockets drops it after its close timeout)."""
+        limit = self._settings.ws_send_timeout_s
+        self._refused("too_slow")
+        client = self._clients.get(cid)
+        user = client.principal.user if client is not None else "?"
+        log.warning(logfmt("client_too_slow", client=cid, user=user))
+        self._close_later(ws, CLOSE_TOO_SLOW, f"too slow: waited over {limit:g} s")
+        self._forget(cid, _peer(ws))
 
     async def _read_incoming(self, cid: ClientId, client: _Client) -> None:
         """Read what the client sends and act on each message (answers go through its queue).
@@ -591,8 +584,6 @@ class Gateway:
                 await self._on_client_message(cid, message)
         except ConnectionClosed:
             pass
-        finally:
-            client.wake.set()  # the writer sees the closed state and returns
 
     # --- plain HTTP -----------------------------------------------------------------------------
 
