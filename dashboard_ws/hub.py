@@ -25,8 +25,12 @@ with the newest state of each of those districts, at most one per ``coalesce_s``
 at the head of the queue until then, and districts changed meanwhile join it). An update of a
 district already waiting is counted in :attr:`HubStats.coalesced`. So a client that cannot keep
 up costs at most one entry per district and, once it catches up, sees every district's latest
-value, never a backlog. Alerts and answers keep their own entries and their order around the
-slot; a newer message of the same alert replaces the pending one (it moves to the end).
+value, never a backlog. The updates it missed still explain the change: their drivers are
+appended to the latest one's in what that client gets (the hub remembers, per district, the
+seq each waiting client was sent last and the drivers of the last few updates); a client that
+missed nothing gets the update as it came, so clients that keep up share one encoded message.
+Alerts and answers keep their own entries and their order around the slot; a newer message of
+the same alert replaces the pending one (it moves to the end).
 
 Answers to one client (:meth:`Hub.tell`) are bounded too: at most ``max_answers`` wait at once;
 one more raises :class:`QueueFull`, and the shell closes that client (it sends requests faster
@@ -49,6 +53,7 @@ Errors::
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,7 +62,14 @@ from typing import Final, NewType
 
 from pydantic import ValidationError
 
-from streams.contract import Alert, AlertMessage, ScoreUpdate, SnapshotMessage, scores_frame
+from streams.contract import (
+    Alert,
+    AlertMessage,
+    Driver,
+    ScoreUpdate,
+    SnapshotMessage,
+    scores_frame,
+)
 from streams.contract.base import read_internal
 from streams.errors import RiskmonError
 
@@ -81,6 +93,7 @@ __all__ = [
 ClientId = NewType("ClientId", int)
 
 MAX_CARRIED_DRIVERS = 50  # drivers of coalesced updates carried into the newest, per district
+DRIVER_HISTORY = 8  # updates per district whose drivers are kept for clients that missed them
 ALERT_SEQ_STEP = 1000  # an alert's life has a handful of transitions, never this many
 MAX_ANSWERS = 256
 COALESCE_S = 0.1
@@ -227,7 +240,8 @@ class _Client:
     # key -> newest message not yet handed out (None: the scores slot); dict order is delivery
     # order. The scores slot is in it exactly when ``dirty`` is not empty.
     pending: dict[str, Outgoing | None] = field(default_factory=dict)
-    dirty: dict[str, None] = field(default_factory=dict)  # districts changed since its last
+    # districts changed since its last scores message -> the seq it was sent last (0: none)
+    dirty: dict[str, int] = field(default_factory=dict)
     answers: int = 0  # entries of pending that are answers (Hub.tell), not scores or alerts
     scores_due: datetime | None = None  # not before this may its next scores message go
 
@@ -265,8 +279,13 @@ class Hub:
         self.coalesce_s = coalesce_s
         self._interval = timedelta(seconds=coalesce_s)
         self._latest: dict[str, ScoreUpdate] = {}
-        self._encoded: dict[str, str] = {}  # district -> JSON of its latest update, once needed
-        self._frames: dict[frozenset[str], str] = {}  # scores messages built since the last update
+        # district -> (seq, drivers) of its last DRIVER_HISTORY updates, the latest included
+        self._history: dict[str, deque[tuple[int, tuple[Driver, ...]]]] = {}
+        # district -> {seq the client had (-1: the one before the latest) -> JSON of the latest
+        # update as that client gets it}, once needed
+        self._encoded: dict[str, dict[int, str]] = {}
+        # scores messages built since the last update, by (district, seq the client had)
+        self._frames: dict[frozenset[tuple[str, int]], str] = {}
         self._alerts: dict[str, Alert] = {}  # open alerts by id
         self._alert_seq: dict[str, int] = {}  # newest seq seen per alert id, resolved ones too
         self._clients: dict[ClientId, _Client] = {}
@@ -307,19 +326,15 @@ class Hub:
             self.stats.stale += 1
             return Offer(Outcome.STALE, district, update.seq)
         self.stats.accepted += 1
-        if (
-            held is not None
-            and held.drivers
-            and any(district in client.dirty for client in self._clients.values())
-        ):
-            # Some client has not been sent ``held`` yet and will get only ``update``: carry the
-            # drivers of ``held`` over, so every change stays explained by the events that
-            # caused it (a client that had ``held`` sees them listed again, never loses one).
-            update = _with_drivers_of(update, held)
         self._latest[district] = update
+        history = self._history.get(district)
+        if history is None:
+            history = self._history[district] = deque(maxlen=DRIVER_HISTORY)
+        history.append((update.seq, tuple(update.drivers)))
         self._encoded.pop(district, None)
         self._frames.clear()
         self._snapshot_text = None
+        had = 0 if held is None else held.seq  # what a client not yet marked was sent last
         wake: list[ClientId] = []
         coalesced = 0
         for cid, client in self._clients.items():
@@ -334,7 +349,7 @@ class Hub:
                 if not pending:
                     wake.append(cid)
                 pending[SCORES_KEY] = None  # the slot joins the end of the queue
-            dirty[district] = None
+            dirty[district] = had
         self.stats.coalesced += coalesced
         return Offer(Outcome.ACCEPTED, district, update.seq, tuple(wake))
 
@@ -472,25 +487,47 @@ class Hub:
         client.scores_due = now + self._interval
         return Outgoing(self._scores_text(districts, now), SCORES_KEY, len(districts))
 
-    def _scores_text(self, districts: Mapping[str, None], now: datetime) -> str:
-        """The ``scores`` message of ``districts``' latest updates; clients that take the same
-        districts before the next update get the same text."""
-        key = frozenset(districts)
+    def _scores_text(self, districts: Mapping[str, int], now: datetime) -> str:
+        """The ``scores`` message of ``districts``' latest updates, each carrying the drivers
+        of the updates the client missed (it was sent ``districts[d]`` last); clients that take
+        the same districts from the same point before the next update get the same text."""
+        key = frozenset(districts.items())
         text = self._frames.get(key)
         if text is not None:
             return text
-        encoded = self._encoded
-        parts = []
-        for district in sorted(key):
-            part = encoded.get(district)
-            if part is None:
-                part = encoded[district] = self._latest[district].model_dump_json()
-            parts.append(part)
+        parts = [self._part(district, districts[district]) for district in sorted(districts)]
         text = scores_frame(now, parts)
         self.stats.frames_built += 1
         if len(self._frames) < MAX_SHARED_FRAMES:
             self._frames[key] = text
         return text
+
+    def _part(self, district: str, had: int) -> str:
+        """The JSON of ``district``'s latest update for a client that was sent seq ``had``
+        last: with the drivers of the updates in between appended (newest first, at most
+        :data:`MAX_CARRIED_DRIVERS` in all), so every change it sees stays explained by the
+        events that caused it. Only the last :data:`DRIVER_HISTORY` updates are remembered; a
+        client further behind gets the drivers of those."""
+        latest = self._latest[district]
+        missed = [drivers for seq, drivers in self._history[district] if had < seq < latest.seq]
+        variant = had if missed else -1
+        parts = self._encoded.setdefault(district, {})
+        part = parts.get(variant)
+        if part is None:
+            update = latest
+            if missed:
+                named = {d.event_id for d in latest.drivers}
+                carried: list[Driver] = []
+                for drivers in reversed(missed):
+                    for driver in drivers:
+                        if driver.event_id not in named:
+                            named.add(driver.event_id)
+                            carried.append(driver)
+                if carried:
+                    kept = [*latest.drivers, *carried][:MAX_CARRIED_DRIVERS]
+                    update = latest.model_copy(update={"drivers": kept})
+            part = parts[variant] = update.model_dump_json()
+        return part
 
     def remove_client(self, cid: ClientId) -> None:
         """Mark the client CLOSED and forget it and its queue; call it exactly once per client."""
@@ -521,14 +558,3 @@ class Hub:
         check_transition(client.state, wanted)
         client.state = wanted
         return client
-
-
-def _with_drivers_of(update: ScoreUpdate, held: ScoreUpdate) -> ScoreUpdate:
-    """``update`` with the drivers of ``held`` it does not name yet appended (at most
-    :data:`MAX_CARRIED_DRIVERS` in all)."""
-    named = {d.event_id for d in update.drivers}
-    carried = [d for d in held.drivers if d.event_id not in named]
-    if not carried:
-        return update
-    drivers = [*update.drivers, *carried][:MAX_CARRIED_DRIVERS]
-    return update.model_copy(update={"drivers": drivers})

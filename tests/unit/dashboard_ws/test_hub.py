@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard_ws.hub import (
+    DRIVER_HISTORY,
     TRANSITIONS,
     ClientId,
     ClientState,
@@ -571,7 +572,7 @@ def test_telling_a_removed_client_raises_and_has_client_says_why() -> None:
         hub.tell(cid, "answer:1", "{}")
 
 
-def test_drivers_of_a_coalesced_update_are_carried_to_the_client_that_missed_it() -> None:
+def test_drivers_of_a_coalesced_update_are_carried_to_the_client_that_missed_it_only() -> None:
     hub = Hub()
     early, late = live_client(hub), live_client(hub)
     first = update(A, 1).model_copy(
@@ -584,7 +585,7 @@ def test_drivers_of_a_coalesced_update_are_carried_to_the_client_that_missed_it(
     out = pop(hub, early)  # early gets the first update; late has not read yet
     assert out is not None
     hub.offer(second)
-    for cid, expected in ((late, ["fire:2", "fire:1"]), (early, ["fire:2", "fire:1"])):
+    for cid, expected in ((late, ["fire:2", "fire:1"]), (early, ["fire:2"])):
         message = pop(hub, cid)
         assert message is not None
         decoded = WS_SERVER_MESSAGE.validate_json(message.text)
@@ -595,3 +596,39 @@ def test_drivers_of_a_coalesced_update_are_carried_to_the_client_that_missed_it(
     hub.offer(third)
     assert hub.latest(A) is not None
     assert [d.event_id for d in hub.latest(A).drivers] == []  # type: ignore[union-attr]
+
+
+def shared_text(hub: Hub, cid: ClientId) -> str:
+    out = pop(hub, cid)
+    assert out is not None
+    return out.text
+
+
+def fire(seq: int) -> ScoreUpdate:
+    driver = Driver(event_id=f"fire:{seq}", type="fire", domain="fire", contribution=1)
+    return update(A, seq).model_copy(update={"drivers": [driver]})
+
+
+def test_clients_that_keep_up_share_one_message_while_one_far_behind_gets_the_drivers() -> None:
+    hub = Hub()
+    keeping_up = [live_client(hub) for _ in range(3)]
+    behind = live_client(hub)
+    for seq in range(1, DRIVER_HISTORY + 4):
+        hub.offer(fire(seq))
+        built = hub.stats.frames_built
+        texts = {shared_text(hub, cid) for cid in keeping_up}
+        assert len(texts) == 1
+        assert hub.stats.frames_built == built + 1  # built once, shared
+        (text,) = texts
+        decoded = WS_SERVER_MESSAGE.validate_json(text)
+        assert isinstance(decoded, ScoresMessage)
+        assert [d.event_id for d in decoded.districts[0].drivers] == [f"fire:{seq}"]
+    last = DRIVER_HISTORY + 3
+    message = pop(hub, behind)
+    assert message is not None
+    decoded = WS_SERVER_MESSAGE.validate_json(message.text)
+    assert isinstance(decoded, ScoresMessage)
+    # the latest's own driver, then those of the updates remembered, newest first
+    expected = [f"fire:{seq}" for seq in range(last, last - DRIVER_HISTORY, -1)]
+    assert [d.event_id for d in decoded.districts[0].drivers] == expected
+    assert decoded.districts[0].seq == last
