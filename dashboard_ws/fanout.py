@@ -89,7 +89,6 @@ class Fanout:
         self._blocked: dict[ClientId, float] = {}  # socket buffer over the limit since
         self._next_sweep = 0.0
         self._event = asyncio.Event()
-        self.passes = 0  # flush passes run (for tests and metrics)
 
     # --- what the gateway calls -----------------------------------------------------------------
 
@@ -145,7 +144,7 @@ class Fanout:
 
     def flush(self) -> None:
         """One pass: write what is due to every client that can take it."""
-        self.passes += 1
+        self._shell.write_passes += 1
         now = self._clock()
         candidates = self._ready
         self._ready = set()
@@ -164,6 +163,7 @@ class Fanout:
         if now >= self._next_sweep:
             self._next_sweep = now + min(SWEEP_S, self._heartbeat_s)
             self._sweep(now, wall)
+        self._shell.clients_blocked = len(self._blocked)
 
     def _flush_one(
         self, cid: ClientId, now: float, wall: datetime, encoded: dict[int, tuple[str, bytes]]

@@ -60,6 +60,10 @@ class ShellStats:
     others_sent: int = 0
     """Alert messages and answers to one client."""
     heartbeats_sent: int = 0
+    write_passes: int = 0
+    """Passes of the writer over the clients with something due (:mod:`dashboard_ws.fanout`)."""
+    clients_blocked: int = 0
+    """Clients skipped at the last pass because their socket buffer was over the limit."""
     ack_answers: dict[str, int] = field(default_factory=dict)
     """Answers to clients' acknowledgements by status (``queued``, ``applied``, ``rejected``,
     ``timed_out``, ``request_error``)."""
@@ -119,6 +123,17 @@ class GatewayCollector:
             "District updates carried by scores messages (a client gets one per changed "
             "district per scores message).",
             value=shell.score_updates_sent,
+        )
+        yield CounterMetricFamily(
+            "riskmon_gateway_write_passes",
+            "Passes of the one writer task over the clients with a message due.",
+            value=shell.write_passes,
+        )
+        yield GaugeMetricFamily(
+            "riskmon_gateway_clients_blocked",
+            "Clients not written to at the last pass: their socket buffer is full (they keep "
+            "coalescing; closed with 4014 after RISKMON_WS_SEND_TIMEOUT_S).",
+            value=shell.clients_blocked,
         )
         yield CounterMetricFamily(
             "riskmon_gateway_scores_built",

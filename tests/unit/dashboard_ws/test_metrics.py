@@ -41,6 +41,7 @@ def test_registry_reports_the_counters_at_scrape_time() -> None:
     hub.ingest(raw)  # stale
     hub.ingest(b"{}")  # invalid
     shell.snapshots_sent, shell.scores_sent = 1, 0
+    shell.write_passes, shell.clients_blocked = 5, 2
     shell.consumer_running, shell.last_fetch_at = True, time.monotonic()
 
     text = generate_latest(registry).decode()
@@ -53,5 +54,7 @@ def test_registry_reports_the_counters_at_scrape_time() -> None:
         'riskmon_gateway_updates_consumed_total{outcome="stale"} 1.0',
         'riskmon_gateway_updates_consumed_total{outcome="invalid"} 1.0',
         "riskmon_gateway_coalesced_drops_total 1.0",
+        "riskmon_gateway_write_passes_total 5.0",
+        "riskmon_gateway_clients_blocked 2.0",
     ]:
         assert line in text.splitlines()
