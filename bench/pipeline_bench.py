@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import secrets
 import statistics
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -42,7 +44,7 @@ from indices import taxonomy
 from streams.city.config import load_city_config
 from streams.city.map import CityMap
 from streams.contract import Incident
-from streams.ops.embedded import EmbeddedBroker
+from streams.ops.embedded import EmbeddedBroker, free_port
 from streams.ops.topics import create_topics
 from streams.settings import Settings
 
@@ -389,6 +391,28 @@ async def background(watch: ScoresWatch) -> AsyncIterator[asyncio.Task[None]]:
             await task
 
 
+async def batch_sizes(settings: Settings) -> dict[str, float]:
+    """Mean records per batch of each agent so far, from the worker's own metrics
+    (``riskmon_worker_batch_records``), or {} when it has no metrics port."""
+    if not settings.metrics_port:
+        return {}
+    url = f"http://127.0.0.1:{settings.metrics_port}/metrics"
+    text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        match = BATCH_LINE.match(line)
+        if match:
+            part = sums if match["what"] == "sum" else counts
+            part[match["agent"]] = float(match["value"])
+    return {a: round(sums[a] / counts[a], 1) for a in sorted(counts) if counts[a] and a in sums}
+
+
+BATCH_LINE = re.compile(
+    r'riskmon_worker_batch_records_(?P<what>sum|count)\{agent="(?P<agent>[a-z]+)"\} (?P<value>\S+)'
+)
+
+
 async def measure(
     settings: Settings, worker: WorkerProcess, sizes: Sizes, cpu: CpuMeter, with_latency: bool
 ) -> dict[str, Result]:
@@ -410,6 +434,7 @@ async def measure(
             "pipeline_throughput": await throughput(settings, city, watch, worker, sizes, cpu)
         }
         results["pipeline_throughput"]["worker_ready_s"] = round(ready_s, 1)
+        results["pipeline_throughput"]["mean_batch_records"] = await batch_sizes(settings)
         read, seconds = await bare_consume(settings)
         bare = read / seconds if seconds > 0 else 0.0
         scored = results["pipeline_throughput"]["incidents_per_s"]
@@ -436,6 +461,7 @@ def one_worker(
 ) -> dict[str, Result]:
     """Start a worker on topics and a consumer group of its own, measure, stop it by its PID."""
     settings = bench_settings(broker.bootstrap, pg_dsn, workdir / "data")
+    settings = settings.model_copy(update={"metrics_port": free_port()})
     asyncio.run(create_topics(settings))
     worker = WorkerProcess(settings, workdir / f"worker-{settings.app_id}.log", profile)
     worker.start()

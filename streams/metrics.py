@@ -113,6 +113,14 @@ class WorkerMetrics:
             "Checkpoint saves that failed (retried on the next interval)",
             registry=r,
         )
+        self.batch_records = Histogram(
+            "riskmon_worker_batch_records",
+            "Records an agent took in one batch (small under light load, up to RISKMON_BATCH_MAX "
+            "when it is behind)",
+            ["agent"],
+            buckets=(1, 5, 20, 50, 100, 200, 500, 1000, 2000),
+            registry=r,
+        )
         self.batch_seconds = Histogram(
             "riskmon_score_batch_seconds",
             "Time to score one partition batch",

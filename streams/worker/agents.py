@@ -298,33 +298,39 @@ def register(
     app.resume_positions = worker.resume_positions
     register_complaints(app, worker, settings)  # riskmon.complaints (stateless)
     take = (settings.batch_max, settings.batch_within_s)
+    sizes = metrics.batch_records
 
     @app.agent(worker.inputs, name="riskmon.ingest")  # type: ignore[untyped-decorator]
     async def ingest_agent(stream: Any) -> None:
         async for events in take_batches(stream, *take):
+            sizes.labels("ingest").observe(len(events))
             await worker.ingest_batch(events)
 
     @app.agent(worker.identity, name="riskmon.identity")  # type: ignore[untyped-decorator]
     async def identity_agent(stream: Any) -> None:
         async for events in take_batches(stream, *take):
+            sizes.labels("identity").observe(len(events))
             records = raw_records(events)
             await worker.identity_stage.batch(records, utcnow(), worker.ownership, worker.send_dead)
 
     @app.agent(worker.cap, name="riskmon.cap")  # type: ignore[untyped-decorator]
     async def cap_agent(stream: Any) -> None:
         async for events in take_batches(stream, *take):
+            sizes.labels("cap").observe(len(events))
             records = raw_records(events)
             await worker.cap_stage.batch(records, utcnow(), worker.ownership, worker.send_dead)
 
     @app.agent(worker.located, name="riskmon.score")  # type: ignore[untyped-decorator]
     async def score_agent(stream: Any) -> None:
         async for events in take_batches(stream, *take):
+            sizes.labels("score").observe(len(events))
             records = raw_records(events)
             await worker.scoring.batch(records, utcnow(), worker.ownership, worker.send_dead)
 
     @app.agent(worker.alert_stage.stream, name="riskmon.alerts")  # type: ignore[untyped-decorator]
     async def alert_agent(stream: Any) -> None:
         async for events in take_batches(stream, *take):
+            sizes.labels("alerts").observe(len(events))
             await worker.alert_stage.batch(events, utcnow(), worker.ownership, worker.send_dead)
 
     @app.timer(interval=settings.tick_interval_s)  # type: ignore[untyped-decorator]
