@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from websockets.asyncio.client import ClientConnection, connect
 
+from dashboard_ws.hub import DRIVER_HISTORY
 from dashboard_ws.server import Gateway
 from streams.contract import (
     WS_SERVER_MESSAGE,
@@ -376,6 +377,100 @@ async def test_a_stalled_client_delays_no_other_and_is_closed_as_too_slow(
         finally:
             await healthy.close()
             stalled.close()
+
+
+def read_frames(sock: socket.socket, until: float) -> list[tuple[int, bytes]]:
+    """Every frame (opcode, payload) the server sent on a raw socket, read until ``until``
+    (``time.monotonic``) or the close frame. Server frames are never masked."""
+    data = b""
+    frames: list[tuple[int, bytes]] = []
+    while time.monotonic() < until:
+        sock.settimeout(max(0.01, until - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        data += chunk
+        while len(data) >= 2:
+            size, start = data[1] & 0x7F, 2
+            if size == 126:
+                size, start = int.from_bytes(data[2:4], "big"), 4
+            elif size == 127:
+                size, start = int.from_bytes(data[2:10], "big"), 10
+            if len(data) < start + size:
+                break
+            frames.append((data[0] & 0x0F, data[start : start + size]))
+            data = data[start + size :]
+        if frames and frames[-1][0] == 0x8:  # close
+            break
+    return frames
+
+
+def fired(district: str, seq: int) -> ScoreUpdate:
+    """An update of about 3 KB whose drivers name its seq."""
+    drivers = [
+        Driver(event_id=f"gimpo-fire:{seq}-{n}", type="fire", domain="fire", contribution=0.1)
+        for n in range(3)
+    ]
+    filler = [
+        Driver(event_id=f"gimpo-old:{n}", type="fire", domain="fire", contribution=0.01)
+        for n in range(20)
+    ]
+    return update(district, seq).model_copy(update={"drivers": drivers + filler})
+
+
+async def test_a_client_that_pauses_catches_up_with_the_newest_state_and_missed_drivers(
+    settings: Settings, producer: AIOKafkaProducer
+) -> None:
+    """A client stops reading for less than the send timeout while updates flow: the gateway
+    skips it (counted as blocked) instead of closing it or queueing a backlog; once it reads
+    again it gets every district's newest state, and the drivers of the updates it missed."""
+    settings = settings.model_copy(update={"ws_send_timeout_s": 8.0})
+    topic = settings.topics.scores
+    admin = ws_headers(bearer(settings, "root", "admin"))
+    async with Gateway(settings, accounts=memory_accounts()) as gateway:
+        await wait_for_health(gateway.port, districts=0)
+        paused = await asyncio.to_thread(stalled_client, gateway.port, operator(settings))
+        try:
+            blocked = False
+            seq = 0
+            async with asyncio.timeout(30):
+                while not blocked or seq < 20:
+                    seq += 1
+                    await publish(producer, topic, *(fired(d, seq) for d in DISTRICTS))
+                    await asyncio.sleep(0.05)
+                    text = (await http_get(gateway.port, "/metrics", admin))[2].decode()
+                    blocked = blocked or "riskmon_gateway_clients_blocked 1.0" in text
+            last = seq
+            until = time.monotonic() + 6.0
+            frames = await asyncio.to_thread(read_frames, paused, until)
+        finally:
+            paused.close()
+        assert all(opcode == 0x1 for opcode, _ in frames), "closed or sent something odd"
+        newest: dict[str, int] = {}
+        received = 0
+        fires: dict[str, set[int]] = {d: set() for d in DISTRICTS}
+        for _, payload in frames:
+            message = WS_SERVER_MESSAGE.validate_json(payload)
+            if isinstance(message, ScoresMessage):
+                for u in message.districts:
+                    assert u.seq > newest.get(u.district, 0)
+                    newest[u.district] = u.seq
+                    received += 1
+                    fires[u.district].update(
+                        int(d.event_id.split(":")[1].split("-")[0])
+                        for d in u.drivers
+                        if d.event_id.startswith("gimpo-fire:")
+                    )
+        assert newest == {d: last for d in DISTRICTS}
+        assert received < last * len(DISTRICTS)  # superseded updates were skipped, not queued
+        # The hub remembers the drivers of each district's last DRIVER_HISTORY updates: those
+        # all reached the client, whether it got them one by one or carried in one update.
+        remembered = set(range(last - DRIVER_HISTORY + 1, last + 1))
+        for district in DISTRICTS:
+            assert remembered <= fires[district], (district, sorted(fires[district]))
 
 
 async def test_every_ack_is_answered_once_decided_or_timed_out(
