@@ -24,6 +24,7 @@ BENCHES = (
     "api_history",
     "gateway_fanout",
     "gateway_fanout_large",
+    "load_latency",
     "gateway_limits",
     "anomaly",
     "scale",
@@ -82,6 +83,10 @@ def run(
         from bench import fanout_bench
 
         results.update(fanout_bench.run(quick=quick))
+    if "load_latency" in selected:
+        from bench import load_bench
+
+        results.update(load_bench.run(quick=quick))
     if "gateway_limits" in selected:
         from bench import gateway_limits_bench
 
