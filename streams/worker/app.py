@@ -3,9 +3,10 @@
 Faust hard-codes the worker consumer's ``fetch_max_wait_ms=1500``. The embedded broker (Tansu)
 answers a fetch only when that wait elapses, so every event would sit for 1.5 s; the override
 applies ``settings.fetch_max_wait_ms`` instead (harmless on Apache Kafka, which answers as soon as
-data arrives). It also resumes checkpointed partitions at the app's offsets after each rebalance,
-and makes every seek on aiokafka's consumer thread (aiokafka is not thread-safe; Faust seeks from
-the app's thread).
+data arrives). Its fetch loop delivers records without Faust's three tasks per record
+(:mod:`streams.worker.fetch_loop`). It also resumes checkpointed partitions at the app's offsets
+after each rebalance, and makes every seek on aiokafka's consumer thread (aiokafka is not
+thread-safe; Faust seeks from the app's thread).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.settings import Settings
+from streams.worker.fetch_loop import drain_messages
 from streams.worker.ownership import Ownership
 
 log = logging.getLogger("riskmon.consumer")
@@ -57,6 +59,9 @@ class _ShortFetchConsumer(faust_aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> _ShortFetchConsumerThread:
         return _ShortFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        await drain_messages(self, fetcher)  # Faust's loop without three tasks per record
 
     async def on_partitions_revoked(self, revoked: Set[Any]) -> None:
         self.ownership = self.ownership.revoke(revoked)
