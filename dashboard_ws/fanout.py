@@ -21,14 +21,8 @@ longer than ``send_timeout_s`` is handed to ``on_too_slow`` (the gateway closes 
 Heartbeats: a client sent nothing for ``heartbeat_s`` gets the ``heartbeat`` message (checked
 every :data:`SWEEP_S`).
 
-Every message of one text is framed once per pass, however many clients take it (the hub shares
-the text of a ``scores`` message between the clients that take the same districts): a server's
-frames are not masked (RFC 6455 § 5.1), so on a connection without extensions (the gateway
-negotiates none: no compression) the frame websockets would build is the same bytes for every
-client. :func:`frame_text` builds it with websockets' own serializer and the same bytes object
-goes to each client's transport, with no copy per client. A connection that did negotiate an
-extension, or is not OPEN, or is in a fragmented send, gets the message through websockets'
-``broadcast`` instead.
+Every message of one text is encoded to UTF-8 once per pass, however many clients take it (the
+hub shares the text of a ``scores`` message between the clients that take the same districts).
 """
 
 from __future__ import annotations
@@ -41,27 +35,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from websockets.asyncio.server import ServerConnection, broadcast
-from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from dashboard_ws.hub import ClientId, Hub, NotYet
 from dashboard_ws.metrics import ShellStats
 
-__all__ = ["BLOCKED_POLL_S", "SWEEP_S", "Fanout", "frame_text"]
+__all__ = ["BLOCKED_POLL_S", "SWEEP_S", "Fanout"]
 
 BLOCKED_POLL_S = 0.02  # how often a client with a full socket buffer is looked at again
 SWEEP_S = 1.0  # how often silent clients are checked for a heartbeat
-
-
-def frame_text(text: str) -> tuple[bytes, bytes]:
-    """``text`` as UTF-8 and as the complete text frame a server sends on a connection without
-    extensions (websockets' serializer; unmasked, one frame)."""
-    data = text.encode()
-    return data, Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
-
-
-# per pass: id(text) -> (text, its UTF-8, its frame)
-_Framed = dict[int, tuple[str, bytes, bytes]]
 
 
 @dataclass(slots=True)
@@ -175,7 +157,7 @@ class Fanout:
                 candidates.add(cid)
         candidates.update(self._blocked)
         wall = self._wall()
-        encoded: _Framed = {}
+        encoded: dict[int, tuple[str, bytes]] = {}
         for cid in candidates:
             self._flush_one(cid, now, wall, encoded)
         if now >= self._next_sweep:
@@ -183,7 +165,9 @@ class Fanout:
             self._sweep(now, wall)
         self._shell.clients_blocked = len(self._blocked)
 
-    def _flush_one(self, cid: ClientId, now: float, wall: datetime, encoded: _Framed) -> None:
+    def _flush_one(
+        self, cid: ClientId, now: float, wall: datetime, encoded: dict[int, tuple[str, bytes]]
+    ) -> None:
         conn = self._conns.get(cid)
         if conn is None or conn.ws.state is not State.OPEN:
             return
@@ -219,22 +203,20 @@ class Fanout:
             self._on_too_slow(cid, conn.ws)
         return False
 
-    def _write(self, conn: _Conn, text: str, now: float, encoded: _Framed) -> None:
+    def _write(
+        self, conn: _Conn, text: str, now: float, encoded: dict[int, tuple[str, bytes]]
+    ) -> None:
         held = encoded.get(id(text))
         if held is None or held[0] is not text:
-            held = encoded[id(text)] = (text, *frame_text(text))
-        protocol = conn.ws.protocol
-        if protocol.extensions or protocol.expect_continuation_frame:
-            broadcast((conn.ws,), held[1], text=True)  # websockets frames it for this one
-        elif protocol.state is State.OPEN:
-            conn.ws.transport.write(held[2])
+            held = encoded[id(text)] = (text, text.encode())
+        broadcast((conn.ws,), held[1], text=True)
         conn.last_sent = now
 
     def _sweep(self, now: float, wall: datetime) -> None:
         """A heartbeat to every open client that was sent nothing for ``heartbeat_s``."""
         quiet_since = now - self._heartbeat_s
         text: str | None = None
-        encoded: _Framed = {}
+        encoded: dict[int, tuple[str, bytes]] = {}
         for cid, conn in list(self._conns.items()):
             if conn.last_sent > quiet_since or conn.ws.state is not State.OPEN:
                 continue
