@@ -107,7 +107,16 @@ class ClientProcesses:
 
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start(self, port: int, counts: Sequence[int], token: str, log_path: Path) -> None:
+    def start(
+        self,
+        port: int,
+        counts: Sequence[int],
+        token: str,
+        log_path: Path,
+        extra: Sequence[str] = (),
+    ) -> None:
+        """One client process per entry of ``counts``; ``extra``: more options of
+        :mod:`bench.fanout_clients`."""
         env = dict(os.environ)
         env[TOKEN_ENV] = token
         with log_path.open("ab") as log:
@@ -121,6 +130,7 @@ class ClientProcesses:
                             str(port),
                             "--clients",
                             str(count),
+                            *extra,
                         ],
                         stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE,

@@ -112,8 +112,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench import Result, machine, progress
 from bench.fanout_bench import (
-    CLIENTS_SCRIPT,
-    TOKEN_ENV,
     ClientProcesses,
     _counters,
     _percentiles,
@@ -499,40 +497,6 @@ def _mib(value: int | None) -> float | None:
     return None if value is None else round(value / MIB, 1)
 
 
-class LoadClients(ClientProcesses):
-    """The client processes, started with extra options of :mod:`bench.fanout_clients`."""
-
-    def start(
-        self,
-        port: int,
-        counts: Sequence[int],
-        token: str,
-        log_path: Path,
-        extra: Sequence[str] = ("--parse", "find"),
-    ) -> None:
-        env = dict(os.environ)
-        env[TOKEN_ENV] = token
-        with log_path.open("ab") as log:
-            for count in counts:
-                self.procs.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            str(CLIENTS_SCRIPT),
-                            "--port",
-                            str(port),
-                            "--clients",
-                            str(count),
-                            *extra,
-                        ],
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
-                        stderr=log,
-                        env=env,
-                    )
-                )
-
-
 # --- the worker's part ----------------------------------------------------------------------------
 
 
@@ -710,7 +674,7 @@ async def _measure(
     tape_task = asyncio.create_task(tape.run(), name="bench-scores-tape")
     gateway_log = workdir / "gateway.log"
     gateway: subprocess.Popen[bytes] | None = None
-    clients = LoadClients()
+    clients = ClientProcesses()
     label = NAME
     try:
         progress(f"{label}: starting the worker")
@@ -730,7 +694,9 @@ async def _measure(
             f"{label}: gateway RSS {_mib(rss_gateway_idle)} MiB; connecting {n} clients "
             f"({len(counts)} processes); load {load_connect}"
         )
-        clients.start(settings.gateway_port, counts, token, workdir / "clients.log")
+        clients.start(
+            settings.gateway_port, counts, token, workdir / "clients.log", ("--parse", "find")
+        )
         pids.update({f"clients_{i + 1}": pid for i, pid in enumerate(clients.pids)})
         connect_cpu = CpuMeter(dict(pids))
         connect_cpu.start()
