@@ -391,25 +391,40 @@ async def background(watch: ScoresWatch) -> AsyncIterator[asyncio.Task[None]]:
             await task
 
 
-async def batch_sizes(settings: Settings) -> dict[str, float]:
-    """Mean records per batch of each agent so far, from the worker's own metrics
-    (``riskmon_worker_batch_records``), or {} when it has no metrics port."""
+async def worker_metrics(settings: Settings) -> dict[str, dict[str, float]]:
+    """From the worker's own metrics so far: mean records per batch of each agent
+    (``riskmon_worker_batch_records``) and the records each stage got by in-process hand-off,
+    left to its topic or read again (``riskmon_worker_handoff_records_total``); {} when it has
+    no metrics port."""
     if not settings.metrics_port:
         return {}
     url = f"http://127.0.0.1:{settings.metrics_port}/metrics"
     text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
     sums: dict[str, float] = {}
     counts: dict[str, float] = {}
+    handoff: dict[str, float] = {}
     for line in text.splitlines():
         match = BATCH_LINE.match(line)
         if match:
             part = sums if match["what"] == "sum" else counts
             part[match["agent"]] = float(match["value"])
-    return {a: round(sums[a] / counts[a], 1) for a in sorted(counts) if counts[a] and a in sums}
+        match = HANDOFF_LINE.match(line)
+        if match:
+            handoff[f"{match['stage']}_{match['outcome']}"] = float(match["value"])
+    return {
+        "mean_batch_records": {
+            a: round(sums[a] / counts[a], 1) for a in sorted(counts) if counts[a] and a in sums
+        },
+        "handoff_records": dict(sorted(handoff.items())),
+    }
 
 
 BATCH_LINE = re.compile(
     r'riskmon_worker_batch_records_(?P<what>sum|count)\{agent="(?P<agent>[a-z]+)"\} (?P<value>\S+)'
+)
+HANDOFF_LINE = re.compile(
+    r'riskmon_worker_handoff_records_total\{outcome="(?P<outcome>[a-z_]+)",'
+    r'stage="(?P<stage>[a-z]+)"\} (?P<value>\S+)'
 )
 
 
@@ -434,7 +449,7 @@ async def measure(
             "pipeline_throughput": await throughput(settings, city, watch, worker, sizes, cpu)
         }
         results["pipeline_throughput"]["worker_ready_s"] = round(ready_s, 1)
-        results["pipeline_throughput"]["mean_batch_records"] = await batch_sizes(settings)
+        results["pipeline_throughput"].update(await worker_metrics(settings))
         read, seconds = await bare_consume(settings)
         bare = read / seconds if seconds > 0 else 0.0
         scored = results["pipeline_throughput"]["incidents_per_s"]
@@ -476,6 +491,7 @@ def one_worker(
         worker.stop()
     for result in results.values():
         result["partitions"] = settings.partitions
+        result["handoff"] = settings.handoff
     return results
 
 

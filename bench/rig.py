@@ -69,21 +69,21 @@ def postgres_database(workdir: Path) -> Iterator[tuple[str, str]]:
 
 
 def bench_settings(kafka_bootstrap: str, pg_dsn: str, data_dir: Path) -> Settings:
-    """Default settings with topic names and consumer group of this run only."""
+    """Settings with topic names and consumer group of this run only; the rest as in the
+    environment (``RISKMON_HANDOFF=false python -m bench --only pipeline`` measures the worker
+    without its in-process hand-off), else the defaults."""
     tag = uuid.uuid4().hex[:8]
     topics = Topics(
         **{name: f"b{tag}.{default}" for name, default in Topics().model_dump().items()}
     )
-    return Settings.model_validate(
-        {
-            "kafka_bootstrap": kafka_bootstrap,
-            "pg_dsn": pg_dsn,
-            "topics": topics,
-            "app_id": f"riskmon-bench-{tag}",
-            "gateway_host": "127.0.0.1",
-            "gateway_port": 0,
-            "data_dir": data_dir,
-        }
+    return Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        pg_dsn=pg_dsn,
+        topics=topics,
+        app_id=f"riskmon-bench-{tag}",
+        gateway_host="127.0.0.1",
+        gateway_port=0,
+        data_dir=data_dir,
     )
 
 

@@ -15,6 +15,7 @@ it. Tests make their own and read the values from its registry:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -113,6 +114,15 @@ class WorkerMetrics:
             "Checkpoint saves that failed (retried on the next interval)",
             registry=r,
         )
+        self.handoff = Counter(
+            "riskmon_worker_handoff_records_total",
+            "Records the stage before handed to a stage in this process: applied, already read "
+            "from the topic (read_first), or left to the topic (its state is elsewhere or "
+            "behind); and records read from the topic after a hand-off applied them, skipped "
+            "undecoded (read_again)",
+            ["stage", "outcome"],
+            registry=r,
+        )
         self.batch_records = Histogram(
             "riskmon_worker_batch_records",
             "Records an agent took in one batch (small under light load, up to RISKMON_BATCH_MAX "
@@ -169,6 +179,14 @@ class WorkerMetrics:
             ["table", "action"],
             registry=r,
         )
+
+    def handoff_counter(self, stage: str) -> Callable[[str, int], None]:
+        """``count(outcome, n)`` for ``stage``'s hand-off records (see ``handoff``)."""
+
+        def count(outcome: str, n: int) -> None:
+            self.handoff.labels(stage, outcome).inc(n)
+
+        return count
 
 
 def serve_metrics(host: str, port: int, registry: CollectorRegistry) -> None:

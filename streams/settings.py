@@ -147,6 +147,20 @@ class Settings(BaseSettings):
         description="longest a batch keeps filling while records keep arriving (a batch is "
         "returned as soon as no record is waiting)",
     )
+    handoff: bool = Field(
+        default=True,
+        description="once the broker confirmed a record on riskmon.identity, riskmon.located or "
+        "the alert input, let the next stage apply it in this process when it holds that "
+        "partition's state at that offset, instead of reading it back (the topics stay the "
+        "record of truth; see streams/worker/handoff.py). Off: every stage reads its topic",
+    )
+    handoff_recheck_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="how often the worker reads again the partitions it stopped reading because "
+        "the hand-off brought every record of them: the longest a record written there by "
+        "anyone else (another worker, a retried send) waits",
+    )
     tick_interval_s: float = Field(default=5.0, gt=0, description="decay re-evaluation period")
     tick_min_change: float = Field(default=0.001, ge=0, description="publish a tick if moved more")
     checkpoint_interval_s: float = Field(default=1.0, gt=0)

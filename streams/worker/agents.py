@@ -19,7 +19,7 @@ are ours is the consumer's :class:`~streams.worker.ownership.Ownership`, read at
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +39,8 @@ from streams.worker.alert_stage import AlertStage
 from streams.worker.batches import take_batches
 from streams.worker.cap_stage import CapStage
 from streams.worker.complaints_stage import register_complaints
-from streams.worker.delivery import Delivery, Outgoing
+from streams.worker.delivery import Delivery, Outgoing, Placed
+from streams.worker.handoff import Reads, ReadSwitch, by_partition
 from streams.worker.identity_stage import IdentityStage
 from streams.worker.outage import utcnow
 from streams.worker.ownership import Ownership
@@ -122,6 +123,7 @@ class Worker:
         self.alert_stage = AlertStage(
             app, settings, alert_ctx, alert_checkpoints, metrics, self.delivery
         )
+        self.reads = ReadSwitch()
         self.cap_stage = CapStage(
             settings,
             config.city,
@@ -175,7 +177,8 @@ class Worker:
         await self.delivery.confirm([self.dead_out(letter) for letter in letters])
 
     async def send_updates(self, updates: Sequence[ScoreUpdate]) -> None:
-        """Publish ``updates`` to the scores topic and the alert stage's input, confirmed."""
+        """Publish ``updates`` to the scores topic and the alert stage's input, confirmed; then
+        hand the alert input's records to the alert stage (see :mod:`streams.worker.handoff`)."""
         out: list[Outgoing] = []
         for update in updates:
             self.metrics.score_updates.labels(update.reason).inc()
@@ -184,7 +187,12 @@ class Worker:
             out.append(Outgoing(self.scores, key, value, "score"))
             # The alert stage sees every district on one partition (clusters span districts).
             out.append(Outgoing(self.alert_input, key, value, "alert_input", partition=0))
-        await self.delivery.confirm(out)
+        placed = await self.delivery.confirm(out)
+        if self.settings.handoff and updates:
+            alert_input = by_partition(placed[1::2], updates).get(0, [])
+            if alert_input:
+                reads = await self.alert_stage.handoff(alert_input, utcnow())
+                await self.switch_reads(self.settings.topics.alert_input, reads)
 
     def located_out(self, located: LocatedEvent) -> Outgoing:
         """``located`` on riskmon.located, on its district's partition."""
@@ -197,8 +205,72 @@ class Worker:
         )
 
     async def send_located(self, events: Sequence[LocatedEvent]) -> None:
-        """Publish ``events`` to riskmon.located, confirmed."""
-        await self.delivery.confirm([self.located_out(e) for e in events])
+        """Publish ``events`` to riskmon.located, confirmed; then hand them to the scoring
+        stage (see :mod:`streams.worker.handoff`)."""
+        placed = await self.delivery.confirm([self.located_out(e) for e in events])
+        await self.hand_located(placed, events)
+
+    async def hand_located(
+        self, placed: Sequence[Placed | None], events: Sequence[LocatedEvent]
+    ) -> None:
+        """Let the scoring stage apply confirmed riskmon.located records it can continue with."""
+        if self.settings.handoff and events:
+            placed_by = by_partition(placed, events)
+            reads = await self.scoring.handoff(placed_by, utcnow(), self.send_dead)
+            await self.switch_reads(self.settings.topics.located, reads)
+
+    async def hand_identity(
+        self, placed: Sequence[Placed | None], events: Sequence[LocatedEvent]
+    ) -> None:
+        """Let the identity stage decide confirmed riskmon.identity records it can continue
+        with."""
+        if self.settings.handoff and events:
+            placed_by = by_partition(placed, events)
+            reads = await self.identity_stage.handoff(placed_by, utcnow(), self.send_dead)
+            await self.switch_reads(self.settings.topics.identity, reads)
+
+    # --- reading what the hand-off did not bring -------------------------------------------------
+    async def switch_reads(self, topic: str, reads: Reads) -> None:
+        """Stop reading the partitions of ``topic`` a hand-off brought whole; read again, from
+        where the stage stands, those it left something of (see :class:`ReadSwitch`)."""
+        pause, resume = self.reads.settle(topic, reads)
+        if pause:
+            self.app.consumer.pause_partitions(pause)
+        for tp, offset in resume.items():
+            await self.seek(tp, offset)
+        if resume:
+            self.app.consumer.resume_partitions(set(resume))
+
+    async def recheck_reads(self) -> None:
+        """Read again the paused partitions whose log goes on past where their stage stands
+        (a timer): records that did not come by hand-off (another worker's, a retried send's)
+        are read now. Asks the broker for the ends; without an answer, reads them all again."""
+        if not self.reads.paused:
+            return
+        paused = set(self.reads.paused)
+        ends: Mapping[TP, int] | None
+        try:
+            ends = await self.app.consumer.highwaters(*paused)
+        except (KafkaError, OSError, RuntimeError) as exc:
+            log.warning("end offsets unknown, reading paused partitions again error=%r", exc)
+            ends = None
+        stale = self.reads.recheck(ends, {tp: self.next_offset(tp) for tp in paused})
+        for tp, offset in sorted(stale.items()):
+            if offset is not None:
+                await self.seek(tp, offset)
+        if stale:
+            self.app.consumer.resume_partitions(set(stale) & set(self.app.consumer.assignment()))
+
+    def next_offset(self, tp: TP) -> int | None:
+        """The next offset of ``tp`` the stage reading it holds a state for, if any."""
+        topics = self.settings.topics
+        if tp.topic == topics.identity:
+            return self.identity_stage.next_offset(tp.partition)
+        if tp.topic == topics.located:
+            return self.scoring.next_offset(tp.partition)
+        if tp.topic == topics.alert_input:
+            return self.alert_stage.next_offset()
+        return None
 
     def identity_out(self, located: LocatedEvent, identity: str) -> Outgoing:
         """``located`` on riskmon.identity, on the partition of its identity."""
@@ -217,7 +289,7 @@ class Worker:
             identity = identity_of(located)
             assert identity is not None  # not a reading
             out.append(self.identity_out(located, identity))
-        await self.delivery.confirm(out)
+        await self.hand_identity(await self.delivery.confirm(out), events)
 
     # --- ingest -------------------------------------------------------------------------------
     async def ingest_batch(self, events: Sequence[Any]) -> None:
@@ -226,6 +298,7 @@ class Worker:
         and safety facts go to the identity stage, readings straight to scoring."""
         now = utcnow()
         out: list[Outgoing] = []
+        carried: list[tuple[int, LocatedEvent]] = []  # (index in ``out``, the event it carries)
         records = [(raw, self.kind_of[raw.topic]) for raw in raw_records(events)]
         for located in ingest_many(records, self.city, self.params, now, self.max_future):
             if isinstance(located, DeadLetter):
@@ -237,11 +310,19 @@ class Worker:
                 delay = max(0.0, (located.received_at - happened).total_seconds())
                 self.metrics.arrival_delay.labels(located.kind).observe(delay)
             identity = identity_of(located)
-            if identity is None:
-                out.append(self.located_out(located))
-                continue
-            out.append(self.identity_out(located, identity))
-        await self.delivery.confirm(out)
+            carried.append((len(out), located))
+            out.append(
+                self.located_out(located)
+                if identity is None
+                else self.identity_out(located, identity)
+            )
+        placed = await self.delivery.confirm(out)
+        # Readings go straight to scoring, the others through the identity stage: hand each
+        # stage its confirmed records, the identity stage first (its forwards come later in
+        # riskmon.located's partitions either way).
+        for what, hand in (("identity", self.hand_identity), ("located", self.hand_located)):
+            picked = [(i, located) for i, located in carried if out[i].what == what]
+            await hand([placed[i] for i, _ in picked], [located for _, located in picked])
 
     # --- the stages ---------------------------------------------------------------------------
     async def resume_positions(self, granted: Set[TP]) -> dict[TP, int]:
@@ -256,12 +337,18 @@ class Worker:
         )
 
     async def on_assigned(self, assigned: Set[TP]) -> None:
+        # Faust keeps its paused partitions across a rebalance: read them all again (each
+        # stage's restore puts the consumer where the stage stands).
+        paused = self.reads.release()
+        if paused:
+            self.app.consumer.resume_partitions(paused & set(assigned))
         await self.cap_stage.on_assigned(assigned)
         await self.identity_stage.on_assigned(assigned)
         await self.scoring.on_assigned(assigned)
         await self.alert_stage.on_assigned(assigned)
 
     async def on_revoked(self, revoked: Set[TP]) -> None:
+        self.reads.paused -= set(revoked)
         await self.cap_stage.on_revoked(revoked)
         await self.identity_stage.on_revoked(revoked)
         await self.scoring.on_revoked(revoked)
@@ -339,6 +426,12 @@ def register(
         await worker.identity_stage.tick(utcnow())
         await worker.scoring.tick(utcnow())
         await worker.alert_stage.tick(utcnow())
+
+    if settings.handoff:
+
+        @app.timer(interval=settings.handoff_recheck_s)  # type: ignore[untyped-decorator]
+        async def recheck_timer() -> None:
+            await worker.recheck_reads()
 
     @app.timer(interval=settings.checkpoint_interval_s)  # type: ignore[untyped-decorator]
     async def checkpoint_timer() -> None:

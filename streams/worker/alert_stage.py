@@ -25,6 +25,7 @@ from streams.persistence.checkpoints import CheckpointStore, CheckpointUnavailab
 from streams.pipeline.alerting import AlertingContext, CityAlerts
 from streams.settings import Settings
 from streams.worker.delivery import Delivery, Outgoing
+from streams.worker.handoff import Reads, take
 from streams.worker.outage import SaveOutage
 from streams.worker.ownership import Ownership
 
@@ -135,9 +136,11 @@ class AlertStage:
             out: list[Alert] = []
             results: list[AckResult] = []
             letters: list[DeadLetter] = []
+            read_again = 0
             for event in events:
                 msg = event.message
                 if not state.fresh(msg.topic, msg.offset):
+                    read_again += 1  # applied by hand-off, or before a restart
                     continue
                 self.dirty = True
                 raw = RawRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
@@ -155,6 +158,8 @@ class AlertStage:
                 except ValidationError as exc:
                     reason = f"not a valid {msg.topic} record: {exc}"
                     letters.append(dead_letter(raw, "schema", reason, now))
+            if read_again:
+                self.metrics.handoff.labels("alerts", "read_again").inc(read_again)
             outgoing = self._alert_records(out)
             for result in results:  # after the alerts: "applied" follows the acknowledged alert
                 self.metrics.ack_results.labels(result.outcome, result.code or "").inc()
@@ -177,6 +182,35 @@ class AlertStage:
             await self.delivery.confirm(outgoing)
             if letters:
                 await dead(letters)
+
+    def next_offset(self) -> int | None:
+        """The next offset of the alert input the state held here stands at (None: not held)."""
+        return (
+            None if self.state is None else self.state.next_offsets.get(self.topics.alert_input, 0)
+        )
+
+    async def handoff(self, placed: Sequence[tuple[int, ScoreUpdate]], now: datetime) -> Reads:
+        """Observe score updates the broker confirmed on the alert input (partition 0, as
+        (offset, update)) without reading them back, when the state held here continues at
+        their offset (:func:`~streams.worker.handoff.contiguous`); the rest is left to the
+        topic. Publishes the alert changes, confirmed. Returns what that means for reading the
+        alert input (see :data:`~streams.worker.handoff.Reads`)."""
+        topic = self.topics.alert_input
+        async with self._progress:
+            state = self.state
+            counter = self.metrics.handoff_counter("alerts")
+            if state is None:
+                take(None, placed, counter)  # not held here: left to the topic
+                return {}
+            took, whole = take(state.next_offsets.get(topic, 0), placed, counter)
+            if took:
+                self.dirty = True
+                out: list[Alert] = []
+                for offset, update in took:
+                    state.fresh(topic, offset)
+                    out.extend(state.observe(update, self.ctx, now))
+                await self.publish(out)
+            return {0: None if whole else state.next_offsets.get(topic, 0)}
 
     async def tick(self, now: datetime) -> None:
         async with self._progress:

@@ -46,6 +46,9 @@ class Outgoing:
 
 Failure = Literal["retry", "too_large"]
 
+Placed = tuple[int, int]
+"""Where the broker put a record: (partition, offset)."""
+
 
 def classify(exc: KafkaError) -> Failure:
     """What to do about a send that failed with ``exc``: a record too large for the broker is
@@ -77,17 +80,23 @@ class Delivery:
         self.metrics = metrics
         self.too_large = too_large
 
-    async def confirm(self, outgoing: Sequence[Outgoing]) -> None:
+    async def confirm(self, outgoing: Sequence[Outgoing]) -> list[Placed | None]:
         """Publish ``outgoing`` (in order, per partition, on the first attempt) and wait until
-        the broker acknowledged each one; resend what failed until it did."""
-        pending = list(outgoing)
+        the broker acknowledged each one; resend what failed until it did. Returns where each
+        record of ``outgoing`` landed, in its order (None for a record that was replaced by a
+        dead letter or lost): the in-process hand-off (:mod:`streams.worker.handoff`) applies
+        a record at the offset it holds in the log."""
+        placed: list[Placed | None] = [None] * len(outgoing)
+        pending = list(enumerate(outgoing))
         attempt = 0
         while pending:
-            futures = [await _send(out) for out in pending]
+            futures = [await _send(out) for _, out in pending]
             results = await asyncio.gather(*futures, return_exceptions=True)
-            again: list[Outgoing] = []
-            for out, result in zip(pending, results, strict=True):
+            again: list[tuple[int, Outgoing]] = []
+            for (index, out), result in zip(pending, results, strict=True):
                 if not isinstance(result, BaseException):
+                    if out is outgoing[index]:
+                        placed[index] = _placed(result)
                     continue
                 if not isinstance(result, KafkaError):
                     raise result  # a bug, not the broker: stop loudly
@@ -102,10 +111,10 @@ class Delivery:
                             result,
                         )
                     else:
-                        again.append(replacement)
+                        again.append((index, replacement))
                     continue
                 self.metrics.output_retries.labels(out.what).inc()
-                again.append(out)
+                again.append((index, out))
             if again:
                 pause = backoff(attempt)
                 if attempt == 0 or attempt % 10 == 0:
@@ -121,6 +130,17 @@ class Delivery:
             pending = again
         if attempt:
             log.info("outputs confirmed after attempts=%s", attempt + 1)
+        return placed
+
+
+def _placed(metadata: Any) -> Placed | None:
+    """(partition, offset) of a send's result (aiokafka's ``RecordMetadata``), None when the
+    producer did not say (an offset below 0: the broker gave none)."""
+    partition = getattr(metadata, "partition", None)
+    offset = getattr(metadata, "offset", None)
+    if not isinstance(partition, int) or not isinstance(offset, int) or offset < 0:
+        return None
+    return partition, offset
 
 
 async def _send(out: Outgoing) -> asyncio.Future[Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence, Set
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from datetime import datetime
 
 from faust.types import TP
@@ -25,6 +25,7 @@ from streams.persistence.checkpoints import CheckpointStore
 from streams.pipeline.identity import IdentityLedger
 from streams.settings import Settings
 from streams.worker.checkpointing import CheckpointWriter, conflict_letters
+from streams.worker.handoff import Reads, below, take
 from streams.worker.ownership import Ownership
 from streams.worker.scoring_stage import located_batches, owned
 
@@ -66,32 +67,87 @@ class IdentityStage:
     async def batch(
         self, records: Sequence[RawRecord], now: datetime, ownership: Ownership, dead: SendDead
     ) -> None:
-        """Decide a batch; forward and dead-letter, confirmed, before returning."""
-        by_partition, bad = located_batches(records, now)
-        letters = list(bad)
-        forward: list[LocatedEvent] = []
+        """Decide a batch; forward and dead-letter, confirmed, before returning. Records already
+        decided (handed off in-process, see :meth:`handoff`) are skipped undecoded."""
+        held = {partition: ledger.next_offset for partition, ledger in self.ledgers.items()}
+        unread = [raw for raw in records if not below(raw.offset, raw.partition, held)]
+        if len(unread) < len(records):
+            self.metrics.handoff.labels("identity", "read_again").inc(len(records) - len(unread))
+        by_partition, bad = located_batches(unread, now)
         async with self._progress:
-            for partition, batch in by_partition.items():
-                if not owned(partition, self.ledgers.keys(), ownership, self.topic):
-                    self.metrics.not_owned.labels(self.topic).inc(len(batch))
+            await self._decide(by_partition, list(bad), now, ownership, dead)
+
+    def next_offset(self, partition: int) -> int | None:
+        """The next offset of ``partition`` its state held here stands at (None: not held)."""
+        held = self.ledgers.get(partition)
+        return None if held is None else held.next_offset
+
+    async def handoff(
+        self,
+        placed: Mapping[int, Sequence[tuple[int, LocatedEvent]]],
+        now: datetime,
+        dead: SendDead,
+    ) -> Reads:
+        """Decide events the broker confirmed on riskmon.identity (by partition, as (offset,
+        event)) without reading them back, where a ledger held here continues at their offset
+        (:func:`~streams.worker.handoff.contiguous`); the rest is left to the topic.
+        Returns what that means for reading each partition held here (see
+        :data:`~streams.worker.handoff.Reads`)."""
+        taken: dict[int, list[tuple[int, LocatedEvent]]] = {}
+        whole: dict[int, bool] = {}
+        async with self._progress:
+            counter = self.metrics.handoff_counter("identity")
+            for partition, batch in placed.items():
+                ledger = self.ledgers.get(partition)
+                if ledger is None:
+                    take(None, batch, counter)  # not held here: left to the topic
                     continue
-                ledger = self.ledgers.get(partition) or await self.restore(partition)
-                outcome = ledger.process(batch, self.params, self.settings.state_max_identities)
-                self.dirty.add(partition)
-                for what, n in outcome.counts.items():
-                    self.metrics.identities.labels(what).inc(n)
-                forward.extend(located for _, located in outcome.forward)
-                letters += conflict_letters(self.topic, partition, outcome.conflicts, now)
-                for gap in outcome.gaps:
-                    log.warning(
-                        "identity log gap partition=%s missing_offsets=%s-%s",
-                        partition,
-                        gap.start,
-                        gap.end - 1,
-                    )
-            await self.forward(forward)
-            if letters:
-                await dead(letters)
+                took, whole[partition] = take(ledger.next_offset, batch, counter)
+                if took:
+                    taken[partition] = took
+            if taken:
+                await self._decide(taken, [], now, None, dead)
+            reads: Reads = {
+                partition: None if all_of_it else self.ledgers[partition].next_offset
+                for partition, all_of_it in whole.items()
+                if partition in self.ledgers
+            }
+        return reads
+
+    async def _decide(
+        self,
+        by_partition: Mapping[int, Sequence[tuple[int, LocatedEvent]]],
+        letters: list[DeadLetter],
+        now: datetime,
+        ownership: Ownership | None,
+        dead: SendDead,
+    ) -> None:
+        """Apply ``by_partition`` to the ledgers (``ownership`` None: handed off, the ledgers
+        are held); forward and dead-letter, confirmed. Called with the progress lock held."""
+        forward: list[LocatedEvent] = []
+        for partition, batch in by_partition.items():
+            if ownership is not None and not owned(
+                partition, self.ledgers.keys(), ownership, self.topic
+            ):
+                self.metrics.not_owned.labels(self.topic).inc(len(batch))
+                continue
+            ledger = self.ledgers.get(partition) or await self.restore(partition)
+            outcome = ledger.process(batch, self.params, self.settings.state_max_identities)
+            self.dirty.add(partition)
+            for what, n in outcome.counts.items():
+                self.metrics.identities.labels(what).inc(n)
+            forward.extend(located for _, located in outcome.forward)
+            letters += conflict_letters(self.topic, partition, outcome.conflicts, now)
+            for gap in outcome.gaps:
+                log.warning(
+                    "identity log gap partition=%s missing_offsets=%s-%s",
+                    partition,
+                    gap.start,
+                    gap.end - 1,
+                )
+        await self.forward(forward)
+        if letters:
+            await dead(letters)
 
     async def tick(self, now: datetime) -> None:
         """Forget identities that no longer matter."""

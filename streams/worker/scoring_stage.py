@@ -45,6 +45,7 @@ from streams.pipeline.scoring import (
 )
 from streams.settings import Settings
 from streams.worker.checkpointing import CheckpointWriter, conflict_letters
+from streams.worker.handoff import Reads, below, take
 from streams.worker.outage import SaveOutage, utcnow
 from streams.worker.ownership import Ownership
 
@@ -188,48 +189,108 @@ class ScoringStage:
     ) -> None:
         """Score a batch of riskmon.located records; publish the updates and dead letters and
         return once the broker confirmed them. A checkpoint is never taken in between: it would
-        cover outputs that might still be lost."""
-        by_partition, bad = located_batches(records, now)
-        letters = list(bad)
-        updates: list[ScoreUpdate] = []
+        cover outputs that might still be lost. Records already scored (handed off in-process,
+        see :meth:`handoff`) are skipped undecoded."""
+        held = {partition: scorer.next_offset for partition, scorer in self.scorers.items()}
+        unread = [raw for raw in records if not below(raw.offset, raw.partition, held)]
+        if len(unread) < len(records):
+            self.metrics.handoff.labels("score", "read_again").inc(len(records) - len(unread))
+        by_partition, bad = located_batches(unread, now)
         async with self._progress:
-            for partition, batch in by_partition.items():
-                if not owned(partition, self.scorers.keys(), ownership, self.topic):
-                    self.metrics.not_owned.labels(self.topic).inc(len(batch))
-                    log.info(
-                        "records of a revoked partition left to its new owner "
-                        "partition=%s records=%s",
-                        partition,
-                        len(batch),
-                    )
+            await self._score(by_partition, list(bad), now, ownership, dead)
+        self._delays(by_partition)
+
+    def next_offset(self, partition: int) -> int | None:
+        """The next offset of ``partition`` its state held here stands at (None: not held)."""
+        held = self.scorers.get(partition)
+        return None if held is None else held.next_offset
+
+    async def handoff(
+        self,
+        placed: Mapping[int, Sequence[tuple[int, LocatedEvent]]],
+        now: datetime,
+        dead: SendDead,
+    ) -> Reads:
+        """Score events the broker confirmed on riskmon.located (by partition, as (offset,
+        event)) without reading them back, where a scorer held here continues at their offset
+        (:func:`~streams.worker.handoff.contiguous`); the rest is left to the topic.
+        Returns what that means for reading each partition held here (see
+        :data:`~streams.worker.handoff.Reads`)."""
+        taken: dict[int, list[tuple[int, LocatedEvent]]] = {}
+        whole: dict[int, bool] = {}
+        async with self._progress:
+            counter = self.metrics.handoff_counter("score")
+            for partition, batch in placed.items():
+                scorer = self.scorers.get(partition)
+                if scorer is None:
+                    take(None, batch, counter)  # not held here: left to the topic
                     continue
-                scorer = self.scorers.get(partition) or await self.restore(partition)
-                log.debug(
-                    "score batch partition=%s offsets=%s..%s records=%s next_offset=%s",
+                took, whole[partition] = take(scorer.next_offset, batch, counter)
+                if took:
+                    taken[partition] = took
+            if taken:
+                await self._score(taken, [], now, None, dead)
+            reads: Reads = {
+                partition: None if all_of_it else self.scorers[partition].next_offset
+                for partition, all_of_it in whole.items()
+                if partition in self.scorers
+            }
+        self._delays(taken)
+        return reads
+
+    async def _score(
+        self,
+        by_partition: Mapping[int, Sequence[tuple[int, LocatedEvent]]],
+        letters: list[DeadLetter],
+        now: datetime,
+        ownership: Ownership | None,
+        dead: SendDead,
+    ) -> None:
+        """Apply ``by_partition`` to the scorers (``ownership`` None: handed off, the scorers
+        are held); publish the updates and dead letters, confirmed. Called with the progress
+        lock held."""
+        updates: list[ScoreUpdate] = []
+        for partition, batch in by_partition.items():
+            if ownership is not None and not owned(
+                partition, self.scorers.keys(), ownership, self.topic
+            ):
+                self.metrics.not_owned.labels(self.topic).inc(len(batch))
+                log.info(
+                    "records of a revoked partition left to its new owner partition=%s records=%s",
                     partition,
-                    batch[0][0],
-                    batch[-1][0],
                     len(batch),
-                    scorer.next_offset,
                 )
-                with self.metrics.batch_seconds.time():
-                    outcome = scorer.process(batch, self.ctx, now)
-                self.dirty.add(partition)
-                for outcome_name, count in outcome.counts.items():
-                    self.metrics.events.labels(outcome_name).inc(count)
-                updates.extend(outcome.updates)
-                letters += conflict_letters(self.topic, partition, outcome.conflicts, now)
-                for gap in outcome.gaps:
-                    log.warning(
-                        "located log gap partition=%s missing_offsets=%s-%s count=%s",
-                        partition,
-                        gap.start,
-                        gap.end - 1,
-                        gap.end - gap.start,
-                    )
-            await self.send(updates)
-            if letters:
-                await dead(letters)
+                continue
+            scorer = self.scorers.get(partition) or await self.restore(partition)
+            log.debug(
+                "score batch partition=%s offsets=%s..%s records=%s next_offset=%s",
+                partition,
+                batch[0][0],
+                batch[-1][0],
+                len(batch),
+                scorer.next_offset,
+            )
+            with self.metrics.batch_seconds.time():
+                outcome = scorer.process(batch, self.ctx, now)
+            self.dirty.add(partition)
+            for outcome_name, count in outcome.counts.items():
+                self.metrics.events.labels(outcome_name).inc(count)
+            updates.extend(outcome.updates)
+            letters += conflict_letters(self.topic, partition, outcome.conflicts, now)
+            for gap in outcome.gaps:
+                log.warning(
+                    "located log gap partition=%s missing_offsets=%s-%s count=%s",
+                    partition,
+                    gap.start,
+                    gap.end - 1,
+                    gap.end - gap.start,
+                )
+        await self.send(updates)
+        if letters:
+            await dead(letters)
+
+    def _delays(self, by_partition: Mapping[int, Sequence[tuple[int, LocatedEvent]]]) -> None:
+        """Observe each scored event's time from its arrival to its update's confirmation."""
         sent = utcnow()
         for batch in by_partition.values():
             for _, located in batch:
