@@ -260,6 +260,25 @@ class Worker:
                 await self.seek(tp, offset)
         if stale:
             self.app.consumer.resume_partitions(set(stale) & set(self.app.consumer.assignment()))
+        await self.commit_handed()
+
+    async def commit_handed(self) -> None:
+        """Commit, for the group, where each paused partition's stage stands: its records
+        were applied by hand-off, never read through Faust, so Faust would not commit them and
+        the group's lag (what operators and lag exporters watch) would grow for ever. Recovery
+        does not use these commits (the stages' checkpoints hold their offsets)."""
+        consumer = self.app.consumer
+        offsets = {}
+        for tp in self.reads.paused:
+            offset = self.next_offset(tp)
+            if offset is not None and consumer._should_commit(tp, offset):
+                offsets[tp] = offset
+        if not offsets:
+            return
+        try:
+            await consumer._commit_offsets(offsets)
+        except (KafkaError, OSError, RuntimeError) as exc:  # the next recheck tries again
+            log.warning("hand-off offsets not committed error=%r", exc)
 
     def next_offset(self, tp: TP) -> int | None:
         """The next offset of ``tp`` the stage reading it holds a state for, if any."""

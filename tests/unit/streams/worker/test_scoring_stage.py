@@ -482,3 +482,134 @@ async def test_a_partition_that_comes_back_during_an_outage_resumes_from_the_kep
     stage.writer.store = store
     await stage.on_assigned({P0})
     assert stage.scorers[0].next_offset == 9
+
+
+# --- in-process hand-off ------------------------------------------------------------------------
+def handed(*records: RawRecord) -> dict[int, list[tuple[int, LocatedEvent]]]:
+    """``records`` as the worker hands them over once the broker confirmed them."""
+    out: dict[int, list[tuple[int, LocatedEvent]]] = {}
+    for raw in records:
+        located = LocatedEvent.model_validate_json(raw.value or b"")
+        out.setdefault(raw.partition, []).append((raw.offset, located))
+    return out
+
+
+async def test_a_hand_off_continuing_the_state_is_scored_and_its_records_are_not_read_twice() -> (
+    None
+):
+    stage, io, metrics = stage_of(MemoryCheckpointStore())
+    await stage.on_assigned({P0})
+    records = [fire(0, offset, NOW) for offset in range(3)]
+
+    reads = await stage.handoff(handed(*records), NOW, io.dead_letter)
+
+    assert reads == {0: None}  # taken whole: the agent need not read partition 0
+    assert stage.scorers[0].next_offset == 3
+    assert [u.reason for u in io.updates if u.reason != "recovered"] == ["events"]
+    assert value(metrics, "riskmon_scoring_events_total", outcome="applied") == 3
+    # The agent reads the same offsets later: skipped before decoding (even bytes that could
+    # not be decoded), nothing counted twice, nothing published.
+    sent = len(io.updates)
+    unreadable = RawRecord(LOCATED, 0, 1, b"k", b"{not json")
+    await stage.batch(
+        [records[0], unreadable, records[2]], NOW, Ownership().assign({P0}), io.dead_letter
+    )
+    assert io.dead == []
+    assert len(io.updates) == sent
+    assert value(metrics, "riskmon_scoring_events_total", outcome="applied") == 3
+    assert (
+        value(metrics, "riskmon_worker_handoff_records_total", stage="score", outcome="read_again")
+        == 3
+    )
+
+
+async def test_a_hand_off_past_a_missing_offset_is_left_to_the_topic() -> None:
+    stage, io, metrics = stage_of(MemoryCheckpointStore())
+    await stage.on_assigned({P0, P1})
+    await stage.handoff(handed(fire(0, 0, NOW)), NOW, io.dead_letter)
+
+    # Offset 1 of partition 0 was written by someone else: 2 and 3 wait for the agent.
+    reads = await stage.handoff(
+        handed(fire(0, 2, NOW), fire(0, 3, NOW), fire(1, 0, NOW)), NOW, io.dead_letter
+    )
+
+    assert reads == {0: 1, 1: None}
+    assert stage.scorers[0].next_offset == 1
+    assert stage.scorers[1].next_offset == 1
+    assert (
+        value(metrics, "riskmon_worker_handoff_records_total", stage="score", outcome="left") == 2
+    )
+    ownership = Ownership().assign({P0, P1})
+    await stage.batch(
+        [fire(0, 1, NOW), fire(0, 2, NOW), fire(0, 3, NOW)], NOW, ownership, io.dead_letter
+    )
+    assert stage.scorers[0].next_offset == 4
+
+
+async def test_a_hand_off_the_agent_read_first_applies_only_what_is_new() -> None:
+    stage, io, metrics = stage_of(MemoryCheckpointStore())
+    ownership = Ownership().assign({P0})
+    await stage.on_assigned({P0})
+    await stage.batch([fire(0, 0, NOW), fire(0, 1, NOW)], NOW, ownership, io.dead_letter)
+
+    reads = await stage.handoff(handed(*(fire(0, o, NOW) for o in range(4))), NOW, io.dead_letter)
+
+    assert reads == {0: None}
+    assert stage.scorers[0].next_offset == 4
+    assert value(metrics, "riskmon_scoring_events_total", outcome="applied") == 4
+    assert (
+        value(metrics, "riskmon_worker_handoff_records_total", stage="score", outcome="read_first")
+        == 2
+    )
+
+
+async def test_a_hand_off_of_a_partition_not_held_here_is_left_whole() -> None:
+    stage, io, _ = stage_of(MemoryCheckpointStore())
+    await stage.on_assigned({P0})
+    assert await stage.handoff(handed(fire(1, 0, NOW)), NOW, io.dead_letter) == {}
+    assert 1 not in stage.scorers
+    assert io.dead == []
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_any_mix_of_hand_offs_and_topic_reads_scores_as_reading_the_topic_alone(
+    seed: int,
+) -> None:
+    """The batch twin as oracle: however the records of a partition arrive (handed off, read,
+    both, overlapping, out of turn), the state equals the one reading the log alone gives."""
+    import random
+
+    rng = random.Random(seed)
+    log = [fire(0, offset, NOW + timedelta(seconds=offset)) for offset in range(120)]
+    ownership = Ownership().assign({P0})
+    oracle, oracle_io, _ = stage_of(MemoryCheckpointStore())
+    await oracle.on_assigned({P0})
+    await oracle.batch(log, NOW, ownership, oracle_io.dead_letter)
+
+    stage, io, _ = stage_of(MemoryCheckpointStore())
+    await stage.on_assigned({P0})
+    read_to = handed_to = 0
+    while stage.scorers[0].next_offset < len(log):
+        if rng.random() < 0.5:  # the agent reads a batch from its position (maybe old)
+            start = rng.randrange(0, read_to + 1)
+            end = min(len(log), start + rng.randrange(1, 25))
+            await stage.batch(log[start:end], NOW, ownership, io.dead_letter)
+            read_to = max(read_to, end)
+        else:  # a confirmed send is handed off: maybe overlapping, maybe past a gap
+            start = max(0, handed_to + rng.randrange(-5, 4))
+            end = min(len(log), start + rng.randrange(1, 25))
+            if start < end:
+                await stage.handoff(handed(*log[start:end]), NOW, io.dead_letter)
+            handed_to = max(handed_to, end)
+            if handed_to >= len(log):
+                handed_to = 0
+
+    def state(of: ScoringStage) -> dict[str, Any]:
+        """The checkpoint without the update seqs (time-based: they differ between runs)."""
+        data = of.scorers[0].to_checkpoint(of.fingerprint)
+        for district in data["districts"].values():
+            district.pop("seq")
+        return data
+
+    assert state(stage) == state(oracle)
+    assert io.dead == []
