@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence, Set
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,9 @@ from streams.worker.ownership import Ownership
 from streams.worker.scoring_stage import ScoringStage
 
 log = logging.getLogger("riskmon.worker")
+
+HANDED = frozenset({"identity", "located", "alert_input"})
+"""The outputs a next stage of this worker may take by hand-off."""
 
 
 def arrival_time(located: LocatedEvent) -> datetime | None:
@@ -187,12 +191,13 @@ class Worker:
             out.append(Outgoing(self.scores, key, value, "score"))
             # The alert stage sees every district on one partition (clusters span districts).
             out.append(Outgoing(self.alert_input, key, value, "alert_input", partition=0))
-        placed = await self.delivery.confirm(out)
-        if self.settings.handoff and updates:
-            alert_input = by_partition(placed[1::2], updates).get(0, [])
-            if alert_input:
-                reads = await self.alert_stage.handoff(alert_input, utcnow())
-                await self.switch_reads(self.settings.topics.alert_input, reads)
+        with self.flying(out):
+            placed = await self.delivery.confirm(out)
+            if self.settings.handoff and updates:
+                alert_input = by_partition(placed[1::2], updates).get(0, [])
+                if alert_input:
+                    reads = await self.alert_stage.handoff(alert_input, utcnow())
+                    await self.switch_reads(self.settings.topics.alert_input, reads)
 
     def located_out(self, located: LocatedEvent) -> Outgoing:
         """``located`` on riskmon.located, on its district's partition."""
@@ -207,8 +212,9 @@ class Worker:
     async def send_located(self, events: Sequence[LocatedEvent]) -> None:
         """Publish ``events`` to riskmon.located, confirmed; then hand them to the scoring
         stage (see :mod:`streams.worker.handoff`)."""
-        placed = await self.delivery.confirm([self.located_out(e) for e in events])
-        await self.hand_located(placed, events)
+        out = [self.located_out(e) for e in events]
+        with self.flying(out):
+            await self.hand_located(await self.delivery.confirm(out), events)
 
     async def hand_located(
         self, placed: Sequence[Placed | None], events: Sequence[LocatedEvent]
@@ -230,6 +236,15 @@ class Worker:
             await self.switch_reads(self.settings.topics.identity, reads)
 
     # --- reading what the hand-off did not bring -------------------------------------------------
+    def flying(self, out: Sequence[Outgoing]) -> AbstractContextManager[None]:
+        """While ``out`` is sent and handed off: its records on the internal topics count as
+        this worker's own at the paused partitions' recheck (see :meth:`ReadSwitch.flying`)."""
+        return self.reads.flying(
+            TP(str(o.topic.get_topic_name()), o.partition)
+            for o in out
+            if o.what in HANDED and o.partition is not None
+        )
+
     async def switch_reads(self, topic: str, reads: Reads) -> None:
         """Stop reading the partitions of ``topic`` a hand-off brought whole; read again, from
         where the stage stands, those it left something of (see :class:`ReadSwitch`)."""
@@ -308,7 +323,8 @@ class Worker:
             identity = identity_of(located)
             assert identity is not None  # not a reading
             out.append(self.identity_out(located, identity))
-        await self.hand_identity(await self.delivery.confirm(out), events)
+        with self.flying(out):
+            await self.hand_identity(await self.delivery.confirm(out), events)
 
     # --- ingest -------------------------------------------------------------------------------
     async def ingest_batch(self, events: Sequence[Any]) -> None:
@@ -335,13 +351,14 @@ class Worker:
                 if identity is None
                 else self.identity_out(located, identity)
             )
-        placed = await self.delivery.confirm(out)
-        # Readings go straight to scoring, the others through the identity stage: hand each
-        # stage its confirmed records, the identity stage first (its forwards come later in
-        # riskmon.located's partitions either way).
-        for what, hand in (("identity", self.hand_identity), ("located", self.hand_located)):
-            picked = [(i, located) for i, located in carried if out[i].what == what]
-            await hand([placed[i] for i, _ in picked], [located for _, located in picked])
+        with self.flying(out):
+            placed = await self.delivery.confirm(out)
+            # Readings go straight to scoring, the others through the identity stage: hand
+            # each stage its confirmed records, the identity stage first (its forwards come
+            # later in riskmon.located's partitions either way).
+            for what, hand in (("identity", self.hand_identity), ("located", self.hand_located)):
+                picked = [(i, located) for i, located in carried if out[i].what == what]
+                await hand([placed[i] for i, _ in picked], [located for _, located in picked])
 
     # --- the stages ---------------------------------------------------------------------------
     async def resume_positions(self, granted: Set[TP]) -> dict[TP, int]:

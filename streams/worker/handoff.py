@@ -25,7 +25,9 @@ The decisions here are pure; the stages call them under their progress lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TypeVar
 
 from faust.types import TP
@@ -104,6 +106,22 @@ class ReadSwitch:
 
     def __init__(self) -> None:
         self.paused: set[TP] = set()
+        self.inflight: Counter[TP] = Counter()
+
+    @contextmanager
+    def flying(self, tps: Iterable[TP]) -> Iterator[None]:
+        """Count one record in flight per item of ``tps`` (with repeats) for the duration: this
+        worker's own records, sent and not handed off yet, lie in the log past where their
+        stage stands without being anyone else's (:meth:`recheck` allows for them)."""
+        sent = Counter(tps)
+        self.inflight.update(sent)
+        try:
+            yield
+        finally:
+            self.inflight.subtract(sent)
+            for tp in sent:
+                if self.inflight[tp] <= 0:
+                    del self.inflight[tp]
 
     def settle(self, topic: str, reads: Reads) -> tuple[set[TP], dict[TP, int]]:
         """The partitions of ``topic`` to pause, and those to read again from an offset.
@@ -129,7 +147,8 @@ class ReadSwitch:
     ) -> dict[TP, int | None]:
         """The paused partitions to read again, with the offset to read from (None: no state
         held, Faust's position): those whose log ``ends`` (the broker's end offsets) lie past
-        where their stage stands (``next_offsets``), every one when the ends are unknown.
+        where their stage stands (``next_offsets``) plus this worker's own records in flight
+        there (:meth:`flying`), every one when the ends are unknown.
 
         A stage that took every hand-off of a partition stands at the end of what it was
         handed; a record that did not come that way lies at or past that offset, so the end of
@@ -149,7 +168,7 @@ class ReadSwitch:
         stale: dict[TP, int | None] = {}
         for tp in self.paused:
             at = next_offsets.get(tp)
-            if ends is None or at is None or ends.get(tp, 0) > at:
+            if ends is None or at is None or ends.get(tp, 0) > at + self.inflight[tp]:
                 stale[tp] = at
         self.paused -= stale.keys()
         return stale

@@ -122,3 +122,15 @@ def test_the_switch_pauses_what_came_whole_and_reads_again_on_a_gap_or_a_longer_
     switch.settle(TOPIC, {0: None})
     assert switch.release() == {p0}
     assert switch.paused == set()
+
+
+def test_the_workers_own_records_in_flight_are_not_taken_for_anyone_elses() -> None:
+    switch = ReadSwitch()
+    p0 = TP(TOPIC, 0)
+    switch.settle(TOPIC, {0: None})
+    with switch.flying([p0, p0, p0]):  # three sent, not confirmed and handed off yet
+        assert switch.recheck({p0: 53}, {p0: 50}) == {}
+        assert switch.recheck({p0: 54}, {p0: 50}) == {p0: 50}  # one more than ours
+    assert switch.inflight == {}
+    switch.settle(TOPIC, {0: None})
+    assert switch.recheck({p0: 53}, {p0: 50}) == {p0: 50}
