@@ -377,7 +377,8 @@ class Worker:
         # stage's restore puts the consumer where the stage stands).
         paused = self.reads.release()
         if paused:
-            self.app.consumer.resume_partitions(paused & set(assigned))
+            held = set(assigned) | set(self.app.consumer.assignment())
+            self.app.consumer.resume_partitions(paused & held)
         await self.cap_stage.on_assigned(assigned)
         await self.identity_stage.on_assigned(assigned)
         await self.scoring.on_assigned(assigned)
