@@ -259,32 +259,35 @@ class Worker:
     async def recheck_reads(self) -> None:
         """Read again the paused partitions whose log goes on past where their stage stands
         (a timer): records that did not come by hand-off (another worker's, a retried send's)
-        are read now. Asks the broker for the ends; without an answer, reads them all again."""
-        if not self.reads.paused:
-            return
-        paused = set(self.reads.paused)
-        ends: Mapping[TP, int] | None
-        try:
-            ends = await self.app.consumer.highwaters(*paused)
-        except (KafkaError, OSError, RuntimeError) as exc:
-            log.warning("end offsets unknown, reading paused partitions again error=%r", exc)
-            ends = None
-        stale = self.reads.recheck(ends, {tp: self.next_offset(tp) for tp in paused})
-        for tp, offset in sorted(stale.items()):
-            if offset is not None:
-                await self.seek(tp, offset)
-        if stale:
-            self.app.consumer.resume_partitions(set(stale) & set(self.app.consumer.assignment()))
+        are read now. Asks the broker for the ends; without an answer, reads them all again.
+        Then commits where the stages stand (:meth:`commit_handed`)."""
+        if self.reads.paused:
+            paused = set(self.reads.paused)
+            ends: Mapping[TP, int] | None
+            try:
+                ends = await self.app.consumer.highwaters(*paused)
+            except (KafkaError, OSError, RuntimeError) as exc:
+                log.warning("end offsets unknown, reading paused partitions again error=%r", exc)
+                ends = None
+            stale = self.reads.recheck(ends, {tp: self.next_offset(tp) for tp in paused})
+            for tp, offset in sorted(stale.items()):
+                if offset is not None:
+                    await self.seek(tp, offset)
+            if stale:
+                assigned = set(self.app.consumer.assignment())
+                self.app.consumer.resume_partitions(set(stale) & assigned)
         await self.commit_handed()
 
     async def commit_handed(self) -> None:
-        """Commit, for the group, where each paused partition's stage stands: its records
-        were applied by hand-off, never read through Faust, so Faust would not commit them and
-        the group's lag (what operators and lag exporters watch) would grow for ever. Recovery
-        does not use these commits (the stages' checkpoints hold their offsets)."""
+        """Commit, for the group, where each stage reading an internal topic stands. Records
+        applied by hand-off are never read through Faust (or read only to be skipped, or never
+        again after a seek past them), so Faust alone would leave the group's committed offsets
+        behind and its lag (what operators and lag exporters watch) growing. Recovery does not
+        use these commits: the stages' checkpoints hold their offsets."""
         consumer = self.app.consumer
+        assigned = set(consumer.assignment())
         offsets = {}
-        for tp in self.reads.paused:
+        for tp in assigned:
             offset = self.next_offset(tp)
             if offset is not None and consumer._should_commit(tp, offset):
                 offsets[tp] = offset
