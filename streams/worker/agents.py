@@ -356,10 +356,10 @@ class Worker:
             )
         with self.flying(out):
             placed = await self.delivery.confirm(out)
-            # Readings go straight to scoring, the others through the identity stage: hand
-            # each stage its confirmed records, the identity stage first (its forwards come
-            # later in riskmon.located's partitions either way).
-            for what, hand in (("identity", self.hand_identity), ("located", self.hand_located)):
+            # Readings go straight to scoring, the others through the identity stage. Hand the
+            # readings over first: they are in riskmon.located already, before anything the
+            # identity stage forwards there from this batch.
+            for what, hand in (("located", self.hand_located), ("identity", self.hand_identity)):
                 picked = [(i, located) for i, located in carried if out[i].what == what]
                 await hand([placed[i] for i, _ in picked], [located for _, located in picked])
 
@@ -388,7 +388,7 @@ class Worker:
         await self.alert_stage.on_assigned(assigned)
 
     async def on_revoked(self, revoked: Set[TP]) -> None:
-        self.reads.paused -= set(revoked)
+        self.reads.forget(revoked)
         await self.cap_stage.on_revoked(revoked)
         await self.identity_stage.on_revoked(revoked)
         await self.scoring.on_revoked(revoked)

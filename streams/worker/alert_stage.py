@@ -202,7 +202,7 @@ class AlertStage:
             if state is None:
                 take(None, placed, counter)  # not held here: left to the topic
                 return {}
-            took, whole = take(state.next_offsets.get(topic, 0), placed, counter)
+            took, _ = take(state.next_offsets.get(topic, 0), placed, counter)
             if took:
                 self.dirty = True
                 out: list[Alert] = []
@@ -210,7 +210,9 @@ class AlertStage:
                     state.fresh(topic, offset)
                     out.extend(state.observe(update, self.ctx, now))
                 await self.publish(out)
-            return {0: None if whole else state.next_offsets.get(topic, 0)}
+            if not placed:
+                return {}
+            return {0: (state.next_offsets.get(topic, 0), placed[-1][0] + 1)}
 
     async def tick(self, now: datetime) -> None:
         async with self._progress:

@@ -88,24 +88,27 @@ def take(
     return taken, left == 0
 
 
-Reads = dict[int, "int | None"]
-"""What a hand-off means for reading each partition of the stage's topic that it holds: None,
-the stage holds every record handed to it (its agent need not read the partition while records
-keep coming this way); an offset, some were left to the topic and the agent must read from it."""
+Reads = dict[int, tuple[int, int]]
+"""What a hand-off means for reading each partition of the stage's topic that it holds:
+``(stands, handed_to)``, the offset the stage's state stands at after it, and one past the
+highest offset it was handed. ``stands < handed_to``: something was left to the topic, and the
+agent must read the partition at least up to ``handed_to``."""
 
 
 class ReadSwitch:
     """Which partitions of the worker's own intermediate topics it does not read (Faust's
     ``pause_partitions``) because the hand-off gave each stage every record of them.
 
-    A partition is paused after a hand-off that its stage took whole, and read again (from its
-    state's next offset) as soon as a hand-off leaves something to the topic, and at each
-    :meth:`recheck` (a timer): records that did not come this way (written by another worker of
-    the group, or by a send that was retried) are then read within that interval.
+    A partition is paused once its stage stands past every record ever left to the topic (a
+    hand-off taken whole, after the agent read what an earlier one left), and read again (from
+    where its stage stands) as soon as a hand-off leaves something, and at each :meth:`recheck`
+    (a timer) if its log goes on further: records that did not come this way (written by another
+    worker of the group, or by a send that was retried) are then read within that interval.
     """
 
     def __init__(self) -> None:
         self.paused: set[TP] = set()
+        self.owed: dict[TP, int] = {}  # left to the topic: read at least up to this offset
         self.inflight: Counter[TP] = Counter()
 
     @contextmanager
@@ -127,17 +130,29 @@ class ReadSwitch:
         """The partitions of ``topic`` to pause, and those to read again from an offset.
 
         >>> switch = ReadSwitch()
-        >>> switch.settle("t", {0: None, 1: 7})
+        >>> switch.settle("t", {0: (3, 3), 1: (7, 9)})  # 1: offsets 7 and 8 left to the topic
         ({TP(topic='t', partition=0)}, {})
-        >>> switch.settle("t", {0: 12, 1: None})
+        >>> switch.settle("t", {0: (12, 14), 1: (9, 9)})  # 0 leaves something; 1 has read them
         ({TP(topic='t', partition=1)}, {TP(topic='t', partition=0): 12})
+
+        Hand-offs can come out of order: 22..24 are left (the stage stands at 20), then 20 and
+        21 come and are taken whole; the partition is still read, for 22..24.
+
+        >>> switch.settle("t", {2: (20, 25)}), switch.settle("t", {2: (22, 22)})
+        ((set(), {}), (set(), {}))
         """
-        pause = {TP(topic, p) for p, at in reads.items() if at is None} - self.paused
-        resume = {
-            TP(topic, p): at
-            for p, at in reads.items()
-            if at is not None and TP(topic, p) in self.paused
-        }
+        pause: set[TP] = set()
+        resume: dict[TP, int] = {}
+        for partition, (stands, handed_to) in reads.items():
+            tp = TP(topic, partition)
+            owed = max(self.owed.pop(tp, 0), handed_to)
+            if stands >= owed:
+                if tp not in self.paused:
+                    pause.add(tp)
+                continue
+            self.owed[tp] = owed
+            if tp in self.paused:
+                resume[tp] = stands
         self.paused |= pause
         self.paused -= resume.keys()
         return pause, resume
@@ -175,9 +190,16 @@ class ReadSwitch:
 
     def release(self) -> set[TP]:
         """Every paused partition, now to be read again (a rebalance: the stages' restores say
-        from where)."""
+        from where); nothing owed is remembered past it."""
         paused, self.paused = self.paused, set()
+        self.owed.clear()
         return paused
+
+    def forget(self, revoked: Iterable[TP]) -> None:
+        """Partitions no longer this worker's."""
+        for tp in revoked:
+            self.paused.discard(tp)
+            self.owed.pop(tp, None)
 
 
 def below(offset: int, partition: int, next_offsets: Mapping[int, int]) -> bool:

@@ -94,7 +94,7 @@ class IdentityStage:
         Returns what that means for reading each partition held here (see
         :data:`~streams.worker.handoff.Reads`)."""
         taken: dict[int, list[tuple[int, LocatedEvent]]] = {}
-        whole: dict[int, bool] = {}
+        handed: dict[int, int] = {}  # partition -> one past the highest offset handed
         async with self._progress:
             counter = self.metrics.handoff_counter("identity")
             for partition, batch in placed.items():
@@ -102,14 +102,15 @@ class IdentityStage:
                 if ledger is None:
                     take(None, batch, counter)  # not held here: left to the topic
                     continue
-                took, whole[partition] = take(ledger.next_offset, batch, counter)
+                took, _ = take(ledger.next_offset, batch, counter)
+                handed[partition] = batch[-1][0] + 1
                 if took:
                     taken[partition] = took
             if taken:
                 await self._decide(taken, [], now, None, dead)
             reads: Reads = {
-                partition: None if all_of_it else self.ledgers[partition].next_offset
-                for partition, all_of_it in whole.items()
+                partition: (self.ledgers[partition].next_offset, handed_to)
+                for partition, handed_to in handed.items()
                 if partition in self.ledgers
             }
         return reads

@@ -217,7 +217,7 @@ class ScoringStage:
         Returns what that means for reading each partition held here (see
         :data:`~streams.worker.handoff.Reads`)."""
         taken: dict[int, list[tuple[int, LocatedEvent]]] = {}
-        whole: dict[int, bool] = {}
+        handed: dict[int, int] = {}  # partition -> one past the highest offset handed
         async with self._progress:
             counter = self.metrics.handoff_counter("score")
             for partition, batch in placed.items():
@@ -225,14 +225,15 @@ class ScoringStage:
                 if scorer is None:
                     take(None, batch, counter)  # not held here: left to the topic
                     continue
-                took, whole[partition] = take(scorer.next_offset, batch, counter)
+                took, _ = take(scorer.next_offset, batch, counter)
+                handed[partition] = batch[-1][0] + 1
                 if took:
                     taken[partition] = took
             if taken:
                 await self._score(taken, [], now, None, dead)
             reads: Reads = {
-                partition: None if all_of_it else self.scorers[partition].next_offset
-                for partition, all_of_it in whole.items()
+                partition: (self.scorers[partition].next_offset, handed_to)
+                for partition, handed_to in handed.items()
                 if partition in self.scorers
             }
         self._delays(taken)

@@ -79,7 +79,7 @@ async def test_a_hand_off_is_decided_as_the_topic_would_decide_it_and_never_twic
 
     reads = await identity.handoff({0: [(0, fire(A)), (1, moved)]}, NOW, io.dead_letter)
 
-    assert reads == {0: None}
+    assert reads == {0: (2, 2)}
     assert [e.district for e in io.forwarded] == [A]
     assert [(d.error, d.offset) for d in io.dead] == [("conflict", 1)]
     # Read back from the topic (and an unreadable record at a handed-off offset): skipped.
@@ -100,7 +100,7 @@ async def test_a_hand_off_behind_or_past_the_ledger_is_left_to_the_topic() -> No
     past = await identity.handoff({0: [(2, fire(A, "F3"))]}, NOW, io.dead_letter)
     elsewhere = await identity.handoff({1: [(0, fire(A, "F4"))]}, NOW, io.dead_letter)
 
-    assert past == {0: 1}  # read partition 0 again from offset 1
+    assert past == {0: (1, 3)}  # offsets 1 and 2 are for the agent to read
     assert elsewhere == {}  # partition 1 is not held here
     assert [e.incident.id for e in io.forwarded if e.incident] == ["F1"]
     assert count(metrics, "left") == 2
@@ -110,27 +110,43 @@ def test_the_switch_pauses_what_came_whole_and_reads_again_on_a_gap_or_a_longer_
     switch = ReadSwitch()
     p0, p1 = TP(TOPIC, 0), TP(TOPIC, 1)
 
-    assert switch.settle(TOPIC, {0: None, 1: None}) == ({p0, p1}, {})
-    assert switch.settle(TOPIC, {0: None}) == (set(), {})  # paused already
-    assert switch.settle(TOPIC, {1: 40}) == (set(), {p1: 40})  # a gap: read from 40
+    assert switch.settle(TOPIC, {0: (5, 5), 1: (3, 3)}) == ({p0, p1}, {})
+    assert switch.settle(TOPIC, {0: (9, 9)}) == (set(), {})  # paused already
+    assert switch.settle(TOPIC, {1: (40, 44)}) == (set(), {p1: 40})  # a gap: read from 40
     assert switch.paused == {p0}
+    assert switch.settle(TOPIC, {1: (44, 44)}) == ({p1}, {})  # the agent read them
     # The timer: the log of partition 0 ends where its stage stands, nothing to read.
-    assert switch.recheck({p0: 50}, {p0: 50}) == {}
+    assert switch.recheck({p0: 50, p1: 44}, {p0: 50, p1: 44}) == {}
     # Another worker wrote into it: read again from where the stage stands.
-    assert switch.recheck({p0: 53}, {p0: 50}) == {p0: 50}
+    assert switch.recheck({p0: 53, p1: 44}, {p0: 50, p1: 44}) == {p0: 50}
+    assert switch.paused == {p1}
+    assert switch.release() == {p1}
     assert switch.paused == set()
-    switch.settle(TOPIC, {0: None})
-    assert switch.release() == {p0}
+
+
+def test_records_left_out_of_order_keep_the_partition_read_until_the_agent_has_them() -> None:
+    """The identity stage's forwards of a batch land after its readings in riskmon.located; if
+    they are handed over first they are left, and the readings taken whole afterwards must not
+    pause the partition while the forwards are still unread."""
+    switch = ReadSwitch()
+    p0 = TP(TOPIC, 0)
+    switch.settle(TOPIC, {0: (10, 10)})  # paused
+    assert switch.settle(TOPIC, {0: (10, 15)}) == (set(), {p0: 10})  # 10..14 left: read
+    assert switch.settle(TOPIC, {0: (12, 12)}) == (set(), {})  # 10, 11 taken; 12..14 unread
     assert switch.paused == set()
+    assert switch.settle(TOPIC, {0: (17, 17)}) == ({p0}, {})  # the agent read 12..14
+    switch.forget([p0])
+    assert switch.paused == set()
+    assert switch.owed == {}
 
 
 def test_the_workers_own_records_in_flight_are_not_taken_for_anyone_elses() -> None:
     switch = ReadSwitch()
     p0 = TP(TOPIC, 0)
-    switch.settle(TOPIC, {0: None})
+    switch.settle(TOPIC, {0: (50, 50)})
     with switch.flying([p0, p0, p0]):  # three sent, not confirmed and handed off yet
         assert switch.recheck({p0: 53}, {p0: 50}) == {}
         assert switch.recheck({p0: 54}, {p0: 50}) == {p0: 50}  # one more than ours
     assert switch.inflight == {}
-    switch.settle(TOPIC, {0: None})
+    switch.settle(TOPIC, {0: (50, 50)})
     assert switch.recheck({p0: 53}, {p0: 50}) == {p0: 50}

@@ -503,7 +503,7 @@ async def test_a_hand_off_continuing_the_state_is_scored_and_its_records_are_not
 
     reads = await stage.handoff(handed(*records), NOW, io.dead_letter)
 
-    assert reads == {0: None}  # taken whole: the agent need not read partition 0
+    assert reads == {0: (3, 3)}  # taken whole: the agent need not read partition 0
     assert stage.scorers[0].next_offset == 3
     assert [u.reason for u in io.updates if u.reason != "recovered"] == ["events"]
     assert value(metrics, "riskmon_scoring_events_total", outcome="applied") == 3
@@ -533,7 +533,7 @@ async def test_a_hand_off_past_a_missing_offset_is_left_to_the_topic() -> None:
         handed(fire(0, 2, NOW), fire(0, 3, NOW), fire(1, 0, NOW)), NOW, io.dead_letter
     )
 
-    assert reads == {0: 1, 1: None}
+    assert reads == {0: (1, 4), 1: (1, 1)}
     assert stage.scorers[0].next_offset == 1
     assert stage.scorers[1].next_offset == 1
     assert (
@@ -554,7 +554,7 @@ async def test_a_hand_off_the_agent_read_first_applies_only_what_is_new() -> Non
 
     reads = await stage.handoff(handed(*(fire(0, o, NOW) for o in range(4))), NOW, io.dead_letter)
 
-    assert reads == {0: None}
+    assert reads == {0: (4, 4)}
     assert stage.scorers[0].next_offset == 4
     assert value(metrics, "riskmon_scoring_events_total", outcome="applied") == 4
     assert (
