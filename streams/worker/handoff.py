@@ -26,13 +26,22 @@ The decisions here are pure; the stages call them under their progress lock.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from faust.types import TP
 
-__all__ = ["ReadSwitch", "Reads", "below", "by_partition", "contiguous", "take"]
+__all__ = [
+    "Positioned",
+    "ReadSwitch",
+    "Reads",
+    "below",
+    "by_partition",
+    "contiguous",
+    "hand_over",
+    "take",
+]
 
 T = TypeVar("T")
 
@@ -200,6 +209,41 @@ class ReadSwitch:
         for tp in revoked:
             self.paused.discard(tp)
             self.owed.pop(tp, None)
+
+
+class Positioned(Protocol):
+    """A stage's state of one partition: where in the log it stands."""
+
+    next_offset: int
+
+
+async def hand_over(
+    held: Mapping[int, Positioned],
+    placed: Mapping[int, Sequence[tuple[int, T]]],
+    count: Callable[[str, int], None],
+    apply: Callable[[dict[int, list[tuple[int, T]]]], Awaitable[None]],
+) -> Reads:
+    """A stage's side of a hand-off (call it under the stage's progress lock): of ``placed``
+    (by partition, as (offset, item)), ``apply`` what continues the states ``held`` by
+    partition (:func:`take`); return what that means for reading each held partition."""
+    taken: dict[int, list[tuple[int, T]]] = {}
+    handed: dict[int, int] = {}  # partition -> one past the highest offset handed
+    for partition, batch in placed.items():
+        state = held.get(partition)
+        if state is None:
+            take(None, batch, count)  # not held here: left to the topic
+            continue
+        took, _ = take(state.next_offset, batch, count)
+        handed[partition] = batch[-1][0] + 1
+        if took:
+            taken[partition] = took
+    if taken:
+        await apply(taken)
+    return {
+        partition: (held[partition].next_offset, handed_to)
+        for partition, handed_to in handed.items()
+        if partition in held
+    }
 
 
 def below(offset: int, partition: int, next_offsets: Mapping[int, int]) -> bool:

@@ -25,7 +25,7 @@ from streams.persistence.checkpoints import CheckpointStore
 from streams.pipeline.identity import IdentityLedger
 from streams.settings import Settings
 from streams.worker.checkpointing import CheckpointWriter, conflict_letters
-from streams.worker.handoff import Reads, below, take
+from streams.worker.handoff import Reads, below, hand_over
 from streams.worker.ownership import Ownership
 from streams.worker.scoring_stage import located_batches, owned
 
@@ -93,27 +93,13 @@ class IdentityStage:
         (:func:`~streams.worker.handoff.contiguous`); the rest is left to the topic.
         Returns what that means for reading each partition held here (see
         :data:`~streams.worker.handoff.Reads`)."""
-        taken: dict[int, list[tuple[int, LocatedEvent]]] = {}
-        handed: dict[int, int] = {}  # partition -> one past the highest offset handed
         async with self._progress:
-            counter = self.metrics.handoff_counter("identity")
-            for partition, batch in placed.items():
-                ledger = self.ledgers.get(partition)
-                if ledger is None:
-                    take(None, batch, counter)  # not held here: left to the topic
-                    continue
-                took, _ = take(ledger.next_offset, batch, counter)
-                handed[partition] = batch[-1][0] + 1
-                if took:
-                    taken[partition] = took
-            if taken:
-                await self._decide(taken, [], now, None, dead)
-            reads: Reads = {
-                partition: (self.ledgers[partition].next_offset, handed_to)
-                for partition, handed_to in handed.items()
-                if partition in self.ledgers
-            }
-        return reads
+            return await hand_over(
+                self.ledgers,
+                placed,
+                self.metrics.handoff_counter("identity"),
+                lambda taken: self._decide(taken, [], now, None, dead),
+            )
 
     async def _decide(
         self,

@@ -45,7 +45,7 @@ from streams.pipeline.scoring import (
 )
 from streams.settings import Settings
 from streams.worker.checkpointing import CheckpointWriter, conflict_letters
-from streams.worker.handoff import Reads, below, take
+from streams.worker.handoff import Reads, below, hand_over
 from streams.worker.outage import SaveOutage, utcnow
 from streams.worker.ownership import Ownership
 
@@ -216,27 +216,18 @@ class ScoringStage:
         (:func:`~streams.worker.handoff.contiguous`); the rest is left to the topic.
         Returns what that means for reading each partition held here (see
         :data:`~streams.worker.handoff.Reads`)."""
-        taken: dict[int, list[tuple[int, LocatedEvent]]] = {}
-        handed: dict[int, int] = {}  # partition -> one past the highest offset handed
+        scored: list[dict[int, list[tuple[int, LocatedEvent]]]] = []
+
+        async def score(taken: dict[int, list[tuple[int, LocatedEvent]]]) -> None:
+            scored.append(taken)
+            await self._score(taken, [], now, None, dead)
+
         async with self._progress:
-            counter = self.metrics.handoff_counter("score")
-            for partition, batch in placed.items():
-                scorer = self.scorers.get(partition)
-                if scorer is None:
-                    take(None, batch, counter)  # not held here: left to the topic
-                    continue
-                took, _ = take(scorer.next_offset, batch, counter)
-                handed[partition] = batch[-1][0] + 1
-                if took:
-                    taken[partition] = took
-            if taken:
-                await self._score(taken, [], now, None, dead)
-            reads: Reads = {
-                partition: (self.scorers[partition].next_offset, handed_to)
-                for partition, handed_to in handed.items()
-                if partition in self.scorers
-            }
-        self._delays(taken)
+            reads = await hand_over(
+                self.scorers, placed, self.metrics.handoff_counter("score"), score
+            )
+        for taken in scored:
+            self._delays(taken)
         return reads
 
     async def _score(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -577,7 +578,6 @@ async def test_any_mix_of_hand_offs_and_topic_reads_scores_as_reading_the_topic_
 ) -> None:
     """The batch twin as oracle: however the records of a partition arrive (handed off, read,
     both, overlapping, out of turn), the state equals the one reading the log alone gives."""
-    import random
 
     rng = random.Random(seed)
     log = [fire(0, offset, NOW + timedelta(seconds=offset)) for offset in range(120)]
