@@ -202,7 +202,7 @@ class AlertStage:
             if state is None:
                 take(None, placed, counter)  # not held here: left to the topic
                 return {}
-            took, _ = take(state.next_offsets.get(topic, 0), placed, counter)
+            took = take(state.next_offsets.get(topic, 0), placed, counter)
             if took:
                 self.dirty = True
                 out: list[Alert] = []

@@ -75,18 +75,16 @@ def contiguous(next_offset: int | None, items: Sequence[tuple[int, T]]) -> list[
 
 def take(
     next_offset: int | None, items: Sequence[tuple[int, T]], count: Callable[[str, int], None]
-) -> tuple[list[tuple[int, T]], bool]:
-    """:func:`contiguous`, and whether it covers ``items`` whole (nothing left to the topic),
-    counting through ``count(outcome, n)`` what became of them: ``applied`` here, ``read_first``
-    (the stage's agent had read them from the topic already) and ``left`` to the topic.
+) -> list[tuple[int, T]]:
+    """:func:`contiguous`, counting through ``count(outcome, n)`` what became of ``items``:
+    ``applied`` here, ``read_first`` (the stage's agent had read them from the topic already)
+    and ``left`` to the topic.
 
     >>> seen = []
     >>> take(5, [(4, "a"), (5, "b"), (7, "c")], lambda what, n: seen.append((what, n)))
-    ([(5, 'b')], False)
+    [(5, 'b')]
     >>> seen
     [('applied', 1), ('read_first', 1), ('left', 1)]
-    >>> take(5, [(4, "a"), (5, "b")], lambda what, n: None)
-    ([(5, 'b')], True)
     """
     taken = contiguous(next_offset, items)
     first = 0 if next_offset is None else sum(1 for offset, _ in items if offset < next_offset)
@@ -94,7 +92,7 @@ def take(
     for outcome, n in (("applied", len(taken)), ("read_first", first), ("left", left)):
         if n:
             count(outcome, n)
-    return taken, left == 0
+    return taken
 
 
 Reads = dict[int, tuple[int, int]]
@@ -233,7 +231,7 @@ async def hand_over(
         if state is None:
             take(None, batch, count)  # not held here: left to the topic
             continue
-        took, _ = take(state.next_offset, batch, count)
+        took = take(state.next_offset, batch, count)
         handed[partition] = batch[-1][0] + 1
         if took:
             taken[partition] = took
