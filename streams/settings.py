@@ -164,6 +164,12 @@ class Settings(BaseSettings):
     tick_interval_s: float = Field(default=5.0, gt=0, description="decay re-evaluation period")
     tick_min_change: float = Field(default=0.001, ge=0, description="publish a tick if moved more")
     checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    commit_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="how often Faust commits the worker group's read offsets (lag and where a "
+        "restarted worker starts reading inputs; recovery of scoring state uses checkpoints)",
+    )
     state_max_incidents: int = Field(
         default=StateLimits.max_incidents,
         ge=1,

@@ -152,7 +152,7 @@ def create_app(settings: Settings) -> RiskmonApp:
         broker_credentials=broker_credentials(settings),
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
-        broker_commit_interval=1.0,
+        broker_commit_interval=settings.commit_interval_s,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",

@@ -229,7 +229,9 @@ async def test_sigkill_while_inputs_are_in_flight_then_restart_matches_offline_s
 ) -> None:
     """The worker dies while a stream is still arriving: inputs read but not committed are
     ingested again after the restart (duplicates on riskmon.located), and nothing counts twice."""
-    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path)
+    # Offsets committed rarely, so inputs read but not committed exist at the kill by
+    # construction (with 1 s commits a fast worker could have committed every input sent).
+    settings = isolated_settings(kafka_bootstrap, pg_dsn, tmp_path, commit_interval_s=6.0)
     stream = generate(31, datetime.now(UTC))
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     sent = 0
