@@ -154,6 +154,12 @@ class Settings(BaseSettings):
         "partition's state at that offset, instead of reading it back (the topics stay the "
         "record of truth; see streams/worker/handoff.py). Off: every stage reads its topic",
     )
+    produce_batches: bool = Field(
+        default=True,
+        description="send the worker's outputs as one record batch per partition through "
+        "aiokafka (one future per batch) instead of Faust's send per record "
+        "(streams/worker/batch_send.py); off: Faust's per-record send",
+    )
     handoff_recheck_s: float = Field(
         default=1.0,
         gt=0,

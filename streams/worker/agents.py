@@ -37,6 +37,8 @@ from streams.pipeline.identity import identity_of, identity_partition
 from streams.pipeline.ingest import Kind, ingest_many
 from streams.settings import Settings
 from streams.worker.alert_stage import AlertStage
+from streams.worker.app import aiokafka_producer
+from streams.worker.batch_send import batch_sends
 from streams.worker.batches import take_batches
 from streams.worker.cap_stage import CapStage
 from streams.worker.complaints_stage import register_complaints
@@ -115,7 +117,11 @@ class Worker:
             settings, config, checkpoints, metrics, send=self.send_updates, seek=self.seek
         )
         alert_ctx = AlertingContext.for_city(config)
-        self.delivery = Delivery(metrics, self.too_large)
+        self.delivery = Delivery(
+            metrics,
+            self.too_large,
+            batch_sends(lambda: aiokafka_producer(app)) if settings.produce_batches else None,
+        )
         self.identity_stage = IdentityStage(
             settings,
             config.params,

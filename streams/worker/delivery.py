@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,6 +49,14 @@ Failure = Literal["retry", "too_large"]
 Placed = tuple[int, int]
 """Where the broker put a record: (partition, offset)."""
 
+Result = Placed | None | BaseException
+"""What became of one send: where the record landed (None: the producer did not say), or the
+error it met."""
+
+Sends = Callable[[Sequence[Outgoing]], Awaitable[list[Result]]]
+"""Sends records and waits for the broker's answer to each, in their order (never raises for a
+refused record: its error is its result)."""
+
 
 def classify(exc: KafkaError) -> Failure:
     """What to do about a send that failed with ``exc``: a record too large for the broker is
@@ -76,9 +84,12 @@ TooLarge = Callable[[Outgoing, KafkaError], "Outgoing | None"]
 class Delivery:
     """Sends batches of :class:`Outgoing` and returns once the broker has every one."""
 
-    def __init__(self, metrics: WorkerMetrics, too_large: TooLarge) -> None:
+    def __init__(
+        self, metrics: WorkerMetrics, too_large: TooLarge, sends: Sends | None = None
+    ) -> None:
         self.metrics = metrics
         self.too_large = too_large
+        self.sends = sends or faust_sends
 
     async def confirm(self, outgoing: Sequence[Outgoing]) -> list[Placed | None]:
         """Publish ``outgoing`` (in order, per partition, on the first attempt) and wait until
@@ -90,13 +101,12 @@ class Delivery:
         pending = list(enumerate(outgoing))
         attempt = 0
         while pending:
-            futures = [await _send(out) for _, out in pending]
-            results = await asyncio.gather(*futures, return_exceptions=True)
+            results = await self.sends([out for _, out in pending])
             again: list[tuple[int, Outgoing]] = []
             for (index, out), result in zip(pending, results, strict=True):
                 if not isinstance(result, BaseException):
                     if out is outgoing[index]:
-                        placed[index] = _placed(result)
+                        placed[index] = result
                     continue
                 if not isinstance(result, KafkaError):
                     raise result  # a bug, not the broker: stop loudly
@@ -133,7 +143,15 @@ class Delivery:
         return placed
 
 
-def _placed(metadata: Any) -> Placed | None:
+async def faust_sends(outgoing: Sequence[Outgoing]) -> list[Result]:
+    """Faust's ``topic.send``, one record at a time (the worker uses
+    :func:`streams.worker.batch_send.batch_sends` once its producer runs)."""
+    futures = [await _send(out) for out in outgoing]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    return [r if isinstance(r, BaseException) else placed_of(r) for r in results]
+
+
+def placed_of(metadata: Any) -> Placed | None:
     """(partition, offset) of a send's result (aiokafka's ``RecordMetadata``), None when the
     producer did not say (an offset below 0: the broker gave none)."""
     partition = getattr(metadata, "partition", None)
