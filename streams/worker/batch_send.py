@@ -73,9 +73,11 @@ async def send_in_batches(producer: AIOKafkaProducer, outgoing: Sequence[Outgoin
     batches: list[tuple[asyncio.Future[Any], list[int], str, int]] = []
     opened: dict[tuple[str, int], _Open] = {}
     known: set[str] = set()
+    unknown: dict[str, KafkaError] = {}
 
     async def submit(topic: str, partition: int) -> None:
         batch = opened.pop((topic, partition))
+        batch.builder.close()  # nothing else joins it (aiokafka appends sends to an open one)
         try:
             future = await producer.send_batch(batch.builder, topic, partition=partition)
         except KafkaError as exc:
@@ -87,8 +89,18 @@ async def send_in_batches(producer: AIOKafkaProducer, outgoing: Sequence[Outgoin
     for position, out in enumerate(outgoing):
         topic: str = out.topic.get_topic_name()
         sends.append(None)
+        if topic in unknown:
+            sends[position] = (_failed(unknown[topic]), None)
+            continue
         if topic not in known:
-            await producer.client._wait_on_metadata(topic)
+            # As in aiokafka's send, the broker away fails the record (Delivery sends it again),
+            # and with it every later record of its topic, so their order holds on the retry.
+            try:
+                await producer.client._wait_on_metadata(topic)
+            except KafkaError as exc:
+                unknown[topic] = exc
+                sends[position] = (_failed(exc), None)
+                continue
             known.add(topic)
         partition = producer._partition(
             topic, out.partition, out.key, out.value, out.key, out.value
