@@ -31,17 +31,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from indices import IncidentIn, ModelParams, ReadingIn
+from indices import Event, IncidentIn, ModelParams, ReadingIn
 from streams.contract import LocatedEvent
 from streams.pipeline.scoring import Conflict, Gap, to_model_event
 
 IDENTITY_FORMAT = 1
 
 
-def identity_of(located: LocatedEvent) -> str | None:
+def identity_of(located: LocatedEvent, event: Event | None = None) -> str | None:
     """The city-wide identity of ``located``: ``"incident:SOURCE:ID"`` or ``"safety:SOURCE:ID"``;
-    None for readings (they do not go through this step)."""
-    event = to_model_event(located.event)
+    None for readings (they do not go through this step). ``event``: its model event, when the
+    caller has it already."""
+    event = to_model_event(located.event) if event is None else event
     if isinstance(event, ReadingIn):
         return None
     # A withdrawal has its incident's identity: the two meet in one ledger and one district.
@@ -60,10 +61,12 @@ def identity_partition(identity: str, partitions: int) -> int:
     return zlib.crc32(identity.encode()) % partitions
 
 
-def forget_after_s(located: LocatedEvent, params: ModelParams) -> float | None:
+def forget_after_s(
+    located: LocatedEvent, params: ModelParams, event: Event | None = None
+) -> float | None:
     """How long after its own time an identity can still matter; None: not at all (an incident
-    type the city does not count)."""
-    event = to_model_event(located.event)
+    type the city does not count). ``event``: its model event, when the caller has it already."""
+    event = to_model_event(located.event) if event is None else event
     if isinstance(event, IncidentIn):
         domain = params.incident_domain.get(event.type)
         return None if domain is None else params.horizon_s(domain)
@@ -115,14 +118,15 @@ class IdentityLedger:
                 outcome.gaps.append(Gap(self.next_offset, offset))
                 outcome.count("gap")
             self.next_offset = offset + 1
-            identity = identity_of(located)
+            event = to_model_event(located.event)  # once: the conversion is not free
+            identity = identity_of(located, event)
             if identity is None:  # a reading sent here by an older ingest: nothing to decide
                 outcome.forward.append((offset, located))
                 outcome.count("forwarded")
                 continue
             held = self.seen.get(identity)
             if held is None:
-                matters = forget_after_s(located, params)
+                matters = forget_after_s(located, params, event)
                 if matters is not None:
                     if len(self.seen) >= max_identities:
                         outcome.count("over_capacity")
@@ -137,8 +141,7 @@ class IdentityLedger:
                             )
                         )
                         continue
-                    t = to_model_event(located.event).t
-                    self.seen[identity] = Seen(located.district, t + matters)
+                    self.seen[identity] = Seen(located.district, event.t + matters)
                 outcome.forward.append((offset, located))
                 outcome.count("first")
             elif held.district == located.district:
