@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+import asyncpg
 import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import BaseModel
@@ -200,3 +201,18 @@ async def all_districts_served(
             return first.type == "snapshot" and len(first.districts) == districts
 
     await eventually(full, within=90, interval=1.0, watch=[worker])
+
+
+async def checkpointed(pg_dsn: str, settings: Settings) -> int:
+    """Sum of the scoring checkpoints' next offsets (records of riskmon.located they cover)."""
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        total = await conn.fetchval(
+            "SELECT coalesce(sum(next_offset), 0) FROM scorer_checkpoints"
+            " WHERE app_id = $1 AND topic = $2",
+            settings.app_id,
+            settings.topics.located,
+        )
+    finally:
+        await conn.close()
+    return int(total)

@@ -5,6 +5,7 @@ restored after SIGKILL — and every touched district ends with exactly ``indice
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,14 @@ from streams.cli.city import write_city_folder
 from streams.contract import Incident, InspectionFact, ScoreUpdate
 from streams.pipeline.scoring import to_model_event
 
-from .harness import TopicReader, WorkerProcess, eventually, isolated_settings, produce
+from .harness import (
+    TopicReader,
+    WorkerProcess,
+    checkpointed,
+    eventually,
+    isolated_settings,
+    produce,
+)
 from .oracle import TOLERANCE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -113,8 +121,16 @@ async def test_a_synthesized_city_of_300_districts_scores_exactly_across_a_resta
     try:
         async with TopicReader(settings, settings.topics.scores) as reader:
             await eventually(lambda: caught_up(reader), within=120, watch=[worker])
-            await send(events_in(config, now, first, start=0))
+            first_events = events_in(config, now, first, start=0)
+            await send(first_events)
             await eventually(lambda: caught_up(reader), within=60, watch=[worker])
+            # Killed once checkpoints cover the first events, so the restart restores them
+            # (a fast worker can be caught up before its first checkpoint lands).
+            await eventually(
+                lambda: _covered(checkpointed(pg_dsn, settings), len(first_events)),
+                within=30,
+                watch=[worker],
+            )
             worker.kill()
             worker.start()
             await send(events_in(config, now, second, start=100))
@@ -133,3 +149,7 @@ async def test_a_synthesized_city_of_300_districts_scores_exactly_across_a_resta
         assert set(sent) == set(first) | set(second)
     finally:
         worker.stop()
+
+
+async def _covered(saved: Awaitable[int], want: int) -> bool:
+    return await saved >= want

@@ -24,7 +24,7 @@ from streams.pipeline.offline import score_lines
 from streams.replay.recompute import ReplayPlan, run_replay
 from streams.settings import Settings
 
-from .harness import TopicReader, WorkerProcess, eventually, isolated_settings
+from .harness import TopicReader, WorkerProcess, checkpointed, eventually, isolated_settings
 from .oracle import (
     CITY,
     CONFIG,
@@ -38,21 +38,6 @@ from .oracle import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-async def checkpointed(pg_dsn: str, settings: Settings) -> int:
-    """Sum of the scoring checkpoints' next offsets (records of riskmon.located they cover)."""
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        total = await conn.fetchval(
-            "SELECT coalesce(sum(next_offset), 0) FROM scorer_checkpoints"
-            " WHERE app_id = $1 AND topic = $2",
-            settings.app_id,
-            settings.topics.located,
-        )
-    finally:
-        await conn.close()
-    return int(total)
 
 
 async def committed(settings: Settings, topics: tuple[str, ...] = ()) -> int:
