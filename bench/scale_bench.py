@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import os
 import random
 import tempfile
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
 from bench import Result, progress
 from bench.rig import CpuMeter, WorkerProcess, bench_settings, postgres_database
@@ -54,7 +54,7 @@ from streams.contract.base import read_internal
 from streams.ops.embedded import EmbeddedBroker
 from streams.ops.topics import create_topics
 from streams.persistence import db
-from streams.persistence.checkpoints import load_checkpoint, save_checkpoint
+from streams.persistence.checkpoints import load_checkpoint, save_checkpoint, state_json
 from streams.pipeline.alerting import AlertingContext, CityAlerts
 from streams.pipeline.scoring import (
     PartitionScorer,
@@ -395,15 +395,15 @@ def checkpoint(config: CityConfig, sizes: Sizes, settings: Settings, pg_dsn: str
     for partition, scorer in scorers.items():
         with timed() as span:
             state = scorer.to_checkpoint(fingerprint)
-            text = json.dumps(state)
+            text = state_json(state)  # what the worker writes
         build_s.append(span.wall_s)
         sizes_b.append(len(text.encode()))
         states[partition] = state
     restore_s: list[float] = []
     for partition, scorer in scorers.items():
-        text = json.dumps(states[partition])
+        text = state_json(states[partition])
         with timed() as span:
-            PartitionScorer.from_checkpoint(json.loads(text), scorer.slots)
+            PartitionScorer.from_checkpoint(orjson.loads(text), scorer.slots)  # as the worker
         restore_s.append(span.wall_s)
     progress("scale_checkpoint: PostgreSQL save and load per partition")
     pg = asyncio.run(_pg_round_trips(pg_dsn, states, "riskmon-scale-bench", "bench.located"))
@@ -514,7 +514,7 @@ def alerts(config: CityConfig, sizes: Sizes, settings: Settings) -> Result:
         "after storm",
     )
     with timed() as span:
-        text = json.dumps(city.to_checkpoint())
+        text = state_json(city.to_checkpoint())
     tick_now = now + timedelta(seconds=settings.tick_interval_s)
     with timed() as tick_span:
         city.tick(alert_ctx, tick_now)
@@ -531,7 +531,7 @@ def alerts(config: CityConfig, sizes: Sizes, settings: Settings) -> Result:
         "decode_us_per_update": micro(decode_s, decoded),
         "tick_s": round(tick_span.wall_s, 4),
         "checkpoint_bytes": len(text.encode()),
-        "busy_checkpoint_bytes": len(json.dumps(busy_city.to_checkpoint()).encode()),
+        "busy_checkpoint_bytes": len(state_json(busy_city.to_checkpoint()).encode()),
         "checkpoint_json_s": round(span.wall_s, 3),
         "detectors": len(city.detectors),
         "load_avg_before": before,
