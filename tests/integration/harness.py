@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import BaseModel
 
 from streams.contract import WS_SERVER_MESSAGE
@@ -216,3 +217,14 @@ async def checkpointed(pg_dsn: str, settings: Settings) -> int:
     finally:
         await conn.close()
     return int(total)
+
+
+async def create_topic(kafka_bootstrap: str, name: str, partitions: int) -> None:
+    """Create topic ``name`` with ``partitions`` partitions (asserting the broker accepted it)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        response = await admin.create_topics([NewTopic(name, partitions, 1)])
+        assert [error for _, error, *_ in response.topic_errors] == [0]
+    finally:
+        await admin.close()

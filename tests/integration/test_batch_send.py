@@ -13,12 +13,13 @@ from functools import partial
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError
 
 from streams.metrics import WorkerMetrics
 from streams.worker.batch_send import BATCH_BYTES, SINGLE_ABOVE, send_in_batches
 from streams.worker.delivery import Delivery, Outgoing, Placed
+
+from .harness import create_topic
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +39,7 @@ class Named:
 @pytest.fixture
 async def topic(kafka_bootstrap: str) -> str:
     name = f"riskmon.batchsend.test-{uuid.uuid4().hex[:10]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        response = await admin.create_topics([NewTopic(name, PARTITIONS, 1)])
-        assert [error for _, error, *_ in response.topic_errors] == [0]
-    finally:
-        await admin.close()
+    await create_topic(kafka_bootstrap, name, PARTITIONS)
     return name
 
 
