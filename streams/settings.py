@@ -154,18 +154,18 @@ class Settings(BaseSettings):
         "partition's state at that offset, instead of reading it back (the topics stay the "
         "record of truth; see streams/worker/handoff.py). Off: every stage reads its topic",
     )
-    produce_batches: bool = Field(
-        default=True,
-        description="send the worker's outputs as one record batch per partition through "
-        "aiokafka (one future per batch) instead of Faust's send per record "
-        "(streams/worker/batch_send.py); off: Faust's per-record send",
-    )
     handoff_recheck_s: float = Field(
         default=1.0,
         gt=0,
         description="how often the worker reads again the partitions it stopped reading because "
         "the hand-off brought every record of them: the longest a record written there by "
         "anyone else (another worker, a retried send) waits",
+    )
+    produce_batches: bool = Field(
+        default=True,
+        description="send the worker's outputs as one record batch per partition through "
+        "aiokafka (one future per batch) instead of Faust's send per record "
+        "(streams/worker/batch_send.py); off: Faust's per-record send",
     )
     tick_interval_s: float = Field(default=5.0, gt=0, description="decay re-evaluation period")
     tick_min_change: float = Field(default=0.001, ge=0, description="publish a tick if moved more")
