@@ -31,23 +31,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from indices import Event, IncidentIn, ModelParams, ReadingIn
-from streams.contract import LocatedEvent
+from indices import Event, IncidentIn, ModelParams
+from streams.contract import LocatedEvent, SensorReading
 from streams.pipeline.scoring import Conflict, Gap, to_model_event
 
 IDENTITY_FORMAT = 1
 
 
-def identity_of(located: LocatedEvent, event: Event | None = None) -> str | None:
+def identity_of(located: LocatedEvent) -> str | None:
     """The city-wide identity of ``located``: ``"incident:SOURCE:ID"`` or ``"safety:SOURCE:ID"``;
-    None for readings (they do not go through this step). ``event``: its model event, when the
-    caller has it already."""
-    event = to_model_event(located.event) if event is None else event
-    if isinstance(event, ReadingIn):
+    None for readings (they do not go through this step). Read off the wire event (every kind
+    but a reading has a source and an id), without the model event's conversion."""
+    if located.kind == "reading":
         return None
+    wire = located.event
+    assert not isinstance(wire, SensorReading)  # the kind says so
     # A withdrawal has its incident's identity: the two meet in one ledger and one district.
     kind = "incident" if located.kind == "withdrawal" else located.kind
-    return f"{kind}:{event.key}"
+    return f"{kind}:{wire.source}:{wire.id}"
 
 
 def identity_partition(identity: str, partitions: int) -> int:
@@ -118,14 +119,14 @@ class IdentityLedger:
                 outcome.gaps.append(Gap(self.next_offset, offset))
                 outcome.count("gap")
             self.next_offset = offset + 1
-            event = to_model_event(located.event)  # once: the conversion is not free
-            identity = identity_of(located, event)
+            identity = identity_of(located)
             if identity is None:  # a reading sent here by an older ingest: nothing to decide
                 outcome.forward.append((offset, located))
                 outcome.count("forwarded")
                 continue
             held = self.seen.get(identity)
             if held is None:
+                event = to_model_event(located.event)  # once: the conversion is not free
                 matters = forget_after_s(located, params, event)
                 if matters is not None:
                     if len(self.seen) >= max_identities:

@@ -396,14 +396,17 @@ def make_update(
     at = now.timestamp()
     if scores is None:
         scores = state.evaluate(district, params, at)
-    drivers = []
+    # (-contribution, event_id, type, domain): sorted as tuples, and only the first MAX_DRIVERS
+    # become wire objects (a busy batch has hundreds of events per district).
+    moved = []
     for event in events:
         event_id, kind, domain = driver_identity(event, params)
-        contribution = state.contribution(event, district, params, at)
-        drivers.append(
-            Driver(event_id=event_id, type=kind, domain=domain, contribution=contribution)
-        )
-    drivers.sort(key=lambda d: (-d.contribution, d.event_id))
+        moved.append((-state.contribution(event, district, params, at), event_id, kind, domain))
+    moved.sort(key=lambda m: (m[0], m[1]))
+    drivers = [
+        Driver(event_id=event_id, type=kind, domain=domain, contribution=-negative)
+        for negative, event_id, kind, domain in moved[:MAX_DRIVERS]
+    ]
     previous = last or Published.of(scores)
     delta = Delta(
         composite=scores.composite - previous.composite,
@@ -414,7 +417,7 @@ def make_update(
     changed = (
         None
         if reason == "recovered"
-        else ({n for n, v in delta.domains.items() if v != 0.0} | {d.domain for d in drivers})
+        else ({n for n, v in delta.domains.items() if v != 0.0} | {m[3] for m in moved})
     )
     base = build_scores(district, state, params, now, scores, changed, model_version)
     update = ScoreUpdate(
@@ -422,7 +425,7 @@ def make_update(
         seq=seq,
         reason=reason,
         delta=delta,
-        drivers=drivers[:MAX_DRIVERS],
+        drivers=drivers,
         basis=basis,
     )
     return update, Published.of(scores)

@@ -19,6 +19,7 @@ are ours is the consumer's :class:`~streams.worker.ownership.Ownership`, read at
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence, Set
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -344,15 +345,17 @@ class Worker:
         out: list[Outgoing] = []
         carried: list[tuple[int, LocatedEvent]] = []  # (index in ``out``, the event it carries)
         records = [(raw, self.kind_of[raw.topic]) for raw in raw_records(events)]
+        kinds: Counter[str] = Counter()
+        delays: dict[str, list[float]] = {}
         for located in ingest_many(records, self.city, self.params, now, self.max_future):
             if isinstance(located, DeadLetter):
                 out.append(self.dead_out(located))
                 continue
-            self.metrics.ingested.labels(located.kind).inc()
+            kinds[located.kind] += 1
             happened = arrival_time(located)
             if happened is not None:
                 delay = max(0.0, (located.received_at - happened).total_seconds())
-                self.metrics.arrival_delay.labels(located.kind).observe(delay)
+                delays.setdefault(located.kind, []).append(delay)
             identity = identity_of(located)
             carried.append((len(out), located))
             out.append(
@@ -360,6 +363,12 @@ class Worker:
                 if identity is None
                 else self.identity_out(located, identity)
             )
+        for kind, n in kinds.items():  # per kind, not per record: a label lookup is not free
+            self.metrics.ingested.labels(kind).inc(n)
+        for kind, values in delays.items():
+            observe = self.metrics.arrival_delay.labels(kind).observe
+            for delay in values:
+                observe(delay)
         with self.flying(out):
             placed = await self.delivery.confirm(out)
             # Readings go straight to scoring, the others through the identity stage. Hand the

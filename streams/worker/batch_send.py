@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from streams.worker.delivery import Outgoing, Result, Sends, faust_sends, placed_of
+from streams.worker.delivery import Outgoing, Placed, Result, Sends, faust_sends, placed_of
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -126,17 +126,18 @@ async def send_in_batches(producer: AIOKafkaProducer, outgoing: Sequence[Outgoin
     assert len(sent) == len(sends), "every record is in a batch or sent alone"
     unique = list({id(future): future for future, _ in sent}.values())
     done = await asyncio.gather(*unique, return_exceptions=True)
-    outcome = {id(future): result for future, result in zip(unique, done, strict=True)}
+    # Each future's outcome once: its error, or where its batch (or lone record) landed.
+    outcome: dict[int, BaseException | Placed | None] = {
+        id(future): result if isinstance(result, BaseException) else placed_of(result)
+        for future, result in zip(unique, done, strict=True)
+    }
     results: list[Result] = []
     for future, index in sent:
         result = outcome[id(future)]
-        if isinstance(result, BaseException):
+        if result is None or index is None or isinstance(result, BaseException):
             results.append(result)
         else:
-            placed = placed_of(result)
-            results.append(
-                placed if placed is None or index is None else (placed[0], placed[1] + index)
-            )
+            results.append((result[0], result[1] + index))
     # A batch refused for its size: its records again one by one (only a record too large on
     # its own is then reported too large).
     for future, positions, topic, partition in batches:
