@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from indices import ModelParams
@@ -81,8 +83,37 @@ def decode(raw: RawRecord, kind: Kind) -> InputEvent:
     """Parse and validate the record's bytes as a ``kind`` message; raises :class:`Rejected`."""
     if raw.value is None:
         raise Rejected("not_json", "empty message (null value); expected a JSON object")
+    data = read_json(raw.value)
+    if not isinstance(data, dict):
+        raise Rejected("schema", f"expected a JSON object, got {type(data).__name__}")
     try:
-        data = json.loads(raw.value)
+        return PARSERS[kind](data)
+    except ValidationError as exc:
+        raise Rejected("schema", f"invalid {kind}: {describe_validation_error(exc)}") from exc
+
+
+# orjson reads integers beyond 64 bits as floats (json: exact integers); such numbers have 19
+# digits or more, and any run of 19 digits (in a string too) sends the record to json.
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
+def read_json(value: bytes) -> object:
+    """``value`` read as :func:`json.loads` reads it; raises :class:`Rejected` saying why it
+    cannot be. Read by orjson where it reads the same: a subset of what json reads (UTF-8 only,
+    no NaN or Infinity, no lone surrogates, no byte-order mark, no long numbers), to the same
+    values, in half the time; anything else by json (:func:`json_loads`)."""
+    if _LONG_NUMBER.search(value):
+        return json_loads(value)
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return json_loads(value)
+
+
+def json_loads(value: bytes) -> object:
+    """``value`` read by :func:`json.loads`; raises :class:`Rejected` saying why it cannot be."""
+    try:
+        return json.loads(value)
     except UnicodeDecodeError as exc:
         raise Rejected("not_json", f"not UTF-8 text: {exc}") from exc
     except json.JSONDecodeError as exc:
@@ -93,12 +124,6 @@ def decode(raw: RawRecord, kind: Kind) -> InputEvent:
         raise Rejected("not_json", "JSON nested too deeply to read (over ~1,000 levels)") from exc
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits
         raise Rejected("not_json", f"JSON this reader refuses: {str(exc)[:200]}") from exc
-    if not isinstance(data, dict):
-        raise Rejected("schema", f"expected a JSON object, got {type(data).__name__}")
-    try:
-        return PARSERS[kind](data)
-    except ValidationError as exc:
-        raise Rejected("schema", f"invalid {kind}: {describe_validation_error(exc)}") from exc
 
 
 NOT_LOCATED = "not located yet"

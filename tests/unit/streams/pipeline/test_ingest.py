@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ import shapely
 from indices import ModelParams
 from streams.contract import DEAD_LETTER_VALUE_MAX, DeadLetter, LocatedEvent
 from streams.contract.deadletters import RawRecord
-from streams.pipeline.ingest import ingest, ingest_many
+from streams.pipeline.ingest import Rejected, ingest, ingest_many, json_loads, read_json
 from tests.cities import exact_gimpo
 
 CITY = exact_gimpo()
@@ -277,3 +278,36 @@ def test_a_reason_quoting_a_nul_is_escaped_so_postgresql_can_store_it() -> None:
     letter = dead(raw(incident(type="fi\x00re")))
     assert "\x00" not in letter.reason
     assert "\\x00" in letter.reason
+
+
+JSON_CASES = [
+    b'{"a": 1, "b": [2.5, true, null, "\\u00e9\\n"], "c": {"d": -0.0}}',
+    '{"name": "하성면"}'.encode(),
+    b'{"a": NaN, "b": Infinity}',  # json reads these, orjson does not
+    b'{"a": 1e400}',  # json: inf
+    b'{"a": 123456789012345678901234567890}',  # orjson: a float
+    b'{"a": -9223372036854775809, "b": 18446744073709551616}',
+    b'{"id": "1234567890123456789012"}',  # a long digit run in a string: json reads it
+    b'\xef\xbb\xbf{"a": 1}',  # a byte-order mark
+    b'{"a": "\\ud800"}',  # a lone surrogate
+    b'{"a": 1, "a": 2}',
+    b'{"a": 5e-324, "b": 2.2250738585072011e-308, "c": 1.0000000000000002}',
+    b'"just a string"',
+    b'{"a": "\xff"}',  # not UTF-8
+    b'{"a": 1',  # cut short
+    b"[" * 3000 + b"]" * 3000,  # too deep
+    b'{"a": ' + b"9" * 5000 + b"}",  # more digits than json reads
+]
+
+
+@pytest.mark.parametrize("value", JSON_CASES)
+def test_the_fast_json_read_gives_what_json_gives_or_json_refuses(value: bytes) -> None:
+    def outcome(read: Callable[[bytes], object]) -> tuple[str, str]:
+        try:
+            data = read(value)
+        except Rejected as exc:
+            return ("rejected", f"{exc.error}: {exc.reason}")
+        # repr tells an int from a float of the same value, and NaN equals itself
+        return ("read", repr(data))
+
+    assert outcome(read_json) == outcome(json_loads)
