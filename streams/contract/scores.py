@@ -39,6 +39,14 @@ class LocatedEvent(WireModel):
 
     @model_validator(mode="after")
     def _payload_matches_kind(self) -> LocatedEvent:
+        held = (
+            (self.incident is not None)
+            + (self.reading is not None)
+            + (self.safety is not None)
+            + (self.withdrawal is not None)
+        )
+        if held == 1 and getattr(self, self.kind) is not None:
+            return self  # the usual case, checked without building the lists below
         payload = {
             "incident": self.incident,
             "reading": self.reading,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
@@ -93,8 +92,10 @@ def decode(raw: RawRecord, kind: Kind) -> InputEvent:
 
 
 # orjson reads integers beyond 64 bits as floats (json: exact integers); such numbers have 19
-# digits or more, and any run of 19 digits (in a string too) sends the record to json.
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+# digits or more, and any run of 19 digits (in a string too) sends the record to json. Found by
+# turning every digit into 0 and looking for nineteen of them (a regular expression costs 4x).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 
 
 def read_json(value: bytes) -> object:
@@ -102,7 +103,7 @@ def read_json(value: bytes) -> object:
     cannot be. Read by orjson where it reads the same: a subset of what json reads (UTF-8 only,
     no NaN or Infinity, no lone surrogates, no byte-order mark, no long numbers), to the same
     values, in half the time; anything else by json (:func:`json_loads`)."""
-    if _LONG_NUMBER.search(value):
+    if _LONG_RUN in value.translate(_DIGITS_AS_ZERO):
         return json_loads(value)
     try:
         return orjson.loads(value)

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence, Set
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping, Sequence, Set
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -135,6 +135,9 @@ class Worker:
             app, settings, alert_ctx, alert_checkpoints, metrics, self.delivery
         )
         self.reads = ReadSwitch()
+        # The JSON of events sent to riskmon.identity while they may be forwarded by hand-off
+        # (same object, same bytes on riskmon.located): id -> (event, bytes), see reusing_json.
+        self._json: dict[int, tuple[LocatedEvent, bytes]] = {}
         self.cap_stage = CapStage(
             settings,
             config.city,
@@ -208,10 +211,12 @@ class Worker:
 
     def located_out(self, located: LocatedEvent) -> Outgoing:
         """``located`` on riskmon.located, on its district's partition."""
+        held = self._json.get(id(located))
+        value = held[1] if held is not None and held[0] is located else None
         return Outgoing(
             self.located,
             located.district.encode(),
-            located.model_dump_json().encode(),
+            located.model_dump_json().encode() if value is None else value,
             "located",
             partition=self.city.partition_of(located.district, self.settings.partitions),
         )
@@ -326,6 +331,25 @@ class Worker:
             partition=identity_partition(identity, self.settings.partitions),
         )
 
+    @contextmanager
+    def reusing_json(self, sent: Sequence[tuple[LocatedEvent, Outgoing]]) -> Iterator[None]:
+        """While ``sent`` (events and their records) is sent and handed off, the events sent
+        to riskmon.identity go on to riskmon.located (the identity stage forwards the same
+        objects) with the bytes they were sent with (:meth:`located_out`) instead of being
+        encoded again. Held by id, with the event itself: while held, no other object can
+        have its id."""
+        held = self._json
+        mine = [(located, out) for located, out in sent if out.what == "identity"]
+        for located, out in mine:
+            held[id(located)] = (located, out.value)
+        try:
+            yield
+        finally:
+            for located, _ in mine:
+                entry = held.get(id(located))
+                if entry is not None and entry[0] is located:
+                    del held[id(located)]
+
     async def send_identity(self, events: Sequence[LocatedEvent]) -> None:
         """Publish ``events`` (incidents, withdrawals) to riskmon.identity, confirmed."""
         out = []
@@ -333,7 +357,7 @@ class Worker:
             identity = identity_of(located)
             assert identity is not None  # not a reading
             out.append(self.identity_out(located, identity))
-        with self.flying(out):
+        with self.flying(out), self.reusing_json(list(zip(events, out, strict=True))):
             await self.hand_identity(await self.delivery.confirm(out), events)
 
     # --- ingest -------------------------------------------------------------------------------
@@ -369,7 +393,7 @@ class Worker:
             observe = self.metrics.arrival_delay.labels(kind).observe
             for delay in values:
                 observe(delay)
-        with self.flying(out):
+        with self.flying(out), self.reusing_json([(located, out[i]) for i, located in carried]):
             placed = await self.delivery.confirm(out)
             # Readings go straight to scoring, the others through the identity stage. Hand the
             # readings over first: they are in riskmon.located already, before anything the
