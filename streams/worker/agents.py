@@ -398,9 +398,16 @@ class Worker:
             # Readings go straight to scoring, the others through the identity stage. Hand the
             # readings over first: they are in riskmon.located already, before anything the
             # identity stage forwards there from this batch.
+            picked: dict[str, tuple[list[Placed | None], list[LocatedEvent]]] = {
+                "located": ([], []),
+                "identity": ([], []),
+            }
+            for i, located in carried:
+                where, which = picked[out[i].what]
+                where.append(placed[i])
+                which.append(located)
             for what, hand in (("located", self.hand_located), ("identity", self.hand_identity)):
-                picked = [(i, located) for i, located in carried if out[i].what == what]
-                await hand([placed[i] for i, _ in picked], [located for _, located in picked])
+                await hand(*picked[what])
 
     # --- the stages ---------------------------------------------------------------------------
     async def resume_positions(self, granted: Set[TP]) -> dict[TP, int]:

@@ -58,7 +58,14 @@ def contiguous(next_offset: int | None, items: Sequence[tuple[int, T]]) -> list[
     [(5, 'c'), (6, 'd')]
     >>> contiguous(4, [(5, "a")]), contiguous(None, [(0, "a")]), contiguous(9, [(7, "a")])
     ([], [], [])
+    >>> contiguous(5, [(5, "a"), (5, "b"), (7, "c")])  # a repeated offset is not a run
+    [(5, 'a')]
     """
+    if next_offset is not None and items and items[0][0] == next_offset:
+        # The usual hand-off: exactly the next offsets, in order (checked in one comparison).
+        end = next_offset + len(items)
+        if items[-1][0] == end - 1 and [o for o, _ in items] == list(range(next_offset, end)):
+            return list(items)
     taken: list[tuple[int, T]] = []
     expected = next_offset
     for offset, item in items:
