@@ -6,7 +6,9 @@ end), creates unique topics, and runs ``riskmon worker`` as a child process conf
 ``RISKMON_*`` variables, as tests/integration/harness.py does. Then:
 
 * ``pipeline_throughput``: produce K incidents as fast as possible and wait until the scores topic
-  shows, for every district, an update whose ``events`` equals the incidents sent to it.
+  shows, for every district, an update whose ``events`` equals the incidents sent to it. Then a
+  bare aiokafka consumer reads the same K records :data:`BARE_PASSES` times (``json.loads``
+  each): the ratio R is the median run's rate against the median of every run's passes.
 * ``pipeline_latency``: with the system idle, send one incident at a time and time produce ->
   ScoreUpdate on the scores topic, and produce -> ``score`` message on a websocket client of an
   in-process gateway (both matched by the driver's event id).
