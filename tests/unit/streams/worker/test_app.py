@@ -75,3 +75,13 @@ async def test_seek_to_committed_restores_first_and_returns_the_apps_offsets(
     assert asked[-1] == {other}
     assert seeks == {}
     assert positions == {located: 60, other: 11}
+
+
+async def test_faust_monitor_is_not_a_sensor_but_stays_reachable(app: RiskmonApp) -> None:
+    """Faust's Monitor keeps per-record statistics for web views riskmon does not run: the
+    worker leaves it out of the sensors called per record, and the consumer still finds it."""
+    list(app.on_init_dependencies())
+    assert app.monitor not in set(app.sensors)
+    app.monitor.track_tp_end_offset(TP("located", 0), 5)  # what Faust's consumer calls
+    list(app.on_init_dependencies())  # Faust may ask again: still out, no error
+    assert app.monitor not in set(app.sensors)
