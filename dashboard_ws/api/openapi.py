@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from dashboard_ws.api.routes import ROUTES, Route
+from dashboard_ws.public.service import DISTRICTS
 from streams.contract import (
     SCHEMAS,
     ApiError,
@@ -27,6 +28,7 @@ from streams.contract import (
     LoginRequest,
     LoginResponse,
     MeResponse,
+    OpenDistrictsDocument,
 )
 
 __all__ = ["openapi_document"]
@@ -62,6 +64,7 @@ def openapi_document(
     """The OpenAPI document of this gateway's history API (its city's districts and series)."""
     models: list[type[BaseModel]] = [SCHEMAS[route.answer] for route in ROUTES.values()]
     models += [ApiError, LoginRequest, LoginResponse, MeResponse, AuditResponse]
+    models += [OpenDistrictsDocument]
     wanted: list[tuple[type[BaseModel], Literal["serialization"]]] = [
         (model, "serialization") for model in models
     ]
@@ -71,6 +74,7 @@ def openapi_document(
         for name, route in ROUTES.items()
     }
     paths.update(_auth_paths(refs))
+    paths[DISTRICTS] = _open_path(refs)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -81,7 +85,9 @@ def openapi_document(
                 "events and dead letters, from PostgreSQL. Times are RFC 3339 with an offset. "
                 "List routes are paged: pass an answer's `next` as `after`. Every route needs "
                 "a session (browsers) or a bearer token (programs): POST /auth/login. Events "
-                "carry exact places and descriptions for analysts and admins only."
+                "carry exact places and descriptions for analysts and admins only. The one "
+                f"public route, {DISTRICTS}, is the open data: every district's grades an "
+                "hour late, with no event in it (docs/public.md)."
             ),
         },
         "security": SECURITY,
@@ -153,6 +159,61 @@ def _auth_paths(refs: dict[tuple[Any, Any], dict[str, Any]]) -> dict[str, Any]:
                 "responses": {"200": _json(ref(AuditResponse), "audit rows"), **denied},
             }
         },
+    }
+
+
+def _open_path(refs: dict[tuple[Any, Any], dict[str, Any]]) -> dict[str, Any]:
+    """``GET /open/districts.geojson``: public, cached, conditional (docs/public.md)."""
+    error = refs[(ApiError, "serialization")]
+    caching = {
+        "ETag": {"description": "changes with the bytes", "schema": {"type": "string"}},
+        "Last-Modified": {"description": "the hour's publication", "schema": {"type": "string"}},
+        "Cache-Control": {
+            "description": "public, max-age until the next publication",
+            "schema": {"type": "string"},
+        },
+    }
+    return {
+        "get": {
+            "operationId": "open_districts",
+            "summary": "Open data: every district's public grades as of the last full hour at "
+            "least an hour ago, as GeoJSON (no credentials; any origin may read it)",
+            "security": [],
+            "parameters": [
+                {
+                    "name": name,
+                    "in": "header",
+                    "required": False,
+                    "description": description,
+                    "schema": {"type": "string"},
+                }
+                for name, description in (
+                    ("If-None-Match", "an ETag of an earlier answer: 304 while it still holds"),
+                    ("If-Modified-Since", "an HTTP date: 304 if nothing was published since"),
+                )
+            ],
+            "responses": {
+                "200": {
+                    "description": "the FeatureCollection (RFC 7946)",
+                    "headers": caching,
+                    "content": {
+                        "application/geo+json": {
+                            "schema": refs[(OpenDistrictsDocument, "serialization")]
+                        }
+                    },
+                },
+                "304": {"description": "not modified since the ETag or date", "headers": caching},
+                "429": {
+                    "description": "too many requests from this address; see Retry-After",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    "content": {"application/json": {"schema": error}},
+                },
+                "503": {
+                    "description": DESCRIPTIONS[503],
+                    "content": {"application/json": {"schema": error}},
+                },
+            },
+        }
     }
 
 

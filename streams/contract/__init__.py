@@ -97,6 +97,7 @@ from streams.contract.inputs import (
     SafetyFact,
     SensorReading,
 )
+from streams.contract.open_data import OpenDistrictsDocument
 from streams.contract.schemas import (
     SCHEMAS,
     export_schemas,
@@ -200,6 +201,7 @@ __all__ = [
     "MeResponse",
     "Name",
     "Note",
+    "OpenDistrictsDocument",
     "RawRecord",
     "RequestErrorMessage",
     "SafetyFact",

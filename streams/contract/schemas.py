@@ -39,6 +39,7 @@ from streams.contract.complaints import (
 )
 from streams.contract.deadletters import DeadLetter
 from streams.contract.inputs import SAFETY_FACT, Incident, SensorReading
+from streams.contract.open_data import OpenDistrictsDocument
 from streams.contract.scores import DistrictScores, LocatedEvent, ScoreUpdate
 from streams.contract.websocket import WS_SERVER_MESSAGE, AckRequest
 from streams.contract.whatif import WhatIfResponse
@@ -80,6 +81,7 @@ SCHEMAS: dict[str, Any] = {
     "api-complaint-stats": ComplaintStatsResponse,
     "api-complaint-cells": ComplaintCellsResponse,
     "api-whatif": WhatIfResponse,
+    "open-districts": OpenDistrictsDocument,
 }
 
 

@@ -22,7 +22,9 @@ DISTRICTS = ["4157056000", "4157051500"]
 DOMAINS = ["composite", "safety", "fire", "group:natural"]
 NOW = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
 DOCUMENT = openapi_document(DISTRICTS, DOMAINS, version="1.2.3")
-ACCESS_PATHS = {"/auth/login", "/auth/logout", "/auth/me", "/api/audit"}  # not params' routes
+OPEN = "/open/districts.geojson"
+# not params' routes: access control, and the public open data
+ACCESS_PATHS = {"/auth/login", "/auth/logout", "/auth/me", "/api/audit", OPEN}
 OPERATIONS = [
     (path, item["get"]) for path, item in DOCUMENT["paths"].items() if path not in ACCESS_PATHS
 ]
@@ -47,7 +49,16 @@ def test_access_control_is_documented() -> None:
     for _, operation in OPERATIONS:
         assert {"401", "403"} <= set(operation["responses"])
     login = DOCUMENT["paths"]["/auth/login"]["post"]
-    assert login["security"] == []  # the one route that needs no credentials
+    open_data = DOCUMENT["paths"][OPEN]["get"]
+    # the two routes that need no credentials
+    public = [
+        path
+        for path, item in DOCUMENT["paths"].items()
+        for operation in item.values()
+        if operation.get("security") == []
+    ]
+    assert sorted(public) == sorted(["/auth/login", OPEN])
+    assert (login["security"], open_data["security"]) == ([], [])
     assert {"200", "401", "429"} <= set(login["responses"])
     assert set(DOCUMENT["paths"]["/api/audit"]["get"]["responses"]) >= {"200", "403"}
 
@@ -110,3 +121,17 @@ async def test_the_gateway_serves_it_without_a_database() -> None:
     served = json.loads(body)
     validate(served)
     assert served["paths"] == json.loads(json.dumps(DOCUMENT["paths"]))
+
+
+def test_the_open_data_route_is_documented_with_its_contract_schema() -> None:
+    operation = DOCUMENT["paths"][OPEN]["get"]
+    assert set(operation["responses"]) == {"200", "304", "429", "503"}
+    ok = operation["responses"]["200"]
+    assert ok["content"]["application/geo+json"]["schema"] == {
+        "$ref": "#/components/schemas/OpenDistrictsDocument"
+    }
+    assert {"ETag", "Last-Modified", "Cache-Control"} <= set(ok["headers"])
+    assert {p["name"] for p in operation["parameters"]} == {"If-None-Match", "If-Modified-Since"}
+    component = DOCUMENT["components"]["schemas"]["OpenDistrictsDocument"]
+    assert {"features", "as_of", "boundaries"} <= set(component["properties"])
+    assert SCHEMAS["open-districts"].__name__ == "OpenDistrictsDocument"

@@ -7,7 +7,9 @@ import json
 import re
 from datetime import UTC, datetime
 
+import pytest
 import shapely
+from pydantic import ValidationError
 
 from dashboard_ws.public.disclosure import PublicGrades, publication
 from dashboard_ws.public.geojson import (
@@ -20,6 +22,7 @@ from dashboard_ws.public.geojson import (
     simplified_boundaries,
 )
 from streams.city.config import default_city_config
+from streams.contract import OpenDistrictsDocument
 from tests.cities import exact_gimpo_config
 
 NOW = datetime(2026, 12, 5, 14, 37, tzinfo=UTC)
@@ -111,3 +114,31 @@ def test_the_approximate_city_works_and_says_it_is_approximate() -> None:
     assert len(doc["features"]) == len(config.city.codes) == 14
     assert doc["boundaries"]["approximate"] is True
     assert doc["boundaries"]["attribution"] is None
+
+
+def test_documents_conform_to_the_contract_schema_and_it_refuses_a_stray_field() -> None:
+    """What ``/open/districts.geojson`` answers is what its published schema (the contract's
+    ``open-districts``, also in the OpenAPI document) says: graded, withheld and unknown
+    districts, the official and the approximate city."""
+    graded = {"4157056000": PublicGrades(overall=4, safety=2, natural=1, calamity=4, crime=2),
+              "4157025000": PublicGrades(withheld=True)}  # fmt: skip
+    config = default_city_config()
+    approximate = document(
+        config.city,
+        simplified_boundaries(config.city),
+        {},
+        {},
+        publication(NOW),
+        BoundarySource(config.attribution, config.license, config.approximate),
+    )
+    for doc in (build(graded, {"4157056000": "m-1", "4157025000": "m-1"}), approximate):
+        parsed = OpenDistrictsDocument.model_validate(json.loads(encode(doc)))
+        assert len(parsed.features) == len(doc["features"])  # type: ignore[arg-type]
+    stray = json.loads(encode(build(graded, {})))
+    stray["features"][0]["properties"]["incident_id"] = "a leak"
+    with pytest.raises(ValidationError):
+        OpenDistrictsDocument.model_validate(stray)
+    out_of_scale = json.loads(encode(build(graded, {})))
+    out_of_scale["features"][0]["properties"]["grades"]["overall"] = 6
+    with pytest.raises(ValidationError):
+        OpenDistrictsDocument.model_validate(out_of_scale)
