@@ -8,7 +8,8 @@ validates it and sends every documented example to the parser.
 
 Access control is part of the document: every route needs the session cookie or a bearer token
 (``securitySchemes``), answers 401 without and 403 for a role too low; the login, logout, who-am-I
-and audit routes are described from their contract models too.
+and audit routes are described from their contract models too, and so is the one other route
+open to anyone, the open data ``/open/districts.geojson``.
 """
 
 from __future__ import annotations
@@ -85,9 +86,9 @@ def openapi_document(
                 "events and dead letters, from PostgreSQL. Times are RFC 3339 with an offset. "
                 "List routes are paged: pass an answer's `next` as `after`. Every route needs "
                 "a session (browsers) or a bearer token (programs): POST /auth/login. Events "
-                "carry exact places and descriptions for analysts and admins only. The one "
-                f"public route, {DISTRICTS}, is the open data: every district's grades an "
-                "hour late, with no event in it (docs/public.md)."
+                "carry exact places and descriptions for analysts and admins only. The open "
+                f"data, {DISTRICTS}, needs no credentials: every district's grades an hour "
+                "late, with no event in it (docs/public.md)."
             ),
         },
         "security": SECURITY,
