@@ -147,6 +147,19 @@ def _cluster(domain: str, kind: str, members: list[AlertSnapshot]) -> Cluster:
     )
 
 
+_Basis = tuple[str, str, str, str, float | None, Severity]
+"""One active alert's part of what the clusters are made of."""
+
+
+def _basis(alerts: Iterable[AlertSnapshot]) -> list[_Basis]:
+    """Every field of the active ``alerts`` that :func:`cluster_alerts` reads, in their order."""
+    return [
+        (alert.id, alert.domain, alert.rule, alert.district, alert.fired_at, alert.severity)
+        for alert in alerts
+        if alert.state in _ACTIVE and alert.fired_at is not None
+    ]
+
+
 ClusterChangeKind = Literal["formed", "changed", "dissolved"]
 
 
@@ -168,11 +181,14 @@ class ClusterTracker:
     :meth:`update` after a restart, at the cost of reporting every cluster as formed).
     """
 
-    __slots__ = ("_clusters",)
+    __slots__ = ("_basis", "_clusters")
 
     def __init__(self) -> None:
         """No clusters yet."""
         self._clusters: dict[str, Cluster] = {}
+        # What the clusters of the last update were made of (see :func:`_basis`); not state:
+        # a tracker read back by :meth:`from_dict` reclusters at its first update.
+        self._basis: tuple[Mapping[str, frozenset[str]], float, list[_Basis]] | None = None
 
     def clusters(self) -> list[Cluster]:
         """The clusters of the last :meth:`update`, by id."""
@@ -185,7 +201,18 @@ class ClusterTracker:
         window_s: float,
     ) -> list[ClusterChange]:
         """Recluster ``alerts`` (as :func:`cluster_alerts`) and return the changes: dissolved
-        ones first, then formed and changed, each by id."""
+        ones first, then formed and changed, each by id.
+
+        The alert stage calls this after every score update, most of which change no active
+        alert: when ``alerts`` hold the same active alerts, in the same order, as at the last
+        update (and the same ``adjacency`` and ``window_s``), the clusters are the same and
+        nothing changed, so the quadratic reclustering is skipped."""
+        alerts = list(alerts)
+        rows = _basis(alerts)
+        last = self._basis
+        if last is not None and last[0] is adjacency and last[1] == window_s and last[2] == rows:
+            return []
+        self._basis = (adjacency, window_s, rows)
         now = {cluster.id: cluster for cluster in cluster_alerts(alerts, adjacency, window_s)}
         home = {member: cluster.id for cluster in now.values() for member in cluster.members}
         changes: list[ClusterChange] = []

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indices.alerts import AlertSnapshot, AlertState, Severity
+from indices.alerts import clusters as clusters_module
 from indices.alerts.clusters import Cluster, ClusterTracker, cluster_alerts
 from indices.errors import InvalidState
 
@@ -183,6 +186,77 @@ def test_clusters_partition_the_alerts_whatever_the_order(
     members = [m for cluster in clusters for m in cluster.members]
     assert sorted(members) == sorted(a.id for a in alerts)
     assert len({cluster.id for cluster in clusters}) == len(clusters)
+
+
+def _recluster_always(tracker: ClusterTracker) -> ClusterTracker:
+    """``tracker`` made to forget what its last clusters were made of before every update."""
+
+    class Forgetful(ClusterTracker):
+        def update(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self._basis = None
+            return super().update(*args, **kwargs)
+
+    twin = Forgetful()
+    twin._clusters = dict(tracker._clusters)
+    return twin
+
+
+STEP = st.sampled_from(("same", "same", "add", "drop", "resolve", "severity", "adjacency"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(STEP, st.sampled_from("ABCDEX"), st.floats(0, 3600)), max_size=30))
+def test_the_tracker_skipping_unchanged_alerts_equals_reclustering_every_time(
+    steps: list[tuple[str, str, float]],
+) -> None:
+    """The tracker skips reclustering when the active alerts are those of its last update: its
+    changes must be exactly those of a tracker that reclusters every time (the oracle), whatever
+    happens between updates: the same alerts again, one more or fewer, one resolved (no longer
+    active: its cluster dissolves), a severity raised (its cluster changes), another adjacency."""
+    tracker, oracle = ClusterTracker(), _recluster_always(ClusterTracker())
+    alerts: list[AlertSnapshot] = []
+    adjacency: dict[str, frozenset[str]] = ADJACENCY
+    for what, district, t in steps:
+        if what == "add":
+            alerts.append(alert(district, t))
+        elif what == "drop" and alerts:
+            alerts.pop(0)
+        elif what == "resolve" and alerts:
+            alerts[-1] = replace(alerts[-1], state=AlertState.RESOLVED)
+        elif what == "severity" and alerts:
+            alerts[0] = replace(alerts[0], severity=Severity.SEVERE)
+        elif what == "adjacency":
+            adjacency = {**ADJACENCY, district: frozenset("ABCDEX") - {district}}
+        assert tracker.update(list(alerts), adjacency, WINDOW) == oracle.update(
+            list(alerts), adjacency, WINDOW
+        )
+        assert tracker == oracle
+
+
+def test_the_tracker_skips_reclustering_the_same_alerts(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracker = ClusterTracker()
+    a, c = alert("A", 0.0), alert("C", 60.0)
+    tracker.update([a, c], ADJACENCY, WINDOW)
+    calls: list[int] = []
+    real = clusters_module.cluster_alerts
+
+    def counted(*args: Any) -> list[Cluster]:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(clusters_module, "cluster_alerts", counted)
+    assert tracker.update([a, c], ADJACENCY, WINDOW) == []
+    pending = alert("X", 5.0, state=AlertState.PENDING)
+    assert tracker.update([a, pending, c], ADJACENCY, WINDOW) == []
+    assert calls == []  # a pending alert is in no cluster
+    assert tracker.update([a, c], ADJACENCY, WINDOW * 2) == []  # still none, but reclustered
+    assert calls == [1]
+    joined = {**ADJACENCY, "A": frozenset("BC")}  # another adjacency: A now touches C
+    assert [(x.what, x.cluster.id) for x in tracker.update([a, c], joined, WINDOW * 2)] == [
+        ("dissolved", "fire:hazard:C:60000000"),
+        ("changed", "fire:hazard:A:0"),
+    ]
+    assert calls == [1, 1]
 
 
 @pytest.mark.parametrize("data", [{}, {"clusters": [{"id": "x"}]}])
