@@ -123,6 +123,13 @@ class WorkerMetrics:
             ["stage", "outcome"],
             registry=r,
         )
+        self.handoff_failures = Counter(
+            "riskmon_worker_handoff_failures_total",
+            "Hand-offs a stage's lane failed to apply (logged; their records are read from the "
+            "topic instead)",
+            ["stage"],
+            registry=r,
+        )
         self.batch_records = Histogram(
             "riskmon_worker_batch_records",
             "Records an agent took in one batch (small under light load, up to RISKMON_BATCH_MAX "

@@ -18,10 +18,11 @@ are ours is the consumer's :class:`~streams.worker.ownership.Ownership`, read at
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence, Set
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,11 +47,15 @@ from streams.worker.complaints_stage import register_complaints
 from streams.worker.delivery import Delivery, Outgoing, Placed
 from streams.worker.handoff import Reads, ReadSwitch, by_partition
 from streams.worker.identity_stage import IdentityStage
+from streams.worker.lanes import Lane
 from streams.worker.outage import utcnow
 from streams.worker.ownership import Ownership
 from streams.worker.scoring_stage import ScoringStage
 
 log = logging.getLogger("riskmon.worker")
+
+DRAIN_S = 10.0
+"""Longest a rebalance or shutdown waits for the lanes' hand-offs."""
 
 HANDED = frozenset({"identity", "located", "alert_input"})
 """The outputs a next stage of this worker may take by hand-off."""
@@ -135,6 +140,11 @@ class Worker:
             app, settings, alert_ctx, alert_checkpoints, metrics, self.delivery
         )
         self.reads = ReadSwitch()
+        # The alert stage takes its hand-offs beside scoring, not inside its batches.
+        failures = metrics.handoff_failures
+        self.alert_lane: Lane[list[tuple[int, ScoreUpdate]]] = Lane(
+            "alerts", self.hand_alerts, failed=lambda: failures.labels("alerts").inc()
+        )
         # The JSON of events sent to riskmon.identity while they may be forwarded by hand-off
         # (same object, same bytes on riskmon.located): id -> (event, bytes), see reusing_json.
         self._json: dict[int, tuple[LocatedEvent, bytes]] = {}
@@ -201,13 +211,29 @@ class Worker:
             out.append(Outgoing(self.scores, key, value, "score"))
             # The alert stage sees every district on one partition (clusters span districts).
             out.append(Outgoing(self.alert_input, key, value, "alert_input", partition=0))
-        with self.flying(out):
+        flying = ExitStack()
+        flying.enter_context(self.flying(out))
+        try:
             placed = await self.delivery.confirm(out)
             if self.settings.handoff and updates:
                 alert_input = by_partition(placed[1::2], updates).get(0, [])
                 if alert_input:
-                    reads = await self.alert_stage.handoff(alert_input, utcnow())
-                    await self.switch_reads(self.settings.topics.alert_input, reads)
+                    # Released (no longer in flight) once the alert stage has had them.
+                    release = flying.pop_all()
+                    try:
+                        await self.alert_lane.submit(alert_input, release.close)
+                    except BaseException:
+                        release.close()
+                        raise
+        finally:
+            flying.close()
+
+    async def hand_alerts(self, handed: list[list[tuple[int, ScoreUpdate]]]) -> None:
+        """The alert stage's side of :meth:`send_updates`, in its lane (every hand-off waiting
+        there at once, in the order they were sent)."""
+        placed = [record for records in handed for record in records]
+        reads = await self.alert_stage.handoff(placed, utcnow())
+        await self.switch_reads(self.settings.topics.alert_input, reads)
 
     def located_out(self, located: LocatedEvent) -> Outgoing:
         """``located`` on riskmon.located, on its district's partition."""
@@ -433,7 +459,17 @@ class Worker:
         await self.scoring.on_assigned(assigned)
         await self.alert_stage.on_assigned(assigned)
 
+    async def drain_lanes(self) -> None:
+        """Let the stages' lanes apply what they were handed (before a rebalance or shutdown
+        saves or drops states), for at most :data:`DRAIN_S`: what is not applied by then is
+        left to the topics (the states do not continue at it)."""
+        try:
+            await asyncio.wait_for(self.alert_lane.drain(), DRAIN_S)
+        except TimeoutError:
+            log.warning("hand-offs not applied within drain_s=%s: left to the topics", DRAIN_S)
+
     async def on_revoked(self, revoked: Set[TP]) -> None:
+        await self.drain_lanes()
         self.reads.forget(revoked)
         await self.cap_stage.on_revoked(revoked)
         await self.identity_stage.on_revoked(revoked)
@@ -533,6 +569,8 @@ def register(
 
     @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]
     async def on_shutdown(sender: Any, **_: Any) -> None:
+        await worker.drain_lanes()
         await worker.save_dirty()
+        await worker.alert_lane.close()
 
     return worker
