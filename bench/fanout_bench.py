@@ -213,6 +213,8 @@ COUNTED = (
     "riskmon_gateway_scores_built",
     "riskmon_gateway_refused",
     "riskmon_gateway_updates_consumed",
+    "riskmon_gateway_socket_writes",
+    "riskmon_gateway_write_passes",
 )
 
 

@@ -61,6 +61,8 @@ class ShellStats:
     """Alert messages and answers to one client."""
     heartbeats_sent: int = 0
     write_passes: int = 0
+    socket_writes: int = 0
+    """Writes to client sockets: each carries every message a client was due at one pass."""
     """Passes of the writer over the clients with something due (:mod:`dashboard_ws.fanout`)."""
     clients_blocked: int = 0
     """Clients skipped at the last pass because their socket buffer was over the limit."""
@@ -128,6 +130,12 @@ class GatewayCollector:
             "riskmon_gateway_write_passes",
             "Passes of the one writer task over the clients with a message due.",
             value=shell.write_passes,
+        )
+        yield CounterMetricFamily(
+            "riskmon_gateway_socket_writes",
+            "Writes to client sockets; one carries every message a client was due at a pass "
+            "(a scores message and the alerts queued behind it), so fewer than messages sent.",
+            value=shell.socket_writes,
         )
         yield GaugeMetricFamily(
             "riskmon_gateway_clients_blocked",
