@@ -54,7 +54,7 @@ from streams.worker.scoring_stage import ScoringStage
 
 log = logging.getLogger("riskmon.worker")
 
-DRAIN_S = 10.0
+DRAIN_S = 5.0
 """Longest a rebalance or shutdown waits for the lanes' hand-offs."""
 
 HANDED = frozenset({"identity", "located", "alert_input"})
