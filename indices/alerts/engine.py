@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -128,7 +129,7 @@ class AlertEngine:
     ignored. Pass the same :class:`AlertConfig` to every call (a changed config applies from the
     next call on)."""
 
-    __slots__ = ("_keys", "_open", "_tracks", "merged_on_load")
+    __slots__ = ("_explaining", "_keys", "_open", "_tracks", "merged_on_load")
 
     def __init__(self) -> None:
         """An empty engine; prefer :meth:`new` or :meth:`from_dict`."""
@@ -136,6 +137,9 @@ class AlertEngine:
         # caller closes them (they are not part of the engine's state or equality).
         self.merged_on_load: tuple[AlertSnapshot, ...] = ()
         self._open: dict[Key, AlertSnapshot] = {}
+        # district -> how many of its open alerts are a domain's hazard alert (derived from
+        # _open, kept as keys come and go): what keeps its composite alert from opening.
+        self._explaining: Counter[str] = Counter()
         self._tracks: dict[tuple[str, str], tuple[float, tuple[tuple[str, float], ...]]] = {}
         # key -> (last opened_at in µs, end of cooldown or None)
         self._keys: dict[Key, tuple[int, float | None]] = {}
@@ -255,14 +259,21 @@ class AlertEngine:
     def _explained(self, key: Key) -> bool:
         """A composite hazard alert whose district has a domain's hazard alert open."""
         district, domain, kind = key
-        return (
-            domain == COMPOSITE
-            and kind == "hazard"
-            and any(
-                other[0] == district and other[2] == "hazard" and other[1] != COMPOSITE
-                for other in self._open
-            )
-        )
+        return domain == COMPOSITE and kind == "hazard" and self._explaining[district] > 0
+
+    def _opened(self, alert: AlertSnapshot) -> None:
+        """Add ``alert`` to the open alerts under a key none holds."""
+        self._open[alert.key] = alert
+        if _explains(alert.key):
+            self._explaining[alert.district] += 1
+
+    def _closed(self, alert: AlertSnapshot) -> None:
+        """Remove the open alert of ``alert``'s key."""
+        del self._open[alert.key]
+        if _explains(alert.key):
+            self._explaining[alert.district] -= 1
+            if not self._explaining[alert.district]:
+                del self._explaining[alert.district]
 
     def _start(
         self, key: Key, params: Mapping[str, RuleParams], reading: _Reading, t: float
@@ -291,7 +302,7 @@ class AlertEngine:
             reported_peak=reading.value,
             reported_severity=reading.severity,
         )
-        self._open[key] = alert
+        self._opened(alert)
         changes = [AlertChange("opened", alert)]
         composite = self._open.get((key[0], COMPOSITE, "hazard"))
         pending = composite is not None and composite.state is AlertState.PENDING
@@ -338,7 +349,7 @@ class AlertEngine:
         state = transition(alert.state, trigger)
         resolution = "cleared" if trigger is Trigger.CLOSE_CONDITION else "timeout"
         closed = dataclasses.replace(alert, state=state, resolved_at=t, resolution=resolution)
-        del self._open[alert.key]
+        self._closed(alert)
         if alert.state is AlertState.PENDING:  # never fired: no cooldown
             return AlertChange(change_kind(alert.state, trigger), closed)
         cooldown = max(p.cooldown_s for p in _own(alert, params))
@@ -350,7 +361,7 @@ class AlertEngine:
         """Withdraw a pending composite alert: a domain's alert of its district explains it."""
         state = transition(alert.state, Trigger.SUPERSEDE)
         closed = dataclasses.replace(alert, state=state, resolved_at=t, resolution="superseded")
-        del self._open[alert.key]
+        self._closed(alert)
         return AlertChange(change_kind(alert.state, Trigger.SUPERSEDE), closed)
 
     # --- persistence ----------------------------------------------------------------------------
@@ -388,7 +399,10 @@ class AlertEngine:
         try:
             for item in data["alerts"]:
                 alert = AlertSnapshot.from_dict(item)
-                engine._open[alert.key] = alert
+                held = engine._open.get(alert.key)
+                if held is not None:  # (to_dict never writes two; the last one stays)
+                    engine._closed(held)
+                engine._opened(alert)
             for district, domain, t, feeds in data["tracks"]:
                 pairs = tuple((str(kind), float(seen)) for kind, seen in feeds)
                 engine._tracks[(str(district), str(domain))] = (float(t), pairs)
@@ -402,6 +416,11 @@ class AlertEngine:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _explains(key: Key) -> bool:
+    """Whether an open alert of ``key`` keeps its district's composite alert from opening."""
+    return key[2] == "hazard" and key[1] != COMPOSITE
 
 
 def _params(rules: DomainRules, kind: str) -> dict[str, RuleParams]:

@@ -154,6 +154,9 @@ class CityAlerts:
     # The engine's clock is the observations' (score updates' as_of), not the wall clock: the
     # newest as_of seen, and the wall-clock moment it was seen (see :meth:`event_time`).
     clock: tuple[float, float] | None = None
+    # Whether ``cluster_of`` holds the clusters of the engine's alerts as they are now (see
+    # :meth:`_publish`); not state: a restored CityAlerts checks once.
+    clusters_current: bool = field(default=False, compare=False, repr=False)
 
     def fresh(self, topic: str, offset: int) -> bool:
         """True once per record: records below the next offset were applied before a crash."""
@@ -240,7 +243,24 @@ class CityAlerts:
     def _publish(
         self, changes: Iterable[AlertChange], ctx: AlertingContext, now: datetime
     ) -> list[Alert]:
-        """Alert messages for ``changes`` plus open alerts whose cluster changed."""
+        """Alert messages for ``changes`` plus open alerts whose cluster changed.
+
+        The engine reports every change of an open alert's state, severity or firing time (the
+        fields clusters are made of) as an :class:`~indices.alerts.AlertChange`, and every
+        change of the engine comes through here: with no change, the clusters are those of the
+        last call and nothing is published. Most score updates change no alert, and looking at
+        every open alert (sorting them, reclustering, comparing memberships) made an update
+        cost O(open alerts): ~5 ms with 14,000 open in a 3,500-district city."""
+        changes = list(changes)
+        if not changes and self.clusters_current:
+            return []
+        return self._publish_all(changes, ctx, now)
+
+    def _publish_all(
+        self, changes: list[AlertChange], ctx: AlertingContext, now: datetime
+    ) -> list[Alert]:
+        """:meth:`_publish` looking at every open alert."""
+        self.clusters_current = True
         latest = {change.alert.id: (change.what, change.alert) for change in changes}
         open_alerts = self.engine.open_alerts()
         self.tracker.update(open_alerts, ctx.adjacency, ctx.cluster_window_s)

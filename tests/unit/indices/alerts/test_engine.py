@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -353,7 +354,11 @@ def _check_hazard_invariants(engine: AlertEngine) -> None:
         assert len(set(alert.triggers)) == len(alert.triggers)
         assert set(holding) <= set(alert.triggers) <= set(KIND_RULES[alert.rule])
         assert set(holding) <= set(alert.active)
-    domains = {a.district for a in alerts if a.rule == "hazard" and a.domain != "composite"}
+    explaining = Counter(
+        a.district for a in alerts if a.rule == "hazard" and a.domain != "composite"
+    )
+    domains = set(explaining)
+    assert engine._explaining == explaining  # the engine's index of them, kept as keys change
     for alert in alerts:
         if alert.domain == "composite" and alert.state is AlertState.PENDING:
             assert alert.district not in domains
