@@ -461,8 +461,9 @@ class Worker:
 
     async def drain_lanes(self) -> None:
         """Let the stages' lanes apply what they were handed (before a rebalance or shutdown
-        saves or drops states), for at most :data:`DRAIN_S`: what is not applied by then is
-        left to the topics (the states do not continue at it)."""
+        saves or drops states), waiting at most :data:`DRAIN_S`. A hand-off still running after
+        that applies only where its stage still holds the state at those offsets (under the
+        stage's lock, as always); whatever it does not apply is read from the topic."""
         try:
             await asyncio.wait_for(self.alert_lane.drain(), DRAIN_S)
         except TimeoutError:
