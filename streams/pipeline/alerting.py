@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 from indices import IndicesError
@@ -31,6 +32,8 @@ from indices.errors import InvalidState
 from indices.taxonomy import SENSOR_DOMAIN
 from streams.city.config import CityConfig
 from streams.contract import AckRejection, AckResult, Alert, AlertAck, Driver, ScoreUpdate
+
+_BY_ID = attrgetter("id")
 
 COMPOSITE = "composite"
 
@@ -157,6 +160,9 @@ class CityAlerts:
     # Whether ``cluster_of`` holds the clusters of the engine's alerts as they are now (see
     # :meth:`_publish`); not state: a restored CityAlerts checks once.
     clusters_current: bool = field(default=False, compare=False, repr=False)
+    # Whether ``cluster_of`` was built from the tracker's clusters by this object (a restored
+    # one rebuilds it once): then an update that changes no cluster changes no membership.
+    clusters_mapped: bool = field(default=False, compare=False, repr=False)
 
     def fresh(self, topic: str, offset: int) -> bool:
         """True once per record: records below the next offset were applied before a crash."""
@@ -262,13 +268,16 @@ class CityAlerts:
         """:meth:`_publish` looking at every open alert."""
         self.clusters_current = True
         latest = {change.alert.id: (change.what, change.alert) for change in changes}
-        open_alerts = self.engine.open_alerts()
-        self.tracker.update(open_alerts, ctx.adjacency, ctx.cluster_window_s)
-        clusters = {m: c.id for c in self.tracker.clusters() for m in c.members}
-        for alert in open_alerts:
-            if clusters.get(alert.id) != self.cluster_of.get(alert.id) and alert.id not in latest:
-                latest[alert.id] = ("updated", alert)
-        self.cluster_of = clusters
+        # The tracker sorts what it clusters itself; only the messages below go by id.
+        open_alerts = self.engine.open_alerts(by_id=False)
+        moved = self.tracker.update(open_alerts, ctx.adjacency, ctx.cluster_window_s)
+        if moved or not self.clusters_mapped:  # else the same clusters, the same memberships
+            self.clusters_mapped = True
+            clusters = {m: c.id for c in self.tracker.clusters() for m in c.members}
+            for alert in sorted(open_alerts, key=_BY_ID):
+                if clusters.get(alert.id) != self.cluster_of.get(alert.id):
+                    latest.setdefault(alert.id, ("updated", alert))
+            self.cluster_of = clusters
         return [self._message(what, alert, ctx, now) for what, alert in latest.values()]
 
     def _message(

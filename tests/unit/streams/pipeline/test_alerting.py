@@ -373,9 +373,12 @@ def test_a_burst_after_warm_up_is_one_alert_with_the_default_rules() -> None:
 
 
 class EveryAlertEveryTime(CityAlerts):
-    """The oracle: looks at every open alert after every update, as before the skip."""
+    """The oracle: reclusters and compares every open alert's cluster after every update, as
+    before the skips (of the update, of the clusters' comparison, of the tracker)."""
 
     def _publish(self, changes, ctx, now):  # type: ignore[no-untyped-def]
+        self.clusters_mapped = False
+        self.tracker._basis = None
         return self._publish_all(list(changes), ctx, now)
 
 
