@@ -157,12 +157,9 @@ class CityAlerts:
     # The engine's clock is the observations' (score updates' as_of), not the wall clock: the
     # newest as_of seen, and the wall-clock moment it was seen (see :meth:`event_time`).
     clock: tuple[float, float] | None = None
-    # Whether ``cluster_of`` holds the clusters of the engine's alerts as they are now (see
-    # :meth:`_publish`); not state: a restored CityAlerts checks once.
+    # Whether ``cluster_of`` was built here from the tracker's clusters of the engine's alerts
+    # as they are now (see :meth:`_publish`); not state: a restored CityAlerts rebuilds it once.
     clusters_current: bool = field(default=False, compare=False, repr=False)
-    # Whether ``cluster_of`` was built from the tracker's clusters by this object (a restored
-    # one rebuilds it once): then an update that changes no cluster changes no membership.
-    clusters_mapped: bool = field(default=False, compare=False, repr=False)
 
     def fresh(self, topic: str, offset: int) -> bool:
         """True once per record: records below the next offset were applied before a crash."""
@@ -266,13 +263,12 @@ class CityAlerts:
         self, changes: list[AlertChange], ctx: AlertingContext, now: datetime
     ) -> list[Alert]:
         """:meth:`_publish` looking at every open alert."""
-        self.clusters_current = True
+        mapped, self.clusters_current = self.clusters_current, True
         latest = {change.alert.id: (change.what, change.alert) for change in changes}
         # The tracker sorts what it clusters itself; only the messages below go by id.
         open_alerts = self.engine.open_alerts(by_id=False)
         moved = self.tracker.update(open_alerts, ctx.adjacency, ctx.cluster_window_s)
-        if moved or not self.clusters_mapped:  # else the same clusters, the same memberships
-            self.clusters_mapped = True
+        if moved or not mapped:  # else the same clusters, the same memberships
             clusters = {m: c.id for c in self.tracker.clusters() for m in c.members}
             for alert in sorted(open_alerts, key=_BY_ID):
                 if clusters.get(alert.id) != self.cluster_of.get(alert.id):

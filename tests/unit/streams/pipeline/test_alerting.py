@@ -377,7 +377,7 @@ class EveryAlertEveryTime(CityAlerts):
     before the skips (of the update, of the clusters' comparison, of the tracker)."""
 
     def _publish(self, changes, ctx, now):  # type: ignore[no-untyped-def]
-        self.clusters_mapped = False
+        self.clusters_current = False
         self.tracker._basis = None
         return self._publish_all(list(changes), ctx, now)
 
