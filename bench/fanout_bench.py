@@ -302,6 +302,7 @@ async def _phase(rig: Rig, n: int) -> Result:
         hello = await clients.read_all(60 + n / 20)
         connect_cores = connect_cpu.shares()
         connected = sum(int(h["clients"]) for h in hello)
+        client_loop = ",".join(sorted({str(h.get("loop", "asyncio")) for h in hello}))
         failures: Counter[str] = Counter()
         for h in hello:
             failures.update(h["failures"])
@@ -361,6 +362,7 @@ async def _phase(rig: Rig, n: int) -> Result:
     result.update(
         {
             "connect_s": None if connect_s is None else round(connect_s, 2),
+            "client_loop": client_loop,
             "gateway_clients_reported": gateway_clients,
             "client_processes_rss_mib": round(client_rss / MIB, 1),
             "cores": cores,

@@ -3,7 +3,10 @@ clients of one gateway, recording when each district update arrives.
 
 Run by the benchmark as ``python bench/fanout_clients.py --port P --clients N`` with the bearer
 token in the environment (``RISKMON_BENCH_TOKEN``, so it is not on a command line). Standard
-library only (no numpy, no websockets), so that a process starts fast and small.
+library only (no numpy, no websockets), so that a process starts fast and small, and uvloop's
+event loop where it is installed (the ``test`` extra): at 1,000 clients the four client
+processes took 0.36 cores on uvloop against 0.56 on asyncio's loop (2026-12-06), CPU the
+gateway shares on one machine. ``--loop asyncio`` runs them without it.
 
 The clients are lean on purpose: one :class:`asyncio.Protocol` per connection that does the
 RFC 6455 opening handshake itself (``Authorization: Bearer``, ``Sec-WebSocket-Accept`` checked),
@@ -44,6 +47,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import importlib.util
 import itertools
 import json
 import os
@@ -56,7 +60,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 __all__ = [
     "PARSERS",
@@ -192,8 +196,8 @@ class LeanClient(asyncio.Protocol):
     others: int = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses but have its methods
+        self.transport = cast(asyncio.Transport, transport)
         self.key = base64.b64encode(os.urandom(16))
         request = (
             f"GET {self.path} HTTP/1.1\r\n"
@@ -205,7 +209,7 @@ class LeanClient(asyncio.Protocol):
             f"Authorization: Bearer {self.token}\r\n"
             "User-Agent: riskmon-fanout-bench\r\n\r\n"
         )
-        transport.write(request.encode())
+        self.transport.write(request.encode())
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.live.done():
@@ -477,6 +481,7 @@ async def _run(args: argparse.Namespace, token: str) -> int:
         {
             "event": "connected",
             "pid": os.getpid(),
+            "loop": args.loop,
             "clients": len(connector.clients),
             "failures": dict(connector.failures),
             "first_start": connector.first_start,
@@ -532,6 +537,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=60.0, help="per client: to snapshot")
     parser.add_argument("--verify-every", type=int, default=64, help="json.loads 1 in N")
     parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        help="the event loop: uvloop (where installed) takes about a third less CPU per frame",
+    )
+    parser.add_argument(
         "--parse",
         choices=sorted(PARSERS),
         default="regex",
@@ -546,6 +557,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not token:
         print(f"{TOKEN_ENV} is not set", file=sys.stderr)
         return 2
+    if args.loop == "uvloop":
+        import uvloop  # the test extra installs it
+
+        return uvloop.run(_run(args, token))
     return asyncio.run(_run(args, token))
 
 

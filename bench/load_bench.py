@@ -703,6 +703,7 @@ async def _measure(
         hello = await clients.read_all(60 + n / 20)
         connect_cores = connect_cpu.shares()
         connected = sum(int(h["clients"]) for h in hello)
+        client_loop = ",".join(sorted({str(h.get("loop", "asyncio")) for h in hello}))
         failures: Counter[str] = Counter()
         for h in hello:
             failures.update(h["failures"])
@@ -828,6 +829,7 @@ async def _measure(
         "clients": n,
         "client_processes": len(results),
         "connected": connected,
+        "client_loop": client_loop,
         "connect_failures": dict(failures),
         "connect_s": None if connect_s is None else round(connect_s, 2),
         "gateway_clients_reported": gateway_clients,

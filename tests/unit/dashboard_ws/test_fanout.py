@@ -1,5 +1,6 @@
 """The gateway's writer over real websocket connections on localhost: what a client is due at one
-pass reaches it in order, in one socket write."""
+pass reaches it in order, in one socket write; the frames are the pass's shared bytes where the
+connection negotiated no extension (as the gateway's do) and its protocol's own where it did."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -30,13 +32,18 @@ class Rig:
     clients: list[ClientConnection] = field(default_factory=list)
     cids: list[ClientId] = field(default_factory=list)
     transport_writes: int = 0  # writes to the server side's sockets, counted as they happen
+    written: dict[ClientId, list[bytes]] = field(default_factory=dict)  # what, per client
 
     async def received(self, client: ClientConnection, n: int) -> list[dict[str, Any]]:
         return [json.loads(await asyncio.wait_for(client.recv(), 5)) for _ in range(n)]
 
 
 @asynccontextmanager
-async def rig(clients: int, *, coalesce_s: float = 0.1) -> AsyncIterator[Rig]:
+async def rig(
+    clients: int, *, coalesce_s: float = 0.1, compression: Literal["deflate"] | None = None
+) -> AsyncIterator[Rig]:
+    """``clients`` live clients of a hub and its writer; ``compression=None`` as the gateway
+    serves (``"deflate"``: both sides negotiate permessage-deflate)."""
     hub, shell = Hub(coalesce_s=coalesce_s), ShellStats(stale_after_s=15.0)
     fanout = Fanout(
         hub,
@@ -55,9 +62,11 @@ async def rig(clients: int, *, coalesce_s: float = 0.1) -> AsyncIterator[Rig]:
         await ws.send(hub.take_snapshot(cid))
         hub.go_live(cid)
         write = ws.transport.write
+        written = box.written[cid] = []
 
         def counted(data: bytes | bytearray | memoryview) -> None:
             box.transport_writes += 1
+            written.append(bytes(data) if not isinstance(data, bytes) else data)
             write(data)
 
         ws.transport.write = counted  # type: ignore[method-assign]
@@ -72,10 +81,12 @@ async def rig(clients: int, *, coalesce_s: float = 0.1) -> AsyncIterator[Rig]:
             hub.remove_client(cid)
 
     writer = asyncio.create_task(fanout.run())
-    async with serve(handler, "127.0.0.1", 0) as server:
+    async with serve(handler, "127.0.0.1", 0, compression=compression) as server:
         port = server.sockets[0].getsockname()[1]
         for _ in range(clients):
-            client = await connect(f"ws://127.0.0.1:{port}")
+            client = await connect(
+                f"ws://127.0.0.1:{port}", compression=compression, max_size=2**20
+            )
             assert json.loads(await client.recv())["type"] == "snapshot"
             box.clients.append(client)
         await asyncio.wait_for(joined.wait(), 5)
@@ -88,8 +99,11 @@ async def rig(clients: int, *, coalesce_s: float = 0.1) -> AsyncIterator[Rig]:
             writer.cancel()
 
 
-async def test_a_scores_message_and_the_alerts_behind_it_go_in_one_write_in_order() -> None:
-    async with rig(2, coalesce_s=0.2) as r:
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_a_scores_message_and_the_alerts_behind_it_go_in_one_write_in_order(
+    compression: Literal["deflate"] | None,
+) -> None:
+    async with rig(2, coalesce_s=0.2, compression=compression) as r:
         wake = r.hub.offer(score_update(DISTRICT, 1)).wake
         r.fanout.wake(wake)
         first = [await r.received(c, 1) for c in r.clients]
@@ -125,3 +139,51 @@ async def test_a_lone_message_and_a_heartbeat_still_go_and_are_counted() -> None
         assert beat["type"] == "heartbeat"
         assert datetime.fromisoformat(beat["at"]).tzinfo == UTC
         assert r.shell.heartbeats_sent >= 1
+
+
+def answer(n: int, size: int, fill: str = "a") -> str:
+    """An answer message of ``size`` UTF-8 bytes (``fill`` of one to three bytes per char)."""
+    head = json.dumps({"type": "answer", "n": n, "pad": ""})
+    room = size - len(head.encode())
+    width = len(fill.encode())
+    text = json.dumps({"type": "answer", "n": n, "pad": fill * (room // width)}, ensure_ascii=False)
+    return text + " " * (size - len(text.encode()))  # JSON allows trailing blanks
+
+
+# The three length encodings of a frame header and their edges, in bytes of UTF-8.
+SIZES = (40, 125, 126, 127, 65_535, 65_536, 300_000)
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_messages_of_every_length_arrive_whole_in_order(
+    compression: Literal["deflate"] | None,
+) -> None:
+    async with rig(2, compression=compression) as r:
+        texts = [answer(n, size, "가" if n % 2 else "a") for n, size in enumerate(SIZES)]
+        assert [len(t.encode()) for t in texts] == list(SIZES)
+        for cid in r.cids:
+            for n, text in enumerate(texts):
+                r.hub.tell(cid, f"answer:{n}", text)
+            r.fanout.wake((cid,))
+        for client in r.clients:
+            got = [await asyncio.wait_for(client.recv(), 5) for _ in texts]
+            assert got == texts
+
+
+async def test_clients_taking_the_same_message_are_written_the_same_bytes() -> None:
+    async with rig(3) as r:
+        r.fanout.wake(r.hub.offer(score_update(DISTRICT, 1)).wake)
+        for client in r.clients:
+            (message,) = await r.received(client, 1)
+            assert message["districts"][0]["seq"] == 1
+        last = [r.written[cid][-1] for cid in r.cids]
+        assert last[0] is last[1] is last[2]  # framed once in the pass, not once per client
+        frame = last[0]
+        assert frame[0] == 0x81  # FIN, text, no extension bit
+        length = frame[1]  # not masked: a server's frame
+        head = {126: 4, 127: 10}.get(length, 2)
+        payload = frame[head:]
+        if head > 2:
+            length = int.from_bytes(frame[2:head], "big")
+        assert len(payload) == length
+        assert json.loads(payload)["type"] == "scores"
