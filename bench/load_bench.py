@@ -14,7 +14,9 @@ when that folder is there, else the built-in approximate Gimpo (same 14 district
 which). The clients are :mod:`bench.fanout_clients` processes (``processes`` of them, ``clients``
 / ``processes`` lean clients each), reading each ``scores`` message's (district, seq) pairs with
 ``bytes.find`` (``--parse find``; one message in 64 also decoded with ``json.loads`` and
-compared: ``verify.mismatches`` must be 0). The method:
+compared: ``verify.mismatches`` must be 0); with ``--deflate`` they offer permessage-deflate as
+browsers do, inflate every compressed message, and ``frame_kib_wire_mean`` is a frame's size as
+it came. The method:
 
 1. The worker publishes every district (the bench reads the scores topic from the start, in a
    plain aiokafka consumer without group, stamping each record's arrival with
@@ -170,6 +172,7 @@ class Sizes:
     rate_per_s: float  # incidents produced per second
     duration_s: float  # of producing
     settle_s: float  # after the last incident, for stragglers
+    deflate: bool = False  # the clients offer permessage-deflate, as browsers do
 
 
 FULL = Sizes(clients=1000, processes=4, rate_per_s=1000.0, duration_s=30.0, settle_s=10.0)
@@ -621,6 +624,10 @@ def client_figures(
         },
         "updates_per_frame": round(in_frames / frames, 2) if frames else None,
         "frame_kib_mean": round(total("scores_bytes") / frames / 1024, 1) if frames else None,
+        "frame_kib_wire_mean": (
+            round(total("scores_wire_bytes") / frames / 1024, 1) if frames else None
+        ),
+        "clients_inflating": total("clients_inflating"),
         "heartbeats": total("heartbeats"),
         "other_messages": total("other_messages"),
         "seq_not_increasing": total("seq_not_increasing"),
@@ -695,7 +702,11 @@ async def _measure(
             f"({len(counts)} processes); load {load_connect}"
         )
         clients.start(
-            settings.gateway_port, counts, token, workdir / "clients.log", ("--parse", "find")
+            settings.gateway_port,
+            counts,
+            token,
+            workdir / "clients.log",
+            ("--parse", "find", *(("--deflate",) if sizes.deflate else ())),
         )
         pids.update({f"clients_{i + 1}": pid for i, pid in enumerate(clients.pids)})
         connect_cpu = CpuMeter(dict(pids))
@@ -913,6 +924,7 @@ def run(quick: bool = False, sizes: Sizes | None = None) -> dict[str, Result]:
             "broker": "tansu (embedded)",
             "city": city_name,
             "quick": quick,
+            "clients_offer_deflate": sizes.deflate,
         }
     )
     return {NAME: result}
@@ -934,6 +946,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, help="websocket clients instead of the mode's")
     parser.add_argument("--rate", type=float, help="incidents a second instead of the mode's")
     parser.add_argument("--duration", type=float, help="seconds of producing instead")
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="clients offer permessage-deflate as browsers do (frame_kib_wire_mean: as sent)",
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     changes = {
@@ -942,6 +959,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             ("clients", args.clients),
             ("rate_per_s", args.rate),
             ("duration_s", args.duration),
+            ("deflate", args.deflate or None),
         )
         if value is not None
     }

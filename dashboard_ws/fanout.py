@@ -28,12 +28,12 @@ every :data:`SWEEP_S`).
 
 Every message of one text is encoded once per pass, however many clients take it (the hub shares
 the text of a ``scores`` message between the clients that take the same districts): to UTF-8 and
-to the bytes of its websocket frame. A server's frames are not masked, and the gateway negotiates
-no extension (``compression=None``), so a text's frame is the same bytes for every connection:
-they go to the transport as they are, and writing a 60 KiB ``scores`` message to 1,000 clients
-costs 1,000 ``transport.write`` calls, not 1,000 frames built and copied by each connection's
-protocol. A connection where that would not be exact (an extension negotiated, a fragmented
-message under way) has its protocol frame the message as before.
+to the bytes of its websocket frame, compressed or not (:mod:`dashboard_ws.frames`: the frame is
+the same bytes for every connection with the same compression parameters). They go to the
+transports as they are: writing a 60 KiB ``scores`` message to 1,000 clients costs 1,000
+``transport.write`` calls, not 1,000 frames built, copied (and compressed) by each connection's
+protocol. A connection where that would not be exact (an unknown extension, a fragmented message
+under way) has its protocol frame the message.
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from websockets.asyncio.server import ServerConnection, broadcast
-from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+from dashboard_ws.frames import Message
 from dashboard_ws.hub import ClientId, Hub, NotYet
 from dashboard_ws.metrics import ShellStats
 
@@ -67,24 +67,6 @@ class _Conn:
     ws: ServerConnection
     last_sent: float  # monotonic time of the last message written
     due: float | None = None  # a scores message may go at this monotonic time (queued in _due)
-
-
-class _Encoded:
-    """One message text of a pass: its UTF-8 bytes and its unmasked text frame, made when first
-    asked for."""
-
-    __slots__ = ("_frame", "payload", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.payload = text.encode()
-        self._frame: bytes | None = None
-
-    @property
-    def frame(self) -> bytes:
-        if self._frame is None:
-            self._frame = Frame(Opcode.TEXT, self.payload).serialize(mask=False)
-        return self._frame
 
 
 class Fanout:
@@ -191,7 +173,7 @@ class Fanout:
                 candidates.add(cid)
         candidates.update(self._blocked)
         wall = self._wall()
-        encoded: dict[int, _Encoded] = {}
+        encoded: dict[int, Message] = {}
         for cid in candidates:
             self._flush_one(cid, now, wall, encoded)
         if now >= self._next_sweep:
@@ -200,7 +182,7 @@ class Fanout:
         self._shell.clients_blocked = len(self._blocked)
 
     def _flush_one(
-        self, cid: ClientId, now: float, wall: datetime, encoded: dict[int, _Encoded]
+        self, cid: ClientId, now: float, wall: datetime, encoded: dict[int, Message]
     ) -> None:
         conn = self._conns.get(cid)
         if conn is None or conn.ws.state is not State.OPEN:
@@ -208,7 +190,7 @@ class Fanout:
         hub, shell = self._hub, self._shell
         if not self._writable(cid, conn, now):
             return
-        frames: list[_Encoded] = []
+        frames: list[Message] = []
         while True:
             out = hub.pop_next(cid, wall)
             if out is None:
@@ -241,33 +223,31 @@ class Fanout:
         return False
 
     @staticmethod
-    def _encoded(text: str, encoded: dict[int, _Encoded]) -> _Encoded:
+    def _encoded(text: str, encoded: dict[int, Message]) -> Message:
         """``text`` encoded, once per pass however many clients take it."""
         held = encoded.get(id(text))
         if held is None or held.text is not text:
-            held = encoded[id(text)] = _Encoded(text)
+            held = encoded[id(text)] = Message(text)
         return held
 
-    def _write(self, conn: _Conn, messages: list[_Encoded], now: float) -> None:
+    def _write(self, conn: _Conn, messages: list[Message], now: float) -> None:
         """The client's messages of this pass written to its socket in one call (one system
         call where the socket takes it all): a scores message and the alerts queued behind it
         used to cost one write each. The frames are the pass's shared bytes where they are
-        exact for this connection, else its protocol frames them."""
+        exact for this connection (:mod:`dashboard_ws.frames`), else its protocol frames them."""
         self._shell.socket_writes += 1
         conn.last_sent = now
         ws = conn.ws
         protocol = ws.protocol
-        if (
-            not protocol.extensions
-            and not protocol.expect_continuation_frame
-            and ws.send_in_progress is None
-            and protocol.state is State.OPEN
-        ):
-            transport = ws.transport
-            if len(messages) == 1:
-                transport.write(messages[0].frame)
-            else:
-                transport.write(b"".join([m.frame for m in messages]))
+        fragmenting = ws.send_in_progress is not None
+        frames: list[bytes] = []
+        for message in messages:
+            frame = message.frame_for(protocol, fragmenting)
+            if frame is None:
+                break
+            frames.append(frame)
+        else:
+            ws.transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
             return
         if len(messages) == 1 or ws.send_in_progress is not None:
             for message in messages:  # websockets' own path (it skips a fragmented send under way)
@@ -302,7 +282,7 @@ class Fanout:
         """A heartbeat to every open client that was sent nothing for ``heartbeat_s``."""
         quiet_since = now - self._heartbeat_s
         text: str | None = None
-        encoded: dict[int, _Encoded] = {}
+        encoded: dict[int, Message] = {}
         for cid, conn in list(self._conns.items()):
             if conn.last_sent > quiet_since or conn.ws.state is not State.OPEN:
                 continue

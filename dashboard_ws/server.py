@@ -75,6 +75,7 @@ from dashboard_ws.consumer import ScoreFeed, min_stale_after_s
 from dashboard_ws.fanout import Fanout
 from dashboard_ws.field import routes as field_routes
 from dashboard_ws.field.service import FieldService
+from dashboard_ws.frames import Message, compression
 from dashboard_ws.http_body import BodyConnection
 from dashboard_ws.hub import ClientId, Hub, QueueFull
 from dashboard_ws.limits import (
@@ -114,8 +115,6 @@ WRITE_LIMIT = 16 * 1024
 # Keepalive: a client that does not answer a ping within PING_TIMEOUT_S is dropped.
 PING_INTERVAL_S = 20.0
 PING_TIMEOUT_S = 20.0
-# Compression costs CPU per frame per client, since every client's deflate stream is its own.
-COMPRESSION = None
 # Clients send only small requests (an acknowledgement and its note).
 MAX_INCOMING_BYTES = 4096
 # Incoming frames buffered per connection before reading pauses (websockets' default is 16).
@@ -177,6 +176,7 @@ class Gateway:
         self.tls = settings.tls_cert is not None or settings.behind_tls_proxy
         self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_user)
         self._clients: dict[ClientId, _Client] = {}
+        self._snapshot: Message | None = None  # the hub's snapshot text, framed once for all
         self.fanout = Fanout(
             self.hub,
             self.shell,
@@ -225,7 +225,8 @@ class Gateway:
             self._settings.gateway_port,
             process_request=self._route,
             create_connection=_Connection,
-            compression=COMPRESSION,
+            compression=None,  # what the gateway offers is in extensions (dashboard_ws.frames)
+            extensions=compression(self._settings.ws_compression),
             max_size=MAX_INCOMING_BYTES,
             max_queue=MAX_QUEUE,
             write_limit=WRITE_LIMIT,
@@ -554,13 +555,27 @@ class Gateway:
 
     async def _send(self, cid: ClientId, client: _Client, text: str) -> bool:
         """Send ``text`` (the snapshot; the rest goes through :class:`Fanout`); False when the
-        client did not take it within ``ws_send_timeout_s`` and was closed (4014)."""
+        client did not take it within ``ws_send_timeout_s`` and was closed (4014), or went.
+
+        The hub keeps one snapshot text until the next update, so the clients that connect
+        meanwhile (a reconnecting control room) share its frame, compressed once."""
         limit = self._settings.ws_send_timeout_s
+        ws = client.ws
+        message = self._snapshot
+        if message is None or message.text is not text:
+            message = self._snapshot = Message(text)
         try:
             async with asyncio.timeout(limit):
-                await client.ws.send(text)
+                frame = message.frame_for(ws.protocol, ws.send_in_progress is not None)
+                if frame is None:
+                    await ws.send(text)
+                else:
+                    ws.transport.write(frame)
+                    await ws.drain()  # websockets' own backpressure, as in its send()
         except TimeoutError:
-            self._too_slow(cid, client.ws)
+            self._too_slow(cid, ws)
+            return False
+        except OSError:  # the connection went while its snapshot was written
             return False
         return True
 

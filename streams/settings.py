@@ -315,6 +315,12 @@ class Settings(BaseSettings):
         description="at most one scores message per client this often: it carries the newest "
         "state of every district that changed since the client's previous one",
     )
+    ws_compression: bool = Field(
+        default=True,
+        description="offer permessage-deflate to clients (browsers take it), without context "
+        "takeover either way: each message is compressed once for every client that takes it "
+        "and no zlib state is kept per connection",
+    )
     ws_send_timeout_s: float = Field(
         default=15.0,
         gt=0,

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,8 +16,10 @@ from typing import Any, Literal
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from dashboard_ws.fanout import Fanout
+from dashboard_ws.frames import compression
 from dashboard_ws.hub import ClientId, Hub
 from dashboard_ws.metrics import ShellStats
 from tests.factories import alert, score_update
@@ -38,12 +41,23 @@ class Rig:
         return [json.loads(await asyncio.wait_for(client.recv(), 5)) for _ in range(n)]
 
 
+Server = Literal["gateway", "plain", "takeover"]
+SERVERS: tuple[Server, ...] = ("gateway", "plain", "takeover")
+
+
 @asynccontextmanager
 async def rig(
-    clients: int, *, coalesce_s: float = 0.1, compression: Literal["deflate"] | None = None
+    clients: int,
+    *,
+    coalesce_s: float = 0.1,
+    server: Server = "gateway",
+    offers: Sequence[bool] | None = None,
 ) -> AsyncIterator[Rig]:
-    """``clients`` live clients of a hub and its writer; ``compression=None`` as the gateway
-    serves (``"deflate"``: both sides negotiate permessage-deflate)."""
+    """``clients`` live clients of a hub and its writer. ``server``: the extensions the
+    gateway offers (permessage-deflate without context takeover), none, or websockets' default
+    permessage-deflate with context takeover (frames then come from each connection's
+    protocol). ``offers[i]``: whether client *i* offers permessage-deflate (default: all)."""
+    offering = [True] * clients if offers is None else list(offers)
     hub, shell = Hub(coalesce_s=coalesce_s), ShellStats(stale_after_s=15.0)
     fanout = Fanout(
         hub,
@@ -81,11 +95,17 @@ async def rig(
             hub.remove_client(cid)
 
     writer = asyncio.create_task(fanout.run())
-    async with serve(handler, "127.0.0.1", 0, compression=compression) as server:
-        port = server.sockets[0].getsockname()[1]
-        for _ in range(clients):
+    extensions = compression(True) if server == "gateway" else None
+    deflate: Literal["deflate"] | None = "deflate" if server == "takeover" else None
+    async with serve(
+        handler, "127.0.0.1", 0, compression=deflate, extensions=extensions
+    ) as listening:
+        port = listening.sockets[0].getsockname()[1]
+        for offer in offering:
             client = await connect(
-                f"ws://127.0.0.1:{port}", compression=compression, max_size=2**20
+                f"ws://127.0.0.1:{port}",
+                compression="deflate" if offer else None,
+                max_size=2**20,
             )
             assert json.loads(await client.recv())["type"] == "snapshot"
             box.clients.append(client)
@@ -99,11 +119,11 @@ async def rig(
             writer.cancel()
 
 
-@pytest.mark.parametrize("compression", [None, "deflate"])
+@pytest.mark.parametrize("server", SERVERS)
 async def test_a_scores_message_and_the_alerts_behind_it_go_in_one_write_in_order(
-    compression: Literal["deflate"] | None,
+    server: Server,
 ) -> None:
-    async with rig(2, coalesce_s=0.2, compression=compression) as r:
+    async with rig(2, coalesce_s=0.2, server=server, offers=(True, False)) as r:
         wake = r.hub.offer(score_update(DISTRICT, 1)).wake
         r.fanout.wake(wake)
         first = [await r.received(c, 1) for c in r.clients]
@@ -154,11 +174,9 @@ def answer(n: int, size: int, fill: str = "a") -> str:
 SIZES = (40, 125, 126, 127, 65_535, 65_536, 300_000)
 
 
-@pytest.mark.parametrize("compression", [None, "deflate"])
-async def test_messages_of_every_length_arrive_whole_in_order(
-    compression: Literal["deflate"] | None,
-) -> None:
-    async with rig(2, compression=compression) as r:
+@pytest.mark.parametrize("server", SERVERS)
+async def test_messages_of_every_length_arrive_whole_in_order(server: Server) -> None:
+    async with rig(2, server=server, offers=(True, False)) as r:
         texts = [answer(n, size, "가" if n % 2 else "a") for n, size in enumerate(SIZES)]
         assert [len(t.encode()) for t in texts] == list(SIZES)
         for cid in r.cids:
@@ -170,20 +188,49 @@ async def test_messages_of_every_length_arrive_whole_in_order(
             assert got == texts
 
 
+def unframe(frame: bytes) -> tuple[int, bytes]:
+    """(first header byte, payload) of one unmasked frame from the server."""
+    length, head = frame[1], 2
+    assert not length & 0x80  # a server's frames are not masked
+    if length == 126:
+        length, head = int.from_bytes(frame[2:4], "big"), 4
+    elif length == 127:
+        length, head = int.from_bytes(frame[2:10], "big"), 10
+    payload = frame[head:]
+    assert len(payload) == length
+    return frame[0], payload
+
+
 async def test_clients_taking_the_same_message_are_written_the_same_bytes() -> None:
-    async with rig(3) as r:
+    offers = (True, True, False, False)  # two browsers offering compression, two not
+    async with rig(4, offers=offers) as r:
         r.fanout.wake(r.hub.offer(score_update(DISTRICT, 1)).wake)
         for client in r.clients:
             (message,) = await r.received(client, 1)
             assert message["districts"][0]["seq"] == 1
         last = [r.written[cid][-1] for cid in r.cids]
-        assert last[0] is last[1] is last[2]  # framed once in the pass, not once per client
-        frame = last[0]
-        assert frame[0] == 0x81  # FIN, text, no extension bit
-        length = frame[1]  # not masked: a server's frame
-        head = {126: 4, 127: 10}.get(length, 2)
-        payload = frame[head:]
-        if head > 2:
-            length = int.from_bytes(frame[2:head], "big")
-        assert len(payload) == length
-        assert json.loads(payload)["type"] == "scores"
+        assert last[0] is last[1]  # compressed once in the pass, not once per client
+        assert last[2] is last[3]  # framed once
+        (b0, deflated), (p0, plain) = unframe(last[0]), unframe(last[2])
+        assert (b0, p0) == (0xC1, 0x81)  # FIN + text; RSV1: compressed (RFC 7692)
+        inflated = zlib.decompressobj(-15).decompress(deflated + b"\x00\x00\xff\xff")
+        assert inflated == plain
+        assert json.loads(plain)["type"] == "scores"
+        assert len(deflated) < len(plain)
+
+
+async def test_the_gateway_keeps_no_compression_state_per_connection() -> None:
+    async with rig(2) as r:
+        r.fanout.wake(r.hub.offer(score_update(DISTRICT, 1)).wake)
+        for n, client in enumerate(r.clients):
+            await r.received(client, 1)
+            await client.send(json.dumps({"type": "ping", "n": n}))  # compressed by the client
+            await (await client.ping())  # answered after the message before it was read
+        server_side = r.fanout._conns
+        for cid in r.cids:
+            (extension,) = server_side[cid].ws.protocol.extensions
+            assert isinstance(extension, PerMessageDeflate)
+            assert extension.local_no_context_takeover
+            assert extension.remote_no_context_takeover
+            assert not hasattr(extension, "encoder")  # made per message and dropped
+            assert not hasattr(extension, "decoder")
