@@ -190,7 +190,7 @@ class Fanout:
         hub, shell = self._hub, self._shell
         if not self._writable(cid, conn, now):
             return
-        frames: list[Message] = []
+        messages: list[Message] = []
         while True:
             out = hub.pop_next(cid, wall)
             if out is None:
@@ -200,14 +200,14 @@ class Fanout:
                     conn.due = now + out.wait_s
                     heapq.heappush(self._due, (conn.due, cid))
                 break
-            frames.append(self._encoded(out.text, encoded))
+            messages.append(self._encoded(out.text, encoded))
             if out.updates:
                 shell.scores_sent += 1
                 shell.score_updates_sent += out.updates
             else:
                 shell.others_sent += 1
-        if frames:
-            self._write(conn, frames, now)
+        if messages:
+            self._write(conn, messages, now)
 
     def _writable(self, cid: ClientId, conn: _Conn, now: float) -> bool:
         """False while the client's socket holds more than the limit (and past the timeout,
