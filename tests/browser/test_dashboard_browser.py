@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, expect
+from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from dashboard_ws.server import Gateway
 from streams.contract import Incident
@@ -157,6 +158,15 @@ async def test_the_control_room_map_alerts_time_travel_languages_and_accessibili
                 await expect(mine).to_have_attribute("data-state", "acknowledged")
                 await expect(in_lee).to_have_attribute("data-state", "acknowledged")
                 await expect(in_lee).to_contain_text("kim")
+                # Chromium took compressed frames (no context takeover either way) and sent
+                # kim's acknowledgement compressed: permessage-deflate on every connection
+                screens = list(gateway.fanout._conns.values())
+                assert len(screens) == 2
+                for screen in screens:
+                    (deflate,) = screen.ws.protocol.extensions
+                    assert isinstance(deflate, PerMessageDeflate)
+                    assert deflate.local_no_context_takeover
+                    assert deflate.remote_no_context_takeover
                 await shoot(lee, shots, "dashboard-alerts")
 
                 # time travel: the map as it was before the storm, then back to live
