@@ -176,7 +176,9 @@ class Gateway:
         self.tls = settings.tls_cert is not None or settings.behind_tls_proxy
         self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_user)
         self._clients: dict[ClientId, _Client] = {}
-        self._snapshot: Message | None = None  # the hub's snapshot text, framed once for all
+        # The hub's snapshot text framed once for the clients being sent it (see _send).
+        self._snapshot: Message | None = None
+        self._snapshot_sends = 0
         self.fanout = Fanout(
             self.hub,
             self.shell,
@@ -557,13 +559,15 @@ class Gateway:
         """Send ``text`` (the snapshot; the rest goes through :class:`Fanout`); False when the
         client did not take it within ``ws_send_timeout_s`` and was closed (4014), or went.
 
-        The hub keeps one snapshot text until the next update, so the clients that connect
-        meanwhile (a reconnecting control room) share its frame, compressed once."""
+        The hub keeps one snapshot text until the next update, so the clients being sent it
+        at the same time (a reconnecting control room) share its frame, compressed once; the
+        frame is let go when no client is being sent it (a large city's is tens of MB)."""
         limit = self._settings.ws_send_timeout_s
         ws = client.ws
         message = self._snapshot
         if message is None or message.text is not text:
             message = self._snapshot = Message(text)
+        self._snapshot_sends += 1
         try:
             async with asyncio.timeout(limit):
                 frame = message.frame_for(ws.protocol, ws.send_in_progress is not None)
@@ -577,6 +581,10 @@ class Gateway:
             return False
         except OSError:  # the connection went while its snapshot was written
             return False
+        finally:
+            self._snapshot_sends -= 1
+            if not self._snapshot_sends:
+                self._snapshot = None
         return True
 
     def _too_slow(self, cid: ClientId, ws: ServerConnection) -> None:
