@@ -5,8 +5,8 @@ Run by the benchmark as ``python bench/fanout_clients.py --port P --clients N`` 
 token in the environment (``RISKMON_BENCH_TOKEN``, so it is not on a command line). Standard
 library only (no numpy, no websockets), so that a process starts fast and small, and uvloop's
 event loop where it is installed (the ``test`` extra): at 1,000 clients the four client
-processes took 0.36 cores on uvloop against 0.56 on asyncio's loop (2026-12-06), CPU the
-gateway shares on one machine. ``--loop asyncio`` runs them without it.
+processes took 0.32–0.36 cores on uvloop against 0.54–0.60 on asyncio's loop (2026-12-06,
+bench/README.md), CPU the gateway shares on one machine. ``--loop asyncio`` runs them without it.
 
 The clients are lean on purpose: one :class:`asyncio.Protocol` per connection that does the
 RFC 6455 opening handshake itself (``Authorization: Bearer``, ``Sec-WebSocket-Accept`` checked),

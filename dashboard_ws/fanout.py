@@ -249,7 +249,7 @@ class Fanout:
         else:
             ws.transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
             return
-        if len(messages) == 1 or ws.send_in_progress is not None:
+        if len(messages) == 1 or fragmenting:
             for message in messages:  # websockets' own path (it skips a fragmented send under way)
                 broadcast((ws,), message.payload, text=True)
             return

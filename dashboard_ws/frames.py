@@ -74,9 +74,9 @@ class Message:
     def frame_for(self, protocol: Protocol, sending_fragments: bool = False) -> bytes | None:
         """The bytes ``protocol``'s connection may be written for this message, or None when
         its protocol must frame it (see the module)."""
-        if protocol.state is not State.OPEN or protocol.expect_continuation_frame:
+        if sending_fragments or protocol.expect_continuation_frame:
             return None
-        if sending_fragments:
+        if protocol.state is not State.OPEN:
             return None
         extensions = protocol.extensions
         if not extensions:
